@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { CnnfeatError, ExitCode } from './errors.js';
+import { TOOL_VERSION } from './version.js';
+import * as evalCommand from './commands/eval.js';
+import * as extractCommand from './commands/extract.js';
+import * as infoCommand from './commands/info.js';
+import * as layersCommand from './commands/layers.js';
+import * as modelsCommand from './commands/models.js';
+import * as predictCommand from './commands/predict.js';
+import * as runCommand from './commands/run.js';
+import * as trainCommand from './commands/train.js';
+
+const COMMANDS = [extractCommand, trainCommand, evalCommand, predictCommand, runCommand, modelsCommand, layersCommand, infoCommand];
+
+/** Builds the commander program with every command registered. */
+export function buildProgram(): Command {
+  const program = new Command('cnnfeat')
+    .description('CNN features from folders of labelled images, and SVM classifiers on them')
+    .version(TOOL_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const command of COMMANDS) command.register(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/**
+ * Runs the CLI and resolves to the process exit code. Errors the user can act on print as one
+ * line (`cnnfeat: <message>`); anything else is a bug and prints its stack.
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof CnnfeatError) {
+      process.stderr.write(`cnnfeat: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`cnnfeat: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return ExitCode.internal;
+  }
+}

@@ -1,0 +1,37 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import sharp from 'sharp';
+import { initBackend, tfjsVersions } from '../engines/backend.js';
+import { cacheDir } from '../models/cache.js';
+import { listCards } from '../models/card.js';
+import { installedModel } from '../models/download.js';
+import { TOOL_VERSION } from '../version.js';
+import { addOutputOptions, printResult } from './options.js';
+
+/** `cnnfeat info` */
+export function register(program: Command): void {
+  addOutputOptions(program.command('info').description('versions, backend in use, cache folder, threads')).action(async (flags: { json?: boolean }) => {
+    const backend = await initBackend();
+    const cards = await listCards();
+    const info = {
+      cnnfeat: TOOL_VERSION,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      backend: `tfjs-${backend}`,
+      versions: { ...tfjsVersions(), sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
+      cacheDir: cacheDir(),
+      models: Object.fromEntries(await Promise.all(cards.map(async (c) => [c.id, (await installedModel(c))?.dir ?? null]))),
+      threads: { cpus: os.availableParallelism(), sharp: sharp.concurrency(), libuvPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+    };
+    printResult(flags, info, () =>
+      [
+        `cnnfeat   ${info.cnnfeat} (node ${info.node}, ${info.platform})`,
+        `backend   ${info.backend}${backend === 'tensorflow' ? '' : '  (@tensorflow/tfjs-node not installed: using WebAssembly)'}`,
+        `versions  ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`,
+        `cache     ${info.cacheDir}`,
+        `models    ${Object.entries(info.models).map(([id, dir]) => `${id}: ${dir ?? 'not downloaded'}`).join(', ')}`,
+        `threads   ${info.threads.cpus} cpus, sharp ${info.threads.sharp}, libuv pool ${info.threads.libuvPool}`,
+      ].join('\n'),
+    );
+  });
+}

@@ -1,0 +1,90 @@
+import { Option, type Command } from 'commander';
+import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/decode.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import { BACKENDS, type BackendChoice } from '../engines/backend.js';
+import type { ExtractOptions } from '../pipeline/extract.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { positiveInt } from '../util/validate.js';
+import { DEFAULT_MODEL } from '../pipeline/feature-model.js';
+
+/** Raw values of the shared extract options as commander parses them. */
+export interface ExtractFlags {
+  model: string;
+  layer?: string;
+  preprocess?: PreprocessMode;
+  resize: ResizeMode;
+  resizeKernel: ResizeKernel;
+  batchSize: string;
+  backend: BackendChoice;
+  strict?: boolean;
+  resume?: boolean;
+  overwrite?: boolean;
+}
+
+/** Adds the options that choose the network and how images are fed to it. */
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <id|model.json>', 'model card id or path to a TensorFlow.js LayersModel model.json', DEFAULT_MODEL)
+    .option('--layer <name>', "layer to cut at (default: the card's feature layer, else the input of the last Dense)")
+    .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
+    .addOption(new Option('--resize <mode>', 'how images are fitted to the input').choices(RESIZE_MODES).default('squash'))
+    .addOption(new Option('--resize-kernel <kernel>', 'interpolation kernel').choices(RESIZE_KERNELS).default('linear'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', ...BACKENDS]).default('auto'));
+}
+
+/** Adds the options of a feature extraction run (batching, error policy, restart policy). */
+export function addExtractOptions(cmd: Command): Command {
+  return addModelOptions(cmd)
+    .option('-b, --batch-size <n>', 'images per forward pass', '32')
+    .option('--strict', 'fail at the first image that cannot be decoded instead of skipping it')
+    .option('--resume', 'continue an interrupted extraction in the output directory')
+    .option('--overwrite', 'replace features already in the output directory');
+}
+
+/** Adds `--json` and `--quiet`. */
+export function addOutputOptions(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON object on stdout').option('-q, --quiet', 'no progress or info on stderr');
+}
+
+/** Maps parsed flags to library options. */
+export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?: AbortSignal): ExtractOptions {
+  return {
+    model: flags.model,
+    layer: flags.layer,
+    preprocess: flags.preprocess,
+    resize: flags.resize,
+    kernel: flags.resizeKernel,
+    backend: flags.backend,
+    batchSize: positiveInt('--batch-size', flags.batchSize),
+    strict: flags.strict,
+    resume: flags.resume,
+    overwrite: flags.overwrite,
+    logger,
+    signal,
+  };
+}
+
+/** The stderr logger for a command's `--quiet` flag. */
+export function loggerFor(flags: { quiet?: boolean }): Logger {
+  return createLogger({ quiet: flags.quiet });
+}
+
+/** Prints a result on stdout: JSON when asked, else the text. */
+export function printResult(flags: { json?: boolean }, value: unknown, text: () => string): void {
+  process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+/**
+ * An AbortSignal fired by the first SIGINT/SIGTERM, so that long runs stop at a checkpoint;
+ * a second signal exits at once (the output stays resumable from the last checkpoint).
+ */
+export function interruptSignal(logger: Logger): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    logger.warn(`${sig}: stopping after the current batch (again to stop now)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  return controller.signal;
+}

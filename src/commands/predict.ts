@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { loadClassifier } from '../classifiers/model-file.js';
+import { collectImages } from '../dataset/scan.js';
+import { CnnfeatError } from '../errors.js';
+import { predictImages } from '../pipeline/predict.js';
+import { positiveInt } from '../util/validate.js';
+import { addOutputOptions, loggerFor, printResult } from './options.js';
+
+interface Flags {
+  json?: boolean;
+  quiet?: boolean;
+  batchSize: string;
+}
+
+/** `cnnfeat predict <model.json> <image-or-dir>...` */
+export function register(program: Command): void {
+  const cmd = program
+    .command('predict')
+    .description('classify images with a trained classifier')
+    .argument('<model.json>', 'classifier written by `cnnfeat train`')
+    .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
+    .option('-b, --batch-size <n>', 'images per forward pass', '32');
+  addOutputOptions(cmd).action(async (modelFile: string, inputs: string[], flags: Flags) => {
+    const logger = loggerFor(flags);
+    const classifier = await loadClassifier(modelFile);
+    const files = await collectImages(inputs);
+    if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
+    const predictions = await predictImages(classifier, files, { batchSize: positiveInt('--batch-size', flags.batchSize), logger });
+    printResult(flags, predictions, () =>
+      predictions
+        .map((p) => ('error' in p ? `${p.path}\tERROR\t${p.error}` : `${p.path}\t${p.label}\t${p.score.toFixed(3)}`))
+        .join('\n'),
+    );
+    const failed = predictions.filter((p) => 'error' in p).length;
+    if (failed > 0) throw new CnnfeatError(`${failed} of ${predictions.length} image(s) could not be decoded (listed above)`);
+  });
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { formatMetrics } from '../metrics/format.js';
+import { runPipeline } from '../pipeline/run.js';
+import { colorEnabled } from '../util/log.js';
+import { finiteNumber } from '../util/validate.js';
+import { addGateOptions, checkGates } from './gates.js';
+import { addExtractOptions, addOutputOptions, extractOptionsFrom, interruptSignal, loggerFor, printResult, type ExtractFlags } from './options.js';
+import { addSvmOptions, svmOptionsFrom, type SvmFlags } from './train-options.js';
+
+interface Flags extends ExtractFlags, SvmFlags {
+  output: string;
+  testSize: string;
+  seed: string;
+  json?: boolean;
+  quiet?: boolean;
+  minAccuracy?: string;
+}
+
+/** `cnnfeat run <dataset-dir> -o <out>` */
+export function register(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('extract, train and evaluate in one go (train/ + test|val/ split if present, else stratified)')
+    .argument('<dataset-dir>', 'folder with train/ and test/ (or val/) class folders, or just class folders')
+    .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json')
+    .option('--test-size <fraction>', 'held-out fraction when there is no given split', '0.2')
+    .option('--seed <n>', 'seed of the stratified split', '0');
+  addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd)))).action(async (datasetDir: string, flags: Flags) => {
+    const logger = loggerFor(flags);
+    const result = await runPipeline(datasetDir, flags.output, {
+      ...extractOptionsFrom(flags, logger, interruptSignal(logger)),
+      svm: svmOptionsFrom(flags),
+      testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
+      seed: finiteNumber('--seed', flags.seed),
+    });
+    printResult(flags, result.metrics, () =>
+      [
+        `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,
+        formatMetrics(result.metrics, { color: colorEnabled(process.stdout) }),
+        `wrote ${result.modelFile} and ${result.metricsFile}`,
+      ].join('\n'),
+    );
+    checkGates(result.metrics, flags);
+  });
+}

@@ -1,0 +1,57 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Dataset, Sample } from './scan.js';
+
+/** Folder names recognised as a given train/test split, in order of preference for the test side. */
+const TEST_FOLDERS = ['test', 'val', 'valid', 'validation'];
+
+/**
+ * Finds a given split: `<dir>/train` and one of `<dir>/test|val|valid|validation`.
+ * @returns the two folders, or null when the dataset is not split.
+ */
+export async function findGivenSplit(dir: string): Promise<{ train: string; test: string } | null> {
+  const isDir = async (p: string) => (await fsp.stat(p).catch(() => null))?.isDirectory() ?? false;
+  const train = path.join(dir, 'train');
+  if (!(await isDir(train))) return null;
+  for (const name of TEST_FOLDERS) {
+    const test = path.join(dir, name);
+    if (await isDir(test)) return { train, test };
+  }
+  return null;
+}
+
+/** mulberry32: a small seeded PRNG so that splits are reproducible across platforms. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Splits a dataset into train and test subsets per class (stratified), deterministically for a
+ * seed. Each class with at least two images keeps at least one on each side.
+ */
+export function stratifiedSplit(ds: Dataset, testSize: number, seed: number): { train: Dataset; test: Dataset } {
+  const random = seededRandom(seed);
+  const train: Sample[] = [];
+  const test: Sample[] = [];
+  for (const label of ds.classes) {
+    const members = ds.samples.filter((s) => s.label === label);
+    const order = members.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    let nTest = Math.round(members.length * testSize);
+    if (members.length >= 2) nTest = Math.min(Math.max(nTest, 1), members.length - 1);
+    const testIdx = new Set(order.slice(0, nTest));
+    members.forEach((s, i) => (testIdx.has(i) ? test : train).push(s));
+  }
+  const subset = (samples: Sample[]): Dataset => ({ ...ds, samples, emptyClasses: [] });
+  return { train: subset(train), test: subset(test) };
+}

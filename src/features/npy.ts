@@ -1,0 +1,57 @@
+import { promises as fsp } from 'node:fs';
+import { CnnfeatError } from '../errors.js';
+
+const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
+
+/**
+ * Size of the fixed .npy header cnnfeat writes. Keeping it constant lets the row count be
+ * rewritten in place while rows are appended (a valid .npy at every checkpoint).
+ */
+export const NPY_HEADER_BYTES = 128;
+
+/** Builds a version 1.0 .npy header for a C-order float32 matrix, padded to NPY_HEADER_BYTES. */
+export function npyHeader(rows: number, cols: number): Buffer {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  const textBytes = NPY_HEADER_BYTES - MAGIC.length - 4;
+  if (dict.length + 1 > textBytes) throw new Error(`npy header too long for shape (${rows}, ${cols})`);
+  const header = Buffer.alloc(NPY_HEADER_BYTES, 0x20);
+  MAGIC.copy(header, 0);
+  header[6] = 1;
+  header[7] = 0;
+  header.writeUInt16LE(textBytes, 8);
+  header.write(dict, 10, 'latin1');
+  header[NPY_HEADER_BYTES - 1] = 0x0a;
+  return header;
+}
+
+/** A float32 matrix read from a .npy file. */
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/**
+ * Reads a 2-D little-endian float32, C-order .npy file (any header version and length).
+ * @throws CnnfeatError naming the file when it is not such a file or is truncated.
+ */
+export async function readNpy(file: string): Promise<Matrix> {
+  const buf = await fsp.readFile(file);
+  const fail = (why: string) => new CnnfeatError(`${file}: ${why}; re-run \`cnnfeat extract\` to rebuild it`);
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw fail('not a .npy file');
+  const major = buf[6]!;
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.subarray(major === 1 ? 10 : 12, start).toString('latin1');
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
+    throw fail('expected little-endian float32 in C order');
+  }
+  const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
+  if (!shape) throw fail('expected a 2-D array');
+  const rows = Number(shape[1]);
+  const cols = Number(shape[2]);
+  if (buf.length - start < rows * cols * 4) throw fail(`truncated (${rows}×${cols} floats expected)`);
+  const bytes = new Uint8Array(rows * cols * 4);
+  bytes.set(buf.subarray(start, start + bytes.length));
+  return { data: new Float32Array(bytes.buffer), rows, cols };
+}

@@ -1,0 +1,71 @@
+import sharp from 'sharp';
+import { errorMessage } from '../errors.js';
+
+/** How an image is fitted to the model input. */
+export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+
+/** Interpolation kernels offered for resizing (sharp's names). */
+export const RESIZE_KERNELS = ['nearest', 'linear', 'cubic', 'lanczos3'] as const;
+export type ResizeKernel = (typeof RESIZE_KERNELS)[number];
+
+/** Target geometry of decoded images. */
+export interface DecodeOptions {
+  width: number;
+  height: number;
+  /** squash: stretch to the size (Keras `target_size`); center-crop: cover then crop; letterbox: fit, pad black. */
+  resize: ResizeMode;
+  kernel: ResizeKernel;
+}
+
+/** An image that could not be decoded; `reason` is a short human-readable cause. */
+export class DecodeError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+    this.name = 'DecodeError';
+  }
+}
+
+const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
+  squash: 'fill',
+  'center-crop': 'cover',
+  letterbox: 'contain',
+};
+
+/**
+ * Decodes an image file to 8-bit sRGB pixels of exactly `width × height × 3` (HWC, RGB order).
+ * EXIF orientation is applied; grayscale, CMYK, 16-bit and palette images are converted;
+ * alpha is dropped (as PIL's `convert('RGB')` in Keras and torchvision); animations give
+ * their first frame.
+ * @throws DecodeError when the file is not a readable image.
+ */
+export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
+  try {
+    const { data, info } = await sharp(file, { pages: 1 })
+      .autoOrient()
+      .resize(opts.width, opts.height, {
+        fit: FIT[opts.resize],
+        kernel: opts.kernel,
+        background: { r: 0, g: 0, b: 0 },
+      })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== opts.width || info.height !== opts.height) {
+      throw new Error(`unexpected decoded shape ${info.width}x${info.height}x${info.channels}`);
+    }
+    return data;
+  } catch (err) {
+    throw new DecodeError(file, shortReason(errorMessage(err)));
+  }
+}
+
+/** sharp's messages can span lines (libvips logs); keep the first meaningful one. */
+function shortReason(message: string): string {
+  const first = message.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unreadable image';
+  return first.replace(/^Input file /, '').slice(0, 200);
+}

@@ -1,0 +1,39 @@
+/** Input normalisations of the common model families. */
+export const PREPROCESS_MODES = ['caffe', 'tf', 'torch', 'none'] as const;
+export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
+
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
+const TORCH_MEAN = [0.485, 0.456, 0.406] as const;
+const TORCH_STD = [0.229, 0.224, 0.225] as const;
+
+/**
+ * Converts RGB uint8 pixels (HWC) to model input floats and writes them into `out` at `offset`,
+ * so a batch is filled in one pass with no intermediate copy.
+ * - caffe: RGB→BGR, minus the ImageNet mean (Keras ResNet50/VGG `preprocess_input`)
+ * - tf: x / 127.5 − 1 (Keras MobileNet/Inception)
+ * - torch: x / 255, minus mean, over std (torchvision)
+ * - none: raw 0–255 values
+ */
+export function preprocessInto(pixels: Uint8Array, mode: PreprocessMode, out: Float32Array, offset: number): void {
+  const n = pixels.length;
+  switch (mode) {
+    case 'caffe':
+      for (let i = 0; i < n; i += 3) {
+        out[offset + i] = pixels[i + 2]! - CAFFE_MEAN_BGR[0];
+        out[offset + i + 1] = pixels[i + 1]! - CAFFE_MEAN_BGR[1];
+        out[offset + i + 2] = pixels[i]! - CAFFE_MEAN_BGR[2];
+      }
+      return;
+    case 'tf':
+      for (let i = 0; i < n; i++) out[offset + i] = pixels[i]! / 127.5 - 1;
+      return;
+    case 'torch':
+      for (let i = 0; i < n; i += 3) {
+        for (let c = 0; c < 3; c++) out[offset + i + c] = (pixels[i + c]! / 255 - TORCH_MEAN[c]!) / TORCH_STD[c]!;
+      }
+      return;
+    case 'none':
+      for (let i = 0; i < n; i++) out[offset + i] = pixels[i]!;
+      return;
+  }
+}

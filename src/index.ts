@@ -1,0 +1,27 @@
+/**
+ * cnnfeat as a library: scan labelled image folders, extract CNN features to disk, train and
+ * score SVM classifiers. The CLI (`cnnfeat`) is a thin layer over these functions.
+ */
+export { CnnfeatError, ExitCode } from './errors.js';
+export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type Dataset, type Sample } from './dataset/scan.js';
+export { findGivenSplit, stratifiedSplit } from './dataset/split.js';
+export { decodeImage, DecodeError, RESIZE_MODES, RESIZE_KERNELS, type DecodeOptions, type ResizeMode, type ResizeKernel } from './image/decode.js';
+export { preprocessInto, PREPROCESS_MODES, type PreprocessMode } from './image/preprocess.js';
+export { listCards, findCard, type ModelCard } from './models/card.js';
+export { pullModel, installedModel, type InstalledModel } from './models/download.js';
+export { resolveModel, type ResolvedModel } from './models/resolve.js';
+export { cacheDir } from './models/cache.js';
+export { initBackend, type BackendChoice } from './engines/backend.js';
+export { loadExtractor, listLayers, type FeatureExtractor, type LayerInfo } from './engines/tfjs.js';
+export { readNpy, npyHeader } from './features/npy.js';
+export { readFeatureSet, FeatureWriter, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature } from './features/store.js';
+export { trainSvm, predictSvm, type SvmModel, type SvmOptions } from './classifiers/svm.js';
+export { loadClassifier, saveClassifier, type ClassifierFile } from './classifiers/model-file.js';
+export { computeMetrics, type Metrics } from './metrics/metrics.js';
+export { formatMetrics } from './metrics/format.js';
+export { loadFeatureModel, DEFAULT_MODEL, type FeatureModel, type FeatureModelOptions } from './pipeline/feature-model.js';
+export { extractFeatures, type ExtractOptions, type ExtractResult } from './pipeline/extract.js';
+export { trainClassifier, DEFAULT_SVM } from './pipeline/train.js';
+export { evaluateClassifier, type Evaluation } from './pipeline/evaluate.js';
+export { predictImages, type ImagePrediction } from './pipeline/predict.js';
+export { runPipeline, type RunOptions, type RunResult } from './pipeline/run.js';

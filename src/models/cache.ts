@@ -1,0 +1,19 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The cache root: `$CNNFEAT_CACHE`, else `$XDG_CACHE_HOME/cnnfeat`, else `~/.cache/cnnfeat`.
+ */
+export function cacheDir(): string {
+  if (process.env.CNNFEAT_CACHE) return path.resolve(process.env.CNNFEAT_CACHE);
+  if (process.env.XDG_CACHE_HOME) return path.join(path.resolve(process.env.XDG_CACHE_HOME), 'cnnfeat');
+  return path.join(os.homedir(), '.cache', 'cnnfeat');
+}
+
+/** Folder holding an installed model's files. */
+export function modelCacheDir(id: string): string {
+  return path.join(cacheDir(), 'models', id);
+}
+
+/** Name of the record written beside installed weights (file sizes, digest, source). */
+export const INSTALL_RECORD = 'cnnfeat-install.json';

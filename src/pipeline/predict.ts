@@ -1,0 +1,46 @@
+import { predictSvm } from '../classifiers/svm.js';
+import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
+import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { loadFeatureModel } from './feature-model.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import type { BackendChoice } from '../engines/backend.js';
+
+/** The prediction for one image, or why it has none. */
+export type ImagePrediction =
+  | { path: string; label: string; score: number }
+  | { path: string; error: string };
+
+/**
+ * Classifies image files with a trained classifier: the images go through the same network,
+ * layer, preprocessing and resizing as its training features.
+ */
+export async function predictImages(
+  classifier: ClassifierFile,
+  files: string[],
+  { batchSize = 32, backend, logger = silentLogger }: { batchSize?: number; backend?: BackendChoice; logger?: Logger } = {},
+): Promise<ImagePrediction[]> {
+  const f = classifier.features;
+  const fm = await loadFeatureModel({ model: f.model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger });
+  try {
+    assertSameFeatures(classifier, fm.settings, f.model);
+    const results: ImagePrediction[] = [];
+    for (let start = 0; start < files.length; start += batchSize) {
+      const chunk = files.slice(start, start + batchSize);
+      const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
+      const out: ImagePrediction[] = chunk.map((p) => ({ path: p, error: '' }));
+      for (const { index, reason } of decoded.failed) out[index] = { path: chunk[index]!, error: reason };
+      if (decoded.ok.length > 0) {
+        const X = await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length);
+        const { labels, scores } = await predictSvm(classifier.svm, X, decoded.ok.length, fm.settings.dim);
+        decoded.ok.forEach((index, i) => {
+          out[index] = { path: chunk[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]! };
+        });
+      }
+      results.push(...out);
+    }
+    return results;
+  } finally {
+    fm.extractor.dispose();
+  }
+}

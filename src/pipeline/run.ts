@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { saveClassifier } from '../classifiers/model-file.js';
+import type { SvmOptions } from '../classifiers/svm.js';
+import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
+import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
+import { readFeatureSet } from '../features/store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { silentLogger } from '../util/log.js';
+import { evaluateClassifier } from './evaluate.js';
+import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
+import { loadFeatureModel } from './feature-model.js';
+import { DEFAULT_SVM, trainClassifier } from './train.js';
+
+/** Options of `runPipeline`: extraction and SVM options plus the split. */
+export interface RunOptions extends ExtractOptions {
+  svm?: SvmOptions;
+  /** Fraction held out when the dataset has no train/test folders (default 0.2). */
+  testSize?: number;
+  seed?: number;
+}
+
+/** Everything `run` produced. */
+export interface RunResult {
+  split: 'given' | 'stratified';
+  train: ExtractResult;
+  test: ExtractResult;
+  metrics: Metrics;
+  modelFile: string;
+  metricsFile: string;
+  trainSeconds: number;
+}
+
+/**
+ * The whole recipe: split (given `train/` + `test|val/`, else stratified), extract features of
+ * both sides into `<out>/train` and `<out>/test`, train the SVM (`<out>/model.json`), score it
+ * on the test side (`<out>/metrics.json`).
+ */
+export async function runPipeline(datasetDir: string, outDir: string, opts: RunOptions = {}): Promise<RunResult> {
+  const logger = opts.logger ?? silentLogger;
+  const { split, train, test } = await splitDataset(datasetDir, opts);
+  logger.info(`${split} split: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
+  const featureModel = opts.featureModel ?? (await loadFeatureModel(opts));
+  let trainFeatures: ExtractResult;
+  let testFeatures: ExtractResult;
+  try {
+    trainFeatures = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel });
+    testFeatures = await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel });
+  } finally {
+    if (!opts.featureModel) featureModel.extractor.dispose();
+  }
+  const svm = opts.svm ?? DEFAULT_SVM;
+  logger.info(`Training a ${svm.kernel} SVM (C=${svm.C}, scale=${svm.scale}) on ${trainFeatures.rows} rows…`);
+  const classifier = await trainClassifier(await readFeatureSet(path.join(outDir, 'train')), svm);
+  const modelFile = path.join(outDir, 'model.json');
+  await saveClassifier(modelFile, classifier);
+  const { metrics } = await evaluateClassifier(classifier, await readFeatureSet(path.join(outDir, 'test')));
+  const metricsFile = path.join(outDir, 'metrics.json');
+  await writeJsonAtomic(metricsFile, metrics);
+  return { split, train: trainFeatures, test: testFeatures, metrics, modelFile, metricsFile, trainSeconds: classifier.trainedOn.seconds };
+}
+
+async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: RunResult['split']; train: Dataset; test: Dataset }> {
+  const given = await findGivenSplit(dir);
+  if (given) {
+    const [train, test] = await Promise.all([scanDataset(given.train), scanDataset(given.test)]);
+    assertUsableDataset(train, 2);
+    assertUsableDataset(test);
+    return { split: 'given', train, test };
+  }
+  const all = await scanDataset(dir);
+  assertUsableDataset(all, 2);
+  return { split: 'stratified', ...stratifiedSplit(all, opts.testSize ?? 0.2, opts.seed ?? 0) };
+}

@@ -1,0 +1,31 @@
+import { CnnfeatError } from '../errors.js';
+
+/**
+ * Parses a positive integer option, or fails naming the option.
+ * @param name the option as the user typed it, e.g. `--batch-size`
+ */
+export function positiveInt(name: string, value: string | number): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new CnnfeatError(`${name} must be a positive integer, got "${value}"`);
+  }
+  return n;
+}
+
+/** Parses a finite number option, optionally bounded, or fails naming the option. */
+export function finiteNumber(name: string, value: string | number, min = -Infinity, max = Infinity): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    const range = Number.isFinite(min) || Number.isFinite(max) ? ` in [${min}, ${max}]` : '';
+    throw new CnnfeatError(`${name} must be a number${range}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Checks that `value` is one of `allowed`, or fails listing them. */
+export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new CnnfeatError(`${name} must be one of ${allowed.join(', ')}; got "${value}"`);
+  }
+  return value as T;
+}

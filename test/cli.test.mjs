@@ -1,0 +1,180 @@
+// End-to-end tests of the CLI on generated images and a tiny TensorFlow.js model.
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { makeColourDataset, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.mjs';
+
+let work;
+let model;
+let images;
+
+before(async () => {
+  work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cli-'));
+  model = await makeTinyModel(path.join(work, 'tiny'));
+  images = await makeColourDataset(path.join(work, 'images'), { perClass: 6 });
+  await fsp.writeFile(path.join(images, 'red', 'broken.jpg'), 'not a jpeg');
+  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
+});
+
+const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet'];
+const json = (r) => {
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+/** The CLI failed with `code` and printed one line on stderr that matches `pattern`. */
+function assertFails(r, code, pattern) {
+  assert.equal(r.code, code, `exit ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected:\n${r.stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+test('extract writes features.npy, samples.csv and manifest.json; skips the broken file', async () => {
+  const out = path.join(work, 'feat');
+  const result = json(await runCli(['extract', images, '-o', out, '--json', '--batch-size', '4', ...tiny()]));
+  assert.equal(result.rows, 12);
+  assert.equal(result.dim, 8);
+  assert.equal(result.engine, 'tfjs-wasm');
+  assert.deepEqual(result.skipped.map((s) => s.path), ['red/broken.jpg']);
+  assert.ok(result.imagesPerSecond > 0);
+
+  const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.settings.layer, 'features');
+  assert.equal(manifest.settings.dim, 8);
+  assert.deepEqual(manifest.classes, ['blue', 'red']);
+  assert.deepEqual(manifest.counts, { rows: 12, planned: 13, skipped: 1, perClass: { blue: 6, red: 6 } });
+  assert.match(manifest.settings.weightsDigest, /^sha256:[0-9a-f]{64}$/);
+  const csv = (await fsp.readFile(path.join(out, 'samples.csv'), 'utf8')).trim().split('\n');
+  assert.equal(csv[0], 'row,path,label');
+  assert.equal(csv.length, 13);
+  assert.ok(csv.every((line, i) => i === 0 || line.startsWith(`${i - 1},`)));
+  assert.ok(!csv.some((l) => l.includes('broken')));
+  const npy = await fsp.readFile(path.join(out, 'features.npy'));
+  assert.equal(npy.length, 128 + 12 * 8 * 4);
+
+  assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; pass --overwrite/);
+  assert.equal(json(await runCli(['extract', images, '-o', out, '--overwrite', '--json', ...tiny()])).rows, 12);
+});
+
+test('extract --strict fails at the broken file, naming it', async () => {
+  const r = await runCli(['extract', images, '-o', path.join(work, 'strict'), '--strict', ...tiny()]);
+  assertFails(r, 2, /red\/broken\.jpg: .*drop --strict/);
+});
+
+test('train, eval (text, --json, gates) and predict on the extracted features', async () => {
+  const feat = path.join(work, 'feat');
+  const clf = path.join(work, 'clf.json');
+  const trained = json(await runCli(['train', feat, '-o', clf, '--json', '--quiet']));
+  assert.deepEqual(trained.classes, ['blue', 'red']);
+  assert.equal(trained.svm.kernel, 'linear');
+
+  const m = json(await runCli(['eval', clf, feat, '--json']));
+  assert.equal(m.accuracy, 1);
+  assert.equal(m.balancedAccuracy, 1);
+  assert.equal(m.macroF1, 1);
+  assert.deepEqual(m.confusionMatrix, [[6, 0], [0, 6]]);
+  assert.deepEqual(m.counts, { total: 12, correct: 12 });
+  assert.equal(m.perClass.length, 2);
+
+  const text = await runCli(['eval', clf, feat]);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /accuracy/i);
+  assert.match(text.stdout, /blue/);
+
+  // Red images labelled blue and vice versa: accuracy 0, the gate fails with exit code 3.
+  const swapped = path.join(work, 'swapped');
+  await makeColourDataset(swapped, { perClass: 3 });
+  await fsp.rename(path.join(swapped, 'red'), path.join(swapped, 'tmp'));
+  await fsp.rename(path.join(swapped, 'blue'), path.join(swapped, 'red'));
+  await fsp.rename(path.join(swapped, 'tmp'), path.join(swapped, 'blue'));
+  json(await runCli(['extract', swapped, '-o', path.join(work, 'swapped-feat'), '--json', ...tiny()]));
+  assertFails(await runCli(['eval', clf, path.join(work, 'swapped-feat'), '--min-accuracy', '0.5', '--json']), 3, /accuracy 0\.0000 is below --min-accuracy 0\.5/);
+
+  const preds = json(await runCli(['predict', clf, path.join(images, 'blue'), path.join(images, 'red', 'img000.jpg'), '--json', '--quiet']));
+  assert.equal(preds.length, 7);
+  assert.ok(preds.slice(0, 6).every((p) => p.label === 'blue' && p.score >= 0 && p.score <= 1));
+  assert.equal(preds[6].label, 'red');
+  const bad = await runCli(['predict', clf, path.join(images, 'red', 'broken.jpg'), '--quiet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stdout, /broken\.jpg\tERROR/);
+});
+
+test('eval refuses features made by another layer', async () => {
+  const other = path.join(work, 'conv-feat');
+  json(await runCli(['extract', images, '-o', other, '--layer', 'conv', '--json', ...tiny()]));
+  assertFails(await runCli(['eval', path.join(work, 'clf.json'), other]), 2, /layer conv ≠ features/);
+});
+
+test('run: stratified split, writes train/, test/, model.json, metrics.json and prints the eval object', async () => {
+  const out = path.join(work, 'run');
+  const m = json(await runCli(['run', images, '-o', out, '--json', '--test-size', '0.34', ...tiny()]));
+  assert.equal(m.accuracy, 1);
+  const testManifest = JSON.parse(await fsp.readFile(path.join(out, 'test', 'manifest.json'), 'utf8'));
+  assert.equal(testManifest.counts.planned, 4, 'round(0.34 × 6) + round(0.34 × 7) test images');
+  assert.equal(m.counts.total, testManifest.counts.rows);
+  for (const name of ['train/features.npy', 'test/features.npy', 'model.json', 'metrics.json']) await fsp.access(path.join(out, name));
+  assert.deepEqual(JSON.parse(await fsp.readFile(path.join(out, 'metrics.json'), 'utf8')), m);
+
+  const split = path.join(work, 'split');
+  await makeColourDataset(split, { perClass: 4, split: 'train' });
+  await makeColourDataset(split, { perClass: 2, split: 'val', start: 50 });
+  const given = json(await runCli(['run', split, '-o', path.join(work, 'run2'), '--json', ...tiny()]));
+  assert.equal(given.counts.total, 4);
+});
+
+test('bad input: one clear line and exit code 2', async () => {
+  assertFails(await runCli(['extract', path.join(work, 'nope'), '-o', path.join(work, 'x'), ...tiny()]), 2, /nope: not a directory/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', path.join(work, 'no-model.json')]), 2, /not a model id/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--batch-size', '0', ...tiny()]), 2, /--batch-size must be a positive integer/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', model]), 2, /pass --preprocess/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--layer', 'nope', ...tiny()]), 2, /no layer named "nope"/);
+  assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /not a cnnfeat feature directory/);
+  assertFails(await runCli(['eval', path.join(work, 'nope.json'), path.join(work, 'feat')]), 2, /no such file/);
+  const r = await runCli(['extract', images]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /required option '-o, --output <dir>'/);
+});
+
+test('layers lists names and shapes; info reports the backend', async () => {
+  const layers = json(await runCli(['layers', model, '--json']));
+  assert.deepEqual(layers.map((l) => l.name), ['input', 'conv', 'features', 'head']);
+  assert.deepEqual(layers[2].outputShape, [null, 8]);
+  const info = json(await runCli(['info', '--json']));
+  assert.match(info.backend, /^tfjs-(wasm|tensorflow)$/);
+  assert.ok(info.cacheDir.length > 0);
+});
+
+test('kill -9 during extraction, then --resume: the result equals an uninterrupted run', async () => {
+  const many = path.join(work, 'many');
+  for (let i = 0; i < 160; i++) {
+    await writeImage(path.join(many, i % 2 ? 'a' : 'b', `${i}.png`), { width: 24, height: 24, rgb: [i, 255 - i, 100], seed: i, format: 'png' });
+  }
+  const args = (out) => ['extract', many, '-o', out, '--batch-size', '2', ...tiny()];
+  const reference = path.join(work, 'many-ref');
+  assert.equal((await runCli(args(reference))).code, 0);
+
+  for (const threshold of [1, 20, 60]) {
+    const out = path.join(work, `many-killed-${threshold}`);
+    const child = startCli(args(out));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const progressFile = path.join(out, '.cnnfeat-progress.json');
+    for (;;) {
+      const progress = await fsp.readFile(progressFile, 'utf8').then(JSON.parse, () => null);
+      if (progress && progress.rows >= threshold) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const incomplete = await runCli(args(out));
+    assert.equal(incomplete.code, 2);
+    assert.match(incomplete.stderr, /unfinished extraction; pass --resume/);
+    const resumed = await runCli([...args(out), '--resume', '--json']);
+    assert.equal(JSON.parse(resumed.stdout).rows, 160, resumed.stderr);
+    for (const name of ['features.npy', 'samples.csv']) {
+      assert.ok((await fsp.readFile(path.join(out, name))).equals(await fsp.readFile(path.join(reference, name))), `${name} after kill at ${threshold}`);
+    }
+    const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.timings.resumed, true);
+  }
+});

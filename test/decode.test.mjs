@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { DecodeError, decodeImage } from '../dist/image/decode.js';
+import { preprocessInto } from '../dist/image/preprocess.js';
+import { tempDir, writeImage } from './helpers.mjs';
+
+const SIZE = { width: 8, height: 8, resize: 'squash', kernel: 'linear' };
+
+/** Mean RGB of decoded pixels. */
+function meanRgb(buf) {
+  const sum = [0, 0, 0];
+  for (let i = 0; i < buf.length; i++) sum[i % 3] += buf[i];
+  return sum.map((s) => s / (buf.length / 3));
+}
+
+const near = (actual, expected, tol, what) =>
+  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= tol, `${what}: ${actual} vs ${expected}`));
+
+test('decode: every colour model comes out as 8-bit sRGB with 3 channels at the target size', async (t) => {
+  const dir = await tempDir(t);
+  const red = { r: 220, g: 20, b: 20 };
+  const solid = (channels, background) => sharp({ create: { width: 20, height: 10, channels, background } });
+  const files = {
+    gray: await solid(3, { r: 128, g: 128, b: 128 }).grayscale().jpeg().toFile(path.join(dir, 'gray.jpg')).then(() => 'gray.jpg'),
+    cmyk: await solid(3, red).toColourspace('cmyk').jpeg().toFile(path.join(dir, 'cmyk.jpg')).then(() => 'cmyk.jpg'),
+    alpha: await solid(4, { ...red, alpha: 0.5 }).png().toFile(path.join(dir, 'alpha.png')).then(() => 'alpha.png'),
+    sixteen: await solid(3, red).toColourspace('rgb16').png().toFile(path.join(dir, '16bit.png')).then(() => '16bit.png'),
+    palette: await solid(4, { ...red, alpha: 1 }).png({ palette: true }).toFile(path.join(dir, 'palette.png')).then(() => 'palette.png'),
+    webp: await solid(3, red).webp().toFile(path.join(dir, 'x.webp')).then(() => 'x.webp'),
+    tiff: await solid(3, red).tiff().toFile(path.join(dir, 'x.tiff')).then(() => 'x.tiff'),
+    gif: await solid(3, red).gif().toFile(path.join(dir, 'x.gif')).then(() => 'x.gif'),
+  };
+  const meta16 = await sharp(path.join(dir, '16bit.png')).metadata();
+  assert.equal(meta16.depth, 'ushort', 'the fixture really is 16-bit');
+  for (const [kind, name] of Object.entries(files)) {
+    const pixels = await decodeImage(path.join(dir, name), SIZE);
+    assert.equal(pixels.length, 8 * 8 * 3, kind);
+    const mean = meanRgb(pixels);
+    if (kind === 'gray') near(mean, [128, 128, 128], 3, kind);
+    else if (kind === 'cmyk') near(mean, [220, 20, 20], 30, kind);
+    else near(mean, [220, 20, 20], 12, kind);
+  }
+});
+
+test('decode: EXIF orientation 6 is applied (the image comes out upright)', async (t) => {
+  const dir = await tempDir(t);
+  // Stored landscape 40×20: left half red, right half blue. Orientation 6 means "rotate 90° clockwise to view".
+  const raw = Buffer.alloc(40 * 20 * 3);
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) raw.set(x < 20 ? [255, 0, 0] : [0, 0, 255], (y * 40 + x) * 3);
+  const file = path.join(dir, 'rotated.jpg');
+  await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(file);
+  assert.equal((await sharp(file).metadata()).orientation, 6);
+  const px = await decodeImage(file, { width: 20, height: 40, resize: 'squash', kernel: 'nearest' });
+  const at = (x, y) => [...px.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3)];
+  // Viewed upright (20 wide, 40 tall), the red half is on top and the blue half at the bottom.
+  near(at(10, 5), [255, 0, 0], 40, 'top');
+  near(at(10, 35), [0, 0, 255], 40, 'bottom');
+});
+
+test('decode: resize modes squash, center-crop and letterbox', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'wide.png');
+  await sharp({ create: { width: 40, height: 10, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toFile(file);
+  const squash = await decodeImage(file, { ...SIZE, resize: 'squash' });
+  const crop = await decodeImage(file, { ...SIZE, resize: 'center-crop' });
+  const box = await decodeImage(file, { ...SIZE, resize: 'letterbox' });
+  near(meanRgb(squash), [255, 255, 255], 1, 'squash');
+  near(meanRgb(crop), [255, 255, 255], 1, 'crop');
+  near([...box.subarray(0, 3)], [0, 0, 0], 1, 'letterbox pads the top with black');
+  near([...box.subarray((4 * 8 + 4) * 3, (4 * 8 + 4) * 3 + 3)], [255, 255, 255], 1, 'letterbox keeps the centre');
+});
+
+test('decode: broken files raise DecodeError with a short reason', async (t) => {
+  const dir = await tempDir(t);
+  const good = path.join(dir, 'good.jpg');
+  await writeImage(good, { width: 64, height: 64 });
+  const bytes = await fsp.readFile(good);
+  const cases = {
+    'truncated.jpg': bytes.subarray(0, Math.floor(bytes.length / 2)),
+    'empty.jpg': Buffer.alloc(0),
+    'text.jpg': Buffer.from('this is not an image\n'),
+    'random.png': Buffer.from(Array.from({ length: 500 }, (_, i) => (i * 7919) & 255)),
+  };
+  for (const [name, content] of Object.entries(cases)) {
+    await fsp.writeFile(path.join(dir, name), content);
+    await assert.rejects(decodeImage(path.join(dir, name), SIZE), (e) => {
+      assert.ok(e instanceof DecodeError, name);
+      assert.ok(e.reason.length > 0 && !e.reason.includes('\n'), `${name}: ${e.reason}`);
+      return true;
+    });
+  }
+  // A JPEG named .png decodes by content.
+  await fsp.writeFile(path.join(dir, 'really-jpeg.png'), bytes);
+  assert.equal((await decodeImage(path.join(dir, 'really-jpeg.png'), SIZE)).length, 192);
+});
+
+test('preprocess: caffe, tf, torch and none give the Keras/torchvision values', () => {
+  const px = Uint8Array.from([255, 128, 0]);
+  const out = new Float32Array(4);
+  preprocessInto(px, 'caffe', out, 1);
+  near([...out.subarray(1)], [0 - 103.939, 128 - 116.779, 255 - 123.68], 1e-4, 'caffe is BGR minus mean');
+  preprocessInto(px, 'tf', out, 0);
+  near([...out.subarray(0, 3)], [1, 128 / 127.5 - 1, -1], 1e-6, 'tf');
+  preprocessInto(px, 'torch', out, 0);
+  near([...out.subarray(0, 3)], [(1 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (0 - 0.406) / 0.225], 1e-5, 'torch');
+  preprocessInto(px, 'none', out, 0);
+  assert.deepEqual([...out.subarray(0, 3)], [255, 128, 0]);
+});

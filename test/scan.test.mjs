@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { assertUsableDataset, collectImages, scanDataset } from '../dist/dataset/scan.js';
+import { findGivenSplit, stratifiedSplit } from '../dist/dataset/split.js';
+import { tempDir, writeImage } from './helpers.mjs';
+
+async function touch(file, content = 'x') {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, content);
+}
+
+test('scan: classes are first-level folders; nested, upper-case, hidden, non-image and linked entries handled', async (t) => {
+  const root = await tempDir(t);
+  await touch(path.join(root, 'cats', 'b.jpg'));
+  await touch(path.join(root, 'cats', 'A.JPEG'));
+  await touch(path.join(root, 'cats', 'deep', 'er', 'c.PNG'));
+  await touch(path.join(root, 'cats', '.hidden.jpg'));
+  await touch(path.join(root, 'cats', 'notes.txt'));
+  await touch(path.join(root, 'cats', 'Thumbs.db'));
+  await touch(path.join(root, 'dogs', 'ä ö space.webp'));
+  await touch(path.join(root, 'dogs', 'x.tif'));
+  await fsp.mkdir(path.join(root, 'dogs', 'folder.jpg'));
+  await touch(path.join(root, '.git', 'hidden.jpg'));
+  await touch(path.join(root, 'stray.jpg'));
+  await fsp.symlink('..', path.join(root, 'cats', 'loop')); // cats/loop -> root: must not loop or duplicate
+  await fsp.symlink(path.join(root, 'cats', 'b.jpg'), path.join(root, 'dogs', 'alias.jpg')); // same file twice
+
+  const ds = await scanDataset(root);
+  assert.deepEqual(ds.classes, ['cats', 'dogs']);
+  assert.deepEqual(
+    ds.samples.map((s) => s.relPath),
+    ['cats/A.JPEG', 'cats/b.jpg', 'cats/deep/er/c.PNG', 'dogs/x.tif', 'dogs/ä ö space.webp'],
+  );
+  assert.deepEqual(ds.samples.map((s) => s.label), ['cats', 'cats', 'cats', 'dogs', 'dogs']);
+  assert.equal(ds.samples[0].file, path.join(root, 'cats', 'A.JPEG'));
+  assert.deepEqual(await scanDataset(root), ds, 'a second scan is identical');
+});
+
+test('scan: a linked class folder is followed; empty classes and empty datasets are clear errors', async (t) => {
+  const root = await tempDir(t);
+  const elsewhere = await tempDir(t);
+  await touch(path.join(elsewhere, 'one.jpg'));
+  await fsp.mkdir(path.join(root, 'empty'));
+  await fsp.symlink(elsewhere, path.join(root, 'linked'));
+  const ds = await scanDataset(root);
+  assert.deepEqual(ds.classes, ['empty', 'linked']);
+  assert.deepEqual(ds.emptyClasses, ['empty']);
+  assert.deepEqual(ds.samples.map((s) => s.relPath), ['linked/one.jpg']);
+  assert.throws(() => assertUsableDataset(ds), (e) => e.exitCode === 2 && /empty/.test(e.message));
+
+  const none = await tempDir(t);
+  await assert.rejects(async () => assertUsableDataset(await scanDataset(none)), /no images found/);
+  await assert.rejects(scanDataset(path.join(none, 'missing')), /not a directory/);
+  const single = await tempDir(t);
+  await touch(path.join(single, 'only', 'a.jpg'));
+  const singleDs = await scanDataset(single);
+  assertUsableDataset(singleDs);
+  assert.throws(() => assertUsableDataset(singleDs, 2), (e) => e.exitCode === 2 && /at least 2/.test(e.message));
+});
+
+test('collectImages expands folders recursively and keeps files', async (t) => {
+  const root = await tempDir(t);
+  await touch(path.join(root, 'a', 'x.jpg'));
+  await touch(path.join(root, 'b.png'));
+  await touch(path.join(root, 'c.txt'));
+  const files = await collectImages([root, path.join(root, 'c.txt')]);
+  assert.deepEqual(files, [path.join(root, 'a', 'x.jpg'), path.join(root, 'b.png'), path.join(root, 'c.txt')]);
+  await assert.rejects(collectImages([path.join(root, 'nope')]), /no such file/);
+});
+
+test('stratified split: deterministic for a seed, per-class proportions, both sides non-empty', async (t) => {
+  const samples = [];
+  for (const label of ['a', 'b']) for (let i = 0; i < (label === 'a' ? 10 : 3); i++) samples.push({ file: `${label}${i}`, relPath: `${label}/${i}.jpg`, label });
+  const ds = { root: '/x', classes: ['a', 'b'], samples, emptyClasses: [] };
+  const one = stratifiedSplit(ds, 0.2, 0);
+  assert.deepEqual(stratifiedSplit(ds, 0.2, 0), one);
+  assert.notDeepEqual(stratifiedSplit(ds, 0.2, 1).test, one.test);
+  const count = (side, label) => side.samples.filter((s) => s.label === label).length;
+  assert.equal(count(one.test, 'a'), 2);
+  assert.equal(count(one.test, 'b'), 1);
+  assert.equal(one.train.samples.length + one.test.samples.length, 13);
+  assert.equal(new Set([...one.train.samples, ...one.test.samples].map((s) => s.relPath)).size, 13);
+});
+
+test('findGivenSplit recognises train/ with test/ or val/', async (t) => {
+  const root = await tempDir(t);
+  assert.equal(await findGivenSplit(root), null);
+  await writeImage(path.join(root, 'train', 'a', '1.jpg'));
+  await writeImage(path.join(root, 'val', 'a', '1.jpg'));
+  assert.deepEqual(await findGivenSplit(root), { train: path.join(root, 'train'), test: path.join(root, 'val') });
+});
