@@ -91,7 +91,7 @@ export function fitScaling(X: ArrayLike<number>, n: number, d: number, kind: Sca
  * @throws CnnfeatError (exit 2) if `standard` parameters do not have `d` entries
  */
 export function applyScaling(params: ScalingParams, X: ArrayLike<number>, n: number, d: number): Float64Array {
-  const out = Float64Array.from(X as ArrayLike<number>);
+  const out = Float64Array.from(X);
   if (params.kind === 'standard') standardizeInPlace(out, n, d, params);
   else if (params.kind === 'l2') l2NormalizeRowsInPlace(out, n, d);
   return out;
