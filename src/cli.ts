@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CnnfeatError, ExitCode } from './errors.js';
+import { fromSystemError } from './util/fs.js';
 import { TOOL_VERSION } from './version.js';
 import * as evalCommand from './commands/eval.js';
 import * as extractCommand from './commands/extract.js';
@@ -37,9 +38,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    if (err instanceof CnnfeatError) {
-      process.stderr.write(`cnnfeat: ${err.message}\n`);
-      return err.exitCode;
+    const known = err instanceof CnnfeatError ? err : fromSystemError(err);
+    if (known) {
+      process.stderr.write(`cnnfeat: ${known.message}\n`);
+      return known.exitCode;
     }
     process.stderr.write(`cnnfeat: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.internal;

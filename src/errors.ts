@@ -9,7 +9,7 @@ export const ExitCode = {
   gate: 3,
   /** A model could not be downloaded or failed its integrity check. */
   model: 4,
-  /** Interrupted by a signal (SIGINT/SIGTERM); the output directory can be resumed. */
+  /** Interrupted by SIGINT (SIGTERM: 143); the output directory can be resumed. */
   interrupted: 130,
 } as const;
 

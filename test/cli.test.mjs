@@ -35,7 +35,7 @@ test('extract writes features.npy, samples.csv and manifest.json; skips the brok
   const result = json(await runCli(['extract', images, '-o', out, '--json', '--batch-size', '4', ...tiny()]));
   assert.equal(result.rows, 12);
   assert.equal(result.dim, 8);
-  assert.equal(result.engine, 'tfjs-wasm');
+  assert.match(result.engine, /^tfjs-(wasm|tensorflow)$/);
   assert.deepEqual(result.skipped.map((s) => s.path), ['red/broken.jpg']);
   assert.ok(result.imagesPerSecond > 0);
 
@@ -134,12 +134,53 @@ test('bad input: one clear line and exit code 2', async () => {
   const r = await runCli(['extract', images]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /required option '-o, --output <dir>'/);
+
+  const notJson = path.join(work, 'not-json.json');
+  await fsp.writeFile(notJson, '{ nope');
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', notJson, '--preprocess', 'none']), 2, /not-json\.json: not valid JSON/);
+  assertFails(await runCli(['eval', notJson, path.join(work, 'feat')]), 2, /not-json\.json: not valid JSON/);
+  await fsp.writeFile(notJson, 'null');
+  assertFails(await runCli(['eval', notJson, path.join(work, 'feat')]), 2, /not a cnnfeat classifier/);
+  const aFile = path.join(work, 'a-file');
+  await fsp.writeFile(aFile, '');
+  assertFails(await runCli(['extract', images, '-o', aFile, ...tiny()]), 2, /a-file: already exists|a-file.*not a folder/);
+  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'no', 'dir', 'clf.json'), '--quiet']), 2, /no such file or folder/);
+  const gate = await runCli(['run', images, '-o', path.join(work, 'never'), '--min-accuracy', 'abc', ...tiny()]);
+  assertFails(gate, 2, /--min-accuracy must be a number/);
+  await assert.rejects(fsp.access(path.join(work, 'never')), 'nothing is extracted before the options are checked');
+  const noClass = path.join(work, 'unknown-class');
+  await makeColourDataset(noClass, { perClass: 2, split: 'train' });
+  await writeImage(path.join(noClass, 'test', 'green', '0.jpg'), { rgb: [0, 200, 0] });
+  assertFails(await runCli(['run', noClass, '-o', path.join(work, 'never'), ...tiny()]), 2, /green have no counterpart/);
+});
+
+test('--resume checks what it continues; a finished directory is reused only when made the same way', async () => {
+  const out = path.join(work, 'feat');
+  const again = json(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
+  assert.equal(again.rows, 12);
+  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; pass --overwrite/);
+  assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image list/);
+
+  // An unfinished extraction of a folder that changed since is not silently mixed.
+  const grow = path.join(work, 'grow');
+  await makeColourDataset(grow, { perClass: 3 });
+  const partial = path.join(work, 'grow-feat');
+  await fsp.mkdir(partial);
+  await fsp.writeFile(
+    path.join(partial, '.cnnfeat-plan.json'),
+    JSON.stringify({ imageRoot: grow, classes: ['blue', 'red'], settings: JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')).settings, files: [] }),
+  );
+  assertFails(await runCli(['extract', grow, '-o', partial, ...tiny()]), 2, /unfinished extraction; pass --resume/);
+  assertFails(await runCli(['extract', grow, '-o', partial, '--resume', ...tiny()]), 2, /the image list changed since the extraction started \(0 files then, 6 now\)/);
+  assert.equal(json(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
 });
 
 test('layers lists names and shapes; info reports the backend', async () => {
   const layers = json(await runCli(['layers', model, '--json']));
   assert.deepEqual(layers.map((l) => l.name), ['input', 'conv', 'features', 'head']);
   assert.deepEqual(layers[2].outputShape, [null, 8]);
+  const text = await runCli(['layers', model]);
+  assert.match(text.stdout, /^features .*<- default feature layer$/m);
   const info = json(await runCli(['info', '--json']));
   assert.match(info.backend, /^tfjs-(wasm|tensorflow)$/);
   assert.ok(info.cacheDir.length > 0);

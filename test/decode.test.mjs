@@ -92,6 +92,8 @@ test('decode: broken files raise DecodeError with a short reason', async (t) => 
       return true;
     });
   }
+  // A file that cannot be read at all is not "undecodable": it is an error of its own.
+  await assert.rejects(decodeImage(path.join(dir, 'missing.jpg'), SIZE), (e) => e.code === 'ENOENT' && !(e instanceof DecodeError));
   // A JPEG named .png decodes by content.
   await fsp.writeFile(path.join(dir, 'really-jpeg.png'), bytes);
   assert.equal((await decodeImage(path.join(dir, 'really-jpeg.png'), SIZE)).length, 192);

@@ -30,5 +30,7 @@ test('extractor: cut before the last Dense by default, pooled spatial layers, no
   assert.equal(conv.pooled, true, 'a spatial layer is averaged to a vector');
   assert.equal(conv.dim, 8);
   await assert.rejects(loadExtractor(model, { layer: 'missing' }), /no layer named "missing"/);
-  assert.deepEqual((await listLayers(model)).map((l) => l.className), ['InputLayer', 'Conv2D', 'GlobalAveragePooling2D', 'Dense']);
+  const { layers, defaultLayer } = await listLayers(model);
+  assert.deepEqual(layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'GlobalAveragePooling2D', 'Dense']);
+  assert.equal(defaultLayer, 'features');
 });

@@ -81,6 +81,10 @@ test('stratified split: deterministic for a seed, per-class proportions, both si
   assert.equal(count(one.test, 'a'), 2);
   assert.equal(count(one.test, 'b'), 1);
   assert.equal(one.train.samples.length + one.test.samples.length, 13);
+  const lone = { ...ds, classes: ['a', 'b', 'c'], samples: [...samples, { file: 'c0', relPath: 'c/0.jpg', label: 'c' }] };
+  for (const testSize of [0.2, 0.5, 0.9]) {
+    assert.equal(count(stratifiedSplit(lone, testSize, 0).train, 'c'), 1, 'a single-image class stays in training');
+  }
   assert.equal(new Set([...one.train.samples, ...one.test.samples].map((s) => s.relPath)).size, 13);
 });
 

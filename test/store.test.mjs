@@ -83,8 +83,10 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
   assert.equal(await featureDirState(dir), 'partial');
   await assert.rejects(readFeatureSet(dir), /--resume/);
 
-  await assert.rejects(FeatureWriter.resume(dir, { ...settings, layer: 'other' }), /different layer/);
-  const r = await FeatureWriter.resume(dir, settings);
+  await assert.rejects(FeatureWriter.resume(dir, { ...p, settings: { ...settings, layer: 'other' } }), /different layer/);
+  await assert.rejects(FeatureWriter.resume(dir, { ...p, imageRoot: '/elsewhere' }), /started on \/images/);
+  await assert.rejects(FeatureWriter.resume(dir, plan(7)), /image list changed/);
+  const r = await FeatureWriter.resume(dir, p);
   assert.equal(r.next, 4);
   assert.equal(r.rows, 3);
   await r.commit(rowsFor(3, 2), p.files.slice(4, 6), [], 6, 3);
@@ -99,6 +101,28 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
   assert.deepEqual(set.manifest.skipped, [{ path: p.files[3].relPath, reason: 'broken' }]);
   const names = (await fsp.readdir(dir)).sort();
   assert.deepEqual(names, ['features.npy', 'manifest.json', 'samples.csv'], 'checkpoint files are removed when done');
+});
+
+test('store: a checkpoint longer than the data files is refused, not padded with zeros', async (t) => {
+  const dir = await tempDir(t);
+  const p = plan(4);
+  const w = await FeatureWriter.create(dir, p);
+  await w.commit(rowsFor(0, 2), p.files.slice(0, 2), [], 2, 1);
+  await w.close();
+  await fsp.truncate(path.join(dir, 'features.npy'), 128 + 4);
+  await assert.rejects(FeatureWriter.resume(dir, p), /shorter than its last checkpoint/);
+});
+
+test('store: killed right after the plan was written, the directory is unfinished and resumes from zero', async (t) => {
+  const dir = await tempDir(t);
+  const p = plan(2);
+  await fsp.writeFile(path.join(dir, '.cnnfeat-plan.json'), JSON.stringify(p));
+  assert.equal(await featureDirState(dir), 'partial');
+  const r = await FeatureWriter.resume(dir, p);
+  assert.equal(r.next, 0);
+  await r.commit(rowsFor(0, 2), p.files, [], 2, 1);
+  await r.finish(manifestFor(r));
+  assert.equal((await readFeatureSet(dir)).rows, 2);
 });
 
 test('store: inconsistent files are reported, not silently read', async (t) => {

@@ -1,7 +1,7 @@
 import { CnnfeatError } from '../errors.js';
-import type { ExtractSettings, FeatureSignature } from '../features/store.js';
+import { diffSettings, type ExtractSettings, type FeatureSignature } from '../features/store.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
-import { TOOL_VERSION } from '../version.js';
+import { TOOL_STAMP } from '../version.js';
 import type { SvmModel } from './svm.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */
@@ -22,7 +22,7 @@ export function classifierFile(svm: SvmModel, features: ExtractSettings, trained
   return {
     format: 'cnnfeat-classifier',
     formatVersion: 1,
-    tool: { name: 'cnnfeat', version: TOOL_VERSION },
+    tool: TOOL_STAMP,
     createdAt: new Date().toISOString(),
     features,
     classes: svm.classes,
@@ -38,27 +38,33 @@ export async function saveClassifier(file: string, classifier: ClassifierFile): 
 
 /** Reads a classifier file, failing clearly on anything else. */
 export async function loadClassifier(file: string): Promise<ClassifierFile> {
-  let parsed: ClassifierFile;
-  try {
-    parsed = await readJson<ClassifierFile>(file);
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CnnfeatError(`${file}: ${missing ? 'no such file' : 'not valid JSON'}; give a model.json written by \`cnnfeat train\``);
-  }
-  if (parsed.format !== 'cnnfeat-classifier' || parsed.svm?.type !== 'svm') {
-    throw new CnnfeatError(`${file}: not a cnnfeat classifier; give a model.json written by \`cnnfeat train\``);
-  }
-  return parsed;
+  const hint = 'give a model.json written by `cnnfeat train`';
+  const parsed = await readJson<Partial<ClassifierFile> | null>(file, hint).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CnnfeatError(`${file}: no such file; ${hint}`);
+    throw err;
+  });
+  const valid =
+    parsed?.format === 'cnnfeat-classifier' &&
+    parsed.svm?.type === 'svm' &&
+    Array.isArray(parsed.classes) &&
+    typeof parsed.features === 'object' &&
+    SIGNATURE_KEYS.every((k) => parsed.features?.[k] !== undefined);
+  if (!valid) throw new CnnfeatError(`${file}: not a cnnfeat classifier; ${hint}`);
+  return parsed as ClassifierFile;
 }
 
-const SIGNATURE_KEYS: (keyof FeatureSignature)[] = ['model', 'weightsDigest', 'layer', 'pooled', 'preprocess', 'dim'];
+/**
+ * What decides the numbers in a feature row. The model id or path is only a record: the
+ * weights digest identifies the network wherever its files live.
+ */
+const SIGNATURE_KEYS: (keyof FeatureSignature)[] = ['weightsDigest', 'layer', 'pooled', 'preprocess', 'dim'];
 
 /**
  * Fails when features were made differently from the classifier's training features
- * (another model, weights, layer, preprocessing or dimension): its scores would be meaningless.
+ * (other weights, layer, preprocessing or dimension): its scores would be meaningless.
  */
 export function assertSameFeatures(classifier: ClassifierFile, settings: FeatureSignature, source: string): void {
-  const differ = SIGNATURE_KEYS.filter((k) => classifier.features[k] !== settings[k]);
+  const differ = diffSettings(settings, classifier.features, SIGNATURE_KEYS);
   if (differ.length === 0) return;
   const detail = differ.map((k) => `${k} ${String(settings[k])} ≠ ${String(classifier.features[k])}`).join(', ');
   throw new CnnfeatError(

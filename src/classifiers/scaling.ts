@@ -7,7 +7,9 @@
 import { CnnfeatError } from '../errors.js';
 
 /** How features are scaled before they reach libsvm. */
-export type Scaling = 'none' | 'standard' | 'l2';
+/** Feature scalings offered: none, per-feature standardisation, per-row L2 normalisation. */
+export const SCALINGS = ['none', 'standard', 'l2'] as const;
+export type Scaling = (typeof SCALINGS)[number];
 
 /**
  * Fitted scaling parameters (JSON-serialisable).

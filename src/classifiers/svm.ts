@@ -7,12 +7,13 @@
  */
 import { createRequire } from 'node:module';
 import { CnnfeatError, errorMessage } from '../errors.js';
-import { applyScaling, fitScaling, overallVariance, type Scaling, type ScalingParams } from './scaling.js';
+import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
 
 /** Kernel function of the SVM. */
-export type Kernel = 'linear' | 'rbf';
+export const KERNELS = ['linear', 'rbf'] as const;
+export type Kernel = (typeof KERNELS)[number];
 
 /** Training options, as given by the user. */
 export interface SvmOptions {
@@ -283,10 +284,10 @@ function checkLabels(labels: number[], n: number, classes: string[]): number {
  * @throws CnnfeatError (exit 2) on an unknown kernel/scaling or a non-positive C/gamma
  */
 function checkOptions(opts: SvmOptions): void {
-  if (opts.kernel !== 'linear' && opts.kernel !== 'rbf') {
+  if (!KERNELS.includes(opts.kernel)) {
     throw new CnnfeatError(`SVM kernel must be linear or rbf, got "${String(opts.kernel)}"`);
   }
-  if (!['none', 'standard', 'l2'].includes(opts.scale)) {
+  if (!SCALINGS.includes(opts.scale)) {
     throw new CnnfeatError(`SVM scaling must be none, standard or l2, got "${String(opts.scale)}"`);
   }
   if (!(Number.isFinite(opts.C) && opts.C > 0)) {
@@ -312,7 +313,7 @@ function checkModel(model: SvmModel): void {
   if (typeof model.libsvm !== 'string' || !model.libsvm.startsWith('svm_type c_svc')) {
     throw new CnnfeatError('SVM model: "libsvm" does not hold a libsvm C-SVC model');
   }
-  if (!model.scaling || !['none', 'standard', 'l2'].includes(model.scaling.kind)) {
+  if (!model.scaling || !SCALINGS.includes(model.scaling.kind)) {
     throw new CnnfeatError('SVM model: invalid "scaling"');
   }
   if (!model.options || typeof model.options !== 'object') {

@@ -4,7 +4,7 @@ import { readFeatureSet } from '../features/store.js';
 import { formatMetrics } from '../metrics/format.js';
 import { evaluateClassifier } from '../pipeline/evaluate.js';
 import { colorEnabled } from '../util/log.js';
-import { addGateOptions, checkGates } from './gates.js';
+import { addGateOptions, checkGates, parseGates } from './gates.js';
 import { addOutputOptions, printResult } from './options.js';
 
 interface Flags {
@@ -23,9 +23,10 @@ export function register(program: Command): void {
     .argument('<features-dir>', 'feature directory made with the same model, layer and preprocessing')
     .option('--normalize', 'show the confusion matrix as row percentages');
   addGateOptions(addOutputOptions(cmd)).action(async (modelFile: string, featuresDir: string, flags: Flags) => {
+    const gates = parseGates(flags);
     const classifier = await loadClassifier(modelFile);
     const { metrics } = await evaluateClassifier(classifier, await readFeatureSet(featuresDir));
     printResult(flags, metrics, () => formatMetrics(metrics, { normalize: flags.normalize, color: colorEnabled(process.stdout) }));
-    checkGates(metrics, flags);
+    checkGates(metrics, gates);
   });
 }

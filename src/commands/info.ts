@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import sharp from 'sharp';
-import { initBackend, tfjsVersions } from '../engines/backend.js';
+import { engineName, initBackend, tfjsVersions } from '../engines/backend.js';
 import { cacheDir } from '../models/cache.js';
 import { listCards } from '../models/card.js';
 import { installedModel } from '../models/download.js';
@@ -17,7 +17,7 @@ export function register(program: Command): void {
       cnnfeat: TOOL_VERSION,
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
-      backend: `tfjs-${backend}`,
+      backend: engineName(backend),
       versions: { ...tfjsVersions(), sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
       cacheDir: cacheDir(),
       models: Object.fromEntries(await Promise.all(cards.map(async (c) => [c.id, (await installedModel(c))?.dir ?? null]))),

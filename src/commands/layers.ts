@@ -11,12 +11,13 @@ export function register(program: Command): void {
     .argument('<model>', 'model card id or path to a TensorFlow.js LayersModel model.json');
   addOutputOptions(cmd).action(async (spec: string, flags: { json?: boolean; quiet?: boolean }) => {
     const model = await resolveModel(spec, loggerFor(flags));
-    const layers = await listLayers(model.modelJson);
+    const { layers, defaultLayer } = await listLayers(model.modelJson);
+    const cutAt = model.featureLayer ?? defaultLayer;
     const width = Math.max(...layers.map((l) => l.name.length));
     printResult(flags, layers, () =>
       layers
         .map((l) => {
-          const mark = l.name === model.featureLayer ? '  <- default feature layer' : '';
+          const mark = l.name === cutAt ? '  <- default feature layer' : '';
           return `${l.name.padEnd(width)}  ${l.className.padEnd(22)} [${l.outputShape.map((d) => d ?? 'N').join(', ')}]${mark}`;
         })
         .join('\n'),

@@ -23,19 +23,28 @@ export interface ExtractFlags {
 
 /** Adds the options that choose the network and how images are fed to it. */
 export function addModelOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-m, --model <id|model.json>', 'model card id or path to a TensorFlow.js LayersModel model.json', DEFAULT_MODEL)
     .option('--layer <name>', "layer to cut at (default: the card's feature layer, else the input of the last Dense)")
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
     .addOption(new Option('--resize <mode>', 'how images are fitted to the input').choices(RESIZE_MODES).default('squash'))
-    .addOption(new Option('--resize-kernel <kernel>', 'interpolation kernel').choices(RESIZE_KERNELS).default('linear'))
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', ...BACKENDS]).default('auto'));
+    .addOption(new Option('--resize-kernel <kernel>', 'interpolation kernel').choices(RESIZE_KERNELS).default('linear'));
+  return addBackendOption(cmd);
+}
+
+/** Adds `--backend`. */
+export function addBackendOption(cmd: Command): Command {
+  return cmd.addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', ...BACKENDS]).default('auto'));
+}
+
+/** Adds `-b, --batch-size`. */
+export function addBatchOption(cmd: Command): Command {
+  return cmd.option('-b, --batch-size <n>', 'images per forward pass', '32');
 }
 
 /** Adds the options of a feature extraction run (batching, error policy, restart policy). */
 export function addExtractOptions(cmd: Command): Command {
-  return addModelOptions(cmd)
-    .option('-b, --batch-size <n>', 'images per forward pass', '32')
+  return addBatchOption(addModelOptions(cmd))
     .option('--strict', 'fail at the first image that cannot be decoded instead of skipping it')
     .option('--resume', 'continue an interrupted extraction in the output directory')
     .option('--overwrite', 'replace features already in the output directory');
@@ -74,17 +83,35 @@ export function printResult(flags: { json?: boolean }, value: unknown, text: () 
   process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/** Graceful interruption of a long extraction by SIGINT/SIGTERM. */
+export interface Interrupts {
+  /** Fired by the first signal; the extraction stops after checkpointing the current batch. */
+  signal: AbortSignal;
+  /** Removes the handlers: from then on a signal ends the process at once, as usual. */
+  release(): void;
+}
+
 /**
- * An AbortSignal fired by the first SIGINT/SIGTERM, so that long runs stop at a checkpoint;
- * a second signal exits at once (the output stays resumable from the last checkpoint).
+ * Installs SIGINT/SIGTERM handlers for an extraction: the first signal asks it to stop at the
+ * next checkpoint, a second one exits at once (the output stays resumable from the last
+ * checkpoint either way).
  */
-export function interruptSignal(logger: Logger): AbortSignal {
+export function handleInterrupts(logger: Logger): Interrupts {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    const code = sig === 'SIGTERM' ? 143 : 130;
+    if (controller.signal.aborted) {
+      if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
+      process.exit(code);
+    }
     logger.warn(`${sig}: stopping after the current batch (again to stop now)`);
-    controller.abort();
+    controller.abort(code);
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  return controller.signal;
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    },
+  };
 }

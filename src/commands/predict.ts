@@ -4,12 +4,15 @@ import { collectImages } from '../dataset/scan.js';
 import { CnnfeatError } from '../errors.js';
 import { predictImages } from '../pipeline/predict.js';
 import { positiveInt } from '../util/validate.js';
-import { addOutputOptions, loggerFor, printResult } from './options.js';
+import type { BackendChoice } from '../engines/backend.js';
+import { addBackendOption, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
   quiet?: boolean;
   batchSize: string;
+  model?: string;
+  backend: BackendChoice;
 }
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
@@ -19,13 +22,18 @@ export function register(program: Command): void {
     .description('classify images with a trained classifier')
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
-    .option('-b, --batch-size <n>', 'images per forward pass', '32');
-  addOutputOptions(cmd).action(async (modelFile: string, inputs: string[], flags: Flags) => {
+    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)');
+  addOutputOptions(addBatchOption(addBackendOption(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
-    const predictions = await predictImages(classifier, files, { batchSize: positiveInt('--batch-size', flags.batchSize), logger });
+    const predictions = await predictImages(classifier, files, {
+      batchSize: positiveInt('--batch-size', flags.batchSize),
+      backend: flags.backend,
+      model: flags.model,
+      logger,
+    });
     printResult(flags, predictions, () =>
       predictions
         .map((p) => ('error' in p ? `${p.path}\tERROR\t${p.error}` : `${p.path}\t${p.label}\t${p.score.toFixed(3)}`))

@@ -3,8 +3,8 @@ import { formatMetrics } from '../metrics/format.js';
 import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber } from '../util/validate.js';
-import { addGateOptions, checkGates } from './gates.js';
-import { addExtractOptions, addOutputOptions, extractOptionsFrom, interruptSignal, loggerFor, printResult, type ExtractFlags } from './options.js';
+import { addGateOptions, checkGates, parseGates } from './gates.js';
+import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
 import { addSvmOptions, svmOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends ExtractFlags, SvmFlags {
@@ -27,12 +27,18 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the stratified split', '0');
   addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd)))).action(async (datasetDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
-    const result = await runPipeline(datasetDir, flags.output, {
-      ...extractOptionsFrom(flags, logger, interruptSignal(logger)),
+    const gates = parseGates(flags);
+    const options = {
       svm: svmOptionsFrom(flags),
       testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
       seed: finiteNumber('--seed', flags.seed),
-    });
+    };
+    const interrupts = handleInterrupts(logger);
+    const result = await runPipeline(datasetDir, flags.output, {
+      ...extractOptionsFrom(flags, logger, interrupts.signal),
+      ...options,
+      onExtracted: () => interrupts.release(),
+    }).finally(() => interrupts.release());
     printResult(flags, result.metrics, () =>
       [
         `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,
@@ -40,6 +46,6 @@ export function register(program: Command): void {
         `wrote ${result.modelFile} and ${result.metricsFile}`,
       ].join('\n'),
     );
-    checkGates(result.metrics, flags);
+    checkGates(result.metrics, gates);
   });
 }

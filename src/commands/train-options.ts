@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { SvmOptions } from '../classifiers/svm.js';
+import { KERNELS, type SvmOptions } from '../classifiers/svm.js';
+import { SCALINGS } from '../classifiers/scaling.js';
 import { finiteNumber } from '../util/validate.js';
 import { DEFAULT_SVM } from '../pipeline/train.js';
 
@@ -15,10 +16,10 @@ export interface SvmFlags {
 /** Adds the SVM options shared by `train` and `run`. */
 export function addSvmOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--kernel <kernel>', 'SVM kernel').choices(['linear', 'rbf']).default(DEFAULT_SVM.kernel))
+    .addOption(new Option('--kernel <kernel>', 'SVM kernel').choices(KERNELS).default(DEFAULT_SVM.kernel))
     .option('-C, --C <value>', 'SVM regularisation: cost of a margin violation', String(DEFAULT_SVM.C))
     .option('--gamma <value>', "RBF width: a number, 'scale' (1/(D·var X)) or 'auto' (1/D)", String(DEFAULT_SVM.gamma))
-    .addOption(new Option('--scale <how>', 'feature scaling fitted on the training set').choices(['none', 'standard', 'l2']).default(DEFAULT_SVM.scale))
+    .addOption(new Option('--scale <how>', 'feature scaling fitted on the training set').choices(SCALINGS).default(DEFAULT_SVM.scale))
     .option('--probability', "fit libsvm's Platt scaling so that predictions carry calibrated probabilities");
 }
 

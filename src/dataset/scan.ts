@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { CnnfeatError } from '../errors.js';
+import { isDirectory, statOrNull } from '../util/fs.js';
 
 /** File extensions (lower case, no dot) that are read as images. */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'] as const;
@@ -42,8 +43,7 @@ const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export async function scanDataset(root: string): Promise<Dataset> {
   const absRoot = path.resolve(root);
-  const rootStat = await fsp.stat(absRoot).catch(() => null);
-  if (!rootStat?.isDirectory()) {
+  if (!(await isDirectory(absRoot))) {
     throw new CnnfeatError(`${root}: not a directory; give a folder laid out as <dir>/<class>/<image>`);
   }
   const visitedDirs = new Set([await fsp.realpath(absRoot)]);
@@ -70,8 +70,7 @@ async function listClassFolders(absRoot: string): Promise<string[]> {
     if (entry.name.startsWith('.')) continue;
     if (entry.isDirectory()) folders.push(entry.name);
     else if (entry.isSymbolicLink()) {
-      const target = await fsp.stat(path.join(absRoot, entry.name)).catch(() => null);
-      if (target?.isDirectory()) folders.push(entry.name);
+      if (await isDirectory(path.join(absRoot, entry.name))) folders.push(entry.name);
     }
   }
   return folders.sort(byCodeUnits);
@@ -91,14 +90,13 @@ async function walk(dir: string, relDir: string, visitedDirs: Set<string>, out: 
     followSymbolicLinks: false,
     dot: false,
     objectMode: true,
-    suppressErrors: true,
   });
   for (const entry of entries) {
     const rel = `${relDir}/${entry.path}`;
     if (entry.dirent.isFile()) {
       if (isImageFile(entry.name)) out.push(rel);
     } else if (entry.dirent.isSymbolicLink()) {
-      const target = await fsp.stat(path.join(dir, entry.path)).catch(() => null);
+      const target = await statOrNull(path.join(dir, entry.path));
       if (target?.isFile() && isImageFile(entry.name)) out.push(rel);
       else if (target?.isDirectory()) await walk(path.join(dir, entry.path), rel, visitedDirs, out, true);
     }
@@ -153,7 +151,7 @@ export async function collectImages(inputs: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const input of inputs) {
     const abs = path.resolve(input);
-    const stat = await fsp.stat(abs).catch(() => null);
+    const stat = await statOrNull(abs);
     if (!stat) throw new CnnfeatError(`${input}: no such file or folder`);
     if (stat.isFile()) {
       files.push(abs);

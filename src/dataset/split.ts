@@ -1,5 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isDirectory } from '../util/fs.js';
 import type { Dataset, Sample } from './scan.js';
 
 /** Folder names recognised as a given train/test split, in order of preference for the test side. */
@@ -10,12 +10,11 @@ const TEST_FOLDERS = ['test', 'val', 'valid', 'validation'];
  * @returns the two folders, or null when the dataset is not split.
  */
 export async function findGivenSplit(dir: string): Promise<{ train: string; test: string } | null> {
-  const isDir = async (p: string) => (await fsp.stat(p).catch(() => null))?.isDirectory() ?? false;
   const train = path.join(dir, 'train');
-  if (!(await isDir(train))) return null;
+  if (!(await isDirectory(train))) return null;
   for (const name of TEST_FOLDERS) {
     const test = path.join(dir, name);
-    if (await isDir(test)) return { train, test };
+    if (await isDirectory(test)) return { train, test };
   }
   return null;
 }
@@ -34,7 +33,8 @@ function seededRandom(seed: number): () => number {
 
 /**
  * Splits a dataset into train and test subsets per class (stratified), deterministically for a
- * seed. Each class with at least two images keeps at least one on each side.
+ * seed. Each class with at least two images keeps at least one on each side; a class with a
+ * single image keeps it for training.
  */
 export function stratifiedSplit(ds: Dataset, testSize: number, seed: number): { train: Dataset; test: Dataset } {
   const random = seededRandom(seed);
@@ -47,8 +47,7 @@ export function stratifiedSplit(ds: Dataset, testSize: number, seed: number): { 
       const j = Math.floor(random() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    let nTest = Math.round(members.length * testSize);
-    if (members.length >= 2) nTest = Math.min(Math.max(nTest, 1), members.length - 1);
+    const nTest = members.length < 2 ? 0 : Math.min(Math.max(Math.round(members.length * testSize), 1), members.length - 1);
     const testIdx = new Set(order.slice(0, nTest));
     members.forEach((s, i) => (testIdx.has(i) ? test : train).push(s));
   }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { CnnfeatError } from '../errors.js';
 
 /** Backends cnnfeat can run TensorFlow.js models on, fastest first. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -7,15 +8,27 @@ export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = BackendName | 'auto';
 
 const require = createRequire(import.meta.url);
-let ready: Promise<BackendName> | undefined;
+let selected: { choice: BackendChoice; ready: Promise<BackendName> } | undefined;
 
 /**
- * Selects and initialises the tfjs backend once per process. `auto` takes `tensorflow`
- * (libtensorflow via the optional `@tensorflow/tfjs-node`) when it is installed, else `wasm`.
+ * Selects and initialises the tfjs backend, once per process (tfjs has one global backend).
+ * `auto` takes `tensorflow` (libtensorflow via the optional `@tensorflow/tfjs-node`) when it is
+ * installed, else `wasm`.
+ * @throws CnnfeatError when the requested backend is unavailable, or differs from the one in use
  */
 export function initBackend(choice: BackendChoice = 'auto'): Promise<BackendName> {
-  ready ??= selectBackend(choice);
-  return ready;
+  if (selected && selected.choice !== choice && choice !== 'auto') {
+    return selected.ready.then((name) => {
+      if (name === choice) return name;
+      throw new CnnfeatError(`the tfjs backend is already ${name} in this process; ${choice} cannot be selected too`);
+    });
+  }
+  if (!selected) {
+    const ready = selectBackend(choice);
+    selected = { choice, ready };
+    ready.catch(() => (selected = undefined));
+  }
+  return selected.ready;
 }
 
 async function selectBackend(choice: BackendChoice): Promise<BackendName> {
@@ -23,7 +36,8 @@ async function selectBackend(choice: BackendChoice): Promise<BackendName> {
   for (const name of order) {
     if (await tryBackend(name)) return name;
   }
-  throw new Error(`the ${choice} tfjs backend could not be initialised`);
+  const hint = choice === 'tensorflow' ? ' (is @tensorflow/tfjs-node installed?)' : '';
+  throw new CnnfeatError(`the ${choice} tfjs backend could not be initialised${hint}; use --backend auto`);
 }
 
 async function tryBackend(name: BackendName): Promise<boolean> {
@@ -34,6 +48,11 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** How an engine is named in results and manifests, e.g. `tfjs-wasm`. */
+export function engineName(backend: string): string {
+  return `tfjs-${backend}`;
 }
 
 /** Versions of the tfjs packages present (`null` when not installed). */

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CnnfeatError, errorMessage } from '../errors.js';
+import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+import { readModelJson } from '../models/model-json.js';
 import { initBackend, type BackendChoice, type BackendName } from './backend.js';
 
 /** A network cut at a feature layer, turning preprocessed image batches into feature rows. */
@@ -32,14 +32,8 @@ export interface LayerInfo {
 function fileHandler(modelJson: string): tf.io.IOHandler {
   return {
     async load() {
-      const json = JSON.parse(await fsp.readFile(modelJson, 'utf8')) as tf.io.ModelJSON;
-      if (!json.modelTopology || !json.weightsManifest) {
-        throw new CnnfeatError(`${modelJson}: not a TensorFlow.js LayersModel (needs modelTopology and weightsManifest)`);
-      }
-      const dir = path.dirname(modelJson);
-      const shards = json.weightsManifest.flatMap((g) => g.paths);
-      const buffers = await Promise.all(shards.map((p) => fsp.readFile(path.join(dir, p))));
-      const weights = Buffer.concat(buffers);
+      const { json, shards } = await readModelJson(modelJson);
+      const weights = Buffer.concat(await Promise.all(shards.map((p) => fsp.readFile(p))));
       return {
         modelTopology: json.modelTopology,
         weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
@@ -63,15 +57,25 @@ export async function loadLayersModel(modelJson: string, backend: BackendChoice 
   }
 }
 
-/** Lists the layers of a model with their output shapes. */
-export async function listLayers(modelJson: string): Promise<LayerInfo[]> {
+/**
+ * Lists the layers of a model with their output shapes, and the layer cut at when none is
+ * named (null when the model has no Dense head).
+ */
+export async function listLayers(modelJson: string): Promise<{ layers: LayerInfo[]; defaultLayer: string | null }> {
   const model = await loadLayersModel(modelJson);
   try {
-    return model.layers.map((l) => ({
+    const layers = model.layers.map((l) => ({
       name: l.name,
       className: l.getClassName(),
       outputShape: (Array.isArray(l.outputShape[0]) ? l.outputShape[0] : l.outputShape) as (number | null)[],
     }));
+    let defaultLayer: string | null = null;
+    try {
+      defaultLayer = defaultFeatureLayer(model);
+    } catch {
+      // No Dense head: every cut must be named.
+    }
+    return { layers, defaultLayer };
   } finally {
     model.dispose();
   }
@@ -96,43 +100,51 @@ export async function loadExtractor(
   { layer, backend = 'auto' }: { layer?: string; backend?: BackendChoice } = {},
 ): Promise<FeatureExtractor> {
   const model = await loadLayersModel(modelJson, backend);
-  const layerName = layer ?? defaultFeatureLayer(model);
-  const cut = cutAt(model, layerName, modelJson);
+  try {
+    const extractor = buildExtractor(model, layer ?? defaultFeatureLayer(model), modelJson);
+    await extractor.run(new Float32Array(extractor.input.height * extractor.input.width * 3), 1);
+    return extractor;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+function buildExtractor(model: tf.LayersModel, layerName: string, modelJson: string): FeatureExtractor {
   const [, height, width, channels] = model.inputs[0]!.shape;
   if (!height || !width || channels !== 3) {
-    model.dispose();
     throw new CnnfeatError(`${modelJson}: expected a fixed-size RGB input [null, H, W, 3], got [${model.inputs[0]!.shape.join(', ')}]`);
   }
+  const cut = cutAt(model, layerName, modelJson);
   const outShape = cut.outputs[0]!.shape;
   const pooled = outShape.length === 4;
   const dim = (pooled ? outShape[3] : outShape.slice(1).reduce((a, b) => a! * b!, 1)) as number;
-  const forward = (x: tf.Tensor4D) =>
+  const forward = (batch: Float32Array, n: number) =>
     tf.tidy(() => {
-      const y = cut.predict(x) as tf.Tensor;
-      return pooled ? y.mean([1, 2]) : y.reshape([x.shape[0], dim]);
+      const y = cut.predict(tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3])) as tf.Tensor;
+      return pooled ? y.mean([1, 2]) : y.reshape([n, dim]);
     });
-  const extractor: FeatureExtractor = {
+  return {
     layer: layerName,
     dim,
     input: { height, width },
     pooled,
     backend: tf.getBackend() as BackendName,
     async run(batch, n) {
-      const x = tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]);
-      const y = forward(x);
-      x.dispose();
+      let y: tf.Tensor | undefined;
       try {
+        y = forward(batch, n);
         return (await y.data()) as Float32Array;
+      } catch (err) {
+        throw new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
       } finally {
-        y.dispose();
+        y?.dispose();
       }
     },
     dispose() {
       model.dispose();
     },
   };
-  await extractor.run(new Float32Array(height * width * 3), 1);
-  return extractor;
 }
 
 function cutAt(model: tf.LayersModel, layerName: string, modelJson: string): tf.LayersModel {
@@ -140,7 +152,6 @@ function cutAt(model: tf.LayersModel, layerName: string, modelJson: string): tf.
   try {
     layer = model.getLayer(layerName);
   } catch {
-    model.dispose();
     throw new CnnfeatError(`${modelJson}: no layer named "${layerName}"; list them with \`cnnfeat layers\``);
   }
   return tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });

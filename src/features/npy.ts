@@ -32,26 +32,41 @@ export interface Matrix {
 }
 
 /**
- * Reads a 2-D little-endian float32, C-order .npy file (any header version and length).
+ * Reads a 2-D little-endian float32, C-order .npy file (any header version and length) straight
+ * into one Float32Array, so files larger than a Node.js Buffer (2 GiB) load too.
  * @throws CnnfeatError naming the file when it is not such a file or is truncated.
  */
 export async function readNpy(file: string): Promise<Matrix> {
-  const buf = await fsp.readFile(file);
   const fail = (why: string) => new CnnfeatError(`${file}: ${why}; re-run \`cnnfeat extract\` to rebuild it`);
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw fail('not a .npy file');
-  const major = buf[6]!;
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const start = (major === 1 ? 10 : 12) + headerLen;
-  const header = buf.subarray(major === 1 ? 10 : 12, start).toString('latin1');
-  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
-    throw fail('expected little-endian float32 in C order');
+  const handle = await fsp.open(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    const { bytesRead } = await handle.read(head, 0, 12, 0);
+    if (bytesRead < 10 || !head.subarray(0, 6).equals(MAGIC)) throw fail('not a .npy file');
+    const major = head[6]!;
+    const headerLen = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
+    const textStart = major === 1 ? 10 : 12;
+    const text = Buffer.alloc(headerLen);
+    await handle.read(text, 0, headerLen, textStart);
+    const header = text.toString('latin1');
+    if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
+      throw fail('expected little-endian float32 in C order');
+    }
+    const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
+    if (!shape) throw fail('expected a 2-D array');
+    const rows = Number(shape[1]);
+    const cols = Number(shape[2]);
+    const data = new Float32Array(rows * cols);
+    const bytes = new Uint8Array(data.buffer);
+    const start = textStart + headerLen;
+    for (let done = 0; done < bytes.length; ) {
+      const chunk = Math.min(bytes.length - done, 1 << 28);
+      const { bytesRead: n } = await handle.read(bytes, done, chunk, start + done);
+      if (n === 0) throw fail(`truncated (${rows}×${cols} floats expected)`);
+      done += n;
+    }
+    return { data, rows, cols };
+  } finally {
+    await handle.close();
   }
-  const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
-  if (!shape) throw fail('expected a 2-D array');
-  const rows = Number(shape[1]);
-  const cols = Number(shape[2]);
-  if (buf.length - start < rows * cols * 4) throw fail(`truncated (${rows}×${cols} floats expected)`);
-  const bytes = new Uint8Array(rows * cols * 4);
-  bytes.set(buf.subarray(start, start + bytes.length));
-  return { data: new Float32Array(bytes.buffer), rows, cols };
 }

@@ -60,7 +60,8 @@ export interface FeatureManifest {
   timings: { seconds: number; imagesPerSecond: number; resumed: boolean };
 }
 
-interface Plan {
+/** What an extraction will do: written when it starts, checked when it is resumed. */
+export interface Plan {
   imageRoot: string;
   classes: string[];
   settings: ExtractSettings;
@@ -82,7 +83,7 @@ export type DirState = 'empty' | 'complete' | 'partial' | 'foreign';
 /** Inspects a feature directory: nothing of ours, finished, unfinished (resumable), or unknown files. */
 export async function featureDirState(dir: string): Promise<DirState> {
   if (await exists(path.join(dir, MANIFEST_FILE))) return 'complete';
-  if (await exists(path.join(dir, PROGRESS_FILE))) return 'partial';
+  if ((await exists(path.join(dir, PLAN_FILE))) || (await exists(path.join(dir, PROGRESS_FILE)))) return 'partial';
   if ((await exists(path.join(dir, FEATURES_FILE))) || (await exists(path.join(dir, SAMPLES_FILE)))) return 'foreign';
   return 'empty';
 }
@@ -103,11 +104,20 @@ export class FeatureWriter {
     readonly resumed: boolean,
   ) {}
 
-  /** Starts a new extraction in `dir` (created if needed); the caller has checked the dir state. */
+  /**
+   * Starts a new extraction in `dir` (created if needed); the caller has checked the dir state.
+   * The plan is written first: from then on the directory counts as unfinished, so a kill at
+   * any later point leaves something `--resume` (or `--overwrite`) can take over.
+   */
   static async create(dir: string, plan: Plan): Promise<FeatureWriter> {
     await fsp.mkdir(dir, { recursive: true });
-    await removeOurFiles(dir);
     await writeJsonAtomic(path.join(dir, PLAN_FILE), plan);
+    await removeOurFiles(dir, [PLAN_FILE]);
+    return FeatureWriter.start(dir, plan, false);
+  }
+
+  /** Creates empty data files and the first checkpoint. */
+  private static async start(dir: string, plan: Plan, resumed: boolean): Promise<FeatureWriter> {
     const progress: Progress = { next: 0, rows: 0, samplesBytes: Buffer.byteLength(SAMPLES_HEADER), skipped: [], seconds: 0 };
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'w+');
@@ -115,31 +125,31 @@ export class FeatureWriter {
     await samples.write(SAMPLES_HEADER, 0);
     await Promise.all([features.sync(), samples.sync()]);
     await writeJsonAtomic(path.join(dir, PROGRESS_FILE), progress);
-    return new FeatureWriter(dir, plan, progress, features, samples, false);
+    return new FeatureWriter(dir, plan, progress, features, samples, resumed);
   }
 
   /**
-   * Reopens an unfinished extraction. `settings` must equal those it was started with.
-   * Anything written after the last checkpoint is cut off.
+   * Reopens an unfinished extraction. `plan` (image folder, files, settings) must equal the one
+   * it was started with. Anything written after the last checkpoint is cut off.
    */
-  static async resume(dir: string, settings: ExtractSettings): Promise<FeatureWriter> {
-    const plan = await readJson<Plan>(path.join(dir, PLAN_FILE)).catch(() => null);
-    const progress = await readJson<Progress>(path.join(dir, PROGRESS_FILE)).catch(() => null);
-    if (!plan || !progress) {
-      throw new CnnfeatError(`${dir}: the checkpoint files are missing or damaged; start again with --overwrite`);
-    }
-    const changed = diffSettings(plan.settings, settings);
-    if (changed.length > 0) {
-      throw new CnnfeatError(
-        `${dir}: cannot resume, it was started with different ${changed.join(', ')}; use the same options or --overwrite`,
-      );
-    }
+  static async resume(dir: string, plan: Plan): Promise<FeatureWriter> {
+    const hint = 'start again with --overwrite';
+    const saved = await readJson<Plan>(path.join(dir, PLAN_FILE), hint);
+    assertSamePlan(dir, saved, plan);
+    if (!(await exists(path.join(dir, PROGRESS_FILE)))) return FeatureWriter.start(dir, saved, true);
+    const progress = await readJson<Progress>(path.join(dir, PROGRESS_FILE), hint);
+    const featureBytes = NPY_HEADER_BYTES + progress.rows * saved.settings.dim * 4;
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'r+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'r+');
-    await features.truncate(NPY_HEADER_BYTES + progress.rows * settings.dim * 4);
+    const [fStat, sStat] = await Promise.all([features.stat(), samples.stat()]);
+    if (fStat.size < featureBytes || sStat.size < progress.samplesBytes) {
+      await Promise.allSettled([features.close(), samples.close()]);
+      throw new CnnfeatError(`${dir}: ${FEATURES_FILE} or ${SAMPLES_FILE} is shorter than its last checkpoint (changed by hand?); ${hint}`);
+    }
+    await features.truncate(featureBytes);
     await samples.truncate(progress.samplesBytes);
-    await features.write(npyHeader(progress.rows, settings.dim), 0, NPY_HEADER_BYTES, 0);
-    return new FeatureWriter(dir, plan, progress, features, samples, true);
+    await features.write(npyHeader(progress.rows, saved.settings.dim), 0, NPY_HEADER_BYTES, 0);
+    return new FeatureWriter(dir, saved, progress, features, samples, true);
   }
 
   /** Index into the plan of the next file to process. */
@@ -198,15 +208,31 @@ export class FeatureWriter {
   }
 }
 
-function diffSettings(a: ExtractSettings, b: ExtractSettings): string[] {
-  const keys = Object.keys({ ...a, ...b }) as (keyof ExtractSettings)[];
+/** Names of the settings that differ between `a` and `b` (all keys, or only `keys`). */
+export function diffSettings<T extends object>(a: T, b: T, keys = Object.keys({ ...a, ...b }) as (keyof T)[]): (keyof T)[] {
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-/** Removes cnnfeat's files from `dir` (used by --overwrite); other files are left alone. */
-export async function removeOurFiles(dir: string): Promise<void> {
+/** Fails unless an extraction is continued with the same settings, image folder and file list. */
+function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
+  const changed = diffSettings(saved.settings, plan.settings);
+  if (changed.length > 0) {
+    throw new CnnfeatError(`${dir}: cannot resume, it was started with different ${changed.join(', ')}; use the same options or --overwrite`);
+  }
+  if (saved.imageRoot !== plan.imageRoot) {
+    throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or --overwrite`);
+  }
+  if (JSON.stringify(saved.files) !== JSON.stringify(plan.files) || JSON.stringify(saved.classes) !== JSON.stringify(plan.classes)) {
+    throw new CnnfeatError(
+      `${dir}: cannot resume, the image list changed since the extraction started (${saved.files.length} files then, ${plan.files.length} now); restore it or start again with --overwrite`,
+    );
+  }
+}
+
+/** Removes cnnfeat's files from `dir` (for --overwrite), except `keep`; other files are left alone. */
+async function removeOurFiles(dir: string, keep: string[] = []): Promise<void> {
   for (const name of [MANIFEST_FILE, PROGRESS_FILE, PLAN_FILE, FEATURES_FILE, SAMPLES_FILE]) {
-    await fsp.rm(path.join(dir, name), { force: true });
+    if (!keep.includes(name)) await fsp.rm(path.join(dir, name), { force: true });
   }
 }
 
@@ -239,7 +265,7 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
   const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE));
   const matrix = await readNpy(path.join(dir, FEATURES_FILE));
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
-  if (header?.join(',') !== 'row,path,label') {
+  if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {
     throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header; re-run \`cnnfeat extract --overwrite\``);
   }
   if (rows.length !== matrix.rows || matrix.rows !== manifest.counts.rows || matrix.cols !== manifest.settings.dim) {

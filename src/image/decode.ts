@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
 
@@ -40,11 +41,13 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
  * EXIF orientation is applied; grayscale, CMYK, 16-bit and palette images are converted;
  * alpha is dropped (as PIL's `convert('RGB')` in Keras and torchvision); animations give
  * their first frame.
- * @throws DecodeError when the file is not a readable image.
+ * @throws DecodeError when the file's content is not a decodable image; file-system errors
+ *   (missing file, permission, I/O) are thrown as they are, since skipping them would hide them.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
+  const bytes = await fsp.readFile(file);
   try {
-    const { data, info } = await sharp(file, { pages: 1 })
+    const { data, info } = await sharp(bytes, { pages: 1 })
       .autoOrient()
       .resize(opts.width, opts.height, {
         fit: FIT[opts.resize],

@@ -5,7 +5,8 @@ import path from 'node:path';
 import pacote from 'pacote';
 import * as tar from 'tar';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { exists, readJson, writeJsonAtomic } from '../util/fs.js';
+import { exists, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
+import { readModelJson } from './model-json.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { INSTALL_RECORD, modelCacheDir } from './cache.js';
@@ -29,24 +30,11 @@ export interface InstalledModel {
   record: InstallRecord;
 }
 
-interface WeightsManifest {
-  weightsManifest: { paths: string[] }[];
-}
-
-/** Shard file names of a tfjs `model.json`, in manifest order. */
-export async function shardPaths(modelJson: string): Promise<string[]> {
-  const manifest = await readJson<WeightsManifest>(modelJson);
-  if (!Array.isArray(manifest.weightsManifest)) {
-    throw new CnnfeatError(`${modelJson}: no weightsManifest; is this a TensorFlow.js model.json?`);
-  }
-  return manifest.weightsManifest.flatMap((group) => group.paths);
-}
-
 /** `sha256:<hex>` over a model's weight shards, in manifest order. */
 export async function weightsDigest(modelJson: string): Promise<string> {
   const hash = createHash('sha256');
-  for (const shard of await shardPaths(modelJson)) {
-    for await (const chunk of createReadStream(path.join(path.dirname(modelJson), shard))) hash.update(chunk as Buffer);
+  for (const shard of (await readModelJson(modelJson)).shards) {
+    for await (const chunk of createReadStream(shard)) hash.update(chunk as Buffer);
   }
   return `sha256:${hash.digest('hex')}`;
 }
@@ -60,7 +48,7 @@ export async function installedModel(card: ModelCard): Promise<InstalledModel | 
   const record = await readJson<InstallRecord>(path.join(dir, INSTALL_RECORD)).catch(() => null);
   if (record === null || record.integrity !== card.source.integrity) return null;
   for (const file of record.files) {
-    const stat = await fsp.stat(path.join(dir, file.name)).catch(() => null);
+    const stat = await statOrNull(path.join(dir, file.name));
     if (stat?.size !== file.bytes) return null;
   }
   return { dir, modelJson: path.join(dir, card.modelFile), record };
@@ -86,6 +74,12 @@ export async function pullModel(
     logger.info(`Downloading model ${card.id} (${card.source.spec}${card.sizeMB ? `, ${card.sizeMB} MB` : ''})…`);
     await fetchModelFolder(card, staging);
     const record = await recordInstall(card, staging);
+    const installedMeanwhile = force ? null : await installedModel(card);
+    if (installedMeanwhile) {
+      // Another process finished the same download first; keep its copy, which may be in use.
+      await fsp.rm(staging, { recursive: true, force: true });
+      return installedMeanwhile;
+    }
     await replaceDir(staging, dir);
     logger.info(`Installed ${card.id} in ${dir}`);
     return { dir, modelJson: path.join(dir, card.modelFile), record };
@@ -121,13 +115,11 @@ async function recordInstall(card: ModelCard, staging: string): Promise<InstallR
   if (!(await exists(modelJson))) {
     throw new CnnfeatError(`${card.source.spec} has no ${card.source.folder}${card.modelFile}; the model card is wrong`, ExitCode.model);
   }
-  const names = [card.modelFile, ...(await shardPaths(modelJson))];
+  const { shards } = await readModelJson(modelJson).catch((err: unknown) => {
+    throw new CnnfeatError(`${card.source.spec}: ${errorMessage(err)}`, ExitCode.model);
+  });
   const files = await Promise.all(
-    names.map(async (name) => {
-      const stat = await fsp.stat(path.join(staging, name)).catch(() => null);
-      if (!stat) throw new CnnfeatError(`${card.source.spec}: shard ${name} is missing from the package`, ExitCode.model);
-      return { name, bytes: stat.size };
-    }),
+    [modelJson, ...shards].map(async (file) => ({ name: path.relative(staging, file), bytes: (await fsp.stat(file)).size })),
   );
   const record: InstallRecord = {
     id: card.id,

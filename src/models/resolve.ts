@@ -1,6 +1,6 @@
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
+import { statOrNull } from '../util/fs.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -16,7 +16,6 @@ export interface ResolvedModel {
   /** Defaults from the card; undefined for a local model (then derived from the graph). */
   featureLayer?: string;
   preprocess?: PreprocessMode;
-  input?: { height: number; width: number };
 }
 
 /**
@@ -33,7 +32,6 @@ export async function resolveModel(spec: string, logger: Logger = silentLogger):
       weightsDigest: installed.record.weightsDigest,
       featureLayer: card.featureLayer,
       preprocess: card.preprocess,
-      input: card.input,
     };
   }
   const modelJson = await localModelJson(spec);
@@ -46,11 +44,11 @@ export async function resolveModel(spec: string, logger: Logger = silentLogger):
 
 async function localModelJson(spec: string): Promise<string | null> {
   const abs = path.resolve(spec);
-  const stat = await fsp.stat(abs).catch(() => null);
+  const stat = await statOrNull(abs);
   if (stat?.isFile()) return abs;
   if (stat?.isDirectory()) {
     const inside = path.join(abs, 'model.json');
-    if ((await fsp.stat(inside).catch(() => null))?.isFile()) return inside;
+    if ((await statOrNull(inside))?.isFile()) return inside;
   }
   return null;
 }

@@ -15,7 +15,11 @@ export function decodeOptionsOf(settings: ExtractSettings): DecodeOptions {
   return { ...settings.input, resize: settings.resize, kernel: settings.kernel };
 }
 
-/** Decodes files concurrently (sharp works in its own thread pool, off the main thread). */
+/**
+ * Decodes files concurrently (sharp works in its own thread pool, off the main thread).
+ * Undecodable content is reported per file; a file that cannot be read at all (missing,
+ * permission, I/O error) rejects the whole call.
+ */
 export async function decodeFiles(files: string[], decode: DecodeOptions): Promise<DecodedFiles> {
   const results = await Promise.allSettled(files.map((f) => decodeImage(f, decode)));
   const out: DecodedFiles = { ok: [], pixels: [], failed: [] };
@@ -23,8 +27,10 @@ export async function decodeFiles(files: string[], decode: DecodeOptions): Promi
     if (r.status === 'fulfilled') {
       out.ok.push(index);
       out.pixels.push(r.value);
+    } else if (r.reason instanceof DecodeError) {
+      out.failed.push({ index, reason: r.reason.reason });
     } else {
-      out.failed.push({ index, reason: r.reason instanceof DecodeError ? r.reason.reason : String(r.reason) });
+      throw r.reason;
     }
   });
   return out;

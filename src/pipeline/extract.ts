@@ -1,19 +1,23 @@
 import path from 'node:path';
 import { CnnfeatError, ExitCode } from '../errors.js';
+import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import type { DecodeOptions } from '../image/decode.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import {
   FeatureWriter,
+  diffSettings,
   featureDirState,
   readFeatureSet,
+  type Plan,
   type FeatureManifest,
   type PlannedFile,
   type SkippedFile,
 } from '../features/store.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { TOOL_VERSION } from '../version.js';
+import { TOOL_STAMP } from '../version.js';
+import { engineName } from '../engines/backend.js';
 import { loadFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 
 /** Options of `extractFeatures`. */
@@ -28,7 +32,10 @@ export interface ExtractOptions extends FeatureModelOptions {
   overwrite?: boolean;
   /** An already loaded model (e.g. shared by the train and test extractions of `run`). */
   featureModel?: FeatureModel;
-  /** Stops after the current batch is checkpointed (the directory stays resumable). */
+  /**
+   * Stops after the current batch is checkpointed (the directory stays resumable); a numeric
+   * abort reason becomes the error's exit code.
+   */
   signal?: AbortSignal;
 }
 
@@ -52,33 +59,53 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
   const dataset = typeof images === 'string' ? await scanDataset(images) : images;
   assertUsableDataset(dataset);
   const state = await featureDirState(outDir);
-  if (state === 'complete' && opts.resume && !opts.overwrite) {
-    logger.info(`${outDir} is already complete; nothing to resume`);
-    return resultOf(outDir, (await readFeatureSet(outDir)).manifest);
-  }
   assertWritable(outDir, state, opts);
-  const featureModel = opts.featureModel ?? (await loadFeatureModel(opts));
+  return withFeatureModel(opts, async (featureModel) => {
+    const plan: Plan = {
+      imageRoot: dataset.root,
+      classes: dataset.classes,
+      settings: featureModel.settings,
+      files: dataset.samples.map((s) => ({ relPath: s.relPath, label: s.label })),
+    };
+    if (state === 'complete' && !opts.overwrite) return reuseFinished(outDir, plan, logger);
+    const writer = state === 'partial' && opts.resume ? await FeatureWriter.resume(outDir, plan) : await FeatureWriter.create(outDir, plan);
+    try {
+      if (writer.resumed) logger.info(`Resuming ${outDir} at file ${writer.next + 1} of ${writer.plan.files.length}`);
+      return resultOf(outDir, await runBatches(writer, featureModel, opts, logger));
+    } finally {
+      await writer.close();
+    }
+  });
+}
+
+/**
+ * Runs `fn` with `opts.featureModel`, or with a model loaded for the call and disposed after it.
+ */
+export async function withFeatureModel<T>(opts: ExtractOptions, fn: (fm: FeatureModel) => Promise<T>): Promise<T> {
+  if (opts.featureModel) return fn(opts.featureModel);
+  const featureModel = await loadFeatureModel(opts);
   try {
-    const writer =
-      state === 'partial' && opts.resume
-        ? await FeatureWriter.resume(outDir, featureModel.settings)
-        : await FeatureWriter.create(outDir, {
-            imageRoot: dataset.root,
-            classes: dataset.classes,
-            settings: featureModel.settings,
-            files: dataset.samples.map((s) => ({ relPath: s.relPath, label: s.label })),
-          });
-    if (writer.resumed) logger.info(`Resuming ${outDir} at file ${writer.next + 1} of ${writer.plan.files.length}`);
-    const manifest = await runBatches(writer, featureModel, opts, logger);
-    return resultOf(outDir, manifest);
+    return await fn(featureModel);
   } finally {
-    if (!opts.featureModel) featureModel.extractor.dispose();
+    featureModel.extractor.dispose();
   }
+}
+
+/** `--resume` on a finished directory: its features are reused if they were made the same way. */
+async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promise<ExtractResult> {
+  const { manifest } = await readFeatureSet(outDir);
+  const changed = diffSettings(manifest.settings, plan.settings);
+  if (changed.length > 0 || manifest.imageRoot !== plan.imageRoot || manifest.counts.planned !== plan.files.length) {
+    const what = changed.length > 0 ? changed.join(', ') : 'image list';
+    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it`);
+  }
+  logger.info(`${outDir} is already complete; reusing it`);
+  return resultOf(outDir, manifest);
 }
 
 function assertWritable(outDir: string, state: string, opts: ExtractOptions): void {
   if (opts.overwrite || state === 'empty') return;
-  if (state === 'complete') {
+  if (state === 'complete' && !opts.resume) {
     throw new CnnfeatError(`${outDir} already holds finished features; pass --overwrite to replace them or choose another -o`);
   }
   if (state === 'partial' && !opts.resume) {
@@ -96,7 +123,7 @@ function resultOf(outDir: string, manifest: FeatureManifest): ExtractResult {
     dim: manifest.settings.dim,
     skipped: manifest.skipped,
     imagesPerSecond: manifest.timings.imagesPerSecond,
-    engine: `tfjs-${manifest.engine.backend}`,
+    engine: engineName(manifest.engine.backend),
     manifest,
   };
 }
@@ -112,7 +139,14 @@ interface DecodedBatch {
 /** Decodes plan[start, end); with `strict`, the first undecodable file is an error. */
 async function decodeBatch(writer: FeatureWriter, start: number, end: number, decode: DecodeOptions, strict: boolean): Promise<DecodedBatch> {
   const planned = writer.plan.files.slice(start, end);
-  const { ok, pixels, failed } = await decodeFiles(planned.map((f) => path.join(writer.plan.imageRoot, f.relPath)), decode);
+  const { ok, pixels, failed } = await decodeFiles(
+    planned.map((f) => path.join(writer.plan.imageRoot, f.relPath)),
+    decode,
+  ).catch((err: unknown) => {
+    const known = fromSystemError(err);
+    if (!known) throw err;
+    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix it and continue with --resume`);
+  });
   if (strict && failed.length > 0) {
     const file = path.join(writer.plan.imageRoot, planned[failed[0]!.index]!.relPath);
     throw new CnnfeatError(`${file}: ${failed[0]!.reason}; fix or remove the file, or drop --strict to skip it`);
@@ -153,7 +187,8 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
       await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
       progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
       if (opts.signal?.aborted) {
-        throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, ExitCode.interrupted);
+        const code = typeof opts.signal.reason === 'number' ? opts.signal.reason : ExitCode.interrupted;
+        throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
       }
     }
   } finally {
@@ -173,7 +208,7 @@ function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond:
   return {
     format: 'cnnfeat-features',
     formatVersion: 1,
-    tool: { name: 'cnnfeat', version: TOOL_VERSION },
+    tool: TOOL_STAMP,
     createdAt: new Date().toISOString(),
     imageRoot: writer.plan.imageRoot,
     settings: fm.settings,

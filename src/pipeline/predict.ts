@@ -11,19 +11,26 @@ export type ImagePrediction =
   | { path: string; label: string; score: number }
   | { path: string; error: string };
 
+/** Options of `predictImages`. */
+export interface PredictOptions {
+  batchSize?: number;
+  backend?: BackendChoice;
+  /** Where the network is now, when it moved since training (its weights digest must match). */
+  model?: string;
+  logger?: Logger;
+}
+
 /**
  * Classifies image files with a trained classifier: the images go through the same network,
  * layer, preprocessing and resizing as its training features.
  */
-export async function predictImages(
-  classifier: ClassifierFile,
-  files: string[],
-  { batchSize = 32, backend, logger = silentLogger }: { batchSize?: number; backend?: BackendChoice; logger?: Logger } = {},
-): Promise<ImagePrediction[]> {
+export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
+  const { batchSize = 32, backend, logger = silentLogger } = opts;
   const f = classifier.features;
-  const fm = await loadFeatureModel({ model: f.model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger });
+  const model = opts.model ?? f.model;
+  const fm = await loadFeatureModel({ model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger });
   try {
-    assertSameFeatures(classifier, fm.settings, f.model);
+    assertSameFeatures(classifier, fm.settings, model);
     const results: ImagePrediction[] = [];
     for (let start = 0; start < files.length; start += batchSize) {
       const chunk = files.slice(start, start + batchSize);

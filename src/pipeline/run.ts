@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { CnnfeatError } from '../errors.js';
 import { saveClassifier } from '../classifiers/model-file.js';
 import type { SvmOptions } from '../classifiers/svm.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
@@ -8,8 +9,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
-import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
-import { loadFeatureModel } from './feature-model.js';
+import { extractFeatures, withFeatureModel, type ExtractOptions, type ExtractResult } from './extract.js';
 import { DEFAULT_SVM, trainClassifier } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
@@ -18,6 +18,8 @@ export interface RunOptions extends ExtractOptions {
   /** Fraction held out when the dataset has no train/test folders (default 0.2). */
   testSize?: number;
   seed?: number;
+  /** Called once both feature directories are written, before training. */
+  onExtracted?: () => void;
 }
 
 /** Everything `run` produced. */
@@ -40,15 +42,11 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const logger = opts.logger ?? silentLogger;
   const { split, train, test } = await splitDataset(datasetDir, opts);
   logger.info(`${split} split: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
-  const featureModel = opts.featureModel ?? (await loadFeatureModel(opts));
-  let trainFeatures: ExtractResult;
-  let testFeatures: ExtractResult;
-  try {
-    trainFeatures = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel });
-    testFeatures = await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel });
-  } finally {
-    if (!opts.featureModel) featureModel.extractor.dispose();
-  }
+  const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
+    await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
+    await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
+  ]);
+  opts.onExtracted?.();
   const svm = opts.svm ?? DEFAULT_SVM;
   logger.info(`Training a ${svm.kernel} SVM (C=${svm.C}, scale=${svm.scale}) on ${trainFeatures.rows} rows…`);
   const classifier = await trainClassifier(await readFeatureSet(path.join(outDir, 'train')), svm);
@@ -66,6 +64,10 @@ async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: Run
     const [train, test] = await Promise.all([scanDataset(given.train), scanDataset(given.test)]);
     assertUsableDataset(train, 2);
     assertUsableDataset(test);
+    const unknown = test.classes.filter((c) => !train.classes.includes(c));
+    if (unknown.length > 0) {
+      throw new CnnfeatError(`${given.test}: class folder(s) ${unknown.join(', ')} have no counterpart in ${given.train}; every test class needs training images`);
+    }
     return { split: 'given', train, test };
   }
   const all = await scanDataset(dir);

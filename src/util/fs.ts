@@ -1,14 +1,34 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
+import { CnnfeatError, ExitCode } from '../errors.js';
 
-/** True when `p` exists (file, directory or link). */
+/** Error codes that mean "nothing usable there" rather than a failure to look. */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
+
+/** `fs.stat` (following links), or null when nothing is there; other errors (EACCES, EIO…) are thrown. */
+export async function statOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fsp.stat(p);
+  } catch (err) {
+    if (ABSENT.has((err as NodeJS.ErrnoException).code ?? '')) return null;
+    throw err;
+  }
+}
+
+/** True when `p` exists (file, directory or link, even a broken one). */
 export async function exists(p: string): Promise<boolean> {
   try {
     await fsp.lstat(p);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (ABSENT.has((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw err;
   }
+}
+
+/** True when `p` is a directory (or a link to one). */
+export async function isDirectory(p: string): Promise<boolean> {
+  return (await statOrNull(p))?.isDirectory() ?? false;
 }
 
 /**
@@ -17,22 +37,61 @@ export async function exists(p: string): Promise<boolean> {
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const handle = await fsp.open(tmp, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await fsp.open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw err;
   }
-  await fsp.rename(tmp, file);
 }
 
-/** Reads and parses a JSON file. */
-export async function readJson<T>(file: string): Promise<T> {
-  return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+/**
+ * Reads and parses a JSON file; a file that is not JSON is a one-line error naming it,
+ * followed by `hint` (what to do about it).
+ */
+export async function readJson<T>(file: string, hint = ''): Promise<T> {
+  const text = await fsp.readFile(file, 'utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new CnnfeatError(`${file}: not valid JSON (${(err as Error).message})${hint ? `; ${hint}` : ''}`);
+  }
 }
 
 /** Writes `value` as pretty JSON, atomically. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+const SYSTEM_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device; free some space (an extraction can then continue with --resume)',
+  EDQUOT: 'disk quota exceeded; free some space (an extraction can then continue with --resume)',
+  EFBIG: 'file too large for this file system or its limits',
+  EROFS: 'read-only file system',
+  EEXIST: 'already exists',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'is a folder, a file was expected',
+  EMFILE: 'too many open files; raise the limit (ulimit -n)',
+  EIO: 'input/output error (failing disk or unmounted drive?)',
+};
+
+/**
+ * Turns a Node.js file-system error into the CLI's one-line error (exit code 2), naming the
+ * path; returns null for any other error.
+ */
+export function fromSystemError(err: unknown): CnnfeatError | null {
+  const e = err as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof e.code !== 'string' || !(e.code in SYSTEM_ERRORS)) return null;
+  const where = e.path ?? (e as { dest?: string }).dest ?? '';
+  return new CnnfeatError(`${where ? `${where}: ` : ''}${SYSTEM_ERRORS[e.code]} (${e.code}, during ${e.syscall ?? 'I/O'})`, ExitCode.usage);
 }

@@ -21,11 +21,3 @@ export function finiteNumber(name: string, value: string | number, min = -Infini
   }
   return n;
 }
-
-/** Checks that `value` is one of `allowed`, or fails listing them. */
-export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new CnnfeatError(`${name} must be one of ${allowed.join(', ')}; got "${value}"`);
-  }
-  return value as T;
-}
