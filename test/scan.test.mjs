@@ -25,15 +25,16 @@ test('scan: classes are first-level folders; nested, upper-case, hidden, non-ima
   await touch(path.join(root, '.git', 'hidden.jpg'));
   await touch(path.join(root, 'stray.jpg'));
   await fsp.symlink('..', path.join(root, 'cats', 'loop')); // cats/loop -> root: must not loop or duplicate
-  await fsp.symlink(path.join(root, 'cats', 'b.jpg'), path.join(root, 'dogs', 'alias.jpg')); // same file twice
+  await fsp.symlink(path.join(root, 'cats', 'b.jpg'), path.join(root, 'cats', 'deep', 'alias.jpg')); // same file twice in a class
+  await fsp.symlink(path.join(root, 'cats', 'b.jpg'), path.join(root, 'dogs', 'also-a-dog.jpg')); // and in another class
 
   const ds = await scanDataset(root);
   assert.deepEqual(ds.classes, ['cats', 'dogs']);
   assert.deepEqual(
     ds.samples.map((s) => s.relPath),
-    ['cats/A.JPEG', 'cats/b.jpg', 'cats/deep/er/c.PNG', 'dogs/x.tif', 'dogs/ä ö space.webp'],
+    ['cats/A.JPEG', 'cats/b.jpg', 'cats/deep/er/c.PNG', 'dogs/also-a-dog.jpg', 'dogs/x.tif', 'dogs/ä ö space.webp'],
   );
-  assert.deepEqual(ds.samples.map((s) => s.label), ['cats', 'cats', 'cats', 'dogs', 'dogs']);
+  assert.deepEqual(ds.samples.map((s) => s.label), ['cats', 'cats', 'cats', 'dogs', 'dogs', 'dogs']);
   assert.equal(ds.samples[0].file, path.join(root, 'cats', 'A.JPEG'));
   assert.deepEqual(await scanDataset(root), ds, 'a second scan is identical');
 });

@@ -39,7 +39,7 @@ const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * Scans `root` for `<class>/.../<image>` files: class = first-level folder, hidden files and
  * folders are ignored, symlinked folders are followed once (loops and aliases never duplicate
- * a file), and the result is sorted so that two scans of the same tree are identical.
+ * a file within a class), and the result is sorted so that two scans of the same tree are identical.
  */
 export async function scanDataset(root: string): Promise<Dataset> {
   const absRoot = path.resolve(root);
@@ -47,7 +47,6 @@ export async function scanDataset(root: string): Promise<Dataset> {
     throw new CnnfeatError(`${root}: not a directory; give a folder laid out as <dir>/<class>/<image>`);
   }
   const visitedDirs = new Set([await fsp.realpath(absRoot)]);
-  const seenFiles = new Set<string>();
   const classes: string[] = [];
   const samples: Sample[] = [];
   const emptyClasses: string[] = [];
@@ -55,7 +54,7 @@ export async function scanDataset(root: string): Promise<Dataset> {
     const files: string[] = [];
     const isLink = (await fsp.lstat(path.join(absRoot, name))).isSymbolicLink();
     await walk(path.join(absRoot, name), name, visitedDirs, files, isLink);
-    const unique = await dropAliases(absRoot, files.sort(byCodeUnits), seenFiles);
+    const unique = await dropAliases(absRoot, files.sort(byCodeUnits));
     classes.push(name);
     if (unique.length === 0) emptyClasses.push(name);
     for (const relPath of unique) samples.push({ file: path.join(absRoot, relPath), relPath, label: name });
@@ -111,8 +110,12 @@ function isInsideVisited(real: string, visitedDirs: Set<string>): boolean {
   }
 }
 
-/** Keeps the first path of each real file, so links to the same file count once. */
-async function dropAliases(absRoot: string, relPaths: string[], seen: Set<string>): Promise<string[]> {
+/**
+ * Keeps the first path of each real file within a class, so links to the same file count once.
+ * The same file linked into two classes stays in both: that is how the folders label it.
+ */
+async function dropAliases(absRoot: string, relPaths: string[]): Promise<string[]> {
+  const seen = new Set<string>();
   const kept: string[] = [];
   for (const rel of relPaths) {
     const real = await fsp.realpath(path.join(absRoot, rel)).catch(() => null);

@@ -18,7 +18,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { TOOL_STAMP } from '../version.js';
 import { engineName } from '../engines/backend.js';
-import { loadFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
+import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions {
@@ -76,19 +76,6 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
       await writer.close();
     }
   });
-}
-
-/**
- * Runs `fn` with `opts.featureModel`, or with a model loaded for the call and disposed after it.
- */
-export async function withFeatureModel<T>(opts: ExtractOptions, fn: (fm: FeatureModel) => Promise<T>): Promise<T> {
-  if (opts.featureModel) return fn(opts.featureModel);
-  const featureModel = await loadFeatureModel(opts);
-  try {
-    return await fn(featureModel);
-  } finally {
-    featureModel.extractor.dispose();
-  }
 }
 
 /** `--resume` on a finished directory: its features are reused if they were made the same way. */

@@ -57,3 +57,20 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   };
   return { resolved, extractor, settings };
 }
+
+/**
+ * Runs `fn` with `opts.featureModel` when given (shared, left open), else with a model loaded
+ * for the call and disposed after it.
+ */
+export async function withFeatureModel<T>(
+  opts: FeatureModelOptions & { featureModel?: FeatureModel },
+  fn: (fm: FeatureModel) => Promise<T>,
+): Promise<T> {
+  if (opts.featureModel) return fn(opts.featureModel);
+  const featureModel = await loadFeatureModel(opts);
+  try {
+    return await fn(featureModel);
+  } finally {
+    featureModel.extractor.dispose();
+  }
+}

@@ -1,9 +1,8 @@
 import { predictSvm } from '../classifiers/svm.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
-import { loadFeatureModel } from './feature-model.js';
+import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
-import { silentLogger } from '../util/log.js';
 import type { BackendChoice } from '../engines/backend.js';
 
 /** The prediction for one image, or why it has none. */
@@ -25,29 +24,36 @@ export interface PredictOptions {
  * layer, preprocessing and resizing as its training features.
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
-  const { batchSize = 32, backend, logger = silentLogger } = opts;
+  const { batchSize = 32, backend, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
-  const fm = await loadFeatureModel({ model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger });
-  try {
+  const modelOptions = { model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger };
+  const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model);
-    const results: ImagePrediction[] = [];
-    for (let start = 0; start < files.length; start += batchSize) {
-      const chunk = files.slice(start, start + batchSize);
-      const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
-      const out: ImagePrediction[] = chunk.map((p) => ({ path: p, error: '' }));
-      for (const { index, reason } of decoded.failed) out[index] = { path: chunk[index]!, error: reason };
-      if (decoded.ok.length > 0) {
-        const X = await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length);
-        const { labels, scores } = await predictSvm(classifier.svm, X, decoded.ok.length, fm.settings.dim);
-        decoded.ok.forEach((index, i) => {
-          out[index] = { path: chunk[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]! };
-        });
-      }
-      results.push(...out);
-    }
-    return results;
-  } finally {
-    fm.extractor.dispose();
+    return featuresOf(fm, files, batchSize);
+  });
+  const { labels, scores } = await predictSvm(classifier.svm, rows, decodedIndex.length, f.dim);
+  const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
+  decodedIndex.forEach((index, i) => {
+    results[index] = { path: files[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]! };
+  });
+  return results;
+}
+
+/** Features of every decodable file (rows in file order), and why the others failed. */
+async function featuresOf(fm: FeatureModel, files: string[], batchSize: number) {
+  const chunks: Float32Array[] = [];
+  const decodedIndex: number[] = [];
+  const failures = new Map<string, string>();
+  for (let start = 0; start < files.length; start += batchSize) {
+    const chunk = files.slice(start, start + batchSize);
+    const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
+    for (const { index, reason } of decoded.failed) failures.set(chunk[index]!, reason);
+    if (decoded.ok.length === 0) continue;
+    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length));
+    decodedIndex.push(...decoded.ok.map((i) => start + i));
   }
+  const rows = new Float32Array(decodedIndex.length * fm.settings.dim);
+  chunks.reduce((offset, c) => (rows.set(c, offset), offset + c.length), 0);
+  return { rows, decodedIndex, failures };
 }

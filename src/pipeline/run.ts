@@ -9,7 +9,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
-import { extractFeatures, withFeatureModel, type ExtractOptions, type ExtractResult } from './extract.js';
+import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
+import { withFeatureModel } from './feature-model.js';
 import { DEFAULT_SVM, trainClassifier } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
