@@ -186,6 +186,17 @@ test('layers lists names and shapes; info reports the backend', async () => {
   assert.ok(info.cacheDir.length > 0);
 });
 
+/** Waits until an extraction into `out` has checkpointed `rows` rows; fails if `child` ends first. */
+async function waitForRows(out, rows, child) {
+  const progressFile = path.join(out, '.cnnfeat-progress.json');
+  for (;;) {
+    assert.equal(child.exitCode, null, `the extraction ended before ${rows} rows were checkpointed`);
+    const progress = await fsp.readFile(progressFile, 'utf8').then(JSON.parse, () => null);
+    if (progress && progress.rows >= rows) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 test('kill -9 during extraction, then --resume: the result equals an uninterrupted run', async () => {
   const many = path.join(work, 'many');
   for (let i = 0; i < 160; i++) {
@@ -199,12 +210,7 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
     const out = path.join(work, `many-killed-${threshold}`);
     const child = startCli(args(out));
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    const progressFile = path.join(out, '.cnnfeat-progress.json');
-    for (;;) {
-      const progress = await fsp.readFile(progressFile, 'utf8').then(JSON.parse, () => null);
-      if (progress && progress.rows >= threshold) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitForRows(out, threshold, child);
     child.kill('SIGKILL');
     await exited;
     const incomplete = await runCli(args(out));
@@ -217,5 +223,21 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
     }
     const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(manifest.timings.resumed, true);
+  }
+
+  // SIGINT / SIGTERM: stop at the next checkpoint with 130 / 143 and a one-line hint.
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    const out = path.join(work, `many-${sig}`);
+    const child = startCli(args(out));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    await waitForRows(out, 10, child);
+    child.kill(sig);
+    assert.equal(await exited, code, stderr);
+    assert.match(stderr, new RegExp(`${sig}: stopping after the current batch`));
+    assert.match(stderr, /cnnfeat: interrupted; \d+ rows are saved in .*, continue with --resume/);
+    assert.equal((await runCli([...args(out), '--resume'])).code, 0);
+    assert.ok((await fsp.readFile(path.join(out, 'features.npy'))).equals(await fsp.readFile(path.join(reference, 'features.npy'))), sig);
   }
 });
