@@ -145,7 +145,8 @@ async function replaceDir(staging: string, dir: string): Promise<void> {
 let cachedNpmConfig: Record<string, unknown> | undefined;
 
 /**
- * The user's npm settings that matter for a download (registry, cache, proxies, TLS), read with
+ * The user's npm settings that matter for a download (registry, cache, proxies, TLS, offline,
+ * timeouts and retries), read with
  * `npm config ls --json` so that .npmrc files and npm_config_* variables apply as they do for npm.
  */
 function npmConfig(): Record<string, unknown> {
@@ -165,6 +166,15 @@ function npmConfig(): Record<string, unknown> {
   if (config.noproxy) pick.noProxy = config.noproxy;
   if (typeof config['strict-ssl'] === 'boolean') pick.strictSSL = config['strict-ssl'];
   if (config.ca) pick.ca = config.ca;
+  if (typeof config.offline === 'boolean') pick.offline = config.offline;
+  if (typeof config['fetch-timeout'] === 'number') pick.timeout = config['fetch-timeout'];
+  const retry = {
+    retries: config['fetch-retries'],
+    factor: config['fetch-retry-factor'],
+    minTimeout: config['fetch-retry-mintimeout'],
+    maxTimeout: config['fetch-retry-maxtimeout'],
+  };
+  if (Object.values(retry).every((v) => typeof v === 'number')) pick.retry = retry;
   cachedNpmConfig = pick;
   return pick;
 }
