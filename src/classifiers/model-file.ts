@@ -63,11 +63,16 @@ const SIGNATURE_KEYS: (keyof FeatureSignature)[] = ['weightsDigest', 'layer', 'p
  * Fails when features were made differently from the classifier's training features
  * (other weights, layer, preprocessing or dimension): its scores would be meaningless.
  */
-export function assertSameFeatures(classifier: ClassifierFile, settings: FeatureSignature, source: string): void {
+export function assertSameFeatures(
+  classifier: ClassifierFile,
+  settings: FeatureSignature,
+  source: string,
+  fix = 're-extract with the same --model/--layer/--preprocess',
+): void {
   const differ = diffSettings(settings, classifier.features, SIGNATURE_KEYS);
   if (differ.length === 0) return;
   const detail = differ.map((k) => `${k} ${String(settings[k])} ≠ ${String(classifier.features[k])}`).join(', ');
   throw new CnnfeatError(
-    `${source}: features were extracted differently from the classifier's training features (${detail}); re-extract with the same --model/--layer/--preprocess`,
+    `${source}: features were extracted differently from the classifier's training features (${detail}); ${fix}`,
   );
 }

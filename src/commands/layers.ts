@@ -14,7 +14,7 @@ export function register(program: Command): void {
     const { layers, defaultLayer } = await listLayers(model.modelJson);
     const cutAt = model.featureLayer ?? defaultLayer;
     const width = Math.max(...layers.map((l) => l.name.length));
-    printResult(flags, layers, () =>
+    printResult(flags, layers.map((l) => ({ ...l, default: l.name === cutAt })), () =>
       layers
         .map((l) => {
           const mark = l.name === cutAt ? '  <- default feature layer' : '';

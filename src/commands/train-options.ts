@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { KERNELS, type SvmOptions } from '../classifiers/svm.js';
 import { SCALINGS } from '../classifiers/scaling.js';
-import { finiteNumber } from '../util/validate.js';
+import { positiveNumber } from '../util/validate.js';
 import { DEFAULT_SVM } from '../pipeline/train.js';
 
 /** Raw SVM flags as commander parses them. */
@@ -25,10 +25,10 @@ export function addSvmOptions(cmd: Command): Command {
 
 /** Maps SVM flags to classifier options, validating numbers. */
 export function svmOptionsFrom(flags: SvmFlags): SvmOptions {
-  const gamma = flags.gamma === 'scale' || flags.gamma === 'auto' ? flags.gamma : finiteNumber('--gamma', flags.gamma, Number.MIN_VALUE);
+  const gamma = flags.gamma === 'scale' || flags.gamma === 'auto' ? flags.gamma : positiveNumber('--gamma', flags.gamma);
   return {
     kernel: flags.kernel,
-    C: finiteNumber('--C', flags.C, Number.MIN_VALUE),
+    C: positiveNumber('--C', flags.C),
     gamma,
     scale: flags.scale,
     probability: Boolean(flags.probability),

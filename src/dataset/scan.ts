@@ -26,6 +26,8 @@ export interface Dataset {
   samples: Sample[];
   /** Class folders that hold no image. */
   emptyClasses: string[];
+  /** Image-like entries that are not samples, with why (root-level files, broken links, link loops). */
+  ignored: { path: string; reason: string }[];
 }
 
 /** Whether `name` has one of the image extensions, in any case. */
@@ -44,70 +46,88 @@ const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export async function scanDataset(root: string): Promise<Dataset> {
   const absRoot = path.resolve(root);
   if (!(await isDirectory(absRoot))) {
-    throw new CnnfeatError(`${root}: not a directory; give a folder laid out as <dir>/<class>/<image>`);
+    const missing = (await statOrNull(absRoot)) === null;
+    throw new CnnfeatError(`${root}: ${missing ? 'no such folder' : 'not a folder'}; give a folder laid out as <dir>/<class>/<image>`);
   }
-  const visitedDirs = new Set([await fsp.realpath(absRoot)]);
-  const classes: string[] = [];
-  const samples: Sample[] = [];
-  const emptyClasses: string[] = [];
-  for (const name of await listClassFolders(absRoot)) {
+  const ds: Dataset = { root: absRoot, classes: [], samples: [], emptyClasses: [], ignored: [] };
+  const realRoot = await fsp.realpath(absRoot);
+  const walker: Walker = { root: realRoot, visited: new Set([realRoot]), ignored: ds.ignored };
+  const { folders, rootImages } = await listRoot(absRoot);
+  for (const rel of rootImages) ds.ignored.push({ path: rel, reason: 'image directly in the dataset folder, not in a class folder' });
+  for (const name of folders) {
     const files: string[] = [];
-    const isLink = (await fsp.lstat(path.join(absRoot, name))).isSymbolicLink();
-    await walk(path.join(absRoot, name), name, visitedDirs, files, isLink);
+    await walk(walker, path.join(absRoot, name), name, files, 'class');
     const unique = await dropAliases(absRoot, files.sort(byCodeUnits));
-    classes.push(name);
-    if (unique.length === 0) emptyClasses.push(name);
-    for (const relPath of unique) samples.push({ file: path.join(absRoot, relPath), relPath, label: name });
+    ds.classes.push(name);
+    if (unique.length === 0) ds.emptyClasses.push(name);
+    for (const relPath of unique) ds.samples.push({ file: path.join(absRoot, relPath), relPath, label: name });
   }
-  return { root: absRoot, classes, samples, emptyClasses };
+  return ds;
 }
 
-async function listClassFolders(absRoot: string): Promise<string[]> {
-  const entries = await fsp.readdir(absRoot, { withFileTypes: true });
+/** First-level folders (class candidates, links included) and image files lying in the root. */
+async function listRoot(absRoot: string): Promise<{ folders: string[]; rootImages: string[] }> {
   const folders: string[] = [];
-  for (const entry of entries) {
+  const rootImages: string[] = [];
+  for (const entry of await fsp.readdir(absRoot, { withFileTypes: true })) {
     if (entry.name.startsWith('.')) continue;
-    if (entry.isDirectory()) folders.push(entry.name);
-    else if (entry.isSymbolicLink()) {
-      if (await isDirectory(path.join(absRoot, entry.name))) folders.push(entry.name);
-    }
+    const stat = entry.isSymbolicLink() ? await statOrNull(path.join(absRoot, entry.name)) : entry;
+    if (stat?.isDirectory()) folders.push(entry.name);
+    else if (isImageFile(entry.name)) rootImages.push(entry.name);
   }
-  return folders.sort(byCodeUnits);
+  return { folders: folders.sort(byCodeUnits), rootImages: rootImages.sort(byCodeUnits) };
 }
+
+/** State of one scan: real paths of the root and of the folders walked, and what was passed over. */
+interface Walker {
+  root: string;
+  visited: Set<string>;
+  ignored: Dataset['ignored'];
+}
+
+const LOOP = 'link to a folder that contains the dataset (a loop); not followed';
 
 /**
- * Collects image paths under `dir` (relative to the dataset root as `relDir/...`). A folder
- * reached through a link is walked only when it lies outside every folder walked so far.
+ * Collects image paths under `dir` (relative to the dataset root as `relDir/...`).
+ * A class folder is walked even when it links to another class (the folders give its images
+ * both labels). A folder linked from inside a class is walked only when it neither lies inside
+ * nor contains a folder already walked, so links never loop or repeat a file.
  */
-async function walk(dir: string, relDir: string, visitedDirs: Set<string>, out: string[], viaLink = false): Promise<void> {
-  const real = await fsp.realpath(dir).catch(() => null);
-  if (real === null || (viaLink && isInsideVisited(real, visitedDirs))) return;
-  visitedDirs.add(real);
-  const entries = await fg('**/*', {
-    cwd: dir,
-    onlyFiles: false,
-    followSymbolicLinks: false,
-    dot: false,
-    objectMode: true,
-  });
+async function walk(walker: Walker, dir: string, relDir: string, out: string[], kind: 'class' | 'link'): Promise<void> {
+  const real = await fsp.realpath(dir);
+  const skip = kind === 'class' ? (isSameOrInside(walker.root, real) ? LOOP : null) : linkSkipReason(real, walker.visited);
+  if (skip !== null) {
+    if (skip) walker.ignored.push({ path: relDir, reason: skip });
+    return;
+  }
+  walker.visited.add(real);
+  const entries = await fg('**/*', { cwd: dir, onlyFiles: false, followSymbolicLinks: false, dot: false, objectMode: true });
   for (const entry of entries) {
     const rel = `${relDir}/${entry.path}`;
     if (entry.dirent.isFile()) {
       if (isImageFile(entry.name)) out.push(rel);
     } else if (entry.dirent.isSymbolicLink()) {
       const target = await statOrNull(path.join(dir, entry.path));
-      if (target?.isFile() && isImageFile(entry.name)) out.push(rel);
-      else if (target?.isDirectory()) await walk(path.join(dir, entry.path), rel, visitedDirs, out, true);
+      if (target?.isDirectory()) await walk(walker, path.join(dir, entry.path), rel, out, 'link');
+      else if (isImageFile(entry.name)) {
+        if (target?.isFile()) out.push(rel);
+        else walker.ignored.push({ path: rel, reason: 'broken symbolic link' });
+      }
     }
   }
 }
 
-/** A linked folder is skipped when it is, or lies inside, a folder already walked. */
-function isInsideVisited(real: string, visitedDirs: Set<string>): boolean {
-  for (let p = real; ; p = path.dirname(p)) {
-    if (visitedDirs.has(p)) return true;
-    if (path.dirname(p) === p) return false;
-  }
+/** Why a linked folder is not walked: a loop (reported), an alias of a walked folder ('', silent), or null to walk it. */
+function linkSkipReason(real: string, visited: Set<string>): string | null {
+  const walked = [...visited];
+  if (walked.some((v) => isSameOrInside(v, real))) return LOOP;
+  if (walked.some((v) => isSameOrInside(real, v))) return '';
+  return null;
+}
+
+/** Whether `inner` is `outer` or lies inside it. */
+function isSameOrInside(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
 }
 
 /**
@@ -161,7 +181,8 @@ export async function collectImages(inputs: string[]): Promise<string[]> {
       continue;
     }
     const found: string[] = [];
-    await walk(abs, '.', new Set(), found);
+    const real = await fsp.realpath(abs);
+    await walk({ root: real, visited: new Set(), ignored: [] }, abs, '.', found, 'link');
     files.push(...found.sort(byCodeUnits).map((rel) => path.join(abs, rel)));
   }
   return files;

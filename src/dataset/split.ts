@@ -51,6 +51,5 @@ export function stratifiedSplit(ds: Dataset, testSize: number, seed: number): { 
     const testIdx = new Set(order.slice(0, nTest));
     members.forEach((s, i) => (testIdx.has(i) ? test : train).push(s));
   }
-  const subset = (samples: Sample[]): Dataset => ({ ...ds, samples, emptyClasses: [] });
-  return { train: subset(train), test: subset(test) };
+  return { train: { ...ds, samples: train, emptyClasses: [] }, test: { ...ds, samples: test, emptyClasses: [], ignored: [] } };
 }

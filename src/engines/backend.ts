@@ -32,6 +32,7 @@ export function initBackend(choice: BackendChoice = 'auto'): Promise<BackendName
 }
 
 async function selectBackend(choice: BackendChoice): Promise<BackendName> {
+  tf.enableProdMode(); // no debug checks, and no console banners (e.g. the cpu backend's tfjs-node advert)
   const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'wasm'] : [choice];
   for (const name of order) {
     if (await tryBackend(name)) return name;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
@@ -56,7 +57,11 @@ export interface FeatureManifest {
   engine: { name: string; backend: string };
   classes: string[];
   counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
+  /** `sha256:` of the image folder, classes and file list the extraction planned (see planDigest). */
+  planDigest: string;
   skipped: SkippedFile[];
+  /** Image-like entries the scan passed over (root-level files, broken links, link loops). */
+  ignored: SkippedFile[];
   timings: { seconds: number; imagesPerSecond: number; resumed: boolean };
 }
 
@@ -66,6 +71,7 @@ export interface Plan {
   classes: string[];
   settings: ExtractSettings;
   files: PlannedFile[];
+  ignored: SkippedFile[];
 }
 
 interface Progress {
@@ -208,6 +214,12 @@ export class FeatureWriter {
   }
 }
 
+/** A digest of what a plan covers (image folder, classes, files), to recognise the same input later. */
+export function planDigest(plan: Plan): string {
+  const covered = JSON.stringify({ imageRoot: plan.imageRoot, classes: plan.classes, files: plan.files });
+  return `sha256:${createHash('sha256').update(covered).digest('hex')}`;
+}
+
 /** Names of the settings that differ between `a` and `b` (all keys, or only `keys`). */
 export function diffSettings<T extends object>(a: T, b: T, keys = Object.keys({ ...a, ...b }) as (keyof T)[]): (keyof T)[] {
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
@@ -260,9 +272,10 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
     throw new CnnfeatError(`${dir}: extraction did not finish; run \`cnnfeat extract ... --resume\` to complete it`);
   }
   if (state !== 'complete') {
+    if (!(await exists(dir))) throw new CnnfeatError(`${dir}: no such folder; give a feature directory written by \`cnnfeat extract\``);
     throw new CnnfeatError(`${dir}: not a cnnfeat feature directory (no ${MANIFEST_FILE}); create it with \`cnnfeat extract\``);
   }
-  const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE));
+  const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE), 're-run `cnnfeat extract --overwrite`');
   const matrix = await readNpy(path.join(dir, FEATURES_FILE));
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
   if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {

@@ -47,13 +47,9 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
   const bytes = await fsp.readFile(file);
   try {
-    const { data, info } = await sharp(bytes, { pages: 1 })
-      .autoOrient()
-      .resize(opts.width, opts.height, {
-        fit: FIT[opts.resize],
-        kernel: opts.kernel,
-        background: { r: 0, g: 0, b: 0 },
-      })
+    const source = (await sharp(bytes).metadata()).hasAlpha ? await withoutAlpha(bytes) : sharp(bytes, { pages: 1 }).autoOrient();
+    const { data, info } = await source
+      .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -67,8 +63,26 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Bu
   }
 }
 
-/** sharp's messages can span lines (libvips logs); keep the first meaningful one. */
+/**
+ * Drops alpha before resizing, as PIL's `convert('RGB')` does: resizing with alpha would
+ * weight colours by it (premultiplied), changing the colours of translucent pixels.
+ */
+async function withoutAlpha(bytes: Buffer): Promise<ReturnType<typeof sharp>> {
+  const { data, info } = await sharp(bytes, { pages: 1 })
+    .autoOrient()
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
+}
+
+/**
+ * sharp's messages can span lines, and libvips appends log lines of its own (whose order can
+ * vary between concurrent decodes); keep the first specific line.
+ */
 function shortReason(message: string): string {
-  const first = message.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unreadable image';
-  return first.replace(/^Input file /, '').slice(0, 200);
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const specific = lines.find((l) => !/treated as error due to failOn/.test(l)) ?? lines[0] ?? 'unreadable image';
+  return specific.replace(/^Input (file|buffer) /, '').slice(0, 200);
 }

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pacote from 'pacote';
 import * as tar from 'tar';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
@@ -93,20 +95,17 @@ export async function pullModel(
   }
 }
 
+/**
+ * Downloads the tarball (pacote verifies its integrity and fails with EINTEGRITY otherwise) and
+ * unpacks only the model folder. The tarball is held in memory: a stream handler would be
+ * re-entered by pacote's retries, which makes failures hard to surface.
+ */
 async function fetchModelFolder(card: ModelCard, staging: string): Promise<void> {
   const folder = `package/${card.source.folder.replace(/^\/+|\/+$/g, '')}/`;
-  const depth = folder.split('/').length - 1;
-  await pacote.tarball.stream(
-    card.source.spec,
-    (stream) =>
-      new Promise<void>((resolve, reject) => {
-        const extract = tar.x({ cwd: staging, strip: depth, filter: (p: string) => p.startsWith(folder) && p !== folder });
-        stream.on('error', reject);
-        extract.on('error', reject);
-        extract.on('finish', resolve);
-        stream.pipe(extract);
-      }),
-    { ...npmConfig(), integrity: card.source.integrity },
+  const tarball = await pacote.tarball(card.source.spec, { ...npmConfig(), integrity: card.source.integrity });
+  await pipeline(
+    Readable.from([tarball]),
+    tar.x({ cwd: staging, strip: folder.split('/').length - 1, filter: (p: string) => p.startsWith(folder) && p !== folder }),
   );
 }
 

@@ -8,6 +8,7 @@ import {
   FeatureWriter,
   diffSettings,
   featureDirState,
+  planDigest,
   readFeatureSet,
   type Plan,
   type FeatureManifest,
@@ -66,6 +67,7 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
       classes: dataset.classes,
       settings: featureModel.settings,
       files: dataset.samples.map((s) => ({ relPath: s.relPath, label: s.label })),
+      ignored: dataset.ignored,
     };
     if (state === 'complete' && !opts.overwrite) return reuseFinished(outDir, plan, logger);
     const writer = state === 'partial' && opts.resume ? await FeatureWriter.resume(outDir, plan) : await FeatureWriter.create(outDir, plan);
@@ -82,8 +84,8 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
 async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promise<ExtractResult> {
   const { manifest } = await readFeatureSet(outDir);
   const changed = diffSettings(manifest.settings, plan.settings);
-  if (changed.length > 0 || manifest.imageRoot !== plan.imageRoot || manifest.counts.planned !== plan.files.length) {
-    const what = changed.length > 0 ? changed.join(', ') : 'image list';
+  if (changed.length > 0 || manifest.planDigest !== planDigest(plan)) {
+    const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
     throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it`);
   }
   logger.info(`${outDir} is already complete; reusing it`);
@@ -183,8 +185,12 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     if (pending) await pending.catch(() => {});
   }
   const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed());
-  reportSkipped(manifest.skipped, logger);
+  reportFiles(manifest.ignored, 'passed over by the scan', logger);
+  reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);
+  if (manifest.counts.rows === 0) {
+    throw new CnnfeatError(`${writer.dir}: none of the ${total} images could be decoded (reasons above and in manifest.json); check the image folder`);
+  }
   return manifest;
 }
 
@@ -202,14 +208,16 @@ function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond:
     engine: { name: 'tfjs', backend: fm.extractor.backend },
     classes: writer.plan.classes,
     counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass },
+    planDigest: planDigest(writer.plan),
     skipped: [...writer.skipped],
+    ignored: writer.plan.ignored ?? [],
     timings: { seconds: Math.round(seconds * 1000) / 1000, imagesPerSecond: Math.round(imagesPerSecond * 100) / 100, resumed: writer.resumed },
   };
 }
 
-function reportSkipped(skipped: SkippedFile[], logger: Logger): void {
-  if (skipped.length === 0) return;
-  logger.warn(`skipped ${skipped.length} file(s) that could not be decoded (listed in manifest.json):`);
-  for (const s of skipped.slice(0, 20)) logger.warn(`  ${s.path}: ${s.reason}`);
-  if (skipped.length > 20) logger.warn(`  … and ${skipped.length - 20} more`);
+function reportFiles(files: SkippedFile[], what: string, logger: Logger): void {
+  if (files.length === 0) return;
+  logger.warn(`${files.length} file(s) ${what} (listed in manifest.json):`);
+  for (const s of files.slice(0, 20)) logger.warn(`  ${s.path}: ${s.reason}`);
+  if (files.length > 20) logger.warn(`  … and ${files.length - 20} more`);
 }

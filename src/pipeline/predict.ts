@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { CnnfeatError } from '../errors.js';
+import { exists } from '../util/fs.js';
 import { predictSvm } from '../classifiers/svm.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
@@ -27,9 +30,12 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   const { batchSize = 32, backend, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
+  if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
+    throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
+  }
   const modelOptions = { model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
-    assertSameFeatures(classifier, fm.settings, model);
+    assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
   });
   const { labels, scores } = await predictSvm(classifier.svm, rows, decodedIndex.length, f.dim);

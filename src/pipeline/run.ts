@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
+import { isDirectory } from '../util/fs.js';
 import { saveClassifier } from '../classifiers/model-file.js';
 import type { SvmOptions } from '../classifiers/svm.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
@@ -42,7 +43,8 @@ export interface RunResult {
 export async function runPipeline(datasetDir: string, outDir: string, opts: RunOptions = {}): Promise<RunResult> {
   const logger = opts.logger ?? silentLogger;
   const { split, train, test } = await splitDataset(datasetDir, opts);
-  logger.info(`${split} split: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
+  const sides = split === 'given' ? ` (${path.basename(train.root)}/ + ${path.basename(test.root)}/)` : '';
+  logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
   const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
     await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
@@ -70,6 +72,9 @@ async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: Run
       throw new CnnfeatError(`${given.test}: class folder(s) ${unknown.join(', ')} have no counterpart in ${given.train}; every test class needs training images`);
     }
     return { split: 'given', train, test };
+  }
+  if (await isDirectory(path.join(dir, 'train'))) {
+    throw new CnnfeatError(`${dir}: has train/ but no test/ or val/ folder; add one, or give a folder of class folders for a stratified split`);
   }
   const all = await scanDataset(dir);
   assertUsableDataset(all, 2);

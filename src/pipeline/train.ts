@@ -12,7 +12,9 @@ export function labelIndices(labels: string[], classes: string[], source: string
   return labels.map((label) => {
     const i = index.get(label);
     if (i === undefined) {
-      throw new CnnfeatError(`${source}: class "${label}" is not among the classifier's classes (${classes.join(', ')})`);
+      throw new CnnfeatError(
+        `${source}: class "${label}" is not among the classifier's classes (${classes.join(', ')}); train with images of it, or leave that folder out`,
+      );
     }
     return i;
   });

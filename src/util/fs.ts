@@ -48,6 +48,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    if (e.path === tmp) e.path = file;
     throw err;
   }
 }
@@ -57,7 +59,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
  * followed by `hint` (what to do about it).
  */
 export async function readJson<T>(file: string, hint = ''): Promise<T> {
-  const text = await fsp.readFile(file, 'utf8');
+  const text = await fsp.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    err.path ??= file;
+    throw err;
+  });
   try {
     return JSON.parse(text) as T;
   } catch (err) {

@@ -14,10 +14,17 @@ export function positiveInt(name: string, value: string | number): number {
 
 /** Parses a finite number option, optionally bounded, or fails naming the option. */
 export function finiteNumber(name: string, value: string | number, min = -Infinity, max = Infinity): number {
-  const n = typeof value === 'number' ? value : Number(value);
+  const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
   if (!Number.isFinite(n) || n < min || n > max) {
     const range = Number.isFinite(min) || Number.isFinite(max) ? ` in [${min}, ${max}]` : '';
     throw new CnnfeatError(`${name} must be a number${range}, got "${value}"`);
   }
+  return n;
+}
+
+/** Parses a number option that must be > 0, or fails naming the option. */
+export function positiveNumber(name: string, value: string | number): number {
+  const n = finiteNumber(name, value);
+  if (n <= 0) throw new CnnfeatError(`${name} must be a number > 0, got "${value}"`);
   return n;
 }
