@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
 import type { PreprocessMode } from '../image/preprocess.js';
-import { exists, readJson, writeJsonAtomic } from '../util/fs.js';
+import { exists, makeDir, readJson, writeJsonAtomic } from '../util/fs.js';
 import { csvField, parseCsv } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpy } from './npy.js';
 
@@ -116,7 +116,7 @@ export class FeatureWriter {
    * any later point leaves something `--resume` (or `--overwrite`) can take over.
    */
   static async create(dir: string, plan: Plan): Promise<FeatureWriter> {
-    await fsp.mkdir(dir, { recursive: true });
+    await makeDir(dir);
     await writeJsonAtomic(path.join(dir, PLAN_FILE), plan);
     await removeOurFiles(dir, [PLAN_FILE]);
     return FeatureWriter.start(dir, plan, false);

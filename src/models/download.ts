@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import pacote from 'pacote';
 import * as tar from 'tar';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { exists, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
+import { exists, makeDir, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
 import { readModelJson } from './model-json.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -70,7 +70,7 @@ export async function pullModel(
     if (cached) return cached;
   }
   const dir = modelCacheDir(card.id);
-  await fsp.mkdir(path.dirname(dir), { recursive: true });
+  await makeDir(path.dirname(dir));
   const staging = await fsp.mkdtemp(path.join(path.dirname(dir), `.${card.id}-partial-`));
   try {
     logger.info(`Downloading model ${card.id} (${card.source.spec}${card.sizeMB ? `, ${card.sizeMB} MB` : ''})…`);

@@ -164,6 +164,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const progress = logger.progress(total, 'extract');
   const nextBatch = (start: number) =>
     start < total ? decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false) : null;
+  throwIfInterrupted(opts.signal, writer);
   let pending = nextBatch(writer.next);
   pending?.catch(() => {});
   try {
@@ -175,10 +176,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
         batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length) : new Float32Array(0);
       await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
       progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
-      if (opts.signal?.aborted) {
-        const code = typeof opts.signal.reason === 'number' ? opts.signal.reason : ExitCode.interrupted;
-        throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
-      }
+      throwIfInterrupted(opts.signal, writer);
     }
   } finally {
     progress.stop();
@@ -192,6 +190,12 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     throw new CnnfeatError(`${writer.dir}: none of the ${total} images could be decoded (reasons above and in manifest.json); check the image folder`);
   }
   return manifest;
+}
+
+function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWriter): void {
+  if (!signal?.aborted) return;
+  const code = typeof signal.reason === 'number' ? signal.reason : ExitCode.interrupted;
+  throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
 }
 
 function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number): FeatureManifest {

@@ -32,6 +32,23 @@ export async function isDirectory(p: string): Promise<boolean> {
 }
 
 /**
+ * Creates `dir` and its missing parents, one level at a time. (Node's recursive mkdir never
+ * returns on some pseudo file systems such as /proc, where mkdir keeps answering ENOENT.)
+ */
+export async function makeDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); !(await exists(p)); p = path.dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    await fsp.mkdir(p).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  if (!(await isDirectory(dir))) {
+    throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR', path: dir, syscall: 'mkdir' });
+  }
+}
+
+/**
  * Writes `data` to `file` atomically: a temporary file in the same directory is written,
  * flushed and renamed over the target, so readers see the old or the new content, never half.
  */
