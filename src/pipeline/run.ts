@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
-import { isDirectory } from '../util/fs.js';
 import { saveClassifier } from '../classifiers/model-file.js';
 import type { SvmOptions } from '../classifiers/svm.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
