@@ -21,7 +21,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(`cnnfeat: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
+      outputError: (s, write) => write(`cnnfeat: ${s.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
     });
   for (const command of COMMANDS) command.register(program);
   const configure = (cmd: Command) => {

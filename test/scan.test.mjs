@@ -76,6 +76,22 @@ test('scan: links above the root are loops (reported, not followed); root-level 
   assert.match(ds.ignored.find((i) => i.path === 'ants/up').reason, /loop/);
 });
 
+test('scan: each class walks its own links, so a shared linked folder labels images in every class that links it', async (t) => {
+  const base = await tempDir(t);
+  const root = path.join(base, 'ds');
+  await touch(path.join(base, 'ext', 'e.jpg'));
+  await touch(path.join(base, 'ext', 'sub', 's.jpg'));
+  await touch(path.join(root, 'a', 'a.jpg'));
+  await touch(path.join(root, 'b', 'b.jpg'));
+  await fsp.symlink('../../ext/sub', path.join(root, 'a', 'extsub'));
+  await fsp.symlink('../../ext', path.join(root, 'b', 'ext'));
+  await fsp.symlink('.', path.join(root, 'self')); // a "class" that is the dataset itself
+  const ds = await scanDataset(root);
+  assert.deepEqual(ds.classes, ['a', 'b']);
+  assert.deepEqual(ds.samples.map((s) => s.relPath), ['a/a.jpg', 'a/extsub/s.jpg', 'b/b.jpg', 'b/ext/e.jpg', 'b/ext/sub/s.jpg']);
+  assert.deepEqual(ds.ignored.map((i) => i.path), ['self']);
+});
+
 test('collectImages expands folders recursively and keeps files', async (t) => {
   const root = await tempDir(t);
   await touch(path.join(root, 'a', 'x.jpg'));

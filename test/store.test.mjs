@@ -125,6 +125,21 @@ test('store: killed right after the plan was written, the directory is unfinishe
   assert.equal((await readFeatureSet(dir)).rows, 2);
 });
 
+test('store: starting over never leaves the previous checkpoint beside the new plan', async (t) => {
+  const dir = await tempDir(t);
+  const old = plan(4);
+  const w = await FeatureWriter.create(dir, old);
+  await w.commit(rowsFor(0, 2), old.files.slice(0, 2), [], 2, 1);
+  await w.close();
+  const fresh = { ...plan(3), imageRoot: '/other' };
+  const again = await FeatureWriter.create(dir, fresh);
+  await again.close();
+  const resumed = await FeatureWriter.resume(dir, fresh);
+  assert.equal(resumed.rows, 0);
+  assert.equal(resumed.next, 0);
+  await resumed.close();
+});
+
 test('store: inconsistent files are reported, not silently read', async (t) => {
   const dir = await tempDir(t);
   const p = plan(2);

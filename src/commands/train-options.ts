@@ -25,7 +25,7 @@ export function addSvmOptions(cmd: Command): Command {
 
 /** Maps SVM flags to classifier options, validating numbers. */
 export function svmOptionsFrom(flags: SvmFlags): SvmOptions {
-  const gamma = flags.gamma === 'scale' || flags.gamma === 'auto' ? flags.gamma : positiveNumber('--gamma', flags.gamma);
+  const gamma = flags.gamma === 'scale' || flags.gamma === 'auto' ? flags.gamma : positiveNumber('--gamma (or scale, auto)', flags.gamma);
   return {
     kernel: flags.kernel,
     C: positiveNumber('--C', flags.C),

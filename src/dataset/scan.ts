@@ -51,12 +51,15 @@ export async function scanDataset(root: string): Promise<Dataset> {
   }
   const ds: Dataset = { root: absRoot, classes: [], samples: [], emptyClasses: [], ignored: [] };
   const realRoot = await fsp.realpath(absRoot);
-  const walker: Walker = { root: realRoot, visited: new Set([realRoot]), ignored: ds.ignored };
   const { folders, rootImages } = await listRoot(absRoot);
-  for (const rel of rootImages) ds.ignored.push({ path: rel, reason: 'image directly in the dataset folder, not in a class folder' });
+  for (const rel of rootImages) ds.ignored.push({ path: rel, reason: ROOT_IMAGE });
   for (const name of folders) {
+    if (isSameOrInside(realRoot, await fsp.realpath(path.join(absRoot, name)))) {
+      ds.ignored.push({ path: name, reason: LOOP });
+      continue;
+    }
     const files: string[] = [];
-    await walk(walker, path.join(absRoot, name), name, files, 'class');
+    await walk({ root: realRoot, visited: new Set(), ignored: ds.ignored }, path.join(absRoot, name), name, files);
     const unique = await dropAliases(absRoot, files.sort(byCodeUnits));
     ds.classes.push(name);
     if (unique.length === 0) ds.emptyClasses.push(name);
@@ -78,38 +81,38 @@ async function listRoot(absRoot: string): Promise<{ folders: string[]; rootImage
   return { folders: folders.sort(byCodeUnits), rootImages: rootImages.sort(byCodeUnits) };
 }
 
-/** State of one scan: real paths of the root and of the folders walked, and what was passed over. */
+/** State of the walk of one class: real paths of the root and of the folders walked, and what was passed over. */
 interface Walker {
   root: string;
   visited: Set<string>;
   ignored: Dataset['ignored'];
 }
 
-const LOOP = 'link to a folder that contains the dataset (a loop); not followed';
+const ROOT_IMAGE = 'image directly in the dataset folder, not in a class folder';
+const LOOP = 'link to a folder that contains it (a loop); not followed';
 
 /**
- * Collects image paths under `dir` (relative to the dataset root as `relDir/...`).
- * A class folder is walked even when it links to another class (the folders give its images
- * both labels). A folder linked from inside a class is walked only when it neither lies inside
- * nor contains a folder already walked, so links never loop or repeat a file.
+ * Collects image paths under `dir` (relative to the dataset root as `relDir/...`). Links to
+ * folders are followed, except a loop (a link to the dataset root, to one of its ancestors, or
+ * to a folder containing the link: reported) and an alias of a folder this class already walked
+ * (silent). Each class is walked on its own, so the same linked folder can label images of
+ * several classes, as the folders say.
  */
-async function walk(walker: Walker, dir: string, relDir: string, out: string[], kind: 'class' | 'link'): Promise<void> {
-  const real = await fsp.realpath(dir);
-  const skip = kind === 'class' ? (isSameOrInside(walker.root, real) ? LOOP : null) : linkSkipReason(real, walker.visited);
-  if (skip !== null) {
-    if (skip) walker.ignored.push({ path: relDir, reason: skip });
-    return;
-  }
-  walker.visited.add(real);
+async function walk(walker: Walker, dir: string, relDir: string, out: string[]): Promise<void> {
+  walker.visited.add(await fsp.realpath(dir));
   const entries = await fg('**/*', { cwd: dir, onlyFiles: false, followSymbolicLinks: false, dot: false, objectMode: true });
   for (const entry of entries) {
     const rel = `${relDir}/${entry.path}`;
+    const full = path.join(dir, entry.path);
     if (entry.dirent.isFile()) {
       if (isImageFile(entry.name)) out.push(rel);
     } else if (entry.dirent.isSymbolicLink()) {
-      const target = await statOrNull(path.join(dir, entry.path));
-      if (target?.isDirectory()) await walk(walker, path.join(dir, entry.path), rel, out, 'link');
-      else if (isImageFile(entry.name)) {
+      const target = await statOrNull(full);
+      if (target?.isDirectory()) {
+        const skip = await linkSkipReason(full, walker);
+        if (skip === null) await walk(walker, full, rel, out);
+        else if (skip) walker.ignored.push({ path: rel, reason: skip });
+      } else if (isImageFile(entry.name)) {
         if (target?.isFile()) out.push(rel);
         else walker.ignored.push({ path: rel, reason: 'broken symbolic link' });
       }
@@ -117,11 +120,12 @@ async function walk(walker: Walker, dir: string, relDir: string, out: string[], 
   }
 }
 
-/** Why a linked folder is not walked: a loop (reported), an alias of a walked folder ('', silent), or null to walk it. */
-function linkSkipReason(real: string, visited: Set<string>): string | null {
-  const walked = [...visited];
-  if (walked.some((v) => isSameOrInside(v, real))) return LOOP;
-  if (walked.some((v) => isSameOrInside(real, v))) return '';
+/** Why a linked folder is not walked: a loop (reported), an alias ('', silent), or null to walk it. */
+async function linkSkipReason(link: string, walker: Walker): Promise<string | null> {
+  const target = await fsp.realpath(link);
+  const location = await fsp.realpath(path.dirname(link));
+  if (isSameOrInside(walker.root, target) || isSameOrInside(location, target)) return LOOP;
+  if ([...walker.visited].some((v) => isSameOrInside(target, v))) return '';
   return null;
 }
 
@@ -152,6 +156,9 @@ async function dropAliases(absRoot: string, relPaths: string[]): Promise<string[
  */
 export function assertUsableDataset(ds: Dataset, minClasses = 1): void {
   if (ds.samples.length === 0) {
+    if (ds.ignored.some((i) => i.reason === ROOT_IMAGE)) {
+      throw new CnnfeatError(`${ds.root}: images lie directly in the folder; move them into one sub-folder per class (<dir>/<class>/<image>)`);
+    }
     throw new CnnfeatError(
       `${ds.root}: no images found; expected <dir>/<class>/<image> with extensions ${IMAGE_EXTENSIONS.join(', ')}`,
     );
@@ -181,8 +188,7 @@ export async function collectImages(inputs: string[]): Promise<string[]> {
       continue;
     }
     const found: string[] = [];
-    const real = await fsp.realpath(abs);
-    await walk({ root: real, visited: new Set(), ignored: [] }, abs, '.', found, 'link');
+    await walk({ root: await fsp.realpath(abs), visited: new Set(), ignored: [] }, abs, '.', found);
     files.push(...found.sort(byCodeUnits).map((rel) => path.join(abs, rel)));
   }
   return files;

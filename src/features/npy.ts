@@ -40,6 +40,7 @@ export async function readNpy(file: string): Promise<Matrix> {
   const fail = (why: string) => new CnnfeatError(`${file}: ${why}; re-run \`cnnfeat extract\` to rebuild it`);
   const handle = await fsp.open(file, 'r');
   try {
+    if (!(await handle.stat()).isFile()) throw fail('not a file');
     const head = Buffer.alloc(12);
     const { bytesRead } = await handle.read(head, 0, 12, 0);
     if (bytesRead < 10 || !head.subarray(0, 6).equals(MAGIC)) throw fail('not a .npy file');

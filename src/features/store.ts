@@ -117,8 +117,9 @@ export class FeatureWriter {
    */
   static async create(dir: string, plan: Plan): Promise<FeatureWriter> {
     await makeDir(dir);
+    // Old checkpoint and manifest go first: a checkpoint must never outlive the plan it belongs to.
+    for (const name of [PROGRESS_FILE, MANIFEST_FILE]) await fsp.rm(path.join(dir, name), { force: true });
     await writeJsonAtomic(path.join(dir, PLAN_FILE), plan);
-    await removeOurFiles(dir, [PLAN_FILE]);
     return FeatureWriter.start(dir, plan, false);
   }
 
@@ -141,9 +142,15 @@ export class FeatureWriter {
   static async resume(dir: string, plan: Plan): Promise<FeatureWriter> {
     const hint = 'start again with --overwrite';
     const saved = await readJson<Plan>(path.join(dir, PLAN_FILE), hint);
+    if (!Array.isArray(saved?.files) || typeof saved.settings !== 'object') {
+      throw new CnnfeatError(`${path.join(dir, PLAN_FILE)}: damaged plan; ${hint}`);
+    }
     assertSamePlan(dir, saved, plan);
     if (!(await exists(path.join(dir, PROGRESS_FILE)))) return FeatureWriter.start(dir, saved, true);
     const progress = await readJson<Progress>(path.join(dir, PROGRESS_FILE), hint);
+    if (!Number.isInteger(progress?.rows) || !Number.isInteger(progress.next) || !Number.isInteger(progress.samplesBytes) || !Array.isArray(progress.skipped)) {
+      throw new CnnfeatError(`${path.join(dir, PROGRESS_FILE)}: damaged checkpoint; ${hint}`);
+    }
     const featureBytes = NPY_HEADER_BYTES + progress.rows * saved.settings.dim * 4;
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'r+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'r+');
@@ -241,13 +248,6 @@ function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
   }
 }
 
-/** Removes cnnfeat's files from `dir` (for --overwrite), except `keep`; other files are left alone. */
-async function removeOurFiles(dir: string, keep: string[] = []): Promise<void> {
-  for (const name of [MANIFEST_FILE, PROGRESS_FILE, PLAN_FILE, FEATURES_FILE, SAMPLES_FILE]) {
-    if (!keep.includes(name)) await fsp.rm(path.join(dir, name), { force: true });
-  }
-}
-
 /** A finished feature directory loaded into memory. */
 export interface FeatureSet {
   dir: string;
@@ -276,6 +276,9 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
     throw new CnnfeatError(`${dir}: not a cnnfeat feature directory (no ${MANIFEST_FILE}); create it with \`cnnfeat extract\``);
   }
   const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE), 're-run `cnnfeat extract --overwrite`');
+  if (manifest?.format !== 'cnnfeat-features' || typeof manifest.settings !== 'object' || typeof manifest.counts !== 'object') {
+    throw new CnnfeatError(`${path.join(dir, MANIFEST_FILE)}: not a cnnfeat manifest; re-run \`cnnfeat extract --overwrite\``);
+  }
   const matrix = await readNpy(path.join(dir, FEATURES_FILE));
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
   if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {

@@ -45,7 +45,10 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
  *   (missing file, permission, I/O) are thrown as they are, since skipping them would hide them.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
-  const bytes = await fsp.readFile(file);
+  const bytes = await fsp.readFile(file).catch((err: NodeJS.ErrnoException) => {
+    err.path ??= file;
+    throw err;
+  });
   try {
     const source = (await sharp(bytes).metadata()).hasAlpha ? await withoutAlpha(bytes) : sharp(bytes, { pages: 1 }).autoOrient();
     const { data, info } = await source
@@ -84,5 +87,5 @@ async function withoutAlpha(bytes: Buffer): Promise<ReturnType<typeof sharp>> {
 function shortReason(message: string): string {
   const lines = message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const specific = lines.find((l) => !/treated as error due to failOn/.test(l)) ?? lines[0] ?? 'unreadable image';
-  return specific.replace(/^Input (file|buffer) /, '').slice(0, 200);
+  return specific.replace(/^Input (file|buffer) /i, '').slice(0, 200);
 }

@@ -17,7 +17,8 @@ export interface TfjsModelFiles {
 export async function readModelJson(modelJson: string): Promise<TfjsModelFiles> {
   const hint = 'give the model.json of a TensorFlow.js LayersModel';
   const json = await readJson<tf.io.ModelJSON>(modelJson, hint);
-  if (typeof json !== 'object' || json === null || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  const groupsOk = Array.isArray(json?.weightsManifest) && json.weightsManifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g.weights));
+  if (typeof json !== 'object' || json === null || !json.modelTopology || !groupsOk) {
     throw new CnnfeatError(`${modelJson}: not a TensorFlow.js LayersModel (needs modelTopology and weightsManifest); ${hint}`);
   }
   const dir = path.dirname(modelJson);

@@ -88,6 +88,7 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
     const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
     throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it`);
   }
+  if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and use --overwrite`);
   logger.info(`${outDir} is already complete; reusing it`);
   return resultOf(outDir, manifest);
 }
@@ -134,7 +135,7 @@ async function decodeBatch(writer: FeatureWriter, start: number, end: number, de
   ).catch((err: unknown) => {
     const known = fromSystemError(err);
     if (!known) throw err;
-    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix it and continue with --resume`);
+    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix or restore the file and continue with --resume`);
   });
   if (strict && failed.length > 0) {
     const file = path.join(writer.plan.imageRoot, planned[failed[0]!.index]!.relPath);

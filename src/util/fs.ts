@@ -37,15 +37,13 @@ export async function isDirectory(p: string): Promise<boolean> {
  */
 export async function makeDir(dir: string): Promise<void> {
   const missing: string[] = [];
-  for (let p = path.resolve(dir); !(await exists(p)); p = path.dirname(p)) missing.unshift(p);
+  for (let p = path.resolve(dir); !(await exists(p)) && p !== path.dirname(p); p = path.dirname(p)) missing.unshift(p);
   for (const p of missing) {
     await fsp.mkdir(p).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
   }
-  if (!(await isDirectory(dir))) {
-    throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR', path: dir, syscall: 'mkdir' });
-  }
+  if (!(await isDirectory(dir))) throw new CnnfeatError(`${dir}: is a file, not a folder; choose another output folder`);
 }
 
 /**
@@ -105,6 +103,8 @@ const SYSTEM_ERRORS: Record<string, string> = {
   EISDIR: 'is a folder, a file was expected',
   EMFILE: 'too many open files; raise the limit (ulimit -n)',
   EIO: 'input/output error (failing disk or unmounted drive?)',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
 };
 
 /**
@@ -113,7 +113,8 @@ const SYSTEM_ERRORS: Record<string, string> = {
  */
 export function fromSystemError(err: unknown): CnnfeatError | null {
   const e = err as NodeJS.ErrnoException;
-  if (!(e instanceof Error) || typeof e.code !== 'string' || !(e.code in SYSTEM_ERRORS)) return null;
+  if (!(e instanceof Error) || typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code) || !e.syscall) return null;
   const where = e.path ?? (e as { dest?: string }).dest ?? '';
-  return new CnnfeatError(`${where ? `${where}: ` : ''}${SYSTEM_ERRORS[e.code]} (${e.code}, during ${e.syscall ?? 'I/O'})`, ExitCode.usage);
+  const what = SYSTEM_ERRORS[e.code] ?? e.message.replace(/^[A-Z]+: /, '').replace(/,.*$/, '');
+  return new CnnfeatError(`${where ? `${where}: ` : ''}${what} (${e.code}, during ${e.syscall})`, ExitCode.usage);
 }
