@@ -14,7 +14,7 @@ export { cacheDir } from './models/cache.js';
 export { initBackend, type BackendChoice } from './engines/backend.js';
 export { loadExtractor, listLayers, type FeatureExtractor, type LayerInfo } from './engines/tfjs.js';
 export { readNpy, npyHeader } from './features/npy.js';
-export { readFeatureSet, FeatureWriter, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature } from './features/store.js';
+export { readFeatureSet, FeatureWriter, featureDirState, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature, type Plan } from './features/store.js';
 export { trainSvm, predictSvm, type SvmModel, type SvmOptions } from './classifiers/svm.js';
 export { loadClassifier, saveClassifier, type ClassifierFile } from './classifiers/model-file.js';
 export { computeMetrics, type Metrics } from './metrics/metrics.js';
