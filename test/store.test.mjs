@@ -103,12 +103,17 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
   assert.deepEqual(names, ['features.npy', 'manifest.json', 'samples.csv'], 'checkpoint files are removed when done');
 });
 
-test('store: a checkpoint longer than the data files is refused, not padded with zeros', async (t) => {
-  const dir = await tempDir(t);
-  const p = plan(4);
+/** Starts an extraction of `p` in `dir`, checkpoints its first two rows, and closes it (as if killed). */
+async function interruptedAfterTwoRows(dir, p) {
   const w = await FeatureWriter.create(dir, p);
   await w.commit(rowsFor(0, 2), p.files.slice(0, 2), [], 2, 1);
   await w.close();
+}
+
+test('store: a checkpoint longer than the data files is refused, not padded with zeros', async (t) => {
+  const dir = await tempDir(t);
+  const p = plan(4);
+  await interruptedAfterTwoRows(dir, p);
   await fsp.truncate(path.join(dir, 'features.npy'), 128 + 4);
   await assert.rejects(FeatureWriter.resume(dir, p), /shorter than its last checkpoint/);
 });
@@ -127,10 +132,7 @@ test('store: killed right after the plan was written, the directory is unfinishe
 
 test('store: starting over never leaves the previous checkpoint beside the new plan', async (t) => {
   const dir = await tempDir(t);
-  const old = plan(4);
-  const w = await FeatureWriter.create(dir, old);
-  await w.commit(rowsFor(0, 2), old.files.slice(0, 2), [], 2, 1);
-  await w.close();
+  await interruptedAfterTwoRows(dir, plan(4));
   const fresh = { ...plan(3), imageRoot: '/other' };
   const again = await FeatureWriter.create(dir, fresh);
   await again.close();

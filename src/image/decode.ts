@@ -50,7 +50,8 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Bu
     throw err;
   });
   try {
-    const source = (await sharp(bytes).metadata()).hasAlpha ? await withoutAlpha(bytes) : sharp(bytes, { pages: 1 }).autoOrient();
+    const image = sharp(bytes, { pages: 1 });
+    const source = (await image.metadata()).hasAlpha ? await withoutAlpha(image) : image.autoOrient();
     const { data, info } = await source
       .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
@@ -70,8 +71,8 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Bu
  * Drops alpha before resizing, as PIL's `convert('RGB')` does: resizing with alpha would
  * weight colours by it (premultiplied), changing the colours of translucent pixels.
  */
-async function withoutAlpha(bytes: Buffer): Promise<ReturnType<typeof sharp>> {
-  const { data, info } = await sharp(bytes, { pages: 1 })
+async function withoutAlpha(image: ReturnType<typeof sharp>): Promise<ReturnType<typeof sharp>> {
+  const { data, info } = await image
     .autoOrient()
     .toColourspace('srgb')
     .removeAlpha()

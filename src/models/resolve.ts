@@ -5,7 +5,7 @@ import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { findCard, listCards } from './card.js';
-import { installedModel, pullModel, weightsDigest } from './download.js';
+import { pullModel, weightsDigest } from './download.js';
 
 /** A model ready to load: its files on disk and the defaults its card (if any) gives. */
 export interface ResolvedModel {
@@ -25,7 +25,7 @@ export interface ResolvedModel {
 export async function resolveModel(spec: string, logger: Logger = silentLogger): Promise<ResolvedModel> {
   const card = await findCard(spec);
   if (card) {
-    const installed = (await installedModel(card)) ?? (await pullModel(card, { logger }));
+    const installed = await pullModel(card, { logger });
     return {
       id: card.id,
       modelJson: installed.modelJson,
