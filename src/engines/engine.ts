@@ -1,0 +1,49 @@
+/** How a spatial layer output (H×W×C) becomes a vector. */
+export const POOLS = ['avg', 'max', 'avg+max'] as const;
+export type PoolMode = (typeof POOLS)[number];
+
+/** Inference engines, fastest first. */
+export const ENGINES = ['onnx', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu'] as const;
+export type EngineName = (typeof ENGINES)[number];
+/** `--engine`: a specific engine, `tfjs` (the best tfjs backend) or `auto`. */
+export type EngineChoice = 'auto' | 'onnx' | 'tfjs' | EngineName;
+
+/** Where and how a model is cut: one or more layers, each pooled when spatial, concatenated. */
+export interface CutSpec {
+  /** Layer (or graph node) names, in the order their features are concatenated. */
+  layers: string[];
+  /** Pooling of spatial outputs (default `avg`). */
+  pool?: PoolMode;
+}
+
+/** Options of an engine's `load`. */
+export interface EngineLoadOptions extends CutSpec {
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+/** What an engine reports about itself (`cnnfeat info`, manifests). */
+export interface EngineDescription {
+  engine: EngineName;
+  /** Version of the runtime package, e.g. onnxruntime-node 1.30.0. */
+  version: string;
+  threads: number;
+}
+
+/** A network cut at feature layers, turning preprocessed image batches into feature rows. */
+export interface FeatureExtractor {
+  readonly layers: string[];
+  /** Length of one feature row (sum over the layers). */
+  readonly dim: number;
+  readonly input: { height: number; width: number };
+  /** True when at least one layer's spatial output is pooled to a vector. */
+  readonly pooled: boolean;
+  readonly pool: PoolMode;
+  /**
+   * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
+   * Leaves no tensor or buffer behind between calls.
+   */
+  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  describe(): EngineDescription;
+  dispose(): void | Promise<void>;
+}
