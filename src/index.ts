@@ -12,7 +12,10 @@ export { pullModel, installedModel, type InstalledModel } from './models/downloa
 export { resolveModel, type ResolvedModel } from './models/resolve.js';
 export { cacheDir } from './models/cache.js';
 export { initBackend, type BackendChoice } from './engines/backend.js';
-export { loadExtractor, listLayers, type FeatureExtractor, type LayerInfo } from './engines/tfjs.js';
+export { loadExtractor, listLayers, type LayerInfo } from './engines/tfjs.js';
+export { loadEngine, engineStatus, ENGINE_CHOICES, type EngineRequest } from './engines/select.js';
+export { loadOnnxExtractor } from './engines/onnx/engine.js';
+export { POOLS, ENGINES, type FeatureExtractor, type EngineChoice, type EngineName, type PoolMode, type CutSpec, type EngineDescription } from './engines/engine.js';
 export { readNpy, npyHeader } from './features/npy.js';
 export { readFeatureSet, FeatureWriter, featureDirState, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature, type Plan } from './features/store.js';
 export { trainSvm, predictSvm, type SvmModel, type SvmOptions } from './classifiers/svm.js';

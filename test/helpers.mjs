@@ -56,7 +56,12 @@ export async function makeTinyModel(dir) {
     .apply(input);
   const pooled = tf.layers.globalAveragePooling2d({ name: 'features' }).apply(conv);
   const head = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(pooled);
-  const model = tf.model({ inputs: input, outputs: head });
+  return saveLayersModel(tf.model({ inputs: input, outputs: head }), dir);
+}
+
+/** Saves a tfjs LayersModel as model.json + weights.bin (disposing it); returns the model.json path. */
+export async function saveLayersModel(model, dir) {
+  const tf = await import('@tensorflow/tfjs');
   await fsp.mkdir(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError } from '../errors.js';
+import type { EngineName } from './engine.js';
 
 /** Backends cnnfeat can run TensorFlow.js models on, fastest first. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -51,9 +52,17 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   }
 }
 
-/** How an engine is named in results and manifests, e.g. `tfjs-wasm`. */
-export function engineName(backend: string): string {
-  return `tfjs-${backend}`;
+/** The engine a tfjs backend is, as named in results and manifests: `tfjs-node`, `tfjs-wasm`, `tfjs-cpu`. */
+export function engineName(backend: BackendName): EngineName {
+  return backend === 'tensorflow' ? 'tfjs-node' : `tfjs-${backend}`;
+}
+
+/** The tfjs backend behind an engine name (inverse of `engineName`). */
+export function backendOf(engine: EngineName): BackendName | null {
+  if (engine === 'tfjs-node') return 'tensorflow';
+  if (engine === 'tfjs-wasm') return 'wasm';
+  if (engine === 'tfjs-cpu') return 'cpu';
+  return null;
 }
 
 /** Versions of the tfjs packages present (`null` when not installed). */

@@ -41,9 +41,10 @@ export interface FeatureExtractor {
   readonly pool: PoolMode;
   /**
    * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
-   * Leaves no tensor or buffer behind between calls.
+   * Leaves no tensor or buffer behind between calls. With `transfer`, the engine may take the
+   * batch's memory instead of copying it (the array is then detached: do not use it again).
    */
-  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  run(batch: Float32Array, n: number, opts?: { transfer?: boolean }): Promise<Float32Array>;
   describe(): EngineDescription;
   dispose(): void | Promise<void>;
 }

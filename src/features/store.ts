@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
 import type { PreprocessMode } from '../image/preprocess.js';
+import type { EngineDescription, PoolMode } from '../engines/engine.js';
 import { exists, makeDir, readJson, writeJsonAtomic } from '../util/fs.js';
 import { csvField, parseCsv } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpy } from './npy.js';
@@ -20,9 +21,11 @@ export interface FeatureSignature {
   /** Card id or absolute model.json path. */
   model: string;
   weightsDigest: string;
+  /** Layer name, or comma-separated names whose features are concatenated. */
   layer: string;
-  /** Spatial output averaged to a vector. */
+  /** A spatial output was pooled to a vector (by `pool`). */
   pooled: boolean;
+  pool: PoolMode;
   preprocess: PreprocessMode;
   dim: number;
 }
@@ -54,7 +57,7 @@ export interface FeatureManifest {
   createdAt: string;
   imageRoot: string;
   settings: ExtractSettings;
-  engine: { name: string; backend: string };
+  engine: EngineDescription;
   classes: string[];
   counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
   /** `sha256:` of the image folder, classes and file list the extraction planned (see planDigest). */

@@ -18,7 +18,6 @@ import {
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { TOOL_STAMP } from '../version.js';
-import { engineName } from '../engines/backend.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 
 /** Options of `extractFeatures`. */
@@ -113,7 +112,7 @@ function resultOf(outDir: string, manifest: FeatureManifest): ExtractResult {
     dim: manifest.settings.dim,
     skipped: manifest.skipped,
     imagesPerSecond: manifest.timings.imagesPerSecond,
-    engine: engineName(manifest.engine.backend),
+    engine: manifest.engine.engine,
     manifest,
   };
 }
@@ -174,7 +173,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
       pending = nextBatch(batch.end);
       pending?.catch(() => {});
       const features =
-        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length) : new Float32Array(0);
+        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length, { transfer: true }) : new Float32Array(0);
       await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
       progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
       throwIfInterrupted(opts.signal, writer);
@@ -210,7 +209,7 @@ function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond:
     createdAt: new Date().toISOString(),
     imageRoot: writer.plan.imageRoot,
     settings: fm.settings,
-    engine: { name: 'tfjs', backend: fm.extractor.backend },
+    engine: fm.extractor.describe(),
     classes: writer.plan.classes,
     counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass },
     planDigest: planDigest(writer.plan),
