@@ -125,6 +125,9 @@ export async function installModel(plan: InstallPlan): Promise<InstalledModel> {
   if (!plan.force) {
     const cached = await verifiedInstall(dir, modelFile, plan.matches);
     if (cached) return cached;
+    if (await exists(path.join(dir, INSTALL_RECORD))) {
+      plan.logger.warn(`the cached copy in ${dir} is damaged or does not match its source any more; downloading it again`);
+    }
   }
   const parent = path.dirname(dir);
   await makeDir(parent);
