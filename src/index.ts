@@ -7,12 +7,15 @@ export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type
 export { findGivenSplit, stratifiedSplit } from './dataset/split.js';
 export { decodeImage, DecodeError, RESIZE_MODES, RESIZE_KERNELS, type DecodeOptions, type ResizeMode, type ResizeKernel } from './image/decode.js';
 export { preprocessInto, PREPROCESS_MODES, type PreprocessMode } from './image/preprocess.js';
-export { listCards, findCard, type ModelCard } from './models/card.js';
+export { listCards, findCard, type ModelCard, type ModelSource } from './models/card.js';
 export { pullModel, installedModel, type InstalledModel } from './models/download.js';
-export { resolveModel, type ResolvedModel } from './models/resolve.js';
+export { pullHttpModel } from './models/http-model.js';
+export { addUserCard, type AddCardOptions } from './models/user-card.js';
+export { resolveModel, isModelUrl, type ResolvedModel } from './models/resolve.js';
 export { cacheDir } from './models/cache.js';
 export { initBackend, type BackendChoice } from './engines/backend.js';
 export { loadExtractor, listLayers, type FeatureExtractor, type LayerInfo } from './engines/tfjs.js';
+export { loadGraphExtractor, listGraphNodes, type GraphExtractorOptions, type GraphNodeInfo } from './engines/tfjs-graph.js';
 export { readNpy, npyHeader } from './features/npy.js';
 export { readFeatureSet, FeatureWriter, featureDirState, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature, type Plan } from './features/store.js';
 export { trainSvm, predictSvm, type SvmModel, type SvmOptions } from './classifiers/svm.js';

@@ -72,6 +72,7 @@ function inputSize(model: tf.GraphModel, modelJson: string, given?: { height: nu
     throw new CnnfeatError(`${modelJson}: the graph has ${model.inputs.length} inputs (${model.inputNodes.join(', ')}); cnnfeat feeds one image tensor`);
   }
   const shape = model.inputs[0]!.shape ?? [];
+  if (shape.length === 0 && given) return given; // a Placeholder without a shape attribute
   const [, h, w, c] = shape;
   if (shape.length !== 4 || (c !== undefined && c !== -1 && c !== 3)) {
     throw new CnnfeatError(`${modelJson}: expected an NHWC RGB image input [-1, H, W, 3], got [${shape.join(', ')}]`);

@@ -79,7 +79,8 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
     throw new CnnfeatError(`${url}: the model card pins ${unknownPins.join(', ')}, which model.json does not list; the card is wrong`, ExitCode.model);
   }
   const declared = declaredWeightBytes(json);
-  const progress = logger.progress(Math.ceil((declared ?? 0) / 1024), `Downloading ${shardPaths.length} weight files`, 'kB');
+  const progress =
+    declared === null ? silentLogger.progress(0, '') : logger.progress(Math.ceil(declared / 1024), `Downloading ${shardPaths.length} weight files (kB)`, 'kB');
   const started = Date.now();
   let received = 0;
   try {
@@ -89,7 +90,7 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
         settings,
         onBytes(delta) {
           received += delta;
-          progress.update(Math.floor(received / 1024), { rate: received / 1024 / Math.max(0.001, (Date.now() - started) / 1000) });
+          progress.update(Math.ceil(received / 1024), { rate: received / 1024 / Math.max(0.001, (Date.now() - started) / 1000) });
         },
       });
       hashes.set(shard, got.sha256);
