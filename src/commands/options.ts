@@ -27,7 +27,7 @@ export interface ExtractFlags {
 /** Adds the options that choose the network and how images are fed to it. */
 export function addModelOptions(cmd: Command): Command {
   cmd
-    .option('-m, --model <id|model.json>', 'model card id or path to a TensorFlow.js LayersModel model.json', DEFAULT_MODEL)
+    .option('-m, --model <id|model.json|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel), or its http(s) URL', DEFAULT_MODEL)
     .option('--layer <names>', "layer(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense)")
     .addOption(new Option('--pool <mode>', 'how a spatial layer output becomes a vector').choices(POOLS).default('avg'))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError } from '../errors.js';
-import type { EngineName } from './engine.js';
+import type { EngineDescription, EngineName } from './engine.js';
 
 /** Backends cnnfeat can run TensorFlow.js models on, fastest first. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -55,6 +56,17 @@ async function tryBackend(name: BackendName): Promise<boolean> {
 /** The engine a tfjs backend is, as named in results and manifests: `tfjs-node`, `tfjs-wasm`, `tfjs-cpu`. */
 export function engineName(backend: BackendName): EngineName {
   return backend === 'tensorflow' ? 'tfjs-node' : `tfjs-${backend}`;
+}
+
+/** How a tfjs engine describes itself: its name, the version of its package and its threads. */
+export async function tfjsDescription(backend: BackendName): Promise<EngineDescription> {
+  const versions = tfjsVersions();
+  if (backend === 'tensorflow') return { engine: 'tfjs-node', version: versions['@tensorflow/tfjs-node'] ?? 'unknown', threads: os.availableParallelism() };
+  if (backend === 'wasm') {
+    const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+    return { engine: 'tfjs-wasm', version: versions['@tensorflow/tfjs-backend-wasm'] ?? 'unknown', threads };
+  }
+  return { engine: 'tfjs-cpu', version: versions['@tensorflow/tfjs'] ?? 'unknown', threads: 1 };
 }
 
 /** The tfjs backend behind an engine name (inverse of `engineName`). */

@@ -7,9 +7,18 @@ import type { EngineChoice, EngineLoadOptions, EngineName, FeatureExtractor } fr
 import { loadOnnxExtractor, onnxRuntimeVersion, type OnnxSource } from './onnx/engine.js';
 import { UnsupportedLayerError } from './onnx/export.js';
 import { loadExtractor } from './tfjs.js';
+import { loadGraphExtractor } from './tfjs-graph.js';
+import type { ModelFormat } from '../models/model-json.js';
 
 /** `--engine` values. */
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu'];
+
+/** The model to load: where it is, its weights digest, and what its card says. */
+export interface EngineSource extends OnnxSource {
+  format?: ModelFormat;
+  /** Input size when the graph leaves it open. */
+  input?: { height: number; width: number };
+}
 
 /** How to load a feature extractor. */
 export interface EngineRequest extends Partial<EngineLoadOptions> {
@@ -21,8 +30,9 @@ export interface EngineRequest extends Partial<EngineLoadOptions> {
  * Loads `model` cut at `req.layers` on the requested engine. `auto` takes onnxruntime when the
  * model exports to ONNX, else the best tfjs backend (tfjs-node, else tfjs-wasm), saying why.
  */
-export async function loadEngine(model: OnnxSource, req: EngineRequest = {}): Promise<FeatureExtractor> {
+export async function loadEngine(model: EngineSource, req: EngineRequest = {}): Promise<FeatureExtractor> {
   const engine = req.engine ?? 'auto';
+  if (model.format === 'graph') return loadGraphModel(model, req);
   if (engine === 'onnx') return loadOnnxExtractor(model, req);
   if (engine !== 'auto') return loadExtractor(model.modelJson, { ...req, backend: tfjsBackendOf(engine) });
   try {
@@ -32,6 +42,15 @@ export async function loadEngine(model: OnnxSource, req: EngineRequest = {}): Pr
     (req.logger ?? silentLogger).info(`${err.message}; running on tfjs instead`);
     return loadExtractor(model.modelJson, { ...req, backend: 'auto' });
   }
+}
+
+/** GraphModels (tfjs-converter output) run on tfjs only: the exporter reads Keras layers. */
+function loadGraphModel(model: EngineSource, req: EngineRequest): Promise<FeatureExtractor> {
+  if (req.engine === 'onnx') {
+    throw new CnnfeatError(`${model.modelJson}: a TensorFlow.js GraphModel cannot be exported to ONNX (only Keras LayersModels can); use --engine auto or tfjs`);
+  }
+  const backend = !req.engine || req.engine === 'auto' ? 'auto' : tfjsBackendOf(req.engine);
+  return loadGraphExtractor(model.modelJson, { ...req, backend, input: model.input });
 }
 
 function tfjsBackendOf(engine: Exclude<EngineChoice, 'auto' | 'onnx'>): BackendChoice {

@@ -1,9 +1,7 @@
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { readModelJson } from '../models/model-json.js';
-import { engineName, initBackend, type BackendChoice, type BackendName } from './backend.js';
+import { modelFileHandler } from './tfjs-io.js';
+import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
 import type { CutSpec, FeatureExtractor, PoolMode } from './engine.js';
 
 /** A layer of a LayersModel as listed by `cnnfeat layers`. */
@@ -13,29 +11,11 @@ export interface LayerInfo {
   outputShape: (number | null)[];
 }
 
-/** Reads a TensorFlow.js LayersModel (`model.json` + weight shards) from the local disk. */
-function fileHandler(modelJson: string): tf.io.IOHandler {
-  return {
-    async load() {
-      const { json, shards } = await readModelJson(modelJson);
-      const weights = Buffer.concat(await Promise.all(shards.map((p) => fsp.readFile(p))));
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-      };
-    },
-  };
-}
-
 /** Loads a LayersModel from disk on the selected backend. */
 export async function loadLayersModel(modelJson: string, backend: BackendChoice = 'auto'): Promise<tf.LayersModel> {
   await initBackend(backend);
   try {
-    return await tf.loadLayersModel(fileHandler(modelJson));
+    return await tf.loadLayersModel(modelFileHandler(modelJson));
   } catch (err) {
     if (err instanceof CnnfeatError) throw err;
     throw new CnnfeatError(`${modelJson}: could not load the model: ${errorMessage(err)}`);
@@ -86,7 +66,7 @@ export async function loadExtractor(
 ): Promise<FeatureExtractor> {
   const model = await loadLayersModel(modelJson, backend);
   try {
-    const extractor = buildExtractor(model, layers?.length ? layers : [defaultFeatureLayer(model)], pool, modelJson);
+    const extractor = await buildExtractor(model, layers?.length ? layers : [defaultFeatureLayer(model)], pool, modelJson);
     await extractor.run(new Float32Array(extractor.input.height * extractor.input.width * 3), 1);
     return extractor;
   } catch (err) {
@@ -118,7 +98,7 @@ export function poolOrFlatten(y: tf.Tensor, pool: PoolMode): tf.Tensor2D {
   return tf.concat([y.mean([1, 2]), y.max([1, 2])], 1) as tf.Tensor2D;
 }
 
-function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode, modelJson: string): FeatureExtractor {
+async function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode, modelJson: string): Promise<FeatureExtractor> {
   const { height, width } = imageInputOf(model, modelJson);
   const cut = cutAt(model, layers, modelJson);
   const shapes = cut.outputs.map((o) => o.shape);
@@ -129,7 +109,7 @@ function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode,
       const pooled = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, pool));
       return pooled.length === 1 ? pooled[0]! : tf.concat(pooled, 1);
     });
-  const engine = engineName(tf.getBackend() as BackendName);
+  const description = await tfjsDescription(tf.getBackend() as BackendName);
   return {
     layers,
     dim,
@@ -147,7 +127,7 @@ function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode,
         y?.dispose();
       }
     },
-    describe: () => ({ engine, version: tf.version.tfjs, threads: engine === 'tfjs-wasm' ? 1 : os.availableParallelism() }),
+    describe: () => ({ ...description }),
     dispose() {
       model.dispose();
     },

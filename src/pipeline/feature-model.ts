@@ -1,6 +1,6 @@
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
-import type { PreprocessMode } from '../image/preprocess.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
 import { loadEngine } from '../engines/select.js';
 import { resolveModel, type ResolvedModel } from '../models/resolve.js';
@@ -49,7 +49,7 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   const resolved = await resolveModel(opts.model ?? DEFAULT_MODEL, logger);
   const preprocess = opts.preprocess ?? resolved.preprocess;
   if (!preprocess) {
-    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess caffe|tf|torch|none`);
+    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}`);
   }
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
   const extractor = await loadEngine(resolved, { engine: opts.engine, layers, pool: opts.pool, threads: opts.threads, logger });
