@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+import { CnnfeatError, errorMessage } from '../errors.js';
 import { readModelJson } from '../models/model-json.js';
 import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
 import type { EngineDescription, FeatureExtractor, PoolMode } from './engine.js';
 import { modelFileHandler } from './tfjs-io.js';
+import { featureDimOf, poolOrFlatten, readRows } from './tfjs.js';
 
 /** Options of {@link loadGraphExtractor}. */
 export interface GraphExtractorOptions {
@@ -141,30 +142,6 @@ function describeNodes(graph: LoadedGraph): GraphNodeInfo[] {
   });
 }
 
-/** How one cut output becomes columns of the feature row. */
-interface OutputPlan {
-  name: string;
-  shape: number[];
-  /** Spatial rank-4 output: pooled per `pool` (also when 1×1, as the other engines do). */
-  spatial: boolean;
-  dim: number;
-}
-
-function planOutput(name: string, shape: number[], pool: PoolMode): OutputPlan {
-  const spatial = shape.length === 4;
-  const perImage = shape.slice(1).reduce((a, b) => a * b, 1);
-  const dim = spatial ? shape[3]! * (pool === 'avg+max' ? 2 : 1) : perImage;
-  return { name, shape, spatial, dim };
-}
-
-/** A rank-4 output pooled to [n, C] (or [n, 2C] for avg+max); anything else flattened to [n, D]. */
-function toRows(y: tf.Tensor, plan: OutputPlan, pool: PoolMode, n: number): tf.Tensor2D {
-  if (!plan.spatial) return y.reshape([n, plan.dim]);
-  if (pool === 'avg') return y.mean([1, 2]) as tf.Tensor2D;
-  if (pool === 'max') return y.max([1, 2]) as tf.Tensor2D;
-  return tf.concat([y.mean([1, 2]) as tf.Tensor2D, y.max([1, 2]) as tf.Tensor2D], 1);
-}
-
 /**
  * Loads a TensorFlow.js GraphModel cut at one or more nodes, as `@tensorflow-models/mobilenet`
  * takes its embedding: `model.execute(x, nodeNames)`. Spatial (rank-4) outputs are pooled per
@@ -188,8 +165,7 @@ export async function loadGraphExtractor(modelJson: string, opts: GraphExtractor
     } catch (err) {
       throw new CnnfeatError(`${modelJson}: could not run the graph up to ${layers.join(', ')}: ${errorMessage(err)}`);
     }
-    const plans = layers.map((name, i) => planOutput(name, shapes[i]!, pool));
-    const extractor = buildExtractor(graph, layers, plans, pool, await tfjsDescription(graph.backend));
+    const extractor = buildExtractor(graph, layers, shapes, pool, await tfjsDescription(graph.backend));
     await extractor.run(new Float32Array(graph.height * graph.width * 3), 1);
     return extractor;
   } catch (err) {
@@ -198,33 +174,23 @@ export async function loadGraphExtractor(modelJson: string, opts: GraphExtractor
   }
 }
 
-function buildExtractor(graph: LoadedGraph, layers: string[], plans: OutputPlan[], pool: PoolMode, description: EngineDescription): FeatureExtractor {
+function buildExtractor(graph: LoadedGraph, layers: string[], shapes: number[][], pool: PoolMode, description: EngineDescription): FeatureExtractor {
   const { model, height, width } = graph;
-  const dim = plans.reduce((sum, p) => sum + p.dim, 0);
+  const dim = shapes.reduce((sum, shape) => sum + featureDimOf(shape, pool), 0);
   const forward = (batch: Float32Array, n: number) =>
     tf.tidy(() => {
       const x = tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]);
       const out = model.execute(x, layers);
-      const parts = (Array.isArray(out) ? out : [out]).map((y, i) => toRows(y, plans[i]!, pool, n));
+      const parts = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, pool));
       return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
     });
   return {
     layers: [...layers],
     dim,
     input: { height, width },
-    pooled: plans.some((p) => p.spatial),
+    pooled: shapes.some((shape) => shape.length === 4),
     pool,
-    async run(batch, n) {
-      let y: tf.Tensor | undefined;
-      try {
-        y = forward(batch, n);
-        return (await y.data()) as Float32Array;
-      } catch (err) {
-        throw new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
-      } finally {
-        y?.dispose();
-      }
-    },
+    run: (batch, n) => readRows(() => forward(batch, n), n),
     describe: () => ({ ...description }),
     dispose() {
       model.dispose();

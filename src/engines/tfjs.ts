@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+import { CnnfeatError, errorMessage } from '../errors.js';
 import { modelFileHandler } from './tfjs-io.js';
 import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
-import type { CutSpec, FeatureExtractor, PoolMode } from './engine.js';
+import { inferenceError, type CutSpec, type FeatureExtractor, type PoolMode } from './engine.js';
 
 /** A layer of a LayersModel as listed by `cnnfeat layers`. */
 export interface LayerInfo {
@@ -85,7 +85,7 @@ export function imageInputOf(model: tf.LayersModel, modelJson: string): { height
 }
 
 /** Feature length of one output of shape `[null, ...]` after pooling (rank 4) or flattening. */
-export function featureDimOf(shape: (number | null)[], pool: PoolMode): number {
+export function featureDimOf(shape: readonly (number | null)[], pool: PoolMode): number {
   if (shape.length === 4) return shape[3]! * (pool === 'avg+max' ? 2 : 1);
   return shape.slice(1).reduce<number>((a, b) => a * b!, 1);
 }
@@ -116,22 +116,25 @@ async function buildExtractor(model: tf.LayersModel, layers: string[], pool: Poo
     input: { height, width },
     pooled: shapes.some((s) => s.length === 4),
     pool,
-    async run(batch, n) {
-      let y: tf.Tensor | undefined;
-      try {
-        y = forward(batch, n);
-        return (await y.data()) as Float32Array;
-      } catch (err) {
-        throw new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
-      } finally {
-        y?.dispose();
-      }
-    },
+    run: (batch, n) => readRows(() => forward(batch, n), n),
     describe: () => ({ ...description }),
     dispose() {
       model.dispose();
     },
   };
+}
+
+/** Runs `forward` (a tidy computation of `n` feature rows) and reads its rows, freeing its tensor. */
+export async function readRows(forward: () => tf.Tensor, n: number): Promise<Float32Array> {
+  let y: tf.Tensor | undefined;
+  try {
+    y = forward();
+    return (await y.data()) as Float32Array;
+  } catch (err) {
+    throw inferenceError(n, err);
+  } finally {
+    y?.dispose();
+  }
 }
 
 function cutAt(model: tf.LayersModel, layers: string[], modelJson: string): tf.LayersModel {

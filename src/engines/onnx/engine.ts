@@ -3,12 +3,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CnnfeatError, ExitCode, errorMessage } from '../../errors.js';
+import { CnnfeatError } from '../../errors.js';
 import { cacheDir } from '../../models/cache.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import type { EngineLoadOptions, FeatureExtractor, PoolMode } from '../engine.js';
+import { inferenceError, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
 import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
@@ -124,7 +124,7 @@ function buildExtractor(session: SessionWorker, record: ExportRecord, threads: n
       try {
         return await session.run(batch.subarray(0, n * height * width * 3), [n, height, width, 3], opts?.transfer ?? false);
       } catch (err) {
-        throw new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
+        throw inferenceError(n, err);
       }
     },
     describe: () => ({ engine: 'onnx', version: onnxRuntimeVersion(), threads }),
