@@ -83,8 +83,8 @@ function cutTensor(model: tf.LayersModel, name: string): SymTensor {
   } catch {
     throw new CnnfeatError(`no layer named "${name}" in the model; list them with \`cnnfeat layers\``);
   }
-  const containerNodes = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
-  const nodes = nodesOf(layer).filter((_, k) => !containerNodes || containerNodes.has(`${layer.name}_ib-${k}`));
+  const inModel = modelNodes(model);
+  const nodes = nodesOf(layer).filter((_, k) => inModel.has(nodeKey(layer, k)));
   if (nodes.length !== 1) {
     throw new UnsupportedLayerError(name, layer.getClassName(), `a layer called ${nodes.length} times in the model (shared) has no single output to cut at, so it`);
   }
@@ -92,6 +92,24 @@ function cutTensor(model: tf.LayersModel, name: string): SymTensor {
     throw new UnsupportedLayerError(name, layer.getClassName(), 'a cut at a layer with several outputs');
   }
   return nodes[0]!.outputTensors[0]!;
+}
+
+/** Keys of the graph nodes (layer calls) of `model`: those its outputs depend on. */
+function modelNodes(model: tf.LayersModel): Set<string> {
+  const keys = new Set<string>();
+  const stack = [...(model.outputs as unknown as SymTensor[])];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    const key = nodeKey(t.sourceLayer, t.nodeIndex);
+    if (keys.has(key)) continue;
+    keys.add(key);
+    stack.push(...nodeOf(t).inputTensors);
+  }
+  return keys;
+}
+
+function nodeKey(layer: Layer, nodeIndex: number): string {
+  return `${layer.name}#${nodeIndex}`;
 }
 
 function nodesOf(layer: Layer): LayerNode[] {
@@ -153,7 +171,7 @@ class Exporter {
     for (const t of outputs) this.readers.set(t.id, (this.readers.get(t.id) ?? 0) + 1);
     while (stack.length > 0) {
       const t = stack.pop()!;
-      const key = `${t.sourceLayer.name}#${t.nodeIndex}`;
+      const key = nodeKey(t.sourceLayer, t.nodeIndex);
       if (seen.has(key)) continue;
       seen.add(key);
       for (const input of nodeOf(t).inputTensors) {
@@ -170,7 +188,8 @@ class Exporter {
       const node = nodeOf(t);
       const layer = t.sourceLayer;
       if (node.outputTensors.length !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'a layer with several outputs');
-      v = { name: this.translate(layer, node, t), shape: t.shape };
+      const shape = layer.getClassName() === 'Reshape' ? reshapedShape(this.value(node.inputTensors[0]!).shape, t.shape) : t.shape;
+      v = { name: this.translate(layer, node, t), shape };
       this.values.set(t.id, v);
     }
     return v;
@@ -223,7 +242,6 @@ class Exporter {
       }
       case 'Add':
       case 'Multiply':
-      case 'Subtract':
       case 'Average':
       case 'Maximum':
       case 'Minimum':
@@ -272,9 +290,10 @@ class Exporter {
     const kernelSize = pair(config.kernelSize);
     const padding = windowPadding(String(config.padding), x.shape.slice(1, 3), kernelSize, strides, dilations);
     if (config.padding !== 'same' && config.padding !== 'valid') throw new UnsupportedLayerError(layer.name, cls, `padding "${String(config.padding)}"`);
-    if ((strides[0]! > 1 || strides[1]! > 1) && (dilations[0]! > 1 || dilations[1]! > 1)) {
-      throw new UnsupportedLayerError(layer.name, cls, 'strides together with dilation_rate');
-    }
+    const dilated = dilations[0]! > 1 || dilations[1]! > 1;
+    if (dilated && (strides[0]! > 1 || strides[1]! > 1)) throw new UnsupportedLayerError(layer.name, cls, 'strides together with dilation_rate');
+    // TensorFlow.js runs DepthwiseConv2D without its dilation: refused so the engines never disagree.
+    if (dilated && cls === 'DepthwiseConv2D') throw new UnsupportedLayerError(layer.name, cls, 'dilation_rate > 1 (which TensorFlow.js ignores)');
     const spatial = { strides, dilations, kernel_shape: kernelSize, ...padding };
     const bias = useBias ? weights[weights.length - 1]! : null;
     if (cls === 'Conv2D') return this.convNode(layer.name, x.name, convKernelToOihw(weights[0]!), bias, spatial, 1, bn);
@@ -395,10 +414,6 @@ class Exporter {
     if (values.some((v) => v.shape.length !== values[0]!.shape.length)) throw unsupported('inputs of different ranks');
     const names = values.map((v) => v.name);
     const g = this.graph;
-    if (cls === 'Subtract') {
-      if (names.length !== 2) throw unsupported(`${names.length} inputs`);
-      return g.addNode('Sub', names, base);
-    }
     if (cls === 'Average') return g.addNode('Mean', names, base);
     if (cls === 'Maximum' || cls === 'Minimum') return g.addNode(cls === 'Maximum' ? 'Max' : 'Min', names, base);
     const op = cls === 'Add' ? 'Add' : 'Mul';
@@ -407,7 +422,7 @@ class Exporter {
 
   /** Keras Reshape on the NHWC element order; a rank-4 result goes back to NCHW. */
   private reshape(base: string, x: Value, config: Config, out: SymTensor): string {
-    const target = out.shape.slice(1);
+    const target = reshapedShape(x.shape, out.shape).slice(1);
     const shape = target.every((d) => d != null) ? [-1, ...(target as number[])] : [0, ...((config.targetShape as (number | null)[]).map((d) => d ?? -1))];
     const reshaped = this.graph.addNode('Reshape', [this.toKerasLayout(base, x), this.graph.addInt64s(`${base}/shape`, shape)], `${base}/nhwc`);
     return out.shape.length === 4 ? this.graph.addNode('Transpose', [reshaped], base, { perm: NHWC_TO_NCHW }) : reshaped;
@@ -469,6 +484,16 @@ function paddingPairs(value: unknown): [[number, number], [number, number]] {
   const [a, b] = value as (number | number[])[];
   const both = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0]!, v[1]!]);
   return [both(a!), both(b!)];
+}
+
+/** A Reshape's output shape with its -1 dim resolved when the input size is known (tfjs leaves it null). */
+function reshapedShape(input: Shape, output: Shape): Shape {
+  const dims = output.slice(1);
+  const unknown = dims.filter((d) => d == null).length;
+  if (unknown !== 1 || input.slice(1).some((d) => d == null)) return output;
+  const total = (input.slice(1) as number[]).reduce((a, b) => a * b, 1);
+  const known = (dims.filter((d) => d != null) as number[]).reduce((a, b) => a * b, 1);
+  return [output[0]!, ...dims.map((d) => d ?? total / known)];
 }
 
 function layerOf(t: SymTensor): Layer {
