@@ -130,7 +130,7 @@ function makeModel(shape, build, seed = 1) {
   return model;
 }
 
-/** `layer` applied to `x`, then flattened in a layer named `<name>_flat` (cut there: element order checked). */
+/** `x` flattened by a layer named `<name>_flat` (a cut there checks every element, in Keras order). */
 function flat(x, name) {
   return tf.layers.flatten({ name: `${name}_flat` }).apply(x);
 }
@@ -278,10 +278,11 @@ describe('ONNX export matches tfjs layer by layer', () => {
       const image = tf.layers.reshape({ targetShape: [10, 2, 6], name: 'image' }).apply(conv);
       const imageConv = tf.layers.conv2d({ filters: 2, kernelSize: [3, 1], name: 'image_conv' }).apply(image);
       const back = tf.layers.reshape({ targetShape: [-1], name: 'back' }).apply(imageConv);
-      return [head, seqDense, back, flatConv];
+      const pixelDense = tf.layers.dense({ units: 2, activation: 'tanh', name: 'pixel_dense' }).apply(conv);
+      return [head, seqDense, back, flatConv, flat(pixelDense, 'pixel_dense')];
     });
-    const { exported } = await assertMatches(model, { layers: ['flatten', 'head', 'seq_dense', 'back'] });
-    assert.equal(exported.dim, 5 * 4 * 6 + 3 + 20 * 2 + 8 * 2 * 2);
+    const { exported } = await assertMatches(model, { layers: ['flatten', 'head', 'seq_dense', 'back', 'pixel_dense_flat'] });
+    assert.equal(exported.dim, 5 * 4 * 6 + 3 + 20 * 2 + 8 * 2 * 2 + 5 * 4 * 2);
     assert.equal(exported.pooled, false);
   });
 

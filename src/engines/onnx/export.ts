@@ -10,7 +10,11 @@ export const EXPORTER_VERSION = 1;
 
 /** Thrown for a layer or layer option the ONNX exporter cannot translate. */
 export class UnsupportedLayerError extends CnnfeatError {
-  constructor(layer: string, className: string, what: string) {
+  constructor(
+    readonly layer: string,
+    readonly className: string,
+    what: string,
+  ) {
     super(`layer "${layer}" (${className}): ${what} cannot be exported to ONNX; run this model with --engine tfjs`, ExitCode.usage);
     this.name = 'UnsupportedLayerError';
   }
@@ -68,7 +72,7 @@ export function exportToOnnx(model: tf.LayersModel, cut: CutSpec): OnnxExport {
   if (cut.layers.length === 0) throw new CnnfeatError('no feature layer given to export; name at least one layer');
   const pool: PoolMode = cut.pool ?? 'avg';
   const outputs = cut.layers.map((name) => cutTensor(model, name));
-  const exporter = new Exporter(model, outputs);
+  const exporter = new Exporter(outputs);
   const { name, dim, pooled } = exporter.features(outputs, pool);
   exporter.graph.addOutput(name, ['N', dim]);
   const doc = `cnnfeat exporter v${EXPORTER_VERSION}: ${model.name} cut at ${cut.layers.join(', ')}, pool ${pool}`;
@@ -86,7 +90,7 @@ function cutTensor(model: tf.LayersModel, name: string): SymTensor {
   const inModel = modelNodes(model);
   const nodes = nodesOf(layer).filter((_, k) => inModel.has(nodeKey(layer, k)));
   if (nodes.length !== 1) {
-    throw new UnsupportedLayerError(name, layer.getClassName(), `a layer called ${nodes.length} times in the model (shared) has no single output to cut at, so it`);
+    throw new UnsupportedLayerError(name, layer.getClassName(), `a cut at a layer called ${nodes.length} times in the model (shared)`);
   }
   if (nodes[0]!.outputTensors.length !== 1) {
     throw new UnsupportedLayerError(name, layer.getClassName(), 'a cut at a layer with several outputs');
@@ -129,10 +133,7 @@ class Exporter {
   private readonly readers = new Map<number, number>();
   private input: Value | undefined;
 
-  constructor(
-    private readonly model: tf.LayersModel,
-    outputs: SymTensor[],
-  ) {
+  constructor(outputs: SymTensor[]) {
     this.countReaders(outputs);
   }
 
@@ -142,26 +143,29 @@ class Exporter {
     let pooled = false;
     for (const t of outputs) {
       const v = this.value(t);
+      const dim = featureWidth(t, v.shape.length === 4 ? [v.shape[3]!] : v.shape.slice(1));
       if (v.shape.length === 4) {
         pooled = true;
-        parts.push(...this.pooled(v, t, pool));
+        parts.push(...this.pooled(v, t.sourceLayer.name, pool).map((name) => ({ name, dim })));
+      } else if (v.shape.length === 2) {
+        parts.push({ name: v.name, dim });
       } else {
-        parts.push({ name: v.shape.length === 2 ? v.name : this.graph.addNode('Flatten', [v.name], `${layerOf(t).name}/flat`, { axis: 1 }), dim: featureWidth(t, v.shape.slice(1)) });
+        parts.push({ name: this.graph.addNode('Flatten', [v.name], `${t.sourceLayer.name}/flat`, { axis: 1 }), dim });
       }
     }
-    const dim = parts.reduce((sum, p) => sum + p.dim, 0);
     const names = parts.map((p) => p.name);
-    const name = names.length === 1 ? this.graph.addNode('Identity', names, 'features', {}, { output: 'features' }) : this.graph.addNode('Concat', names, 'features', { axis: 1 }, { output: 'features' });
-    return { name, dim, pooled };
+    const output = { output: 'features' };
+    const name = names.length === 1 ? this.graph.addNode('Identity', names, 'features', {}, output) : this.graph.addNode('Concat', names, 'features', { axis: 1 }, output);
+    return { name, dim: parts.reduce((sum, p) => sum + p.dim, 0), pooled };
   }
 
-  private pooled(v: Value, t: SymTensor, pool: PoolMode): { name: string; dim: number }[] {
-    const channels = featureWidth(t, [v.shape[3]!]);
-    const ops = pool === 'avg+max' ? ['GlobalAveragePool', 'GlobalMaxPool'] : [pool === 'avg' ? 'GlobalAveragePool' : 'GlobalMaxPool'];
-    return ops.map((op) => {
-      const base = `${layerOf(t).name}/${op === 'GlobalAveragePool' ? 'avg' : 'max'}`;
-      const pooledValue = this.graph.addNode(op, [v.name], base);
-      return { name: this.graph.addNode('Flatten', [pooledValue], base, { axis: 1 }), dim: channels };
+  /** A spatial cut output pooled to [N, C] (avg, max, or both), one name per pooling. */
+  private pooled(v: Value, layerName: string, pool: PoolMode): string[] {
+    const modes = pool === 'avg+max' ? ['avg', 'max'] : [pool];
+    return modes.map((mode) => {
+      const base = `${layerName}/${mode}`;
+      const pooledValue = this.graph.addNode(mode === 'avg' ? 'GlobalAveragePool' : 'GlobalMaxPool', [v.name], base);
+      return this.graph.addNode('Flatten', [pooledValue], base, { axis: 1 });
     });
   }
 
@@ -200,6 +204,7 @@ class Exporter {
     const config = layer.getConfig() as Config;
     const unsupported = (what: string) => new UnsupportedLayerError(layer.name, cls, what);
     if (config.dataFormat === 'channelsFirst') throw unsupported('data_format channels_first');
+    if (config.padding !== undefined && typeof config.padding === 'string' && !['same', 'valid'].includes(config.padding)) throw unsupported(`padding "${config.padding}"`);
     const inputs = node.inputTensors;
     if (cls === 'InputLayer') return this.modelInput(layer, out);
     if (inputs.length === 0) throw unsupported('a layer without inputs');
@@ -259,7 +264,7 @@ class Exporter {
       case 'Reshape':
         return this.reshape(base, single(), config, out);
       case 'Dense':
-        return this.activation(base, this.dense(layer, single(), unsupported), String(config.activation), out.shape.length, unsupported);
+        return this.activation(base, this.dense(layer, single()), String(config.activation), out.shape.length, unsupported);
       default:
         throw unsupported('this layer type');
     }
@@ -289,7 +294,6 @@ class Exporter {
     const dilations = pair(config.dilationRate, [1, 1]);
     const kernelSize = pair(config.kernelSize);
     const padding = windowPadding(String(config.padding), x.shape.slice(1, 3), kernelSize, strides, dilations);
-    if (config.padding !== 'same' && config.padding !== 'valid') throw new UnsupportedLayerError(layer.name, cls, `padding "${String(config.padding)}"`);
     const dilated = dilations[0]! > 1 || dilations[1]! > 1;
     if (dilated && (strides[0]! > 1 || strides[1]! > 1)) throw new UnsupportedLayerError(layer.name, cls, 'strides together with dilation_rate');
     // TensorFlow.js runs DepthwiseConv2D without its dilation: refused so the engines never disagree.
@@ -433,8 +437,8 @@ class Exporter {
     return x.shape.length === 4 ? this.graph.addNode('Transpose', [x.name], `${base}/to_nhwc`, { perm: NCHW_TO_NHWC }) : x.name;
   }
 
-  private dense(layer: Layer, x: Value, unsupported: (what: string) => Error): string {
-    if (x.shape.length === 4) throw unsupported('Dense on a spatial (rank-4) input');
+  /** Dense: Gemm on [N, in]; on higher ranks a MatMul over the last Keras axis (channels of an image). */
+  private dense(layer: Layer, x: Value): string {
     const weights = readWeights(layer);
     const kernel = weights[0]!;
     const w = this.graph.addFloats(`${layer.name}/W`, kernel.data, kernel.shape);
@@ -444,8 +448,9 @@ class Exporter {
       if (bias) inputs.push(this.graph.addFloats(`${layer.name}/B`, bias.data, bias.shape));
       return this.graph.addNode('Gemm', inputs, layer.name);
     }
-    const product = this.graph.addNode('MatMul', [x.name, w], bias ? `${layer.name}/matmul` : layer.name);
-    return bias ? this.graph.addNode('Add', [product, this.graph.addFloats(`${layer.name}/B`, bias.data, bias.shape)], layer.name) : product;
+    const product = this.graph.addNode('MatMul', [this.toKerasLayout(layer.name, x), w], `${layer.name}/matmul`);
+    const sum = bias ? this.graph.addNode('Add', [product, this.graph.addFloats(`${layer.name}/B`, bias.data, bias.shape)], `${layer.name}/bias`) : product;
+    return x.shape.length === 4 ? this.graph.addNode('Transpose', [sum], layer.name, { perm: NHWC_TO_NCHW }) : sum;
   }
 }
 
@@ -494,10 +499,6 @@ function reshapedShape(input: Shape, output: Shape): Shape {
   const total = (input.slice(1) as number[]).reduce((a, b) => a * b, 1);
   const known = (dims.filter((d) => d != null) as number[]).reduce((a, b) => a * b, 1);
   return [output[0]!, ...dims.map((d) => d ?? total / known)];
-}
-
-function layerOf(t: SymTensor): Layer {
-  return t.sourceLayer;
 }
 
 /** Product of known feature dims; a cut whose width depends on the input size is refused. */
