@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import { CnnfeatError } from '../dist/errors.js';
 import { initBackend } from '../dist/engines/backend.js';
 import { exportToOnnx, EXPORTER_VERSION, UnsupportedLayerError } from '../dist/engines/onnx/export.js';
@@ -389,7 +390,6 @@ async function writeTestImages(dir, count) {
     const file = path.join(dir, `img${i}.jpg`);
     if (i % 2 === 0) {
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="260"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="${i % 3}"><stop offset="0" stop-color="rgb(${30 * i},90,200)"/><stop offset="1" stop-color="rgb(240,${200 - 20 * i},40)"/></linearGradient></defs><rect width="300" height="260" fill="url(#g)"/><circle cx="${80 + 25 * i}" cy="130" r="${30 + 5 * i}" fill="rgb(20,160,${40 * i})"/></svg>`;
-      const sharp = (await import('sharp')).default;
       await sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toFile(file);
     } else {
       await writeImage(file, { width: 260, height: 200, rgb: [60 + 30 * i, 140, 200 - 25 * i], seed: i });
