@@ -30,6 +30,14 @@ export class DecodeError extends Error {
   }
 }
 
+/**
+ * Largest image decoded, in pixels (16383 × 16383, sharp's own default, made explicit): a file
+ * whose header claims more (a decompression bomb) is refused before any pixel memory is taken.
+ * Large photos stay cheap: JPEGs are shrunk while decoding, and at most as many images decode at
+ * once as libuv has threads (UV_THREADPOOL_SIZE, default 4).
+ */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
 const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
   squash: 'fill',
   'center-crop': 'cover',
@@ -50,7 +58,7 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Bu
     throw err;
   });
   try {
-    const image = sharp(bytes, { pages: 1 });
+    const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS });
     const source = (await image.metadata()).hasAlpha ? await withoutAlpha(image) : image.autoOrient();
     const { data, info } = await source
       .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
@@ -88,5 +96,6 @@ async function withoutAlpha(image: ReturnType<typeof sharp>): Promise<ReturnType
 function shortReason(message: string): string {
   const lines = message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const specific = lines.find((l) => !/treated as error due to failOn/.test(l)) ?? lines[0] ?? 'unreadable image';
+  if (/exceeds pixel limit/i.test(specific)) return `more than ${MAX_INPUT_PIXELS} pixels (16383²); not decoded (decompression bomb?)`;
   return specific.replace(/^Input (file|buffer) /i, '').slice(0, 200);
 }
