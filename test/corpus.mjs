@@ -130,7 +130,7 @@ export async function orientation6Jpeg() {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) pixels.set(x < width / 2 ? [230, 20, 20] : [20, 20, 230], (y * width + x) * 3);
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).withExif({ IFD0: { Orientation: '6' } }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
 }
 
 /** A valid PNG whose header claims `width × height` RGB pixels, with a tiny (short) image stream. */
