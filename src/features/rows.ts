@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { fromSystemError, makeDir, writeJsonAtomic } from '../util/fs.js';
+import { fromSystemError, makeDir, writeAllAt, writeJsonAtomic } from '../util/fs.js';
 import { CnnfeatError } from '../errors.js';
 import { csvField } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpyHeader } from './npy.js';
@@ -76,8 +76,8 @@ export class FeatureDirWriter {
     });
     const writer = new FeatureDirWriter(dir, dim, features, samples);
     await writer.guard(async () => {
-      await features.write(npyHeader(0, dim), 0, NPY_HEADER_BYTES, 0);
-      await samples.write(SAMPLES_HEADER, 0);
+      await writeAllAt(features, npyHeader(0, dim), 0);
+      await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
     });
     return writer;
   }
@@ -98,9 +98,10 @@ export class FeatureDirWriter {
   async append(bytes: Buffer, files: readonly PlannedFile[]): Promise<void> {
     const lines = files.map((f, i) => `${this.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
     await this.guard(async () => {
-      await this.features.write(bytes, 0, bytes.length, NPY_HEADER_BYTES + this.rows * this.dim * 4);
-      const { bytesWritten } = await this.samples.write(lines, this.samplesBytes);
-      this.samplesBytes += bytesWritten;
+      const text = Buffer.from(lines, 'utf8');
+      await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + this.rows * this.dim * 4);
+      await writeAllAt(this.samples, text, this.samplesBytes);
+      this.samplesBytes += text.length;
     });
     this.rows += files.length;
   }
@@ -109,7 +110,7 @@ export class FeatureDirWriter {
   async finish(manifest: FeatureManifest): Promise<void> {
     if (manifest.counts.rows !== this.rows) throw new Error(`manifest counts ${manifest.counts.rows} rows, ${this.rows} written`);
     await this.guard(async () => {
-      await this.features.write(npyHeader(this.rows, this.dim), 0, NPY_HEADER_BYTES, 0);
+      await writeAllAt(this.features, npyHeader(this.rows, this.dim), 0);
       await Promise.all([this.features.sync(), this.samples.sync()]);
       await this.close();
       await writeJsonAtomic(path.join(this.dir, MANIFEST_FILE), manifest);

@@ -5,7 +5,7 @@ import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { FileKey } from '../dataset/file-keys.js';
-import { exists, fromSystemError, makeDir, readJson, writeJsonAtomic } from '../util/fs.js';
+import { exists, fromSystemError, makeDir, readJson, writeAllAt, writeJsonAtomic } from '../util/fs.js';
 import { csvField, parseCsv } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpy, readNpyHeader } from './npy.js';
 import { TOOL_STAMP } from '../version.js';
@@ -159,8 +159,8 @@ export class FeatureWriter {
     const progress: Progress = { next: 0, rows: 0, samplesBytes: Buffer.byteLength(SAMPLES_HEADER), skipped: [], seconds: 0 };
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'w+');
-    await features.write(npyHeader(0, plan.settings.dim), 0, NPY_HEADER_BYTES, 0);
-    await samples.write(SAMPLES_HEADER, 0);
+    await writeAllAt(features, npyHeader(0, plan.settings.dim), 0);
+    await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
     await Promise.all([features.sync(), samples.sync()]);
     await writeJsonAtomic(path.join(dir, PROGRESS_FILE), progress);
     return new FeatureWriter(dir, plan, progress, features, samples, resumed);
@@ -192,7 +192,7 @@ export class FeatureWriter {
     }
     await features.truncate(featureBytes);
     await samples.truncate(progress.samplesBytes);
-    await features.write(npyHeader(progress.rows, saved.settings.dim), 0, NPY_HEADER_BYTES, 0);
+    await writeAllAt(features, npyHeader(progress.rows, saved.settings.dim), 0);
     return new FeatureWriter(dir, saved, progress, features, samples, true);
   }
 
@@ -220,14 +220,15 @@ export class FeatureWriter {
     const bytes = Buffer.from(rows.buffer, rows.byteOffset, files.length * dim * 4);
     const lines = files.map((f, i) => `${p.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
     try {
-      await this.features.write(bytes, 0, bytes.length, NPY_HEADER_BYTES + p.rows * dim * 4);
-      const written = await this.samples.write(lines, p.samplesBytes);
-      await this.features.write(npyHeader(p.rows + files.length, dim), 0, NPY_HEADER_BYTES, 0);
+      const text = Buffer.from(lines, 'utf8');
+      await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + p.rows * dim * 4);
+      await writeAllAt(this.samples, text, p.samplesBytes);
+      await writeAllAt(this.features, npyHeader(p.rows + files.length, dim), 0);
       await Promise.all([this.features.sync(), this.samples.sync()]);
       const progress = {
         next,
         rows: p.rows + files.length,
-        samplesBytes: p.samplesBytes + written.bytesWritten,
+        samplesBytes: p.samplesBytes + text.length,
         skipped: [...p.skipped, ...skipped],
         seconds,
       };
