@@ -60,9 +60,9 @@ test('kill -9 before the first checkpoint, mid-run, and while finishing; --resum
     'plan written, no row checkpointed yet': async (out) =>
       (await present(path.join(out, '.cnnfeat-plan.json'))) && ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) === 0,
     'mid-run (40 rows checkpointed)': async (out) => ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) >= 40,
-    'every row checkpointed, manifest not yet written': async (out) =>
+    'finishing: every row checkpointed, manifest not yet written': async (out) =>
       ((await read(path.join(out, '.cnnfeat-progress.json')))?.next ?? 0) === TOTAL && !(await present(path.join(out, 'manifest.json'))),
-    'manifest written, checkpoint files not yet removed': async (out) =>
+    'finishing: manifest written, checkpoint files not yet removed': async (out) =>
       (await present(path.join(out, 'manifest.json'))) && (await present(path.join(out, '.cnnfeat-plan.json'))),
   };
   let n = 0;
@@ -74,7 +74,7 @@ test('kill -9 before the first checkpoint, mid-run, and while finishing; --resum
       hit = await killWhen(startCli(args(out)), () => reached(out));
     }
     if (!hit) {
-      assert.ok(point.includes('written'), `the wide window "${point}" must be reached`);
+      assert.ok(point.startsWith('finishing'), `the wide window "${point}" must be reached`);
       // The finishing windows last a few milliseconds; on a busy machine stepping may miss them.
       t.diagnostic(`not reached in 5 attempts: ${point}`);
       continue;
