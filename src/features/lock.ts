@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import type { Logger } from '../util/log.js';
-import { makeDir } from '../util/fs.js';
+import { exists, makeDir } from '../util/fs.js';
 
 /** Name of the lock file a running cnnfeat process keeps in the directory it writes. */
 export const LOCK_FILE = '.cnnfeat-lock';
@@ -31,14 +31,15 @@ export interface DirLock {
  * holds succeeds (the inner release does nothing).
  */
 export async function acquireLock(dir: string, command: string, logger?: Logger): Promise<DirLock> {
-  await makeDir(dir);
   const file = path.join(dir, LOCK_FILE);
   // Re-entrant within a process (e.g. `--update` extracting into its own folder).
   if (held.has(file)) return { file, release: async () => {} };
+  const created = !(await exists(dir));
+  await makeDir(dir);
   const me: LockHolder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   const text = `${JSON.stringify(me, null, 2)}\n`;
   for (let attempt = 0; ; attempt++) {
-    if (await createExclusive(file, text)) return heldLock(file, text);
+    if (await createExclusive(file, text)) return heldLock(file, text, created ? dir : null);
     const holder = await readHolder(file);
     if (holder === undefined) continue; // removed in between: try again
     if (attempt < 3 && holder !== null && isStale(holder)) {
@@ -124,7 +125,8 @@ function lockedError(dir: string, file: string, holder: LockHolder | null): Cnnf
 const held = new Map<string, string>();
 let exitHookInstalled = false;
 
-function heldLock(file: string, text: string): DirLock {
+/** The lock just taken; `createdDir`, made for it, is removed again on release if nothing was written there. */
+function heldLock(file: string, text: string, createdDir: string | null): DirLock {
   held.set(file, text);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -138,6 +140,7 @@ function heldLock(file: string, text: string): DirLock {
       if (!held.delete(file)) return;
       const now = await fsp.readFile(file, 'utf8').catch(() => null);
       if (now === text) await fsp.rm(file, { force: true });
+      if (createdDir) await fsp.rmdir(createdDir).catch(() => {});
     },
   };
 }
