@@ -3,6 +3,7 @@
 // must stay flat as the image count grows.
 //
 //   node bench/memory.mjs [--sizes 1000,10000] [--model tiny|resnet50|<model.json>] [--batch-size 32]
+//   npm run bench -- --only memory --memory-sizes=1000,10000 --memory-model=resnet50
 //
 // The default model is the tiny test network, so the section takes minutes; `--model resnet50`
 // measures the real network (hours on the WebAssembly backend at 10,000 images).
@@ -45,7 +46,7 @@ export async function bench(ctx) {
   return {
     title: `Memory: peak RSS of extract vs image count (${modelArg} model, batch ${batchSize})`,
     rows,
-    json: { model: modelArg, batchSize: Number(batchSize), runs, ratio: runs.length > 1 ? last.maxRssMB / first.maxRssMB : 1 },
+    json: { memory: { model: modelArg, batchSize: Number(batchSize), runs, ratio: runs.length > 1 ? last.maxRssMB / first.maxRssMB : 1 } },
   };
 }
 
