@@ -33,8 +33,8 @@ export class DecodeError extends Error {
 /**
  * Largest image decoded, in pixels (16383 × 16383, sharp's own default, made explicit): a file
  * whose header claims more (a decompression bomb) is refused before any pixel memory is taken.
- * Large photos stay cheap: JPEGs are shrunk while decoding, and at most as many images decode at
- * once as libuv has threads (UV_THREADPOOL_SIZE, default 4).
+ * Large photos stay cheap: JPEGs are shrunk while decoding, and at most DECODE_CONCURRENCY images
+ * are read and decoded at once.
  */
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 
@@ -53,6 +53,49 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
  *   (missing file, permission, I/O) are thrown as they are, since skipping them would hide them.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
+  await decodeSlots.acquire();
+  try {
+    return await decodeNow(file, opts);
+  } finally {
+    decodeSlots.release();
+  }
+}
+
+/**
+ * Bounds the images being read and decoded at once to the libuv thread pool size, where sharp
+ * runs them anyway: beyond that, a batch of large photos would only hold their file bytes and
+ * full-size pixels in memory while waiting for a thread (12 RGBA 6000×4000 PNGs in one batch:
+ * 1.07 GB peak RSS unbounded).
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.free = count;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot straight to the next waiter, so that no newcomer can jump in between. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** Images decoded at once (see Slots). */
+export const DECODE_CONCURRENCY = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
+const decodeSlots = new Slots(DECODE_CONCURRENCY);
+
+async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   const bytes = await fsp.readFile(file).catch((err: NodeJS.ErrnoException) => {
     err.path ??= file;
     throw err;
