@@ -247,7 +247,9 @@ export class FeatureWriter {
     const known = fromSystemError(err);
     if (!known) return err;
     const what = known.message.startsWith(this.dir) ? known.message : `${this.dir}: ${known.message}`;
-    return new CnnfeatError(`${what}; ${this.progress.rows} rows up to the last checkpoint are kept: fix this and continue with --resume`, known.exitCode);
+    const kept = `${this.progress.rows} rows up to the last checkpoint are kept`;
+    const hint = what.includes('--resume') ? kept : `${kept}: fix this and continue with --resume`;
+    return new CnnfeatError(`${what}; ${hint}`, known.exitCode);
   }
 
   /** Total seconds spent in earlier (interrupted) sessions of this extraction. */
