@@ -1,9 +1,10 @@
 // Section "engine" (issue 3): raw engine vs end-to-end `extract` vs the PyTorch peer, same images.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { run, runCnnfeat } from './child.mjs';
 import { generatedImages } from './images.mjs';
 
 const BATCH = 32;
@@ -23,33 +24,13 @@ export async function bench({ root, args, log }) {
   const peer = args['no-peer'] ? null : await peerCommand(root);
   const results = [];
   for (const set of sets) {
-    log(`${set.name}: raw engine`);
-    const raw = await rawEngine(root, lib, set.dir, engine);
-    const extract = [];
-    const peerRuns = [];
-    for (let i = 0; i < repeat; i++) {
-      log(`${set.name}: extract (run ${i + 1}/${repeat})`);
-      extract.push(await extractRun(root, set.dir, engine));
-      if (peer) {
-        log(`${set.name}: PyTorch peer (run ${i + 1}/${repeat})`);
-        peerRuns.push(await peerRun(peer, set.dir, modelDir));
-      }
+    try {
+      results.push(await measureSet(root, lib, set, { engine, repeat, peer, modelDir, log }));
+    } catch (err) {
+      log(`${set.name}: failed: ${err.message}`);
     }
-    const extractIps = median(extract.map((e) => e.imagesPerSecond));
-    const peerIps = peer ? median(peerRuns.map((p) => p.img_per_s_total)) : null;
-    results.push({
-      dataset: set.name,
-      images: extract[0].rows,
-      engine: raw.engine,
-      rawImagesPerSecond: round(raw.imagesPerSecond),
-      extractImagesPerSecond: round(extractIps),
-      extractToRaw: round(extractIps / raw.imagesPerSecond, 3),
-      peerImagesPerSecond: peerIps === null ? null : round(peerIps),
-      extractToPeer: peerIps === null ? null : round(extractIps / peerIps, 3),
-      peakRssMB: Math.round(Math.max(...extract.map((e) => e.peakRssMB))),
-      extractWallSeconds: round(median(extract.map((e) => e.wallSeconds))),
-    });
   }
+  if (results.length === 0) return { title: 'engine: every image set failed (see above)', rows: [], json: {} };
   const rows = results.flatMap((r) => [
     [`${r.dataset}`, `${r.images} images, engine ${r.engine}, batch ${BATCH}, ${os.availableParallelism()} cores`],
     ['  raw engine (pre-decoded)', `${r.rawImagesPerSecond} img/s`],
@@ -60,6 +41,37 @@ export async function bench({ root, args, log }) {
     ['  peak RSS of extract', `${r.peakRssMB} MB  (target ≤ 1536)`],
   ]);
   return { title: `engine: ResNet50 avg_pool, median of ${repeat} run(s)`, rows, json: { ...results[0], datasets: results } };
+}
+
+/** Raw engine, `extract` and the peer on one image set. */
+async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log }) {
+  log(`${set.name}: raw engine`);
+  const raw = await rawEngine(root, lib, set.dir, engine);
+  const extract = [];
+  const peerRuns = [];
+  for (let i = 0; i < repeat; i++) {
+    log(`${set.name}: extract (run ${i + 1}/${repeat})`);
+    extract.push(await extractRun(root, set.dir, engine));
+    if (peer) {
+      log(`${set.name}: PyTorch peer (run ${i + 1}/${repeat})`);
+      const result = await peerRun(peer, set.dir, modelDir).catch((err) => log(`peer failed: ${err.message}`));
+      if (result) peerRuns.push(result);
+    }
+  }
+  const extractIps = median(extract.map((e) => e.imagesPerSecond));
+  const peerIps = peerRuns.length > 0 ? median(peerRuns.map((p) => p.img_per_s_total)) : null;
+  return {
+    dataset: set.name,
+    images: extract[0].rows,
+    engine: raw.engine,
+    rawImagesPerSecond: round(raw.imagesPerSecond),
+    extractImagesPerSecond: round(extractIps),
+    extractToRaw: round(extractIps / raw.imagesPerSecond, 3),
+    peerImagesPerSecond: peerIps === null ? null : round(peerIps),
+    extractToPeer: peerIps === null ? null : round(extractIps / peerIps, 3),
+    peakRssMB: Math.round(Math.max(...extract.map((e) => e.peakRssMB))),
+    extractWallSeconds: round(median(extract.map((e) => e.wallSeconds))),
+  };
 }
 
 /** Images/s of the engine alone on pre-decoded, preprocessed batches (median of 3 passes). */
@@ -89,14 +101,8 @@ async function extractRun(root, dir, engine) {
   const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'cnnfeat-bench-out-'));
   try {
     const started = performance.now();
-    const { stdout, stderr } = await run(process.execPath, [
-      '--import', path.join(root, 'bench', 'rss-probe.mjs'),
-      path.join(root, 'bin', 'cnnfeat.js'), 'extract', dir, '-o', out, '--json', '--quiet', '--engine', engine, '--batch-size', String(BATCH),
-    ]);
-    const wallSeconds = (performance.now() - started) / 1000;
-    const result = JSON.parse(stdout);
-    const rssKb = Number(/cnnfeat-bench-peak-rss-kb=(\d+)/.exec(stderr)?.[1] ?? NaN);
-    return { ...result, peakRssMB: rssKb / 1024, wallSeconds };
+    const { result, peakRssMB } = await runCnnfeat(root, ['extract', dir, '-o', out, '--quiet', '--engine', engine, '--batch-size', String(BATCH)]);
+    return { ...result, peakRssMB, wallSeconds: (performance.now() - started) / 1000 };
   } finally {
     await fsp.rm(out, { recursive: true, force: true });
   }
@@ -126,18 +132,6 @@ async function peerRun(peer, dir, modelDir) {
   } finally {
     await fsp.rm(out, { recursive: true, force: true });
   }
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${path.basename(cmd)} ${args.slice(0, 3).join(' ')} … exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))));
-  });
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];

@@ -7,16 +7,14 @@
 //
 // The default model is the tiny test network, so the section takes minutes; `--model resnet50`
 // measures the real network (hours on the WebAssembly backend at 10,000 images).
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { runCnnfeat } from './child.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** Prints the process's peak RSS (kB) on stderr as it exits; loaded with `node --import`. */
-const RSS_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\ncnnfeat-bench-maxrss-kb '+process.resourceUsage().maxRSS+'\\n'))`;
 
 /** @param {{ root: string, args: Record<string, unknown>, log: (msg: string) => void }} ctx */
 export async function bench(ctx) {
@@ -34,9 +32,12 @@ export async function bench(ctx) {
     await fsp.rm(out, { recursive: true, force: true });
     ctx.log(`memory: extracting ${n} images (${modelArg}) in a child process…`);
     const started = Date.now();
-    const { maxRssKb, result } = await extractInChild(ctx.root, ['extract', images, '-o', out, '--json', '--quiet', '--batch-size', batchSize, ...modelFlags]);
+    const { peakRssMB, result } = await runCnnfeat(ctx.root, ['extract', images, '-o', out, '--quiet', '--batch-size', batchSize, ...modelFlags]).catch((err) => {
+      ctx.log(`memory: ${err.message}`);
+      return { peakRssMB: NaN, result: { rows: 0, imagesPerSecond: 0 } };
+    });
     const seconds = (Date.now() - started) / 1000;
-    runs.push({ images: n, rows: result.rows, maxRssMB: Math.round(maxRssKb / 102.4) / 10, seconds: Math.round(seconds * 10) / 10, imagesPerSecond: result.imagesPerSecond });
+    runs.push({ images: n, rows: result.rows, maxRssMB: Math.round(peakRssMB * 10) / 10, seconds: Math.round(seconds * 10) / 10, imagesPerSecond: result.imagesPerSecond });
     await fsp.rm(out, { recursive: true, force: true });
   }
   const first = runs[0];
@@ -80,22 +81,6 @@ async function ensureImages(dir, n, log) {
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   return dir;
-}
-
-function extractInChild(root, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', RSS_HOOK, path.join(root, 'bin', 'cnnfeat.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const rss = /cnnfeat-bench-maxrss-kb (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`extract exited with ${code}: ${stderr.trim()}`));
-      resolve({ maxRssKb: Number(rss[1]), result: JSON.parse(stdout) });
-    });
-  });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

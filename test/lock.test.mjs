@@ -31,7 +31,7 @@ test('lock: holder recorded, re-entrant, released (with the folder it created), 
   await new Promise((resolve) => dead.on('exit', resolve));
   await fsp.writeFile(path.join(dir, LOCK_FILE), JSON.stringify({ pid: dead.pid, host: os.hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'merge' }));
   const taken = await acquireLock(dir, 'extract', logger);
-  assert.match(warnings.at(-1), new RegExp(`taking over the lock of process ${dead.pid} \\(merge, started 2026-01-01T00:00:00Z\\), which no longer runs`));
+  assert.match(warnings.at(-1), new RegExp(`taking over the lock of process ${dead.pid} on ${os.hostname()} \\(merge, started 2026-01-01T00:00:00Z\\), which no longer runs`));
   await taken.release();
   assert.ok(await fsp.access(dir).then(() => true), 'a folder that existed before stays');
 
@@ -42,4 +42,15 @@ test('lock: holder recorded, re-entrant, released (with the folder it created), 
   t.after(() => live.kill());
   await fsp.writeFile(path.join(dir, LOCK_FILE), JSON.stringify({ pid: live.pid, host: os.hostname(), startedAt: 'x', command: 'extract' }));
   await assert.rejects(acquireLock(dir, 'merge'), new RegExp(`is in use by process ${live.pid} on this machine`));
+
+  // Another host's lock: refused while it is refreshed, taken over once it has not been for
+  // $CNNFEAT_LOCK_STALE_SECONDS (a killed pod, a SLURM task requeued elsewhere).
+  const lockFile = path.join(dir, LOCK_FILE);
+  await fsp.writeFile(lockFile, JSON.stringify({ pid: 7, host: 'node-17', startedAt: 'x', command: 'extract' }));
+  await assert.rejects(acquireLock(dir, 'extract'), /is in use by process 7 on host node-17/);
+  const old = new Date(Date.now() - 700_000);
+  await fsp.utimes(lockFile, old, old);
+  const takenOver = await acquireLock(dir, 'extract', logger);
+  assert.match(warnings.at(-1), /taking over the lock of process 7 on node-17 \(extract, started x\), not refreshed for 600 s/);
+  await takenOver.release();
 });

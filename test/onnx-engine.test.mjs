@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -67,4 +68,35 @@ test('auto: a model the exporter cannot translate runs on tfjs, saying why; --en
   assert.match(auto.describe().engine, /^tfjs-/);
   assert.match(messages.join('\n'), /up.*UpSampling2D.*running on tfjs instead/);
   await assert.rejects(loadEngine(model, { layers: ['features'], engine: 'onnx' }), /UpSampling2D/);
+});
+
+test('a damaged cached export is exported again; a model changed in place gets a new export', async (t) => {
+  const dir = await tempDir(t);
+  const modelJson = await makeTinyModel(path.join(dir, 'model'));
+  const cache = path.join(dir, 'cache');
+  const previous = process.env.CNNFEAT_CACHE;
+  process.env.CNNFEAT_CACHE = cache;
+  t.after(() => (previous === undefined ? delete process.env.CNNFEAT_CACHE : (process.env.CNNFEAT_CACHE = previous)));
+  const batch = imagesBatch(2);
+  const first = await loadEngine(await source(modelJson), { engine: 'onnx' });
+  const expected = await first.run(batch, 2);
+  await first.dispose();
+  const [onnxFile] = (await fsp.readdir(path.join(cache, 'onnx'))).filter((f) => f.endsWith('.onnx'));
+  await fsp.writeFile(path.join(cache, 'onnx', onnxFile), 'not a model');
+  const warnings = [];
+  const logger = { info() {}, warn: (m) => warnings.push(m), progress: () => ({ update() {}, stop() {} }) };
+  const again = await loadEngine(await source(modelJson), { engine: 'onnx', logger });
+  assert.deepEqual([...(await again.run(batch, 2))], [...expected]);
+  await again.dispose();
+  assert.match(warnings.join('\n'), /onnxruntime could not run the exported model: .*; exporting the model again/);
+
+  // Same weights, another activation: the topology is part of the cache key.
+  const json = JSON.parse(await fsp.readFile(modelJson, 'utf8'));
+  const conv = json.modelTopology.config.layers.find((l) => l.name === 'conv');
+  conv.config.activation = 'linear';
+  await fsp.writeFile(modelJson, JSON.stringify(json));
+  const linear = await loadEngine(await source(modelJson), { engine: 'onnx' });
+  const tfjs = await loadEngine(await source(modelJson), { engine: 'tfjs' });
+  t.after(() => Promise.all([linear.dispose(), tfjs.dispose()]));
+  assert.ok(relativeError(await linear.run(batch, 2), await tfjs.run(batch, 2)) <= 1e-5, 'the new topology is exported, not the cached one');
 });

@@ -114,7 +114,7 @@ test('lock: a second process refuses at once naming the holder; a dead holder is
   assert.ok(await present(path.join(out, '.cnnfeat-lock')), 'a killed process leaves its lock');
   const resumed = await runCli([...args(out), '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, new RegExp(`warning: .*\\.cnnfeat-lock: taking over the lock of process ${first.pid} \\(extract, started .*\\), which no longer runs`));
+  assert.match(resumed.stderr, new RegExp(`warning: .*\\.cnnfeat-lock: taking over the lock of process ${first.pid} on .* \\(extract, started .*\\), which no longer runs`));
   await assertSameFiles(out, reference, 'after taking over a stale lock');
   assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));
 

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { ExitCode } from '../errors.js';
 import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/decode.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
@@ -107,7 +108,7 @@ export interface Interrupts {
 export function handleInterrupts(logger: Logger): Interrupts {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGTERM' ? 143 : 130;
+    const code = sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
     if (controller.signal.aborted) {
       if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
       process.exit(code);

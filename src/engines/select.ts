@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { backendOf, engineName, initBackend, type BackendChoice } from './backend.js';
 import type { EngineChoice, EngineLoadOptions, EngineName, FeatureExtractor } from './engine.js';
-import { loadOnnxExtractor, onnxRuntimeVersion, type OnnxSource } from './onnx/engine.js';
+import { loadOnnxExtractor, OnnxRuntimeError, onnxRuntimeLoads, onnxRuntimeVersion, type OnnxSource } from './onnx/engine.js';
 import { UnsupportedLayerError } from './onnx/export.js';
 import { loadExtractor } from './tfjs.js';
 import { loadGraphExtractor } from './tfjs-graph.js';
@@ -38,8 +38,9 @@ export async function loadEngine(model: EngineSource, req: EngineRequest = {}): 
   try {
     return await loadOnnxExtractor(model, req);
   } catch (err) {
-    if (!(err instanceof UnsupportedLayerError)) throw err;
-    (req.logger ?? silentLogger).info(`${err.message}; running on tfjs instead`);
+    if (!(err instanceof UnsupportedLayerError || err instanceof OnnxRuntimeError)) throw err;
+    const problem = err instanceof UnsupportedLayerError ? err.problem : err.message;
+    (req.logger ?? silentLogger).info(`${problem}; running on tfjs instead`);
     return loadExtractor(model.modelJson, { ...req, backend: 'auto' });
   }
 }
@@ -71,7 +72,7 @@ export interface EngineStatus {
 export async function engineStatus(): Promise<{ engines: EngineStatus[]; tfjsFallback: EngineName }> {
   const tfjsFallback = engineName(await initBackend('auto'));
   const engines: EngineStatus[] = [
-    { engine: 'onnx', available: true, version: onnxRuntimeVersion() },
+    { engine: 'onnx', available: onnxRuntimeLoads(), version: onnxRuntimeVersion() },
     { engine: 'tfjs-node', available: tfjsFallback === 'tfjs-node', version: tfjsFallback === 'tfjs-node' ? tf.version.tfjs : null },
     { engine: 'tfjs-wasm', available: true, version: tf.version.tfjs },
     { engine: 'tfjs-cpu', available: true, version: tf.version.tfjs },

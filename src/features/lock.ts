@@ -25,9 +25,10 @@ export interface DirLock {
 /**
  * Takes the exclusive lock of `dir` (created if needed) for `command`, or fails at once naming
  * the holder. The lock file is created complete in one step (written aside, then hard-linked into
- * place, which fails when the name exists), so nobody ever sees a half-written lock. A lock left
- * by a process of this host that no longer runs is taken over with a warning; one from another
- * host cannot be checked and is reported with its holder. Taking a lock this process already
+ * place, which fails when the name exists), so nobody ever sees a half-written lock. The holder
+ * refreshes the file's time every 30 s. A lock left by a process of this host that no longer runs
+ * is taken over with a warning, and so is one of another host not refreshed for
+ * `$CNNFEAT_LOCK_STALE_SECONDS` (600); a live one is reported with its holder. Taking a lock this process already
  * holds succeeds (the inner release does nothing).
  */
 export async function acquireLock(dir: string, command: string, logger?: Logger): Promise<DirLock> {
@@ -42,8 +43,9 @@ export async function acquireLock(dir: string, command: string, logger?: Logger)
     if (await createExclusive(file, text)) return heldLock(file, text, created ? dir : null);
     const holder = await readHolder(file);
     if (holder === undefined) continue; // removed in between: try again
-    if (attempt < 3 && holder !== null && isStale(holder)) {
-      logger?.warn(`${file}: taking over the lock of process ${holder.pid} (${holder.command}, started ${holder.startedAt}), which no longer runs`);
+    const gone = holder === null ? null : isStale(holder) ? 'which no longer runs' : (await isAbandoned(file, holder)) ? `not refreshed for ${staleSeconds()} s` : null;
+    if (attempt < 3 && holder !== null && gone) {
+      logger?.warn(`${file}: taking over the lock of process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.startedAt}), ${gone}`);
       await removeIfUnchanged(file, JSON.stringify(holder));
       continue;
     }
@@ -105,6 +107,25 @@ function isStale(holder: LockHolder): boolean {
   }
 }
 
+/** A holder refreshes its lock file's time every this many ms (see `isAbandoned`). */
+const HEARTBEAT_MS = 30_000;
+
+/** How long a lock of another host may go unrefreshed before it counts as abandoned. */
+function staleSeconds(): number {
+  const given = Number(process.env.CNNFEAT_LOCK_STALE_SECONDS);
+  return Number.isFinite(given) && given > 0 ? given : 600;
+}
+
+/**
+ * Whether a lock of another host (whose process cannot be checked, e.g. a killed pod or a
+ * requeued SLURM task) has not been refreshed for `staleSeconds()`: its holder is gone.
+ */
+async function isAbandoned(file: string, holder: LockHolder): Promise<boolean> {
+  if (holder.host === os.hostname()) return false;
+  const stat = await fsp.stat(file).catch(() => null);
+  return stat !== null && Date.now() - stat.mtimeMs > staleSeconds() * 1000;
+}
+
 /** Removes a stale lock unless another process replaced it meanwhile. */
 async function removeIfUnchanged(file: string, holderJson: string): Promise<void> {
   const now = await readHolder(file);
@@ -128,6 +149,10 @@ let exitHookInstalled = false;
 /** The lock just taken; `createdDir`, made for it, is removed again on release if nothing was written there. */
 function heldLock(file: string, text: string, createdDir: string | null): DirLock {
   held.set(file, text);
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fsp.utimes(file, now, now).catch(() => {});
+  }, HEARTBEAT_MS).unref();
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
@@ -138,6 +163,7 @@ function heldLock(file: string, text: string, createdDir: string | null): DirLoc
     file,
     async release() {
       if (!held.delete(file)) return;
+      clearInterval(heartbeat);
       const now = await fsp.readFile(file, 'utf8').catch(() => null);
       if (now === text) await fsp.rm(file, { force: true });
       if (createdDir) await fsp.rmdir(createdDir).catch(() => {});

@@ -2,12 +2,13 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { withLock } from './lock.js';
-import { FeatureDirWriter, RowReader, type RowCopy } from './rows.js';
+import { RowReader, writeFeatureDir, type RowCopy } from './rows.js';
 import {
   diffSettings,
   featureDirState,
   manifestFor,
   readFeatureIndex,
+  removeWorkFiles,
   type FeatureIndex,
   type FeatureManifest,
   type PlannedFile,
@@ -112,13 +113,8 @@ async function writeMerged(shards: FeatureIndex[], outDir: string): Promise<Feat
       }),
       mergedFrom: shards.map((s) => ({ dir: path.resolve(s.dir), rows: s.rows })),
     };
-    const writer = await FeatureDirWriter.create(outDir, first.settings.dim);
-    try {
-      await writer.copy(copies);
-      await writer.finish(manifest);
-    } finally {
-      await writer.close();
-    }
+    await removeWorkFiles(outDir);
+    await writeFeatureDir(outDir, first.settings.dim, copies, manifest);
     return manifest;
   } finally {
     await Promise.allSettled(readers.map((r) => r.close()));

@@ -133,3 +133,17 @@ export class FeatureDirWriter {
     }
   }
 }
+
+/**
+ * Writes a whole feature directory into `dir`: `copies` in order, then `manifest` last, so that
+ * a kill at any point leaves no finished-looking directory.
+ */
+export async function writeFeatureDir(dir: string, dim: number, copies: RowCopy[], manifest: FeatureManifest): Promise<void> {
+  const writer = await FeatureDirWriter.create(dir, dim);
+  try {
+    await writer.copy(copies);
+    await writer.finish(manifest);
+  } finally {
+    await writer.close();
+  }
+}

@@ -15,6 +15,8 @@ export const FEATURES_FILE = 'features.npy';
 export const SAMPLES_FILE = 'samples.csv';
 export const MANIFEST_FILE = 'manifest.json';
 export const PLAN_FILE = '.cnnfeat-plan.json';
+/** Working folder of `extract --update` inside the feature directory. */
+export const UPDATE_DIR = '.cnnfeat-update';
 const PROGRESS_FILE = '.cnnfeat-progress.json';
 /** First line of samples.csv. */
 export const SAMPLES_HEADER = 'row,path,label\n';
@@ -179,6 +181,7 @@ export class FeatureWriter {
     if (!Array.isArray(saved?.files) || typeof saved.settings !== 'object') {
       throw new CnnfeatError(`${path.join(dir, PLAN_FILE)}: damaged plan; ${hint}`);
     }
+    saved.settings = withPoolDefault(saved.settings);
     assertSamePlan(dir, saved, plan);
     if (!(await exists(path.join(dir, PROGRESS_FILE)))) return FeatureWriter.start(dir, saved, true);
     const progress = await readJson<Progress>(path.join(dir, PROGRESS_FILE), hint);
@@ -335,10 +338,19 @@ function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
     throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or --overwrite`);
   }
   if (JSON.stringify(saved.files) !== JSON.stringify(plan.files) || JSON.stringify(saved.classes) !== JSON.stringify(plan.classes)) {
+    const hashFlag = hashFlagChange(saved.files, plan.files);
+    if (hashFlag) throw new CnnfeatError(`${dir}: cannot resume, ${hashFlag}`);
     throw new CnnfeatError(
       `${dir}: cannot resume, the image list changed since the extraction started (${saved.files.length} files then, ${plan.files.length} now); restore it or start again with --overwrite`,
     );
   }
+}
+
+/** When two file lists differ only because one was keyed with `--hash`: what to do about it. */
+export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): string | null {
+  const hashed = (files: PlannedFile[]) => files.some((f) => f.sha256 !== undefined);
+  if (hashed(before) === hashed(now)) return null;
+  return `it was made ${hashed(before) ? 'with' : 'without'} --hash; run it ${hashed(before) ? 'with' : 'without'} --hash too`;
 }
 
 /** A finished feature directory without its feature values: manifest, row descriptions, matrix shape. */
@@ -370,6 +382,7 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   if (manifest?.format !== 'cnnfeat-features' || typeof manifest.settings !== 'object' || typeof manifest.counts !== 'object') {
     throw new CnnfeatError(`${path.join(dir, MANIFEST_FILE)}: not a cnnfeat manifest; re-run \`cnnfeat extract --overwrite\``);
   }
+  manifest.settings = withPoolDefault(manifest.settings);
   const handle = await fsp.open(path.join(dir, FEATURES_FILE), 'r');
   const matrix = await readNpyHeader(handle, path.join(dir, FEATURES_FILE)).finally(() => handle.close());
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
@@ -405,4 +418,18 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
   const index = await readFeatureIndex(dir);
   const matrix = await readNpy(path.join(dir, FEATURES_FILE));
   return { ...index, X: matrix.data };
+}
+
+/**
+ * Removes what an extraction or update left in `dir` besides the data files (checkpoint, plan,
+ * manifest, update folder), checkpoint first, before something else is written there.
+ */
+export async function removeWorkFiles(dir: string): Promise<void> {
+  for (const name of [PROGRESS_FILE, MANIFEST_FILE, PLAN_FILE]) await fsp.rm(path.join(dir, name), { force: true });
+  await fsp.rm(path.join(dir, UPDATE_DIR), { recursive: true, force: true });
+}
+
+/** Settings as read from disk: files written before `--pool` existed pooled by average. */
+export function withPoolDefault<T extends FeatureSignature>(settings: T): T {
+  return { ...settings, pool: settings.pool ?? 'avg' };
 }

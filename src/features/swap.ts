@@ -2,10 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { exists } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
-import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE } from './store.js';
+import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, UPDATE_DIR } from './store.js';
 
-/** Working folder of `extract --update` inside the feature directory. */
-export const UPDATE_DIR = '.cnnfeat-update';
 /** Where an update extracts the rows of new and changed files (a resumable feature directory). */
 export const UPDATE_ROWS_DIR = path.join(UPDATE_DIR, 'rows');
 /** Where an update assembles the new directory before moving it into place. */

@@ -7,6 +7,7 @@ import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import {
   FeatureWriter,
   diffSettings,
+  hashFlagChange,
   featureDirState,
   manifestFor,
   planDigest,
@@ -100,6 +101,8 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
   const { manifest } = await readFeatureSet(outDir);
   const changed = diffSettings(manifest.settings, plan.settings);
   if (changed.length > 0 || manifest.planDigest !== planDigest(plan)) {
+    const hashFlag = manifest.files ? hashFlagChange(manifest.files, plan.files) : null;
+    if (changed.length === 0 && hashFlag) throw new CnnfeatError(`${outDir}: ${hashFlag}`);
     const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
     const update = changed.length > 0 ? '' : ', or --update to process only new, changed and removed files';
     throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it${update}`);

@@ -4,7 +4,7 @@ import { CnnfeatError, ExitCode } from '../errors.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { sameFile } from '../dataset/file-keys.js';
 import { withLock } from '../features/lock.js';
-import { FeatureDirWriter, RowReader, type RowCopy } from '../features/rows.js';
+import { RowReader, writeFeatureDir, type RowCopy } from '../features/rows.js';
 import {
   diffSettings,
   featureDirState,
@@ -18,7 +18,7 @@ import {
   type UpdateCounts,
 } from '../features/store.js';
 import { UPDATE_NEXT_DIR, UPDATE_ROWS_DIR, completePendingUpdate } from '../features/swap.js';
-import { silentLogger, type Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
 import { extractFeatures, reportFiles, resultOf, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
 import { planFiles } from './plan-files.js';
@@ -142,12 +142,12 @@ async function computeRows(dataset: Dataset, files: PlannedFile[], rowsDir: stri
       });
     }
   }
-  if (!(await covers(rowsDir, files))) throw new Error(`${rowsDir}: update rows do not cover the changed files`);
+  if (!(await covers(rowsDir, files))) throw new CnnfeatError(`${rowsDir}: image files changed while they were being updated; run --update again`);
   return readFeatureIndex(rowsDir);
 }
 
 function isInterruption(err: unknown): boolean {
-  return err instanceof CnnfeatError && (err.exitCode === ExitCode.interrupted || err.exitCode === 143);
+  return err instanceof CnnfeatError && (err.exitCode === ExitCode.interrupted || err.exitCode === ExitCode.terminated);
 }
 
 /** Whether `dir` is a finished extraction of exactly these files in their current state. */
@@ -187,7 +187,7 @@ async function assemble(
       const row = src.rowOf.get(file.relPath);
       if (reason !== undefined) skipped.push({ path: file.relPath, reason });
       else if (row !== undefined) copies.push({ file, source: src.reader, row });
-      else throw new Error(`${src.index.dir}: no row and no skip reason for ${file.relPath}`);
+      else throw new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run --update again`);
     }
     const engine = computed?.manifest.engine ?? old.manifest.engine;
     const manifest: FeatureManifest = {
@@ -195,13 +195,7 @@ async function assemble(
       update: counts,
     };
     await fsp.rm(path.join(outDir, UPDATE_NEXT_DIR), { recursive: true, force: true });
-    const writer = await FeatureDirWriter.create(path.join(outDir, UPDATE_NEXT_DIR), old.dim);
-    try {
-      await writer.copy(copies);
-      await writer.finish(manifest);
-    } finally {
-      await writer.close();
-    }
+    await writeFeatureDir(path.join(outDir, UPDATE_NEXT_DIR), old.dim, copies, manifest);
     return manifest;
   } finally {
     await Promise.allSettled([oldReader.close(), newReader?.close()]);

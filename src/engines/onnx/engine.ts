@@ -1,19 +1,30 @@
 import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, errorMessage } from '../../errors.js';
 import { cacheDir } from '../../models/cache.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { inferenceError, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
+import { inferenceError, type CutSpec, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
 import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
 
 const require = createRequire(import.meta.url);
+
+/** Whether onnxruntime-node's native binding loads on this platform. */
+export function onnxRuntimeLoads(): boolean {
+  try {
+    require('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Version of the installed onnxruntime-node. */
 export function onnxRuntimeVersion(): string {
@@ -37,19 +48,43 @@ export interface OnnxSource {
   weightsDigest: string;
 }
 
+/** onnxruntime could not start or load a model: `auto` then runs the model on tfjs. */
+export class OnnxRuntimeError extends CnnfeatError {
+  override name = 'OnnxRuntimeError';
+}
+
 /**
  * Loads a LayersModel on onnxruntime-node: exported to ONNX (cut at `opts.layers`) on first use
- * and cached under `<cache>/onnx/`, keyed by weights digest, cut and exporter version.
- * @throws UnsupportedLayerError when a layer cannot be exported (the caller may fall back to tfjs)
+ * and cached under `<cache>/onnx/`, keyed by model.json, weights digest, cut and exporter version.
+ * A cached export onnxruntime cannot load is exported again, once.
+ * @throws UnsupportedLayerError when a layer cannot be exported, OnnxRuntimeError when
+ *   onnxruntime cannot run the export (the caller may fall back to tfjs)
  */
 export async function loadOnnxExtractor(source: OnnxSource, opts: Partial<EngineLoadOptions> & { logger?: Logger } = {}): Promise<FeatureExtractor> {
-  const record = await exportedModel(source, opts.layers, opts.pool ?? 'avg', opts.logger ?? silentLogger);
+  const logger = opts.logger ?? silentLogger;
   const threads = opts.threads ?? os.availableParallelism();
+  const cut = { layers: opts.layers ?? [], pool: opts.pool ?? 'avg' };
+  const exported = await exportedModel(source, cut, logger, false);
+  try {
+    return await startExtractor(exported, threads);
+  } catch (err) {
+    if (!exported.cached) throw err;
+    logger.warn(`${errorMessage(err)}; exporting the model again`);
+    return startExtractor(await exportedModel(source, cut, logger, true), threads);
+  }
+}
+
+async function startExtractor(record: ExportRecord & { file: string }, threads: number): Promise<FeatureExtractor> {
   const session = new SessionWorker({ file: record.file, threads });
-  await session.ready;
-  const extractor = buildExtractor(session, record, threads);
-  await extractor.run(new Float32Array(record.input.height * record.input.width * 3), 1);
-  return extractor;
+  try {
+    await session.ready;
+    const extractor = buildExtractor(session, record, threads);
+    await extractor.run(new Float32Array(record.input.height * record.input.width * 3), 1);
+    return extractor;
+  } catch (err) {
+    await session.terminate();
+    throw new OnnxRuntimeError(`${record.file}: onnxruntime could not run the exported model: ${errorMessage(err)}`);
+  }
 }
 
 /** An onnxruntime session in a worker thread, with requests matched to replies by id. */
@@ -65,9 +100,7 @@ class SessionWorker {
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (msg: SessionResponse) => {
         if (msg.type === 'ready') return resolve();
-        if (msg.type === 'error' && msg.id === -1) {
-          return reject(new CnnfeatError(`${setup.file}: onnxruntime could not load the exported model: ${msg.message}; delete the file to export it again, or use --engine tfjs`));
-        }
+        if (msg.type === 'error' && msg.id === -1) return reject(new Error(msg.message));
         const call = this.pending.get(msg.id);
         this.settle(msg.id);
         if (msg.type === 'result') call?.resolve(msg.features);
@@ -103,6 +136,11 @@ class SessionWorker {
     });
   }
 
+  /** Stops the worker at once (after a failed start). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
   async release(): Promise<void> {
     if (this.failure) return;
     this.worker.ref();
@@ -132,33 +170,32 @@ function buildExtractor(session: SessionWorker, record: ExportRecord, threads: n
   };
 }
 
-/** The cached export for this cut, made now when missing. */
-async function exportedModel(source: OnnxSource, layers: string[] | undefined, pool: PoolMode, logger: Logger): Promise<ExportRecord & { file: string }> {
+/** The cached export for this model and cut, made now when missing (or when `fresh`). */
+async function exportedModel(source: OnnxSource, cut: Required<CutSpec>, logger: Logger, fresh: boolean): Promise<ExportRecord & { file: string; cached: boolean }> {
   const dir = path.join(cacheDir(), 'onnx');
-  const model = layers?.length ? null : await loadLayersModel(source.modelJson);
-  const cut = layers?.length ? layers : [defaultFeatureLayer(model!)];
-  model?.dispose();
-  const key = createHash('sha256').update(JSON.stringify([source.weightsDigest, cut, pool, EXPORTER_VERSION])).digest('hex').slice(0, 24);
+  const topology = createHash('sha256').update(await fsp.readFile(source.modelJson)).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify([topology, source.weightsDigest, cut, EXPORTER_VERSION])).digest('hex').slice(0, 24);
   const file = path.join(dir, `${key}.onnx`);
   const recordFile = path.join(dir, `${key}.json`);
-  if ((await statOrNull(file))?.isFile() && (await statOrNull(recordFile))?.isFile()) {
-    return { ...(await readJson<ExportRecord>(recordFile)), file };
+  if (!fresh && (await statOrNull(file))?.isFile() && (await statOrNull(recordFile))?.isFile()) {
+    return { ...(await readJson<ExportRecord>(recordFile)), file, cached: true };
   }
-  logger.info(`Exporting ${source.modelJson} (${cut.join(',')}) to ONNX, once: ${file}`);
-  const record = await exportNow(source, cut, pool);
+  logger.info(`Exporting ${source.modelJson} to ONNX, once: ${file}`);
+  const record = await exportNow(source, cut);
   await makeDir(dir);
   await writeFileAtomic(file, record.bytes);
   const { bytes: _bytes, ...rest } = record;
   await writeJsonAtomic(recordFile, rest);
-  return { ...rest, file };
+  return { ...rest, file, cached: false };
 }
 
-async function exportNow(source: OnnxSource, layers: string[], pool: PoolMode): Promise<ExportRecord & { bytes: Uint8Array }> {
+async function exportNow(source: OnnxSource, cut: Required<CutSpec>): Promise<ExportRecord & { bytes: Uint8Array }> {
   const model = await loadLayersModel(source.modelJson);
   try {
-    const { bytes, dim, pooled } = exportToOnnx(model, { layers, pool });
+    const layers = cut.layers.length > 0 ? cut.layers : [defaultFeatureLayer(model)];
+    const { bytes, dim, pooled } = exportToOnnx(model, { layers, pool: cut.pool });
     const input = imageInputOf(model, source.modelJson);
-    return { exporterVersion: EXPORTER_VERSION, weightsDigest: source.weightsDigest, layers, pool, dim, pooled, input, bytes };
+    return { exporterVersion: EXPORTER_VERSION, weightsDigest: source.weightsDigest, layers, pool: cut.pool, dim, pooled, input, bytes };
   } finally {
     model.dispose();
   }

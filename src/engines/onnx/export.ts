@@ -10,12 +10,17 @@ export const EXPORTER_VERSION = 1;
 
 /** Thrown for a layer or layer option the ONNX exporter cannot translate. */
 export class UnsupportedLayerError extends CnnfeatError {
+  /** What cannot be exported, without advice: `layer "x" (Class): … cannot be exported to ONNX`. */
+  readonly problem: string;
+
   constructor(
     readonly layer: string,
     readonly className: string,
     what: string,
   ) {
-    super(`layer "${layer}" (${className}): ${what} cannot be exported to ONNX; run this model with --engine tfjs`, ExitCode.usage);
+    const problem = `layer "${layer}" (${className}): ${what} cannot be exported to ONNX`;
+    super(`${problem}; run this model with --engine tfjs`, ExitCode.usage);
+    this.problem = problem;
     this.name = 'UnsupportedLayerError';
   }
 }
