@@ -36,7 +36,7 @@ export async function bench({ root, args, log }) {
     ['  raw engine (pre-decoded)', `${r.rawImagesPerSecond} img/s`],
     ['  extract end-to-end', `${r.extractImagesPerSecond} img/s  (${r.extractWallSeconds} s wall incl. start-up)`],
     ['  extract / raw', `${r.extractToRaw}  (target ≥ 0.9)`],
-    ['  PyTorch peer', r.peerImagesPerSecond === null ? `not run (${peer ? 'failed' : 'python3 with torch not found'})` : `${r.peerImagesPerSecond} img/s (batch ${PEER_BATCH})`],
+    ['  PyTorch peer', r.peerImagesPerSecond === null ? `not run (${args['no-peer'] ? '--no-peer' : peer ? 'failed' : 'python3 with torch not found'})` : `${r.peerImagesPerSecond} img/s (batch ${PEER_BATCH})`],
     ['  extract / peer', r.extractToPeer === null ? '-' : `${r.extractToPeer}  (target ≥ 1.5)`],
     ['  peak RSS of extract', `${r.peakRssMB} MB  (target ≤ 1536)`],
   ]);

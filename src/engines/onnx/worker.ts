@@ -16,6 +16,9 @@ const session = ort.InferenceSession.create(setup.file, {
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',
   logSeverityLevel: 3,
+  // Idle intra-op threads sleep instead of spinning, leaving the cores to sharp's decoding of the
+  // next batch (measured: extract/raw 0.87 with spinning, 0.95 without, on 2 cores).
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
 });
 session.then(
   () => reply({ type: 'ready' }),
