@@ -14,6 +14,8 @@ export interface LibsvmInstance {
     estimates: { label: number; probability: number }[];
   };
   serializeModel(): string;
+  /** Labels of the model's classes, in libsvm's internal order. */
+  getLabels(): number[];
   free(): void;
   /** Pointer to the svm_model in wasm memory (what `SVM.load` sets). */
   model: number | null;
@@ -25,7 +27,7 @@ export interface LibsvmClass {
   new (options?: Record<string, unknown>): LibsvmInstance;
   load(serialized: string): LibsvmInstance;
   SVM_TYPES: { C_SVC: string };
-  KERNEL_TYPES: { LINEAR: string; RBF: string };
+  KERNEL_TYPES: { LINEAR: string; RBF: string; PRECOMPUTED: string };
 }
 
 /** The emscripten module behind libsvm-js (`libsvm-js/out/wasm/libsvm.js`), as far as used here. */

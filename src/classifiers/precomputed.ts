@@ -1,0 +1,148 @@
+/**
+ * libsvm's precomputed-kernel mode (kernel_type 4), through libsvm-js.
+ *
+ * A training row is `[serial, K(i, 0), …, K(i, m-1)]`: libsvm reads a kernel value as
+ * `x[serial of the other sample]`, so position 0 holds the sample's own 1-based serial and
+ * position s holds the kernel value with training sample s. The solver then never touches
+ * the 2,048-d features: each kernel evaluation is a lookup, which is what makes training fast.
+ *
+ * Models trained this way refer to their support vectors by serial only; {@link toNativeModelText}
+ * turns them into ordinary linear/RBF libsvm models holding the vectors themselves, and
+ * {@link toPrecomputedModelText} turns any stored model back into a precomputed one whose
+ * "training set" is its own support vectors, so prediction can feed kernel rows too.
+ */
+import { CnnfeatError } from '../errors.js';
+import type { LibsvmClass, LibsvmInstance } from './libsvm.js';
+import type { Kernel } from './svm.js';
+
+/** libsvm parameters of a C-SVC fit. */
+export interface FitParams {
+  C: number;
+  probability: boolean;
+  /** Per-label cost multipliers (libsvm `-wLABEL w`), or none. */
+  weights?: number[];
+}
+
+/**
+ * Longest option string libsvm-js can parse: its `parse_command_line` copies it into a
+ * 256-byte stack buffer.
+ */
+const MAX_COMMAND_CHARS = 250;
+
+/** libsvm-js options of a precomputed-kernel C-SVC (scikit-learn's SVC tolerance and shrinking). */
+function precomputedOptions(SVM: LibsvmClass, params: FitParams): Record<string, unknown> {
+  const weight = params.weights
+    ? Object.fromEntries(params.weights.map((w, label) => [label, Number(w.toPrecision(6))]))
+    : undefined;
+  const options = {
+    type: SVM.SVM_TYPES.C_SVC,
+    kernel: SVM.KERNEL_TYPES.PRECOMPUTED,
+    cost: params.C,
+    probabilityEstimates: params.probability,
+    cacheSize: 200,
+    quiet: true,
+    weight,
+  };
+  const weightChars = weight ? Object.entries(weight).reduce((sum, [l, w]) => sum + `-w${l} ${w} `.length, 0) : 0;
+  if (weightChars + 60 > MAX_COMMAND_CHARS) {
+    throw new CnnfeatError(`--class-weight balanced: too many classes (${params.weights?.length}) for libsvm-js's option buffer; train without class weights`);
+  }
+  return options;
+}
+
+/**
+ * Trains a C-SVC on a precomputed kernel matrix.
+ * @param K row-major `m` × `m` kernel matrix of the training samples, in the order of `y`
+ * @param y libsvm label of each sample (class index), ideally sorted ascending
+ * @returns the trained libsvm instance; the caller must `free()` it
+ */
+export function trainPrecomputed(SVM: LibsvmClass, params: FitParams, K: Float64Array, m: number, y: number[]): LibsvmInstance {
+  const rows: Float64Array[] = new Array(m);
+  for (let i = 0; i < m; i++) {
+    const row = new Float64Array(m + 1);
+    row[0] = i + 1;
+    row.set(K.subarray(i * m, (i + 1) * m), 1);
+    rows[i] = row;
+  }
+  const svm = new SVM(precomputedOptions(SVM, params));
+  try {
+    svm.train(rows, y);
+  } catch (err) {
+    svm.free();
+    throw err;
+  }
+  return svm;
+}
+
+/**
+ * Labels predicted by a precomputed-kernel model.
+ * @param Kq row-major `q` × `m` kernel values between the samples and the model's `m` training samples
+ */
+export function predictPrecomputed(svm: LibsvmInstance, Kq: Float64Array, q: number, m: number): number[] {
+  const row = new Float64Array(m + 1);
+  const labels: number[] = new Array(q);
+  for (let i = 0; i < q; i++) {
+    row.set(Kq.subarray(i * m, (i + 1) * m), 1);
+    labels[i] = svm.predictOne(row);
+  }
+  return labels;
+}
+
+/** libsvm writes feature values with `%.8g`; so do we, dropping zeros (libsvm's sparse format). */
+function svFeatures(X: Float64Array, d: number, row: number): string {
+  const parts: string[] = [];
+  const base = row * d;
+  for (let j = 0; j < d; j++) {
+    const v = X[base + j];
+    if (v !== 0) parts.push(`${j + 1}:${Number(v.toPrecision(8))}`);
+  }
+  return parts.join(' ');
+}
+
+/** Splits a libsvm model text at its `SV` line. */
+function splitAtSv(text: string): { header: string[]; svLines: string[] } {
+  const lines = text.split('\n');
+  const at = lines.indexOf('SV');
+  if (at < 0) throw new CnnfeatError('SVM model: libsvm text has no SV section');
+  return { header: lines.slice(0, at), svLines: lines.slice(at + 1).filter((l) => l.trim() !== '') };
+}
+
+/**
+ * Rewrites a model trained on a precomputed kernel as the equivalent ordinary libsvm model.
+ * @param text libsvm text of the precomputed model (SV lines end in `0:serial`)
+ * @param kernel the kernel the matrix was made with
+ * @param gamma its RBF width (written for rbf only, as libsvm does)
+ * @param X the (scaled) training rows, row-major `m` × `d`, in the order they were trained
+ */
+export function toNativeModelText(text: string, kernel: Kernel, gamma: number, X: Float64Array, d: number): string {
+  const { header, svLines } = splitAtSv(text);
+  const nativeHeader = header.flatMap((line) => {
+    if (!line.startsWith('kernel_type ')) return [line];
+    return kernel === 'rbf' ? ['kernel_type rbf', `gamma ${gamma}`] : ['kernel_type linear'];
+  });
+  const nativeSv = svLines.map((line) => {
+    const tokens = line.trim().split(/\s+/);
+    const last = tokens.pop() ?? '';
+    const serial = last.startsWith('0:') ? Number(last.slice(2)) : NaN;
+    if (!Number.isInteger(serial) || serial < 1 || serial * d > X.length) {
+      throw new CnnfeatError(`SVM training: unexpected precomputed support vector "${last}"`, 1);
+    }
+    return `${tokens.join(' ')} ${svFeatures(X, d, serial - 1)}`;
+  });
+  return [...nativeHeader, 'SV', ...nativeSv, ''].join('\n');
+}
+
+/**
+ * Rewrites a linear/RBF libsvm model as a precomputed-kernel model whose samples are its own
+ * support vectors, in order (serials 1..total_sv). Probability parameters (probA/probB) are kept.
+ * @param text an ordinary C-SVC libsvm model text
+ * @param k1 number of dual coefficients per SV line (nr_class − 1)
+ */
+export function toPrecomputedModelText(text: string, k1: number): string {
+  const { header, svLines } = splitAtSv(text);
+  const preHeader = header
+    .filter((line) => !line.startsWith('gamma '))
+    .map((line) => (line.startsWith('kernel_type ') ? 'kernel_type precomputed' : line));
+  const preSv = svLines.map((line, s) => `${line.trim().split(/\s+/, k1).join(' ')} 0:${s + 1}`);
+  return [...preHeader, 'SV', ...preSv, ''].join('\n');
+}
