@@ -73,7 +73,8 @@ test('model is a plain JSON object with resolved options; classes keep ascending
   assert.equal(model.scaling.kind, 'standard');
   assert.equal(model.scaling.mean.length, 16);
   assert.equal(model.scaling.std.length, 16);
-  assert.match(model.libsvm, /^svm_type c_svc\nkernel_type rbf\ngamma 0\.0625\nnr_class 3\n/);
+  assert.match(model.libsvm, /^svm_type c_svc\nkernel_type precomputed\nnr_class 3\n/);
+  assert.equal(Buffer.from(model.supportVectors, 'base64').length, 4 * 16 * Number(/total_sv (\d+)/.exec(model.libsvm)[1]));
   assert.match(model.libsvm, /\nlabel 0 1 2\n/);
   assert.deepEqual(JSON.parse(JSON.stringify(model)), model);
 });
@@ -175,14 +176,45 @@ test('classes without samples are kept in the model but never predicted', async 
   assert.ok(!labels.includes(3));
 });
 
+/**
+ * The same model as an ordinary linear/RBF libsvm text with inline support vectors, as
+ * classifier files written before precomputed-kernel training hold it.
+ */
+function asNativeModel(model) {
+  const d = model.dim;
+  const sv = new Float32Array(new Uint8Array(Buffer.from(model.supportVectors, 'base64')).buffer);
+  const [header, body] = model.libsvm.split('\nSV\n');
+  const kernelLines = model.options.kernel === 'rbf' ? `kernel_type rbf\ngamma ${model.options.gamma}` : 'kernel_type linear';
+  const lines = body.trim().split('\n').map((line, s) => {
+    const coefs = line.trim().split(' ').slice(0, -1).join(' ');
+    const values = Array.from(sv.subarray(s * d, (s + 1) * d), (v, j) => `${j + 1}:${v}`).join(' ');
+    return `${coefs} ${values}`;
+  });
+  const { supportVectors, ...rest } = model;
+  return { ...rest, libsvm: `${header.replace('kernel_type precomputed', kernelLines)}\nSV\n${lines.join('\n')}\n` };
+}
+
+test('classifier files with an ordinary libsvm model (inline support vectors) predict the same', async () => {
+  const { d, train, test: held } = blobs();
+  for (const kernel of ['linear', 'rbf']) {
+    const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel, scale: 'standard' });
+    const native = asNativeModel(model);
+    assert.match(native.libsvm, new RegExp(`kernel_type ${kernel}\n`));
+    const a = await predictSvm(model, held.X, held.y.length, d);
+    const b = await predictSvm(native, held.X, held.y.length, d);
+    assert.deepEqual(b.labels, a.labels);
+    b.scores.forEach((s, i) => assert.ok(Math.abs(s - a.scores[i]) < 1e-9));
+  }
+});
+
 test('models longer than SVM.load can take through the wasm stack still load and predict', async () => {
-  // Random high-dimensional data: every sample is a support vector => ~1 MB of model text.
+  // Random high-dimensional data: every sample is a support vector => ~1 MB of (ordinary) model text.
   const n = 150;
   const d = 600;
   const rand = rng(21);
   const X = Float32Array.from({ length: n * d }, () => rand());
   const y = Array.from({ length: n }, (_, i) => i % 3);
-  const model = await trainSvm(X, n, d, y, CLASSES, BASE);
+  const model = asNativeModel(await trainSvm(X, n, d, y, CLASSES, BASE));
   assert.ok(model.libsvm.length > 256 * 1024, `model text is ${model.libsvm.length} chars`);
   const restored = JSON.parse(JSON.stringify(model));
   const { labels } = await predictSvm(restored, X, n, d);
@@ -211,7 +243,10 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
   const model = await trainSvm(train.X, 60, d, train.y, CLASSES, BASE);
   await assert.rejects(predictSvm(model, train.X.subarray(0, 60 * 8), 60, 8), isUsage(/8 dimensions.*trained on 16/));
   await assert.rejects(predictSvm({ ...model, type: 'knn' }, train.X, 60, d), isUsage(/not an SVM model/));
-  await assert.rejects(predictSvm({ ...model, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/lacks "nr_class"/));
+  await assert.rejects(predictSvm({ ...model, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/not a precomputed-kernel model/));
+  const { supportVectors, ...withoutVectors } = model;
+  await assert.rejects(predictSvm({ ...withoutVectors, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/lacks "nr_class"/));
+  await assert.rejects(predictSvm({ ...model, supportVectors: supportVectors.slice(8) }, train.X, 60, d), isUsage(/corrupt model/));
   assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [], classScores: [] });
 });
 

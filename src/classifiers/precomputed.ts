@@ -6,14 +6,14 @@
  * position s holds the kernel value with training sample s. The solver then never touches
  * the 2,048-d features: each kernel evaluation is a lookup, which is what makes training fast.
  *
- * Models trained this way refer to their support vectors by serial only; {@link toNativeModelText}
- * turns them into ordinary linear/RBF libsvm models holding the vectors themselves, and
- * {@link toPrecomputedModelText} turns any stored model back into a precomputed one whose
- * "training set" is its own support vectors, so prediction can feed kernel rows too.
+ * Models trained this way refer to their support vectors by serial only; {@link compactPrecomputedModel}
+ * renumbers them 1..total_sv and keeps their rows next to the text (stored as base64 float32,
+ * far faster to write and read than libsvm's text), and {@link toPrecomputedModelText} turns an
+ * ordinary linear/RBF model (older classifier files) into the same form, so prediction always
+ * feeds kernel rows between samples and support vectors.
  */
 import { CnnfeatError } from '../errors.js';
 import type { LibsvmClass, LibsvmInstance } from './libsvm.js';
-import type { Kernel } from './svm.js';
 
 /** libsvm parameters of a C-SVC fit. */
 export interface FitParams {
@@ -88,17 +88,6 @@ export function predictPrecomputed(svm: LibsvmInstance, Kq: Float64Array, q: num
   return labels;
 }
 
-/** libsvm writes feature values with `%.8g`; so do we, dropping zeros (libsvm's sparse format). */
-function svFeatures(X: Float64Array, d: number, row: number): string {
-  const parts: string[] = [];
-  const base = row * d;
-  for (let j = 0; j < d; j++) {
-    const v = X[base + j];
-    if (v !== 0) parts.push(`${j + 1}:${Number(v.toPrecision(8))}`);
-  }
-  return parts.join(' ');
-}
-
 /** Splits a libsvm model text at its `SV` line. */
 function splitAtSv(text: string): { header: string[]; svLines: string[] } {
   const lines = text.split('\n');
@@ -107,29 +96,55 @@ function splitAtSv(text: string): { header: string[]; svLines: string[] } {
   return { header: lines.slice(0, at), svLines: lines.slice(at + 1).filter((l) => l.trim() !== '') };
 }
 
+/** A precomputed-kernel model made self-contained: its support vectors travel with it. */
+export interface CompactModel {
+  /** libsvm text, kernel_type precomputed, SV lines ending in `0:s` for support vector s (1-based). */
+  text: string;
+  /** The support vectors, row-major `totalSv` × `d` float32, in SV-line order. */
+  supportVectors: Float32Array;
+}
+
 /**
- * Rewrites a model trained on a precomputed kernel as the equivalent ordinary libsvm model.
- * @param text libsvm text of the precomputed model (SV lines end in `0:serial`)
- * @param kernel the kernel the matrix was made with
- * @param gamma its RBF width (written for rbf only, as libsvm does)
+ * Renumbers the support vectors of a model trained on a precomputed kernel (whose SV lines
+ * end in `0:serial` of a training row) to 1..total_sv and collects their feature rows, so the
+ * model no longer depends on the training matrix.
+ * @param text libsvm text of the precomputed model
  * @param X the (scaled) training rows, row-major `m` × `d`, in the order they were trained
  */
-export function toNativeModelText(text: string, kernel: Kernel, gamma: number, X: Float64Array, d: number): string {
+export function compactPrecomputedModel(text: string, X: Float64Array, d: number): CompactModel {
   const { header, svLines } = splitAtSv(text);
-  const nativeHeader = header.flatMap((line) => {
-    if (!line.startsWith('kernel_type ')) return [line];
-    return kernel === 'rbf' ? ['kernel_type rbf', `gamma ${gamma}`] : ['kernel_type linear'];
-  });
-  const nativeSv = svLines.map((line) => {
-    const tokens = line.trim().split(/\s+/);
-    const last = tokens.pop() ?? '';
+  const supportVectors = new Float32Array(svLines.length * d);
+  const renumbered = svLines.map((line, s) => {
+    const trimmed = line.trim();
+    const cut = trimmed.lastIndexOf(' ');
+    const last = trimmed.slice(cut + 1);
     const serial = last.startsWith('0:') ? Number(last.slice(2)) : NaN;
     if (!Number.isInteger(serial) || serial < 1 || serial * d > X.length) {
       throw new CnnfeatError(`SVM training: unexpected precomputed support vector "${last}"`, 1);
     }
-    return `${tokens.join(' ')} ${svFeatures(X, d, serial - 1)}`;
+    supportVectors.set(X.subarray((serial - 1) * d, serial * d), s * d);
+    return `${trimmed.slice(0, cut)} 0:${s + 1}`;
   });
-  return [...nativeHeader, 'SV', ...nativeSv, ''].join('\n');
+  return { text: [...header, 'SV', ...renumbered, ''].join('\n'), supportVectors };
+}
+
+/** Base64 of a float32 array's little-endian bytes (how support vectors are stored in JSON). */
+export function encodeFloat32(values: Float32Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+}
+
+/**
+ * Decodes {@link encodeFloat32} output.
+ * @throws CnnfeatError when the length is not `expected` values
+ */
+export function decodeFloat32(base64: string, expected: number): Float32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length !== expected * 4) {
+    throw new CnnfeatError(`SVM model: support vectors hold ${bytes.length / 4} values, expected ${expected} (corrupt model?)`);
+  }
+  const out = new Float32Array(expected);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@ import { CnnfeatError } from '../errors.js';
 import { kernelMatrix } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
-import { toNativeModelText, toPrecomputedModelText, trainPrecomputed, type FitParams } from './precomputed.js';
+import { compactPrecomputedModel, decodeFloat32, encodeFloat32, toPrecomputedModelText, trainPrecomputed, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
@@ -62,8 +62,14 @@ export interface SvmModel {
   classes: string[];
   options: ResolvedSvmOptions;
   scaling: ScalingParams;
-  /** libsvm's `serializeModel()` text (the classic libsvm model file format). */
+  /**
+   * libsvm's `serializeModel()` text (the classic libsvm model file format). With
+   * `supportVectors`, a precomputed-kernel model whose SV lines end in `0:s`, s indexing
+   * those vectors (1-based); otherwise an ordinary linear/RBF model with the vectors inline.
+   */
   libsvm: string;
+  /** Support vectors as base64 little-endian float32, `total_sv` × `dim`, in SV-line order. */
+  supportVectors?: string;
   /** Number of training samples. */
   trainedOn: number;
   /** Feature dimension D (always written by {@link trainSvm}; used to validate prediction input). */
@@ -283,13 +289,14 @@ function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams
 
 /**
  * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts) and libsvm's
- * precomputed mode, returning the equivalent ordinary linear/RBF libsvm model text.
+ * precomputed mode; returns the model text and its support vectors.
  */
-async function fitViaKernelMatrix(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]): Promise<string> {
+async function fitViaKernelMatrix(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
   const K = await kernelMatrix(opts.kernel, opts.gamma, Xo, n, Xo, n, d);
   const svm = trainPrecomputed(SVM, params, K, n, y);
   try {
-    return toNativeModelText(svm.serializeModel(), opts.kernel, opts.gamma, Xo, d);
+    const { text, supportVectors } = compactPrecomputedModel(svm.serializeModel(), Xo, d);
+    return { text, supportVectors: encodeFloat32(supportVectors) };
   } finally {
     svm.free();
   }
@@ -343,11 +350,10 @@ export async function trainSvm(
   const Xo = gatherRows(Xs, d, order);
   const params = fitParamsFor(resolved, labels, classes.length);
   const { SVM } = await loadLibsvm();
-  const text =
-    n <= PRECOMPUTED_MAX_ROWS
-      ? await fitViaKernelMatrix(SVM, resolved, params, Xo, n, d, y)
-      : fitNative(SVM, resolved, params, rowViews(Xo, n, d), y);
-  return { type: 'svm', classes: [...classes], options: resolved, scaling, libsvm: text, trainedOn: n, dim: d };
+  const base = { type: 'svm' as const, classes: [...classes], options: resolved, scaling, trainedOn: n, dim: d };
+  if (n > PRECOMPUTED_MAX_ROWS) return { ...base, libsvm: fitNative(SVM, resolved, params, rowViews(Xo, n, d), y) };
+  const { text, supportVectors } = await fitViaKernelMatrix(SVM, resolved, params, Xo, n, d, y);
+  return { ...base, libsvm: text, supportVectors };
 }
 
 // ---------------------------------------------------------------------------
@@ -403,6 +409,25 @@ function predictWithVotes(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Fl
 }
 
 /**
+ * A stored model as a precomputed-kernel libsvm text plus its parsed coefficients and support
+ * vectors (decoded from `supportVectors`, or read from an ordinary model's SV lines).
+ */
+function precomputedForm(model: SvmModel, d: number): { parsed: ParsedLibsvmModel; precomputedText: string } {
+  if (model.supportVectors === undefined) {
+    const parsed = parseLibsvmModel(model.libsvm, d);
+    return { parsed, precomputedText: toPrecomputedModelText(model.libsvm, parsed.labels.length - 1) };
+  }
+  if (!model.libsvm.includes('\nkernel_type precomputed\n')) {
+    throw new CnnfeatError('SVM model: "supportVectors" given but the libsvm text is not a precomputed-kernel model (corrupt model?)');
+  }
+  const parsed = parseLibsvmModel(model.libsvm, 0);
+  parsed.sv = Float64Array.from(decodeFloat32(model.supportVectors, parsed.totalSv * d));
+  parsed.kernel = model.options.kernel;
+  parsed.gamma = model.options.gamma;
+  return { parsed, precomputedText: model.libsvm };
+}
+
+/**
  * Predicts classes for a dense feature matrix with a model from {@link trainSvm}
  * (possibly after a JSON round-trip). The stored scaling is re-applied, the kernel values
  * between the samples and the support vectors are computed as one matrix product, and
@@ -430,9 +455,9 @@ export async function predictSvm(model: SvmModel, X: Float32Array, n: number, d:
   }
   if (n === 0) return { labels: [], scores: [], classScores: [] };
   const Xs = applyScaling(model.scaling, X, n, d);
-  const parsed = parseLibsvmModel(model.libsvm, d);
+  const { parsed, precomputedText } = precomputedForm(model, d);
   const Kq = await kernelMatrix(parsed.kernel, parsed.gamma, Xs, n, parsed.sv, parsed.totalSv, d);
-  const svm = loadLibsvmModel(await loadLibsvm(), toPrecomputedModelText(model.libsvm, parsed.labels.length - 1));
+  const svm = loadLibsvmModel(await loadLibsvm(), precomputedText);
   try {
     return model.options.probability
       ? predictWithProbability(svm, Kq, n, parsed.totalSv, model.classes.length)
