@@ -5,7 +5,7 @@ import { colorEnabled } from '../util/log.js';
 import { finiteNumber } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates } from './gates.js';
 import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
-import { addSvmOptions, svmOptionsFrom, type SvmFlags } from './train-options.js';
+import { addSvmOptions, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends ExtractFlags, SvmFlags {
   output: string;
@@ -24,12 +24,12 @@ export function register(program: Command): void {
     .argument('<dataset-dir>', 'folder with train/ and test/ (or val/) class folders, or just class folders')
     .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json')
     .option('--test-size <fraction>', 'held-out fraction when there is no given split', '0.2')
-    .option('--seed <n>', 'seed of the stratified split', '0');
-  addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd)))).action(async (datasetDir: string, flags: Flags) => {
+    .option('--seed <n>', 'seed of the stratified split and of the cross-validation folds', '0');
+  addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd), { seed: false }))).action(async (datasetDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const gates = parseGates(flags);
     const options = {
-      svm: svmOptionsFrom(flags),
+      train: trainOptionsFrom(flags),
       testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
       seed: finiteNumber('--seed', flags.seed),
     };

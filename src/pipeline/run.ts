@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { saveClassifier } from '../classifiers/model-file.js';
-import type { SvmOptions } from '../classifiers/svm.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/store.js';
@@ -11,16 +10,19 @@ import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
-import { DEFAULT_SVM, trainClassifier } from './train.js';
+import { DEFAULT_SVM, trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
 export interface RunOptions extends ExtractOptions {
-  svm?: SvmOptions;
+  /** How to train (default: a single linear fit, C=1). */
+  train?: TrainOptions;
+
   /** Fraction held out when the dataset has no train/test folders (default 0.2). */
   testSize?: number;
   seed?: number;
   /** Called once both feature directories are written, before training. */
   onExtracted?: () => void;
+
 }
 
 /** Everything `run` produced. */
@@ -49,9 +51,7 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
   ]);
   opts.onExtracted?.();
-  const svm = opts.svm ?? DEFAULT_SVM;
-  logger.info(`Training a ${svm.kernel} SVM (C=${svm.C}, scale=${svm.scale}) on ${trainFeatures.rows} rows…`);
-  const classifier = await trainClassifier(await readFeatureSet(path.join(outDir, 'train')), svm);
+  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train')), opts.train ?? { svm: DEFAULT_SVM }, logger);
   const modelFile = path.join(outDir, 'model.json');
   await saveClassifier(modelFile, classifier);
   const { metrics } = await evaluateClassifier(classifier, await readFeatureSet(path.join(outDir, 'test')));
