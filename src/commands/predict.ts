@@ -13,6 +13,7 @@ interface Flags {
   batchSize: string;
   model?: string;
   backend: BackendChoice;
+  topK?: string;
 }
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
@@ -22,9 +23,11 @@ export function register(program: Command): void {
     .description('classify images with a trained classifier')
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
-    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)');
+    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)')
+    .option('--top-k <k>', 'also list the k best classes of each image with their scores (probabilities with a --probability classifier)');
   addOutputOptions(addBatchOption(addBackendOption(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
+    const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
@@ -33,10 +36,15 @@ export function register(program: Command): void {
       backend: flags.backend,
       model: flags.model,
       logger,
+      topK,
     });
     printResult(flags, predictions, () =>
       predictions
-        .map((p) => ('error' in p ? `${p.path}\tERROR\t${p.error}` : `${p.path}\t${p.label}\t${p.score.toFixed(3)}`))
+        .map((p) => {
+          if ('error' in p) return `${p.path}\tERROR\t${p.error}`;
+          const ranked = p.top ? p.top.map((c) => `${c.label} ${c.score.toFixed(3)}`) : [`${p.label}\t${p.score.toFixed(3)}`];
+          return `${p.path}\t${ranked.join('\t')}`;
+        })
         .join('\n'),
     );
     const failed = predictions.filter((p) => 'error' in p).length;
