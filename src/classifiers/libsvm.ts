@@ -35,6 +35,14 @@ interface LibsvmRuntime {
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   _deserialize_model(textPtr: number): number;
+  /** Allocates a problem of `rows` samples of `dims` values each (libsvm-js's js-interfaces.c). */
+  _create_svm_nodes(rows: number, dims: number): number;
+  /** Copies `dims` doubles at `valuesPtr` into row `i` of a problem, with label `y`. */
+  _add_instance(problem: number, valuesPtr: number, dims: number, y: number, i: number): void;
+  /** Trains on a problem with an svm-train option string; returns the model pointer. */
+  _libsvm_train_problem(problem: number, commandPtr: number): number;
+  _free_problem(problem: number): void;
+  HEAPF64: Float64Array;
   /** Current view of wasm memory; replaced when memory grows, so re-read after `_malloc`. */
   HEAPU8: Uint8Array;
   /** Where libsvm's stdout / stderr lines go (looked up on every write). */

@@ -12,8 +12,8 @@
 import { CnnfeatError } from '../errors.js';
 import { computeMetrics } from '../metrics/metrics.js';
 import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './kernel-matrix.js';
-import { loadLibsvm, type LibsvmClass } from './libsvm.js';
-import { predictPrecomputed, trainPrecomputed } from './precomputed.js';
+import { loadLibsvm, type Libsvm } from './libsvm.js';
+import { PrecomputedProblem, predictPrecomputed } from './precomputed.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
 import { balancedClassWeights, gatherRows, KERNELS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 
@@ -213,66 +213,93 @@ interface SelectionData {
   fold: number[];
 }
 
-/** Computes the product matrices of one scaling for every fold. */
-async function foldProducts(data: SelectionData, scale: Scaling, k: number): Promise<FoldProducts[]> {
+/** Product matrix of all rows of a stateless scaling (none, l2), shared by its folds. */
+interface SharedProducts {
+  Xs: Float64Array;
+  P: Float64Array;
+}
+
+/** Computes the products of one fold under one scaling. */
+async function foldProducts(data: SelectionData, scale: Scaling, f: number, shared?: SharedProducts): Promise<FoldProducts> {
   const { X, n, d, labels, fold } = data;
   const all = Array.from({ length: n }, (_, i) => i);
-  const stateless = scale !== 'standard';
-  const shared = stateless ? applyScaling(fitScaling(X, n, d, scale), X, n, d) : undefined;
-  const sharedP = shared ? await crossProducts(shared, n, shared, n, d) : undefined;
-  const out: FoldProducts[] = [];
-  for (let f = 0; f < k; f++) {
-    const train = all.filter((i) => fold[i] !== f).sort((a, b) => labels[a]! - labels[b]! || a - b);
-    const valid = all.filter((i) => fold[i] === f);
-    const rows = [...train, ...valid];
-    let Xs: Float64Array;
-    let P: Float64Array;
-    if (shared && sharedP) {
-      Xs = gatherRows(shared, d, rows);
-      P = subMatrix(sharedP, n, rows, train);
-    } else {
-      const trainRaw = gatherRows(Float64Array.from(X), d, train);
-      const scaling = fitScaling(trainRaw, train.length, d, scale);
-      Xs = applyScaling(scaling, gatherRows(Float64Array.from(X), d, rows), rows.length, d);
-      P = await crossProducts(Xs, rows.length, Xs.subarray(0, train.length * d), train.length, d);
-    }
-    const trainXs = Xs.subarray(0, train.length * d);
-    out.push({
-      train,
-      valid,
-      P,
-      norms: rowSquaredNorms(Xs, rows.length, d),
-      gammaScale: resolveGamma('scale', trainXs, d),
-      gammaAuto: resolveGamma('auto', trainXs, d),
-    });
+  const train = all.filter((i) => fold[i] !== f).sort((a, b) => labels[a]! - labels[b]! || a - b);
+  const valid = all.filter((i) => fold[i] === f);
+  const rows = [...train, ...valid];
+  let Xs: Float64Array;
+  let P: Float64Array;
+  if (shared) {
+    Xs = gatherRows(shared.Xs, d, rows);
+    P = subMatrix(shared.P, n, rows, train);
+  } else {
+    const raw = gatherRows(Float64Array.from(X), d, rows);
+    const scaling = fitScaling(raw.subarray(0, train.length * d), train.length, d, scale);
+    Xs = applyScaling(scaling, raw, rows.length, d);
+    P = await crossProducts(Xs, rows.length, Xs.subarray(0, train.length * d), train.length, d);
   }
-  return out;
+  const trainXs = Xs.subarray(0, train.length * d);
+  return {
+    train,
+    valid,
+    P,
+    norms: rowSquaredNorms(Xs, rows.length, d),
+    gammaScale: resolveGamma('scale', trainXs, d),
+    gammaAuto: resolveGamma('auto', trainXs, d),
+  };
 }
 
-/** The kernel matrix of a grid point on a fold: (train+valid) × train. */
-function foldKernel(fp: FoldProducts, point: GridPoint): Float64Array {
-  const K = Float64Array.from(fp.P);
-  if (point.kernel === 'linear') return K;
-  const gamma = point.gamma === 'scale' ? fp.gammaScale : point.gamma === 'auto' ? fp.gammaAuto : point.gamma;
-  return rbfFromProducts(K, fp.norms, fp.norms.subarray(0, fp.train.length), gamma);
+/** The scaled matrix and its full product matrix, for a scaling that needs no fitting. */
+async function sharedProducts(data: SelectionData, scale: Scaling): Promise<SharedProducts | undefined> {
+  if (scale === 'standard') return undefined;
+  const { X, n, d } = data;
+  const Xs = applyScaling(fitScaling(X, n, d, scale), X, n, d);
+  return { Xs, P: await crossProducts(Xs, n, Xs, n, d) };
 }
 
-/** Fits one grid point on one fold and scores it on the held-out rows. */
-function scoreFold(SVM: LibsvmClass, data: SelectionData, fp: FoldProducts, point: GridPoint, scoring: CvScoring, classWeight: ClassWeight): { score: number; seconds: number } {
+/** A kernel (and its gamma) whose matrix serves every C of the grid. */
+interface KernelSpec {
+  kernel: Kernel;
+  gamma: SvmOptions['gamma'];
+}
+
+/** The kernel matrix of a spec on a fold: (train+valid) × train. The linear one is the products themselves (read only). */
+function foldKernel(fp: FoldProducts, spec: KernelSpec): Float64Array {
+  if (spec.kernel === 'linear') return fp.P;
+  const gamma = spec.gamma === 'scale' ? fp.gammaScale : spec.gamma === 'auto' ? fp.gammaAuto : spec.gamma;
+  return rbfFromProducts(Float64Array.from(fp.P), fp.norms, fp.norms.subarray(0, fp.train.length), gamma);
+}
+
+/** Score of predictions on held-out rows. */
+function foldScore(truth: number[], predicted: number[], nClasses: number, scoring: CvScoring): number {
+  const metrics = computeMetrics(truth, predicted, Array.from({ length: nClasses }, (_, c) => String(c)));
+  return scoring === 'accuracy' ? metrics.accuracy : metrics.balancedAccuracy;
+}
+
+/**
+ * Fits every C of one kernel on one fold from a single libsvm problem and scores each on the
+ * held-out rows.
+ * @returns per C (in `Cs` order) the score and the fit seconds
+ */
+function scoreFold(lib: Libsvm, data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: number[], scoring: CvScoring, classWeight: ClassWeight): { score: number; seconds: number }[] {
   const m = fp.train.length;
-  const K = foldKernel(fp, point);
   const y = fp.train.map((i) => data.labels[i]!);
-  const started = performance.now();
+  const truth = fp.valid.map((i) => data.labels[i]!);
   const weights = classWeight === 'balanced' ? balancedClassWeights(y, data.nClasses) : undefined;
-  const svm = trainPrecomputed(SVM, { C: point.C, probability: false, weights }, K.subarray(0, m * m), m, y);
-  const seconds = (performance.now() - started) / 1000;
+  const problem = new PrecomputedProblem(lib, K, m, y);
   try {
-    const predicted = predictPrecomputed(svm, K.subarray(m * m), fp.valid.length, m);
-    const truth = fp.valid.map((i) => data.labels[i]!);
-    const metrics = computeMetrics(truth, predicted, Array.from({ length: data.nClasses }, (_, c) => String(c)));
-    return { score: scoring === 'accuracy' ? metrics.accuracy : metrics.balancedAccuracy, seconds };
+    return Cs.map((C) => {
+      const started = performance.now();
+      const svm = problem.train({ C, probability: false, weights });
+      const seconds = (performance.now() - started) / 1000;
+      try {
+        const predicted = predictPrecomputed(svm, K.subarray(m * m), fp.valid.length, m);
+        return { score: foldScore(truth, predicted, data.nClasses, scoring), seconds };
+      } finally {
+        svm.free();
+      }
+    });
   } finally {
-    svm.free();
+    problem.free();
   }
 }
 
@@ -288,13 +315,21 @@ export interface SelectionOptions {
   seed: number;
   scoring?: CvScoring;
   classWeight?: ClassWeight;
-  /** Called after each grid point with its result (progress). */
-  onResult?: (result: Omit<CvResult, 'rank'>, done: number, total: number) => void;
+  /** Called after each fit (progress): fits done and total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The kernels of a grid: linear once, RBF once per gamma. */
+function kernelSpecs(grid: Grid): KernelSpec[] {
+  return grid.kernel.flatMap((kernel): KernelSpec[] => (kernel === 'linear' ? [{ kernel, gamma: grid.gamma[0]! }] : grid.gamma.map((gamma) => ({ kernel, gamma }))));
 }
 
 /**
  * Scores every grid point by stratified k-fold cross-validation on `X` (the training set) and
  * returns the table with the best point; the caller refits it on all of `X`.
+ *
+ * Work is ordered to share it: per scaling, per fold, one product matrix; per kernel, one
+ * kernel matrix and one libsvm problem; then one fit per C.
  * @param X row-major `n` × `d` training features
  * @param labels class index per row
  * @param nClasses number of class indices
@@ -307,22 +342,33 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
   const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
-  const { SVM } = await loadLibsvm();
-  const partial: Omit<CvResult, 'rank'>[] = [];
+  const lib = await loadLibsvm();
+  const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
+  const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));
+  const total = points.length * opts.folds;
+  let done = 0;
   for (const scale of opts.grid.scale) {
-    const products = await foldProducts(data, scale, opts.folds);
-    for (const point of points.filter((p) => p.scale === scale)) {
-      const perFold = products.map((fp) => scoreFold(SVM, data, fp, point, scoring, classWeight));
-      const folds = perFold.map((r) => r.score);
-      const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
-      const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
-      const result = { params: point, mean, std, folds, fitSeconds: perFold.reduce((a, r) => a + r.seconds, 0) / perFold.length };
-      partial.push(result);
-      opts.onResult?.(result, partial.length, points.length);
+    const shared = await sharedProducts(data, scale);
+    for (let f = 0; f < opts.folds; f++) {
+      const fp = await foldProducts(data, scale, f, shared);
+      for (const spec of kernelSpecs(opts.grid)) {
+        const results = scoreFold(lib, data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
+        opts.grid.C.forEach((C, c) => {
+          const entry = scores.get(key({ scale, ...spec, C }))!;
+          entry.folds.push(results[c]!.score);
+          entry.seconds += results[c]!.seconds;
+          opts.onProgress?.(++done, total);
+        });
+      }
     }
   }
+  const partial = points.map((params) => {
+    const { folds, seconds } = scores.get(key(params))!;
+    const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
+    const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
+    return { params, mean, std, folds, fitSeconds: seconds / folds.length };
+  });
   const rank = ranks(partial.map((r) => r.mean));
-  const results = partial.map((r, i) => ({ ...r, rank: rank[i]! }));
   return {
     method: 'stratified-k-fold',
     folds: opts.folds,
@@ -330,7 +376,7 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
     scoring,
     classWeight,
     grid: opts.grid,
-    results,
+    results: partial.map((r, i) => ({ ...r, rank: rank[i]! })),
     best: rank.indexOf(1),
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,7 +1,8 @@
 /**
  * libsvm's precomputed-kernel mode (kernel_type 4), through libsvm-js.
  *
- * A training row is `[serial, K(i, 0), …, K(i, m-1)]`: libsvm reads a kernel value as
+ * A training row is `[serial, K(i, 0), …, K(i, m-1)]`, written straight into libsvm's node
+ * arrays in wasm memory (libsvm-js's own `train` copies every row three times): libsvm reads a kernel value as
  * `x[serial of the other sample]`, so position 0 holds the sample's own 1-based serial and
  * position s holds the kernel value with training sample s. The solver then never touches
  * the 2,048-d features: each kernel evaluation is a lookup, which is what makes training fast.
@@ -13,7 +14,7 @@
  * feeds kernel rows between samples and support vectors.
  */
 import { CnnfeatError } from '../errors.js';
-import type { LibsvmClass, LibsvmInstance } from './libsvm.js';
+import type { Libsvm, LibsvmInstance } from './libsvm.js';
 
 /** libsvm parameters of a C-SVC fit. */
 export interface FitParams {
@@ -27,51 +28,87 @@ export interface FitParams {
  * Longest option string libsvm-js can parse: its `parse_command_line` copies it into a
  * 256-byte stack buffer.
  */
-const MAX_COMMAND_CHARS = 250;
+const MAX_COMMAND_CHARS = 255;
 
-/** libsvm-js options of a precomputed-kernel C-SVC (scikit-learn's SVC tolerance and shrinking). */
-function precomputedOptions(SVM: LibsvmClass, params: FitParams): Record<string, unknown> {
-  const weight = params.weights
-    ? Object.fromEntries(params.weights.map((w, label) => [label, Number(w.toPrecision(6))]))
-    : undefined;
-  const options = {
-    type: SVM.SVM_TYPES.C_SVC,
-    kernel: SVM.KERNEL_TYPES.PRECOMPUTED,
-    cost: params.C,
-    probabilityEstimates: params.probability,
-    cacheSize: 200,
-    quiet: true,
-    weight,
-  };
-  const weightChars = weight ? Object.entries(weight).reduce((sum, [l, w]) => sum + `-w${l} ${w} `.length, 0) : 0;
-  if (weightChars + 60 > MAX_COMMAND_CHARS) {
-    throw new CnnfeatError(`--class-weight balanced: too many classes (${params.weights?.length}) for libsvm-js's option buffer; train without class weights`);
+/**
+ * svm-train options of a precomputed-kernel C-SVC (`-s 0 -t 4`), with libsvm's defaults for
+ * tolerance (1e-3) and shrinking, as scikit-learn's SVC.
+ * @throws CnnfeatError when per-class weights would overflow libsvm-js's option buffer
+ */
+function precomputedCommand(params: FitParams): string {
+  const weights = (params.weights ?? []).map((w, label) => `-w${label} ${Number(w.toPrecision(6))}`);
+  const command = [`-s 0 -t 4 -c ${params.C} -b ${params.probability ? 1 : 0} -m 200 -q 1`, ...weights].join(' ');
+  if (command.length > MAX_COMMAND_CHARS) {
+    throw new CnnfeatError(`--class-weight balanced: too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
   }
-  return options;
+  return command;
+}
+
+/** Writes a NUL-terminated ASCII string to the wasm heap; the caller frees it. */
+function heapString(lib: Libsvm, text: string): number {
+  const bytes = new TextEncoder().encode(text);
+  const ptr = lib.runtime._malloc(bytes.length + 1);
+  lib.runtime.HEAPU8.set(bytes, ptr);
+  lib.runtime.HEAPU8[ptr + bytes.length] = 0;
+  return ptr;
 }
 
 /**
- * Trains a C-SVC on a precomputed kernel matrix.
- * @param K row-major `m` × `m` kernel matrix of the training samples, in the order of `y`
- * @param y libsvm label of each sample (class index), ideally sorted ascending
- * @returns the trained libsvm instance; the caller must `free()` it
+ * A precomputed-kernel training problem held in wasm memory, built once and trained with any
+ * number of C values / class weights (cross-validation fits 5 C values on one kernel matrix).
+ * Models trained from it point into its memory: free them before {@link PrecomputedProblem.free}.
  */
-export function trainPrecomputed(SVM: LibsvmClass, params: FitParams, K: Float64Array, m: number, y: number[]): LibsvmInstance {
-  const rows: Float64Array[] = new Array(m);
-  for (let i = 0; i < m; i++) {
-    const row = new Float64Array(m + 1);
-    row[0] = i + 1;
-    row.set(K.subarray(i * m, (i + 1) * m), 1);
-    rows[i] = row;
+export class PrecomputedProblem {
+  private ptr: number;
+
+  /**
+   * Copies the rows `[serial, K(i, 0), …, K(i, m-1)]` into libsvm's node arrays.
+   * @param K row-major kernel matrix whose first `m` × `m` block is the training samples' (in the order of `y`)
+   * @param y libsvm label of each sample (class index), ideally sorted ascending
+   */
+  constructor(
+    private readonly lib: Libsvm,
+    K: Float64Array,
+    readonly m: number,
+    y: number[],
+  ) {
+    const rt = lib.runtime;
+    this.ptr = rt._create_svm_nodes(m, m + 1);
+    const row = rt._malloc((m + 1) * 8);
+    try {
+      for (let i = 0; i < m; i++) {
+        const heap = rt.HEAPF64;
+        heap[row >> 3] = i + 1;
+        heap.set(K.subarray(i * m, (i + 1) * m), (row >> 3) + 1);
+        rt._add_instance(this.ptr, row, m + 1, y[i]!, i);
+      }
+    } finally {
+      rt._free(row);
+    }
   }
-  const svm = new SVM(precomputedOptions(SVM, params));
-  try {
-    svm.train(rows, y);
-  } catch (err) {
-    svm.free();
-    throw err;
+
+  /**
+   * Trains a C-SVC on the problem.
+   * @returns a libsvm-js instance holding the model; `free()` it (before freeing the problem)
+   */
+  train(params: FitParams): LibsvmInstance {
+    if (this.ptr === 0) throw new CnnfeatError('SVM training: problem already freed', 1);
+    const { SVM, runtime } = this.lib;
+    const commandPtr = heapString(this.lib, precomputedCommand(params));
+    try {
+      const svm = new SVM();
+      svm.model = runtime._libsvm_train_problem(this.ptr, commandPtr);
+      return svm;
+    } finally {
+      runtime._free(commandPtr);
+    }
   }
-  return svm;
+
+  /** Releases the wasm memory of the problem. */
+  free(): void {
+    if (this.ptr !== 0) this.lib.runtime._free_problem(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 /**

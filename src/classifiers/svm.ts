@@ -7,9 +7,9 @@
  */
 import { CnnfeatError } from '../errors.js';
 import { kernelMatrix } from './kernel-matrix.js';
-import { loadLibsvm, loadLibsvmModel, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
+import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
-import { compactPrecomputedModel, decodeFloat32, encodeFloat32, toPrecomputedModelText, trainPrecomputed, type FitParams } from './precomputed.js';
+import { compactPrecomputedModel, decodeFloat32, encodeFloat32, PrecomputedProblem, toPrecomputedModelText, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
@@ -291,14 +291,18 @@ function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams
  * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts) and libsvm's
  * precomputed mode; returns the model text and its support vectors.
  */
-async function fitViaKernelMatrix(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
-  const K = await kernelMatrix(opts.kernel, opts.gamma, Xo, n, Xo, n, d);
-  const svm = trainPrecomputed(SVM, params, K, n, y);
+async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
+  const problem = new PrecomputedProblem(lib, await kernelMatrix(opts.kernel, opts.gamma, Xo, n, Xo, n, d), n, y);
   try {
-    const { text, supportVectors } = compactPrecomputedModel(svm.serializeModel(), Xo, d);
-    return { text, supportVectors: encodeFloat32(supportVectors) };
+    const svm = problem.train(params);
+    try {
+      const { text, supportVectors } = compactPrecomputedModel(svm.serializeModel(), Xo, d);
+      return { text, supportVectors: encodeFloat32(supportVectors) };
+    } finally {
+      svm.free();
+    }
   } finally {
-    svm.free();
+    problem.free();
   }
 }
 
@@ -349,10 +353,10 @@ export async function trainSvm(
   const y = order.map((i) => labels[i]);
   const Xo = gatherRows(Xs, d, order);
   const params = fitParamsFor(resolved, labels, classes.length);
-  const { SVM } = await loadLibsvm();
+  const lib = await loadLibsvm();
   const base = { type: 'svm' as const, classes: [...classes], options: resolved, scaling, trainedOn: n, dim: d };
-  if (n > PRECOMPUTED_MAX_ROWS) return { ...base, libsvm: fitNative(SVM, resolved, params, rowViews(Xo, n, d), y) };
-  const { text, supportVectors } = await fitViaKernelMatrix(SVM, resolved, params, Xo, n, d, y);
+  if (n > PRECOMPUTED_MAX_ROWS) return { ...base, libsvm: fitNative(lib.SVM, resolved, params, rowViews(Xo, n, d), y) };
+  const { text, supportVectors } = await fitViaKernelMatrix(lib, resolved, params, Xo, n, d, y);
   return { ...base, libsvm: text, supportVectors };
 }
 

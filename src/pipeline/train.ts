@@ -1,7 +1,7 @@
 import { CnnfeatError } from '../errors.js';
 import { trainSvm, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
-import { selectModel, type CvResult, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
+import { selectModel, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
 import type { FeatureSet } from '../features/store.js';
 import type { Logger, Progress } from '../util/log.js';
 
@@ -24,7 +24,8 @@ export type TrainOptions = { svm: SvmOptions } | { selection: SelectionSettings 
 
 /** Progress callbacks of {@link trainClassifier}. */
 export interface TrainProgress {
-  onCvResult?: (result: Omit<CvResult, 'rank'>, done: number, total: number) => void;
+  /** Cross-validation fits done and total. */
+  onCvProgress?: (done: number, total: number) => void;
 }
 
 /** Class index of each row, for the class list of the feature set. */
@@ -63,7 +64,7 @@ export async function trainClassifier(set: FeatureSet, options: TrainOptions = {
   let svmOptions: SvmOptions;
   if ('selection' in options) {
     const s = options.selection;
-    selection = await selectModel(set.X, set.rows, set.dim, labels, classes.length, { ...s, onResult: progress.onCvResult });
+    selection = await selectModel(set.X, set.rows, set.dim, labels, classes.length, { ...s, onProgress: progress.onCvProgress });
     svmOptions = bestOptions(selection, s);
   } else svmOptions = options.svm;
   const fitStarted = Date.now();
@@ -97,7 +98,7 @@ export async function trainWithLogger(set: FeatureSet, options: TrainOptions, lo
   let bar: Progress | undefined;
   try {
     return await trainClassifier(set, options, {
-      onCvResult: (_, done, total) => {
+      onCvProgress: (done, total) => {
         bar ??= logger.progress(total, 'cv');
         bar.update(done);
       },
