@@ -16,12 +16,16 @@ export { loadExtractor, listLayers, type FeatureExtractor, type LayerInfo } from
 export { readNpy, npyHeader } from './features/npy.js';
 export { readFeatureSet, FeatureWriter, featureDirState, type FeatureSet, type FeatureManifest, type ExtractSettings, type FeatureSignature, type Plan } from './features/store.js';
 export { trainSvm, predictSvm, type SvmModel, type SvmOptions } from './classifiers/svm.js';
+export { selectModel, parseGrid, DEFAULT_GRID, type Grid, type ModelSelection, type CvResult } from './classifiers/model-selection.js';
+export { kernelMatrix } from './classifiers/kernel-matrix.js';
 export { loadClassifier, saveClassifier, type ClassifierFile } from './classifiers/model-file.js';
 export { computeMetrics, type Metrics } from './metrics/metrics.js';
 export { formatMetrics } from './metrics/format.js';
 export { loadFeatureModel, DEFAULT_MODEL, type FeatureModel, type FeatureModelOptions } from './pipeline/feature-model.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './pipeline/extract.js';
-export { trainClassifier, DEFAULT_SVM } from './pipeline/train.js';
+export { trainClassifier, DEFAULT_SVM, type TrainOptions } from './pipeline/train.js';
+export { writeReport, buildReport } from './report/report.js';
+export { renderReport, type ReportData } from './report/html.js';
 export { evaluateClassifier, type Evaluation } from './pipeline/evaluate.js';
 export { predictImages, type ImagePrediction } from './pipeline/predict.js';
 export { runPipeline, type RunOptions, type RunResult } from './pipeline/run.js';
