@@ -76,9 +76,9 @@ function ring(n, seed) {
 test('selectModel: scores the grid on training rows only, picks a setting that fits, deterministic', async () => {
   const { X, y, n, d } = ring(90, 3);
   const grid = parseGrid('kernel=linear,rbf;C=0.001,1;scale=none,standard');
-  const a = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1 });
-  const b = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1 });
-  assert.deepEqual(a.results.map((r) => r.folds), b.results.map((r) => r.folds), 'seeded: same fold scores');
+  const a = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1, threads: 2 });
+  const b = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1, threads: 1 });
+  assert.deepEqual(a.results.map((r) => r.folds), b.results.map((r) => r.folds), 'seeded: same fold scores, in worker threads or not');
   assert.equal(a.results.length, 8);
   assert.equal(a.scoring, 'balanced_accuracy');
   const best = a.results[a.best];

@@ -10,10 +10,9 @@
  * (none, l2) one product matrix serves all folds.
  */
 import { CnnfeatError } from '../errors.js';
-import { computeMetrics } from '../metrics/metrics.js';
 import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './kernel-matrix.js';
-import { loadLibsvm, type Libsvm } from './libsvm.js';
-import { PrecomputedProblem, predictPrecomputed } from './precomputed.js';
+import { defaultFitThreads, FitPool } from './cv-pool.js';
+import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
 import { balancedClassWeights, gatherRows, KERNELS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 
@@ -34,9 +33,7 @@ export interface GridPoint {
   scale: Scaling;
 }
 
-/** What cross-validation scores: balanced accuracy (mean per-class recall) or plain accuracy. */
-export const CV_SCORINGS = ['balanced_accuracy', 'accuracy'] as const;
-export type CvScoring = (typeof CV_SCORINGS)[number];
+export { CV_SCORINGS, type CvScoring } from './cv-task.js';
 
 /** The cross-validated score of one grid point. */
 export interface CvResult {
@@ -262,45 +259,33 @@ interface KernelSpec {
   gamma: SvmOptions['gamma'];
 }
 
-/** The kernel matrix of a spec on a fold: (train+valid) × train. The linear one is the products themselves (read only). */
+/** A float64 array in shared memory (handed to worker threads without a copy). */
+function sharedFloat64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * 8));
+}
+
+/** The kernel matrix of a spec on a fold, (train+valid) × train, in shared memory. */
 function foldKernel(fp: FoldProducts, spec: KernelSpec): Float64Array {
-  if (spec.kernel === 'linear') return fp.P;
+  const K = sharedFloat64(fp.P.length);
+  K.set(fp.P);
+  if (spec.kernel === 'linear') return K;
   const gamma = spec.gamma === 'scale' ? fp.gammaScale : spec.gamma === 'auto' ? fp.gammaAuto : spec.gamma;
-  return rbfFromProducts(Float64Array.from(fp.P), fp.norms, fp.norms.subarray(0, fp.train.length), gamma);
+  return rbfFromProducts(K, fp.norms, fp.norms.subarray(0, fp.train.length), gamma);
 }
 
-/** Score of predictions on held-out rows. */
-function foldScore(truth: number[], predicted: number[], nClasses: number, scoring: CvScoring): number {
-  const metrics = computeMetrics(truth, predicted, Array.from({ length: nClasses }, (_, c) => String(c)));
-  return scoring === 'accuracy' ? metrics.accuracy : metrics.balancedAccuracy;
-}
-
-/**
- * Fits every C of one kernel on one fold from a single libsvm problem and scores each on the
- * held-out rows.
- * @returns per C (in `Cs` order) the score and the fit seconds
- */
-function scoreFold(lib: Libsvm, data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: number[], scoring: CvScoring, classWeight: ClassWeight): { score: number; seconds: number }[] {
-  const m = fp.train.length;
+/** The fold task of one kernel: every C of the grid on one libsvm problem. */
+function foldTask(data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: number[], scoring: CvScoring, classWeight: ClassWeight): FoldTask {
   const y = fp.train.map((i) => data.labels[i]!);
-  const truth = fp.valid.map((i) => data.labels[i]!);
-  const weights = classWeight === 'balanced' ? balancedClassWeights(y, data.nClasses) : undefined;
-  const problem = new PrecomputedProblem(lib, K, m, y);
-  try {
-    return Cs.map((C) => {
-      const started = performance.now();
-      const svm = problem.train({ C, probability: false, weights });
-      const seconds = (performance.now() - started) / 1000;
-      try {
-        const predicted = predictPrecomputed(svm, K.subarray(m * m), fp.valid.length, m);
-        return { score: foldScore(truth, predicted, data.nClasses, scoring), seconds };
-      } finally {
-        svm.free();
-      }
-    });
-  } finally {
-    problem.free();
-  }
+  return {
+    K,
+    m: fp.train.length,
+    y,
+    truth: fp.valid.map((i) => data.labels[i]!),
+    Cs,
+    weights: classWeight === 'balanced' ? balancedClassWeights(y, data.nClasses) : undefined,
+    nClasses: data.nClasses,
+    scoring,
+  };
 }
 
 /** Ranks of the means, 1 = best, ties sharing the lower rank (scipy's rankdata 'min'). */
@@ -317,6 +302,8 @@ export interface SelectionOptions {
   classWeight?: ClassWeight;
   /** Called after each fit (progress): fits done and total. */
   onProgress?: (done: number, total: number) => void;
+  /** Threads fitting folds in parallel (default: the cores, at most 4; 1 = this thread only). */
+  threads?: number;
 }
 
 /** The kernels of a grid: linear once, RBF once per gamma. */
@@ -342,25 +329,36 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
   const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
-  const lib = await loadLibsvm();
   const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
   const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));
   const total = points.length * opts.folds;
   let done = 0;
-  for (const scale of opts.grid.scale) {
-    const shared = await sharedProducts(data, scale);
-    for (let f = 0; f < opts.folds; f++) {
-      const fp = await foldProducts(data, scale, f, shared);
-      for (const spec of kernelSpecs(opts.grid)) {
-        const results = scoreFold(lib, data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
-        opts.grid.C.forEach((C, c) => {
-          const entry = scores.get(key({ scale, ...spec, C }))!;
-          entry.folds.push(results[c]!.score);
-          entry.seconds += results[c]!.seconds;
-          opts.onProgress?.(++done, total);
-        });
+  const record = (scale: Scaling, spec: KernelSpec, f: number, results: FoldScore[]) => {
+    opts.grid.C.forEach((C, c) => {
+      const entry = scores.get(key({ scale, ...spec, C }))!;
+      entry.folds[f] = results[c]!.score;
+      entry.seconds += results[c]!.seconds;
+      opts.onProgress?.(++done, total);
+    });
+  };
+  const pool = FitPool.create(opts.threads ?? defaultFitThreads());
+  const running: Promise<void>[] = [];
+  try {
+    for (const scale of opts.grid.scale) {
+      const shared = await sharedProducts(data, scale);
+      for (let f = 0; f < opts.folds; f++) {
+        const fp = await foldProducts(data, scale, f, shared);
+        for (const spec of kernelSpecs(opts.grid)) {
+          await pool.ready();
+          const task = foldTask(data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
+          running.push(pool.run(task).then((results) => record(scale, spec, f, results)));
+        }
       }
     }
+    await Promise.all(running);
+  } finally {
+    await Promise.allSettled(running);
+    await pool.close();
   }
   const partial = points.map((params) => {
     const { folds, seconds } = scores.get(key(params))!;
