@@ -46,7 +46,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .headline{display:flex;flex-wrap:wrap;gap:12px}.stat{border:1px solid #dde2ea;border-radius:8px;padding:10px 16px;min-width:150px}
 .stat b{display:block;font-size:26px}.stat small{color:#667}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{padding:3px 8px;text-align:right;border-bottom:1px solid #eef0f4}
-th:first-child,td:first-child{text-align:left}thead th{background:#f5f7fa}
+th:first-child,td:first-child,th.l,td.l{text-align:left}thead th{background:#f5f7fa}
 table.cm td.cell{width:44px;height:32px;text-align:center;border:1px solid #fff;padding:0}
 table.cm th.pred{writing-mode:vertical-rl;transform:rotate(180deg);height:90px;vertical-align:bottom;text-align:left;font-weight:normal}
 table.cm td.diag{outline:2px solid #1d2330;outline-offset:-2px}
@@ -114,11 +114,11 @@ function selectionTable(s: ModelSelection): string {
   const rows = order
     .map(({ r, i }) => {
       const p = r.params;
-      return `<tr${i === s.best ? ' class="best"' : ''}><td>${r.rank}</td><td>${escapeHtml(p.kernel)}</td><td>${p.C}</td><td>${p.kernel === 'rbf' ? escapeHtml(String(p.gamma)) : '–'}</td><td>${escapeHtml(p.scale)}</td><td>${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}</td><td>${r.folds.map((f) => f.toFixed(3)).join(' ')}</td><td>${r.fitSeconds.toFixed(2)}</td></tr>`;
+      return `<tr${i === s.best ? ' class="best"' : ''}><td>${r.rank}</td><td class="l">${escapeHtml(p.kernel)}</td><td>${p.C}</td><td class="l">${p.kernel === 'rbf' ? escapeHtml(String(p.gamma)) : '–'}</td><td class="l">${escapeHtml(p.scale)}</td><td>${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}</td><td>${r.folds.map((f) => f.toFixed(3)).join(' ')}</td><td>${Math.round(r.fitSeconds * 1000)}</td></tr>`;
     })
     .join('\n');
   return `<p class="note">${s.folds}-fold stratified cross-validation on the training features only (seed ${s.seed}), scored by ${escapeHtml(s.scoring.replace('_', ' '))}; the best setting (bold) was refitted on all training rows. ${s.results.length} settings in ${s.seconds.toFixed(1)} s.</p>
-<table id="cv"><thead><tr><th>rank</th><th>kernel</th><th>C</th><th>gamma</th><th>scale</th><th>mean ± std</th><th>per fold</th><th>fit s</th></tr></thead><tbody>
+<table id="cv"><thead><tr><th>rank</th><th class="l">kernel</th><th>C</th><th class="l">gamma</th><th class="l">scale</th><th>mean ± std</th><th>per fold</th><th>fit ms</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
 }
