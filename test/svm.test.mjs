@@ -266,3 +266,20 @@ test('loading libsvm prints nothing and leaves no global side effects', () => {
   assert.equal(child.status, 0);
   assert.equal(child.stdout, '0,0,1,1,2,2');
 });
+
+test('above 5,000 rows libsvm trains with its own kernel (an ordinary model); prediction runs in chunks', async () => {
+  // Two classes 3 apart on the first axis, uniform noise of width 1: linearly separable.
+  const rand = rng(3);
+  const d = 3;
+  const y = Array.from({ length: 5001 }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: 5001 * d }, (_, k) => rand() - 0.5 + (k % d === 0 ? 3 * y[Math.floor(k / d)] : 0));
+  const train = { X, y };
+  const model = await trainSvm(train.X, 5001, d, train.y, ['a', 'b'], BASE);
+  assert.equal(model.supportVectors, undefined);
+  assert.match(model.libsvm, /\nkernel_type linear\n/);
+  const { labels, classScores } = await predictSvm(model, train.X, 5001, d);
+  assert.equal(labels.length, 5001);
+  assert.equal(classScores.length, 5001);
+  const accuracy = labels.filter((l, i) => l === train.y[i]).length / 5001;
+  assert.equal(accuracy, 1);
+});

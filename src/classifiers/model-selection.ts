@@ -7,14 +7,15 @@
  * fold there is one product matrix of all rows with the fold's training rows, from which the
  * linear and RBF kernels of every C and gamma are cut, so the features are multiplied
  * (scalings × folds) times instead of (grid points × folds) times; for the stateless scalings
- * (none, l2) one product matrix serves all folds.
+ * (none, l2) one product matrix serves all folds. Per fold and kernel, one libsvm problem serves
+ * every C; those fold tasks run in worker threads (one libsvm each), kernel matrices in shared memory.
  */
 import { CnnfeatError } from '../errors.js';
 import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './kernel-matrix.js';
 import { defaultFitThreads, FitPool } from './cv-pool.js';
 import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
-import { balancedClassWeights, gatherRows, KERNELS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
+import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 
 /** The values tried for each SVM option. */
 export interface Grid {
@@ -328,6 +329,12 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   const classWeight = opts.classWeight ?? 'none';
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
+  const foldRows = Math.ceil((n * (opts.folds - 1)) / opts.folds);
+  if (foldRows > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `--cv: folds of ${foldRows} training rows exceed the ${PRECOMPUTED_MAX_ROWS} that cross-validation holds in memory; give --kernel and --C for a single fit, or train on a subset`,
+    );
+  }
   const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
   const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
   const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));

@@ -267,7 +267,16 @@ export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasse
  */
 export const PRECOMPUTED_MAX_ROWS = 5000;
 
-/** Trains libsvm with its own kernel evaluation (the fallback for very large training sets). */
+/**
+ * Whether training through a kernel matrix pays: it needs n² memory and copying, and saves a
+ * factor of about d on every kernel evaluation, so it wins for CNN features (d in the
+ * thousands) but not for a few thousand rows of a handful of features.
+ */
+function precomputedPays(n: number, d: number): boolean {
+  return n <= PRECOMPUTED_MAX_ROWS && n <= 64 * d;
+}
+
+/** Trains libsvm with its own kernel evaluation (very large or low-dimensional training sets). */
 function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, rows: Float64Array[], y: number[]): string {
   const svm = new SVM({
     type: SVM.SVM_TYPES.C_SVC,
@@ -311,9 +320,10 @@ async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params:
  *
  * Fits the scaling on `X` (standard: per-feature mean/std with std 0 → 1; l2: per-row unit
  * norm), resolves gamma on the scaled matrix, then trains libsvm with the classes in
- * ascending index order (as scikit-learn's SVC). Up to {@link PRECOMPUTED_MAX_ROWS} samples,
- * libsvm solves on a precomputed kernel matrix (same problem, far fewer operations); the
- * stored model is an ordinary libsvm linear/RBF model either way.
+ * ascending index order (as scikit-learn's SVC). Up to {@link PRECOMPUTED_MAX_ROWS} samples
+ * (and unless the features are very few), libsvm solves on a precomputed kernel matrix (same
+ * problem, far fewer operations) and the model keeps its support vectors beside the text;
+ * otherwise libsvm evaluates the kernel itself and the model text holds them.
  *
  * @param X row-major `n` x `d` feature matrix
  * @param n number of samples
@@ -355,7 +365,7 @@ export async function trainSvm(
   const params = fitParamsFor(resolved, labels, classes.length);
   const lib = await loadLibsvm();
   const base = { type: 'svm' as const, classes: [...classes], options: resolved, scaling, trainedOn: n, dim: d };
-  if (n > PRECOMPUTED_MAX_ROWS) return { ...base, libsvm: fitNative(lib.SVM, resolved, params, rowViews(Xo, n, d), y) };
+  if (!precomputedPays(n, d)) return { ...base, libsvm: fitNative(lib.SVM, resolved, params, rowViews(Xo, n, d), y) };
   const { text, supportVectors } = await fitViaKernelMatrix(lib, resolved, params, Xo, n, d, y);
   return { ...base, libsvm: text, supportVectors };
 }
@@ -460,13 +470,25 @@ export async function predictSvm(model: SvmModel, X: Float32Array, n: number, d:
   if (n === 0) return { labels: [], scores: [], classScores: [] };
   const Xs = applyScaling(model.scaling, X, n, d);
   const { parsed, precomputedText } = precomputedForm(model, d);
-  const Kq = await kernelMatrix(parsed.kernel, parsed.gamma, Xs, n, parsed.sv, parsed.totalSv, d);
   const svm = loadLibsvmModel(await loadLibsvm(), precomputedText);
+  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
   try {
-    return model.options.probability
-      ? predictWithProbability(svm, Kq, n, parsed.totalSv, model.classes.length)
-      : predictWithVotes(svm, parsed, Kq, n, model.classes.length);
+    for (let start = 0; start < n; start += PREDICT_CHUNK_ROWS) {
+      const rows = Math.min(PREDICT_CHUNK_ROWS, n - start);
+      const chunk = Xs.subarray(start * d, (start + rows) * d);
+      const Kq = await kernelMatrix(parsed.kernel, parsed.gamma, chunk, rows, parsed.sv, parsed.totalSv, d);
+      const part = model.options.probability
+        ? predictWithProbability(svm, Kq, rows, parsed.totalSv, model.classes.length)
+        : predictWithVotes(svm, parsed, Kq, rows, model.classes.length);
+      out.labels.push(...part.labels);
+      out.scores.push(...part.scores);
+      out.classScores.push(...part.classScores);
+    }
+    return out;
   } finally {
     svm.free();
   }
 }
+
+/** Samples whose kernel rows are computed at once in prediction (bounds memory: rows × total_sv doubles). */
+const PREDICT_CHUNK_ROWS = 1024;
