@@ -24,6 +24,8 @@ export class FitPool {
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  /** Set when a worker died: no further task can run. */
+  private failure: CnnfeatError | undefined;
 
   private constructor(private readonly workers: Worker[]) {
     this.idle.push(...workers);
@@ -35,9 +37,9 @@ export class FitPool {
         if (msg.error !== undefined) p?.reject(new CnnfeatError(`cross-validation: ${msg.error}`, 1));
         else p?.resolve(msg.result!);
       });
-      w.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(new CnnfeatError(`cross-validation worker failed: ${err.message}`, 1));
-        this.pending.clear();
+      w.on('error', (err) => this.fail(new CnnfeatError(`cross-validation worker failed: ${err.message}`, 1)));
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new CnnfeatError(`cross-validation worker exited (code ${code})`, 1));
       });
     }
   }
@@ -53,6 +55,16 @@ export class FitPool {
     return Math.max(1, this.workers.length);
   }
 
+  private closing = false;
+
+  /** Fails every pending task and wakes whoever waits for a worker. */
+  private fail(error: CnnfeatError): void {
+    this.failure ??= error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
   private release(w: Worker): void {
     this.idle.push(w);
     this.waiting.shift()?.();
@@ -60,9 +72,10 @@ export class FitPool {
 
   /** Resolves once a worker is free (immediately without workers). */
   async ready(): Promise<void> {
-    while (this.workers.length > 0 && this.idle.length === 0) {
+    while (this.workers.length > 0 && this.idle.length === 0 && !this.failure) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -82,6 +95,7 @@ export class FitPool {
 
   /** Stops the workers. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
