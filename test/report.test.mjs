@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { escapeHtml, renderReport } from '../dist/report/html.js';
+import { galleryOrder } from '../dist/report/report.js';
 import { makeTinyModel, ROOT, runCli, tempDir, writeImage } from './helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -54,6 +55,18 @@ test('escapeHtml escapes the five special characters; the page has no external r
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.match(html, /image not found/, 'a missing image gets a placeholder');
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+});
+
+test('galleryOrder takes every class's most confident mistake in turn', () => {
+  const wrong = [
+    { label: 'a', score: 0.9, id: 1 },
+    { label: 'a', score: 0.95, id: 2 },
+    { label: 'a', score: 0.5, id: 3 },
+    { label: 'b', score: 0.6, id: 4 },
+    { label: 'c', score: 0.7, id: 5 },
+    { label: 'c', score: 0.8, id: 6 },
+  ];
+  assert.deepEqual(galleryOrder(wrong).map((w) => w.id), [2, 6, 4, 1, 5, 3]);
 });
 
 test('run writes report.html; headless Chromium renders the heatmap and the misclassified thumbnails', async (t) => {

@@ -128,8 +128,8 @@ function galleryHtml(data: ReportData): string {
   const shown = data.gallery.length;
   const note =
     shown < data.misclassified
-      ? `Showing the ${shown} most confident of ${data.misclassified} misclassified test images.`
-      : `All ${data.misclassified} misclassified test images, most confident first.`;
+      ? `Showing ${shown} of ${data.misclassified} misclassified test images: each true class's most confident mistakes, in turn.`
+      : `All ${data.misclassified} misclassified test images, each true class's most confident first, in turn.`;
   const items = data.gallery
     .map((g) => {
       const img = g.thumbnail

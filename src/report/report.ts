@@ -32,6 +32,18 @@ export async function thumbnailDataUri(file: string, size = THUMBNAIL_SIZE): Pro
   }
 }
 
+/**
+ * Mistakes in gallery order: every true class's most confident mistake, then every class's
+ * second, and so on, so that a capped gallery still shows all classes.
+ */
+export function galleryOrder<T extends { label: string; score: number }>(wrong: T[]): T[] {
+  const byClass = new Map<string, T[]>();
+  for (const p of [...wrong].sort((a, b) => b.score - a.score)) byClass.set(p.label, [...(byClass.get(p.label) ?? []), p]);
+  const rankInClass = new Map<T, number>();
+  for (const items of byClass.values()) items.forEach((p, i) => rankInClass.set(p, i));
+  return [...wrong].sort((a, b) => rankInClass.get(a)! - rankInClass.get(b)! || b.score - a.score || a.label.localeCompare(b.label));
+}
+
 /** Options of {@link buildReport}. */
 export interface ReportOptions {
   title?: string;
@@ -41,14 +53,14 @@ export interface ReportOptions {
 
 /**
  * Gathers a report's content: headline metrics, the classifier's CV table, and thumbnails of
- * the misclassified rows of the evaluated feature set, most confident mistakes first.
+ * the misclassified rows of the evaluated feature set (see {@link galleryOrder}).
  * @param classifier the evaluated classifier
  * @param set the feature set it was evaluated on (its manifest's image root locates the images)
  * @param evaluation the result of `evaluateClassifier(classifier, set)`
  */
 export async function buildReport(classifier: ClassifierFile, set: FeatureSet, evaluation: Evaluation, opts: ReportOptions = {}): Promise<ReportData> {
-  const wrong = evaluation.predictions.filter((p) => p.predicted !== p.label).sort((a, b) => b.score - a.score);
-  const shown = wrong.slice(0, opts.maxGallery ?? MAX_GALLERY);
+  const wrong = evaluation.predictions.filter((p) => p.predicted !== p.label);
+  const shown = galleryOrder(wrong).slice(0, opts.maxGallery ?? MAX_GALLERY);
   const gallery: GalleryItem[] = [];
   for (const p of shown) {
     gallery.push({ ...p, thumbnail: await thumbnailDataUri(path.resolve(set.manifest.imageRoot, p.path)) });
