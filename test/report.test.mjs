@@ -57,7 +57,7 @@ test('escapeHtml escapes the five special characters; the page has no external r
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
 });
 
-test('galleryOrder takes every class's most confident mistake in turn', () => {
+test('galleryOrder takes the most confident mistake of every class in turn', () => {
   const wrong = [
     { label: 'a', score: 0.9, id: 1 },
     { label: 'a', score: 0.95, id: 2 },
