@@ -6,12 +6,13 @@ import * as evalCommand from './commands/eval.js';
 import * as extractCommand from './commands/extract.js';
 import * as infoCommand from './commands/info.js';
 import * as layersCommand from './commands/layers.js';
+import * as mergeCommand from './commands/merge.js';
 import * as modelsCommand from './commands/models.js';
 import * as predictCommand from './commands/predict.js';
 import * as runCommand from './commands/run.js';
 import * as trainCommand from './commands/train.js';
 
-const COMMANDS = [extractCommand, trainCommand, evalCommand, predictCommand, runCommand, modelsCommand, layersCommand, infoCommand];
+const COMMANDS = [extractCommand, mergeCommand, trainCommand, evalCommand, predictCommand, runCommand, modelsCommand, layersCommand, infoCommand];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {

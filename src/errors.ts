@@ -9,8 +9,10 @@ export const ExitCode = {
   gate: 3,
   /** A model could not be downloaded or failed its integrity check. */
   model: 4,
-  /** Interrupted by SIGINT (SIGTERM: 143); the output directory can be resumed. */
+  /** Interrupted by SIGINT; the output directory can be resumed. */
   interrupted: 130,
+  /** Stopped by SIGTERM; the output directory can be resumed. */
+  terminated: 143,
 } as const;
 
 /**

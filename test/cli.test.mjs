@@ -35,7 +35,7 @@ test('extract writes features.npy, samples.csv and manifest.json; skips the brok
   const result = json(await runCli(['extract', images, '-o', out, '--json', '--batch-size', '4', ...tiny()]));
   assert.equal(result.rows, 12);
   assert.equal(result.dim, 8);
-  assert.match(result.engine, /^tfjs-(wasm|tensorflow)$/);
+  assert.equal(result.engine, 'onnx', 'auto runs an exportable model on onnxruntime');
   assert.deepEqual(result.skipped.map((s) => s.path), ['red/broken.jpg']);
   assert.ok(result.imagesPerSecond > 0);
 
@@ -206,14 +206,15 @@ test('--resume checks what it continues; a finished directory is reused only whe
   assert.equal(json(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
 });
 
-test('layers lists names and shapes; info reports the backend', async () => {
+test('layers lists names and shapes; info reports the engines', async () => {
   const layers = json(await runCli(['layers', model, '--json']));
   assert.deepEqual(layers.map((l) => l.name), ['input', 'conv', 'features', 'head']);
   assert.deepEqual(layers[2].outputShape, [null, 8]);
   const text = await runCli(['layers', model]);
   assert.match(text.stdout, /^features .*<- default feature layer$/m);
   const info = json(await runCli(['info', '--json']));
-  assert.match(info.backend, /^tfjs-(wasm|tensorflow)$/);
+  assert.deepEqual(info.engines.filter((e) => e.available).map((e) => e.engine).slice(0, 1), ['onnx']);
+  assert.match(info.auto, /^onnx .* else tfjs-(wasm|node)$/);
   assert.ok(info.cacheDir.length > 0);
 });
 

@@ -8,7 +8,7 @@ test('extractor: cut before the last Dense by default, pooled spatial layers, no
   const model = await makeTinyModel(await tempDir(t));
   const extractor = await loadExtractor(model);
   t.after(() => extractor.dispose());
-  assert.equal(extractor.layer, 'features');
+  assert.deepEqual(extractor.layers, ['features']);
   assert.equal(extractor.dim, 8);
   assert.equal(extractor.pooled, false);
   assert.deepEqual(extractor.input, { height: 32, width: 32 });
@@ -25,12 +25,37 @@ test('extractor: cut before the last Dense by default, pooled spatial layers, no
     one.forEach((v, j) => assert.ok(Math.abs(v - all[i * 8 + j]) <= 1e-5 * Math.max(1, Math.abs(v))));
   }
 
-  const conv = await loadExtractor(model, { layer: 'conv' });
+  const conv = await loadExtractor(model, { layers: ['conv'] });
   t.after(() => conv.dispose());
   assert.equal(conv.pooled, true, 'a spatial layer is averaged to a vector');
   assert.equal(conv.dim, 8);
-  await assert.rejects(loadExtractor(model, { layer: 'missing' }), /no layer named "missing"/);
+  await assert.rejects(loadExtractor(model, { layers: ['missing'] }), /no layer named "missing"/);
   const { layers, defaultLayer } = await listLayers(model);
   assert.deepEqual(layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'GlobalAveragePooling2D', 'Dense']);
   assert.equal(defaultLayer, 'features');
+});
+
+test('extractor: several layers are concatenated; pools avg, max and avg+max', async (t) => {
+  const model = await makeTinyModel(await tempDir(t));
+  const perImage = 32 * 32 * 3;
+  const batch = Float32Array.from({ length: 2 * perImage }, (_, i) => ((i * 53) % 255) / 255);
+  const rows = {};
+  for (const pool of ['avg', 'max', 'avg+max']) {
+    const extractor = await loadExtractor(model, { layers: ['conv', 'features'], pool });
+    t.after(() => extractor.dispose());
+    rows[pool] = await extractor.run(batch, 2);
+    assert.equal(extractor.dim, (pool === 'avg+max' ? 16 : 8) + 8, `${pool}: conv pooled + features`);
+  }
+  const features = await loadExtractor(model, { layers: ['features'] });
+  t.after(() => features.dispose());
+  const direct = await features.run(batch, 2);
+  for (let i = 0; i < 2; i++) {
+    const avg = rows.avg.subarray(i * 16, (i + 1) * 16);
+    const max = rows.max.subarray(i * 16, (i + 1) * 16);
+    const both = rows['avg+max'].subarray(i * 24, (i + 1) * 24);
+    assert.deepEqual([...avg.subarray(8)], [...direct.subarray(i * 8, (i + 1) * 8)], 'the second layer follows the first');
+    assert.deepEqual([...both.subarray(0, 8)], [...avg.subarray(0, 8)], 'avg+max starts with the average');
+    assert.deepEqual([...both.subarray(8, 16)], [...max.subarray(0, 8)], 'then the maximum');
+    for (let c = 0; c < 8; c++) assert.ok(max[c] >= avg[c] - 1e-6, 'the maximum is at least the mean');
+  }
 });

@@ -46,17 +46,23 @@ export async function makeColourDataset(dir, { perClass = 6, split = null, start
 /**
  * Builds and saves a tiny Keras-style LayersModel (32×32×3 → conv → global average pool
  * "features" → dense "head") as model.json + weights.bin, the layout tfjs converters write.
+ * `filters` is the feature dimension (default 8).
  */
-export async function makeTinyModel(dir) {
+export async function makeTinyModel(dir, { filters = 8 } = {}) {
   const tf = await import('@tensorflow/tfjs');
   tf.util.seedrandom?.('cnnfeat');
   const input = tf.input({ shape: [32, 32, 3], name: 'input' });
   const conv = tf.layers
-    .conv2d({ filters: 8, kernelSize: 3, activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })
+    .conv2d({ filters, kernelSize: 3, activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })
     .apply(input);
   const pooled = tf.layers.globalAveragePooling2d({ name: 'features' }).apply(conv);
   const head = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(pooled);
-  const model = tf.model({ inputs: input, outputs: head });
+  return saveLayersModel(tf.model({ inputs: input, outputs: head }), dir);
+}
+
+/** Saves a tfjs LayersModel as model.json + weights.bin (disposing it); returns the model.json path. */
+export async function saveLayersModel(model, dir) {
+  const tf = await import('@tensorflow/tfjs');
   await fsp.mkdir(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

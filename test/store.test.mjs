@@ -9,7 +9,7 @@ import { parseCsv, csvField } from '../dist/features/csv.js';
 import { tempDir } from './helpers.mjs';
 
 const settings = {
-  model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, preprocess: 'none', dim: 3,
+  model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, pool: 'avg', preprocess: 'none', dim: 3,
   input: { height: 32, width: 32 }, resize: 'squash', kernel: 'linear',
 };
 const plan = (n) => ({
@@ -23,7 +23,7 @@ const rowsFor = (from, count) => Float32Array.from({ length: count * 3 }, (_, k)
 function manifestFor(writer) {
   return {
     format: 'cnnfeat-features', formatVersion: 1, tool: { name: 'cnnfeat', version: 'test' }, createdAt: 'now',
-    imageRoot: '/images', settings, engine: { name: 'tfjs', backend: 'cpu' }, classes: ['a', 'b'],
+    imageRoot: '/images', settings, engine: { engine: 'tfjs-cpu', version: '4.22.0', threads: 1 }, classes: ['a', 'b'],
     counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass: {} },
     skipped: [...writer.skipped], timings: { seconds: 1, imagesPerSecond: 1, resumed: writer.resumed },
   };

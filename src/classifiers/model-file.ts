@@ -67,7 +67,7 @@ export async function loadClassifier(file: string): Promise<ClassifierFile> {
  * What decides the numbers in a feature row. The model id or path is only a record: the
  * weights digest identifies the network wherever its files live.
  */
-const SIGNATURE_KEYS: (keyof FeatureSignature)[] = ['weightsDigest', 'layer', 'pooled', 'preprocess', 'dim'];
+const SIGNATURE_KEYS: (keyof FeatureSignature)[] = ['weightsDigest', 'layer', 'pooled', 'pool', 'preprocess', 'dim'];
 
 /**
  * Fails when features were made differently from the classifier's training features

@@ -1,9 +1,15 @@
 import type { Command } from 'commander';
-import { extractFeatures } from '../pipeline/extract.js';
+import { parseShard } from '../dataset/shard.js';
+import { extractFeatures, type ExtractResult } from '../pipeline/extract.js';
+import { updateFeatures, type UpdateResult } from '../pipeline/update.js';
 import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
 
 interface Flags extends ExtractFlags {
   output: string;
+  update?: boolean;
+  hash?: boolean;
+  shard?: string;
+  shards?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -15,15 +21,25 @@ export function register(program: Command): void {
     .description('extract CNN features of every image under <image-dir>/<class>/ into a feature directory')
     .argument('<image-dir>', 'folder laid out as <class>/<image> (sub-folders allowed)')
     .requiredOption('-o, --output <dir>', 'feature directory to write (features.npy, samples.csv, manifest.json)');
-  addOutputOptions(addExtractOptions(cmd)).action(async (imageDir: string, flags: Flags) => {
-    const logger = loggerFor(flags);
-    const interrupts = handleInterrupts(logger);
-    const result = await extractFeatures(imageDir, flags.output, extractOptionsFrom(flags, logger, interrupts.signal)).finally(() =>
-      interrupts.release(),
-    );
-    const { rows, dim, skipped, imagesPerSecond, engine } = result;
-    printResult(flags, { rows, dim, skipped, imagesPerSecond, engine, outDir: flags.output }, () =>
-      `${rows} rows × ${dim} features → ${flags.output} (${skipped.length} skipped, ${imagesPerSecond.toFixed(1)} img/s, ${engine})`,
-    );
-  });
+  addOutputOptions(addExtractOptions(cmd))
+    .option('--update', 'bring a finished feature directory up to date: only new or changed files are processed, rows of deleted files dropped')
+    .option('--hash', 'record (and with --update compare) a sha256 of each file instead of relying on size and modification time')
+    .option('--shard <i/n>', 'extract only part i of n (0-based) of the sorted file list; join the parts with `cnnfeat merge`')
+    .option('--shards <n>', 'like --shard, with the index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID')
+    .action(async (imageDir: string, flags: Flags) => {
+      const logger = loggerFor(flags);
+      const shard = parseShard(flags.shard, flags.shards);
+      const interrupts = handleInterrupts(logger);
+      const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard };
+      const run: Promise<ExtractResult | UpdateResult> = flags.update ? updateFeatures(imageDir, flags.output, opts) : extractFeatures(imageDir, flags.output, opts);
+      const result = await run.finally(() => interrupts.release());
+      const { rows, dim, skipped, imagesPerSecond, engine, manifest } = result;
+      const update = 'update' in result ? result.update : undefined;
+      const json = { rows, dim, skipped, imagesPerSecond, engine, outDir: flags.output, ...(update ? { update } : {}), ...(manifest.shard ? { shard: manifest.shard } : {}) };
+      printResult(flags, json, () => {
+        const changes = update ? `${update.added} added, ${update.changed} changed, ${update.removed} removed, ${update.kept} kept; ` : '';
+        const part = manifest.shard ? `shard ${manifest.shard.index}/${manifest.shard.count}: ` : '';
+        return `${part}${rows} rows × ${dim} features → ${flags.output} (${changes}${skipped.length} skipped, ${imagesPerSecond.toFixed(1)} img/s, ${engine})`;
+      });
+    });
 }

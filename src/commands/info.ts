@@ -1,7 +1,9 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import sharp from 'sharp';
-import { engineName, initBackend, tfjsVersions } from '../engines/backend.js';
+import { tfjsVersions } from '../engines/backend.js';
+import { engineStatus } from '../engines/select.js';
+import { onnxRuntimeVersion } from '../engines/onnx/engine.js';
 import { cacheDir } from '../models/cache.js';
 import { listCards } from '../models/card.js';
 import { installedModel } from '../models/download.js';
@@ -10,15 +12,16 @@ import { addOutputOptions, printResult } from './options.js';
 
 /** `cnnfeat info` */
 export function register(program: Command): void {
-  addOutputOptions(program.command('info').description('versions, backend in use, cache folder, threads')).action(async (flags: { json?: boolean }) => {
-    const backend = await initBackend();
+  addOutputOptions(program.command('info').description('versions, engines and which one auto picks, cache folder, threads')).action(async (flags: { json?: boolean }) => {
+    const { engines, tfjsFallback } = await engineStatus();
     const cards = await listCards();
     const info = {
       cnnfeat: TOOL_VERSION,
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
-      backend: engineName(backend),
-      versions: { ...tfjsVersions(), sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
+      engines,
+      auto: `onnx for models it exports (Keras layers), else ${tfjsFallback}`,
+      versions: { 'onnxruntime-node': onnxRuntimeVersion(), ...tfjsVersions(), sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
       cacheDir: cacheDir(),
       models: Object.fromEntries(await Promise.all(cards.map(async (c) => [c.id, (await installedModel(c))?.dir ?? null]))),
       threads: { cpus: os.availableParallelism(), sharp: sharp.concurrency(), libuvPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
@@ -26,7 +29,8 @@ export function register(program: Command): void {
     printResult(flags, info, () =>
       [
         `cnnfeat   ${info.cnnfeat} (node ${info.node}, ${info.platform})`,
-        `backend   ${info.backend}${backend === 'tensorflow' ? '' : '  (@tensorflow/tfjs-node not installed: using WebAssembly)'}`,
+        `engines   ${engines.map((e) => `${e.engine}${e.available ? '' : ' (not installed)'}`).join(', ')}`,
+        `auto      ${info.auto}`,
         `versions  ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`,
         `cache     ${info.cacheDir}`,
         `models    ${Object.entries(info.models).map(([id, dir]) => `${id}: ${dir ?? 'not downloaded'}`).join(', ')}`,

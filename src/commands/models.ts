@@ -1,8 +1,16 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
-import { findCard, listCards, type ModelCard } from '../models/card.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import { urlCacheDir } from '../models/cache.js';
+import { describeSource, findCard, listCards, type ModelCard } from '../models/card.js';
 import { installedModel, pullModel } from '../models/download.js';
+import { pullHttpModel } from '../models/http-model.js';
+import type { InstalledModel } from '../models/install.js';
+import { isModelUrl } from '../models/resolve.js';
+import { addUserCard } from '../models/user-card.js';
+import type { Logger } from '../util/log.js';
+import { positiveInt } from '../util/validate.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags {
@@ -11,20 +19,49 @@ interface Flags {
   force?: boolean;
 }
 
+interface AddFlags extends Flags {
+  preprocess: PreprocessMode;
+  layer?: string;
+  dim?: string;
+  title?: string;
+  input?: string;
+}
+
 async function cardOrFail(id: string): Promise<ModelCard> {
   const card = await findCard(id);
   if (!card) {
     const ids = (await listCards()).map((c) => c.id).join(', ');
-    throw new CnnfeatError(`unknown model "${id}"; known models: ${ids}`);
+    throw new CnnfeatError(`unknown model "${id}"; known models: ${ids} (or give the http(s) URL of a model.json)`);
   }
   return card;
 }
 
-/** `cnnfeat models list | pull <id> | path <id>` */
-export function register(program: Command): void {
-  const models = program.command('models').description('list, download and locate pretrained models');
+/** Installs (or finds) a card's model or a model given by URL; a local card's folder is used as is. */
+async function fetchModel(spec: string, opts: { force?: boolean; logger: Logger }): Promise<{ id: string; dir: string; modelJson: string; weightsDigest?: string }> {
+  if (isModelUrl(spec) && !(await findCard(spec))) {
+    return summary(spec, await pullHttpModel({ id: spec, url: spec, dir: urlCacheDir(spec), ...opts }));
+  }
+  const card = await cardOrFail(spec);
+  if (card.source.type === 'local') return { id: card.id, dir: path.dirname(card.source.path), modelJson: card.source.path };
+  return summary(card.id, await pullModel(card, opts));
+}
 
-  addOutputOptions(models.command('list').description('list the model cards and whether each is downloaded')).action(async (flags: Flags) => {
+function summary(id: string, installed: InstalledModel) {
+  return { id, dir: installed.dir, modelJson: installed.modelJson, weightsDigest: installed.record.weightsDigest };
+}
+
+/** Parses `--input HxW`. */
+function parseInputSize(value: string): { height: number; width: number } {
+  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
+  if (!match) throw new CnnfeatError(`--input must be HxW (e.g. 224x224), got "${value}"`);
+  return { height: positiveInt('--input height', match[1]!), width: positiveInt('--input width', match[2]!) };
+}
+
+/** `cnnfeat models list | pull <id|url> | path <id|url> | add <id> <model.json|url>` */
+export function register(program: Command): void {
+  const models = program.command('models').description('list, download, locate and add models');
+
+  addOutputOptions(models.command('list').description('list the model cards (built-in and user) and whether each is downloaded')).action(async (flags: Flags) => {
     const rows = await Promise.all(
       (await listCards()).map(async (card) => ({
         id: card.id,
@@ -32,26 +69,61 @@ export function register(program: Command): void {
         dim: card.dim,
         layer: card.featureLayer,
         preprocess: card.preprocess,
-        source: card.source.spec,
-        installed: (await installedModel(card))?.dir ?? null,
+        format: card.format,
+        source: describeSource(card.source),
+        user: card.user === true,
+        installed: card.source.type === 'local' ? card.source.path : ((await installedModel(card))?.dir ?? null),
       })),
     );
     printResult(flags, rows, () =>
-      rows.map((r) => `${r.id}\t${r.dim}-d @ ${r.layer}\t${r.installed ? 'downloaded' : 'not downloaded'}\t${r.title}`).join('\n'),
+      rows
+        .map((r) => {
+          const state = r.user && r.installed === r.source ? 'local' : r.installed ? 'downloaded' : 'not downloaded';
+          return `${r.id}\t${r.dim}-d @ ${r.layer}\t${state}\t${r.user ? 'user' : 'built-in'}\t${r.title}`;
+        })
+        .join('\n'),
     );
   });
 
-  addOutputOptions(models.command('pull').description('download and verify a model into the cache').argument('<id>'))
+  addOutputOptions(models.command('pull').description('download and verify a model (card id or model.json URL) into the cache').argument('<id|url>'))
     .option('--force', 'download again even when a verified copy is cached')
-    .action(async (id: string, flags: Flags) => {
-      const installed = await pullModel(await cardOrFail(id), { force: flags.force, logger: loggerFor(flags) });
-      printResult(flags, { id, dir: installed.dir, weightsDigest: installed.record.weightsDigest }, () => installed.dir);
+    .action(async (spec: string, flags: Flags) => {
+      const got = await fetchModel(spec, { force: flags.force, logger: loggerFor(flags) });
+      printResult(flags, got, () => got.dir);
     });
 
-  addOutputOptions(models.command('path').description("print the folder holding a model's model.json (downloading it if needed)").argument('<id>')).action(
-    async (id: string, flags: Flags) => {
-      const installed = await pullModel(await cardOrFail(id), { logger: loggerFor(flags) });
-      printResult(flags, { id, dir: installed.dir, modelJson: path.join(installed.dir, 'model.json') }, () => installed.dir);
-    },
-  );
+  addOutputOptions(
+    models.command('path').description("print the folder holding a model's model.json (downloading it if needed)").argument('<id|url>'),
+  ).action(async (spec: string, flags: Flags) => {
+    const got = await fetchModel(spec, { logger: loggerFor(flags) });
+    printResult(flags, got, () => got.dir);
+  });
+
+  addOutputOptions(
+    models
+      .command('add')
+      .description('write a user model card into the cache, so the model can be used (and shared) by id')
+      .argument('<id>', 'new model id (letters, digits, ".", "_", "-")')
+      .argument('<model>', 'path to a TensorFlow.js model.json (LayersModel or GraphModel) or its http(s) URL'),
+  )
+    .addOption(new Option('--preprocess <mode>', 'input normalisation of the model').choices(PREPROCESS_MODES).makeOptionMandatory())
+    .option('--layer <names>', 'layer(s) or graph node(s) to cut at, comma-separated (default: the model\'s default feature layer)')
+    .option('--dim <n>', 'expected feature length (checked)')
+    .option('--title <text>', 'one-line description')
+    .option('--input <HxW>', 'input size, for a graph whose input size is open')
+    .option('--force', 'replace an existing user card with this id')
+    .action(async (id: string, model: string, flags: AddFlags) => {
+      const { card, file } = await addUserCard({
+        id,
+        model,
+        preprocess: flags.preprocess,
+        layer: flags.layer,
+        dim: flags.dim === undefined ? undefined : positiveInt('--dim', flags.dim),
+        title: flags.title,
+        input: flags.input === undefined ? undefined : parseInputSize(flags.input),
+        force: flags.force,
+        logger: loggerFor(flags),
+      });
+      printResult(flags, { ...card, file }, () => `${card.id}: ${card.dim}-d @ ${card.featureLayer} (${card.format} model) -> ${file}`);
+    });
 }

@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
+import { ExitCode } from '../errors.js';
 import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/decode.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
-import { BACKENDS, type BackendChoice } from '../engines/backend.js';
+import { POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
+import { ENGINE_CHOICES } from '../engines/select.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { positiveInt } from '../util/validate.js';
@@ -14,8 +16,10 @@ export interface ExtractFlags {
   preprocess?: PreprocessMode;
   resize: ResizeMode;
   resizeKernel: ResizeKernel;
+  pool: PoolMode;
   batchSize: string;
-  backend: BackendChoice;
+  engine: EngineChoice;
+  threads?: string;
   strict?: boolean;
   resume?: boolean;
   overwrite?: boolean;
@@ -24,17 +28,20 @@ export interface ExtractFlags {
 /** Adds the options that choose the network and how images are fed to it. */
 export function addModelOptions(cmd: Command): Command {
   cmd
-    .option('-m, --model <id|model.json>', 'model card id or path to a TensorFlow.js LayersModel model.json', DEFAULT_MODEL)
-    .option('--layer <name>', "layer to cut at (default: the card's feature layer, else the input of the last Dense)")
+    .option('-m, --model <id|model.json|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel), or its http(s) URL', DEFAULT_MODEL)
+    .option('--layer <names>', "layer(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense)")
+    .addOption(new Option('--pool <mode>', 'how a spatial layer output becomes a vector').choices(POOLS).default('avg'))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
     .addOption(new Option('--resize <mode>', 'how images are fitted to the input').choices(RESIZE_MODES).default('squash'))
     .addOption(new Option('--resize-kernel <kernel>', 'interpolation kernel').choices(RESIZE_KERNELS).default('linear'));
-  return addBackendOption(cmd);
+  return addEngineOptions(cmd);
 }
 
-/** Adds `--backend`. */
-export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', ...BACKENDS]).default('auto'));
+/** Adds `--engine` and `--threads`. */
+export function addEngineOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--engine <name>', 'inference engine (auto: onnx when the model exports, else tfjs)').choices(ENGINE_CHOICES).default('auto'))
+    .option('--threads <n>', 'inference threads (default: all cores)');
 }
 
 /** Adds `-b, --batch-size`. */
@@ -63,7 +70,9 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     preprocess: flags.preprocess,
     resize: flags.resize,
     kernel: flags.resizeKernel,
-    backend: flags.backend,
+    pool: flags.pool,
+    engine: flags.engine,
+    threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
     batchSize: positiveInt('--batch-size', flags.batchSize),
     strict: flags.strict,
     resume: flags.resume,
@@ -99,7 +108,7 @@ export interface Interrupts {
 export function handleInterrupts(logger: Logger): Interrupts {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGTERM' ? 143 : 130;
+    const code = sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
     if (controller.signal.aborted) {
       if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
       process.exit(code);

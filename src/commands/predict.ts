@@ -4,15 +4,16 @@ import { collectImages } from '../dataset/scan.js';
 import { CnnfeatError } from '../errors.js';
 import { predictImages } from '../pipeline/predict.js';
 import { positiveInt } from '../util/validate.js';
-import type { BackendChoice } from '../engines/backend.js';
-import { addBackendOption, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
+import type { EngineChoice } from '../engines/engine.js';
+import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
   quiet?: boolean;
   batchSize: string;
   model?: string;
-  backend: BackendChoice;
+  engine: EngineChoice;
+  threads?: string;
   topK?: string;
 }
 
@@ -25,7 +26,7 @@ export function register(program: Command): void {
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
     .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)')
     .option('--top-k <k>', 'also list the k best classes of each image with their scores (probabilities with a --probability classifier)');
-  addOutputOptions(addBatchOption(addBackendOption(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
+  addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
     const classifier = await loadClassifier(modelFile);
@@ -33,7 +34,8 @@ export function register(program: Command): void {
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
     const predictions = await predictImages(classifier, files, {
       batchSize: positiveInt('--batch-size', flags.batchSize),
-      backend: flags.backend,
+      engine: flags.engine,
+      threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
       model: flags.model,
       logger,
       topK,

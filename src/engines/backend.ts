@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError } from '../errors.js';
+import type { EngineDescription, EngineName } from './engine.js';
 
 /** Backends cnnfeat can run TensorFlow.js models on, fastest first. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -51,9 +53,28 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   }
 }
 
-/** How an engine is named in results and manifests, e.g. `tfjs-wasm`. */
-export function engineName(backend: string): string {
-  return `tfjs-${backend}`;
+/** The engine a tfjs backend is, as named in results and manifests: `tfjs-node`, `tfjs-wasm`, `tfjs-cpu`. */
+export function engineName(backend: BackendName): EngineName {
+  return backend === 'tensorflow' ? 'tfjs-node' : `tfjs-${backend}`;
+}
+
+/** How a tfjs engine describes itself: its name, the version of its package and its threads. */
+export async function tfjsDescription(backend: BackendName): Promise<EngineDescription> {
+  const versions = tfjsVersions();
+  if (backend === 'tensorflow') return { engine: 'tfjs-node', version: versions['@tensorflow/tfjs-node'] ?? 'unknown', threads: os.availableParallelism() };
+  if (backend === 'wasm') {
+    const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+    return { engine: 'tfjs-wasm', version: versions['@tensorflow/tfjs-backend-wasm'] ?? 'unknown', threads };
+  }
+  return { engine: 'tfjs-cpu', version: versions['@tensorflow/tfjs'] ?? 'unknown', threads: 1 };
+}
+
+/** The tfjs backend behind an engine name (inverse of `engineName`). */
+export function backendOf(engine: EngineName): BackendName | null {
+  if (engine === 'tfjs-node') return 'tensorflow';
+  if (engine === 'tfjs-wasm') return 'wasm';
+  if (engine === 'tfjs-cpu') return 'cpu';
+  return null;
 }
 
 /** Versions of the tfjs packages present (`null` when not installed). */

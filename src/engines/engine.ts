@@ -1,3 +1,5 @@
+import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+
 /** How a spatial layer output (H×W×C) becomes a vector. */
 export const POOLS = ['avg', 'max', 'avg+max'] as const;
 export type PoolMode = (typeof POOLS)[number];
@@ -41,9 +43,15 @@ export interface FeatureExtractor {
   readonly pool: PoolMode;
   /**
    * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
-   * Leaves no tensor or buffer behind between calls.
+   * Leaves no tensor or buffer behind between calls. With `transfer`, the engine may take the
+   * batch's memory instead of copying it (the array is then detached: do not use it again).
    */
-  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  run(batch: Float32Array, n: number, opts?: { transfer?: boolean }): Promise<Float32Array>;
   describe(): EngineDescription;
   dispose(): void | Promise<void>;
+}
+
+/** The error of a failed forward pass (usually memory: a smaller batch helps). */
+export function inferenceError(n: number, err: unknown): CnnfeatError {
+  return new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
 }

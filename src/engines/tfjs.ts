@@ -1,25 +1,8 @@
-import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { readModelJson } from '../models/model-json.js';
-import { initBackend, type BackendChoice, type BackendName } from './backend.js';
-
-/** A network cut at a feature layer, turning preprocessed image batches into feature rows. */
-export interface FeatureExtractor {
-  readonly layer: string;
-  /** Length of one feature row. */
-  readonly dim: number;
-  readonly input: { height: number; width: number };
-  /** True when the layer's spatial output is averaged to a vector (global average pooling). */
-  readonly pooled: boolean;
-  readonly backend: BackendName;
-  /**
-   * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
-   * All intermediate tensors are freed: `tf.memory().numTensors` stays flat across calls.
-   */
-  run(batch: Float32Array, n: number): Promise<Float32Array>;
-  dispose(): void;
-}
+import { CnnfeatError, errorMessage } from '../errors.js';
+import { modelFileHandler } from './tfjs-io.js';
+import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
+import { inferenceError, type CutSpec, type FeatureExtractor, type PoolMode } from './engine.js';
 
 /** A layer of a LayersModel as listed by `cnnfeat layers`. */
 export interface LayerInfo {
@@ -28,29 +11,11 @@ export interface LayerInfo {
   outputShape: (number | null)[];
 }
 
-/** Reads a TensorFlow.js LayersModel (`model.json` + weight shards) from the local disk. */
-function fileHandler(modelJson: string): tf.io.IOHandler {
-  return {
-    async load() {
-      const { json, shards } = await readModelJson(modelJson);
-      const weights = Buffer.concat(await Promise.all(shards.map((p) => fsp.readFile(p))));
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-      };
-    },
-  };
-}
-
 /** Loads a LayersModel from disk on the selected backend. */
 export async function loadLayersModel(modelJson: string, backend: BackendChoice = 'auto'): Promise<tf.LayersModel> {
   await initBackend(backend);
   try {
-    return await tf.loadLayersModel(fileHandler(modelJson));
+    return await tf.loadLayersModel(modelFileHandler(modelJson));
   } catch (err) {
     if (err instanceof CnnfeatError) throw err;
     throw new CnnfeatError(`${modelJson}: could not load the model: ${errorMessage(err)}`);
@@ -92,16 +57,16 @@ export function defaultFeatureLayer(model: tf.LayersModel): string {
 }
 
 /**
- * Loads a model cut at `layer` (default: the layer before the last Dense), following
+ * Loads a model cut at `cut.layers` (default: the layer before the last Dense), following
  * tfjs-models: one `load()` factory, inference inside `tf.tidy`, and a warm-up run.
  */
 export async function loadExtractor(
   modelJson: string,
-  { layer, backend = 'auto' }: { layer?: string; backend?: BackendChoice } = {},
+  { layers, pool = 'avg', backend = 'auto' }: Partial<CutSpec> & { backend?: BackendChoice } = {},
 ): Promise<FeatureExtractor> {
   const model = await loadLayersModel(modelJson, backend);
   try {
-    const extractor = buildExtractor(model, layer ?? defaultFeatureLayer(model), modelJson);
+    const extractor = await buildExtractor(model, layers?.length ? layers : [defaultFeatureLayer(model)], pool, modelJson);
     await extractor.run(new Float32Array(extractor.input.height * extractor.input.width * 3), 1);
     return extractor;
   } catch (err) {
@@ -110,49 +75,75 @@ export async function loadExtractor(
   }
 }
 
-function buildExtractor(model: tf.LayersModel, layerName: string, modelJson: string): FeatureExtractor {
+/** Input size of an RGB image model, `[null, H, W, 3]`. */
+export function imageInputOf(model: tf.LayersModel, modelJson: string): { height: number; width: number } {
   const [, height, width, channels] = model.inputs[0]!.shape;
   if (!height || !width || channels !== 3) {
     throw new CnnfeatError(`${modelJson}: expected a fixed-size RGB input [null, H, W, 3], got [${model.inputs[0]!.shape.join(', ')}]`);
   }
-  const cut = cutAt(model, layerName, modelJson);
-  const outShape = cut.outputs[0]!.shape;
-  const pooled = outShape.length === 4;
-  const dim = (pooled ? outShape[3] : outShape.slice(1).reduce((a, b) => a! * b!, 1)) as number;
+  return { height, width };
+}
+
+/** Feature length of one output of shape `[null, ...]` after pooling (rank 4) or flattening. */
+export function featureDimOf(shape: readonly (number | null)[], pool: PoolMode): number {
+  if (shape.length === 4) return shape[3]! * (pool === 'avg+max' ? 2 : 1);
+  return shape.slice(1).reduce<number>((a, b) => a * b!, 1);
+}
+
+/** Pools `[n, H, W, C]` to `[n, C]` (or `[n, 2C]` for avg+max); flattens any other rank. */
+export function poolOrFlatten(y: tf.Tensor, pool: PoolMode): tf.Tensor2D {
+  if (y.rank !== 4) return y.reshape([y.shape[0]!, -1]) as tf.Tensor2D;
+  if (pool === 'avg') return y.mean([1, 2]) as tf.Tensor2D;
+  if (pool === 'max') return y.max([1, 2]) as tf.Tensor2D;
+  return tf.concat([y.mean([1, 2]), y.max([1, 2])], 1) as tf.Tensor2D;
+}
+
+async function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode, modelJson: string): Promise<FeatureExtractor> {
+  const { height, width } = imageInputOf(model, modelJson);
+  const cut = cutAt(model, layers, modelJson);
+  const shapes = cut.outputs.map((o) => o.shape);
+  const dim = shapes.reduce((sum, s) => sum + featureDimOf(s, pool), 0);
   const forward = (batch: Float32Array, n: number) =>
     tf.tidy(() => {
-      const y = cut.predict(tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3])) as tf.Tensor;
-      return pooled ? y.mean([1, 2]) : y.reshape([n, dim]);
+      const out = cut.predict(tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]));
+      const pooled = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, pool));
+      return pooled.length === 1 ? pooled[0]! : tf.concat(pooled, 1);
     });
+  const description = await tfjsDescription(tf.getBackend() as BackendName);
   return {
-    layer: layerName,
+    layers,
     dim,
     input: { height, width },
-    pooled,
-    backend: tf.getBackend() as BackendName,
-    async run(batch, n) {
-      let y: tf.Tensor | undefined;
-      try {
-        y = forward(batch, n);
-        return (await y.data()) as Float32Array;
-      } catch (err) {
-        throw new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
-      } finally {
-        y?.dispose();
-      }
-    },
+    pooled: shapes.some((s) => s.length === 4),
+    pool,
+    run: (batch, n) => readRows(() => forward(batch, n), n),
+    describe: () => ({ ...description }),
     dispose() {
       model.dispose();
     },
   };
 }
 
-function cutAt(model: tf.LayersModel, layerName: string, modelJson: string): tf.LayersModel {
-  let layer: tf.layers.Layer;
+/** Runs `forward` (a tidy computation of `n` feature rows) and reads its rows, freeing its tensor. */
+export async function readRows(forward: () => tf.Tensor, n: number): Promise<Float32Array> {
+  let y: tf.Tensor | undefined;
   try {
-    layer = model.getLayer(layerName);
-  } catch {
-    throw new CnnfeatError(`${modelJson}: no layer named "${layerName}"; list them with \`cnnfeat layers\``);
+    y = forward();
+    return (await y.data()) as Float32Array;
+  } catch (err) {
+    throw inferenceError(n, err);
+  } finally {
+    y?.dispose();
   }
-  return tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
+}
+
+function cutAt(model: tf.LayersModel, layers: string[], modelJson: string): tf.LayersModel {
+  const outputs = layers.map((name) => {
+    try {
+      return model.getLayer(name).output as tf.SymbolicTensor;
+    } catch {
+      throw new CnnfeatError(`${modelJson}: no layer named "${name}"; list them with \`cnnfeat layers\``);
+    }
+  });
+  return tf.model({ inputs: model.inputs, outputs });
 }

@@ -37,37 +37,58 @@ export interface Matrix {
  * @throws CnnfeatError naming the file when it is not such a file or is truncated.
  */
 export async function readNpy(file: string): Promise<Matrix> {
-  const fail = (why: string) => new CnnfeatError(`${file}: ${why}; re-run \`cnnfeat extract\` to rebuild it`);
   const handle = await fsp.open(file, 'r');
   try {
-    if (!(await handle.stat()).isFile()) throw fail('not a file');
-    const head = Buffer.alloc(12);
-    const { bytesRead } = await handle.read(head, 0, 12, 0);
-    if (bytesRead < 10 || !head.subarray(0, 6).equals(MAGIC)) throw fail('not a .npy file');
-    const major = head[6]!;
-    const headerLen = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
-    const textStart = major === 1 ? 10 : 12;
-    const text = Buffer.alloc(headerLen);
-    await handle.read(text, 0, headerLen, textStart);
-    const header = text.toString('latin1');
-    if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
-      throw fail('expected little-endian float32 in C order');
-    }
-    const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
-    if (!shape) throw fail('expected a 2-D array');
-    const rows = Number(shape[1]);
-    const cols = Number(shape[2]);
+    const { rows, cols, dataOffset } = await readNpyHeader(handle, file);
     const data = new Float32Array(rows * cols);
     const bytes = new Uint8Array(data.buffer);
-    const start = textStart + headerLen;
     for (let done = 0; done < bytes.length; ) {
       const chunk = Math.min(bytes.length - done, 1 << 28);
-      const { bytesRead: n } = await handle.read(bytes, done, chunk, start + done);
-      if (n === 0) throw fail(`truncated (${rows}×${cols} floats expected)`);
+      const { bytesRead: n } = await handle.read(bytes, done, chunk, dataOffset + done);
+      if (n === 0) throw npyError(file, `truncated (${rows}×${cols} floats expected)`);
       done += n;
     }
     return { data, rows, cols };
   } finally {
     await handle.close();
   }
+}
+
+/** Shape of a float32 .npy matrix and where its data starts. */
+export interface NpyLayout {
+  rows: number;
+  cols: number;
+  dataOffset: number;
+}
+
+/**
+ * Reads and checks the header of a 2-D little-endian float32, C-order .npy file (any header
+ * version and length), and that the file holds all the data the header announces.
+ */
+export async function readNpyHeader(handle: fsp.FileHandle, file: string): Promise<NpyLayout> {
+  const stat = await handle.stat();
+  if (!stat.isFile()) throw npyError(file, 'not a file');
+  const head = Buffer.alloc(12);
+  const { bytesRead } = await handle.read(head, 0, 12, 0);
+  if (bytesRead < 10 || !head.subarray(0, 6).equals(MAGIC)) throw npyError(file, 'not a .npy file');
+  const major = head[6]!;
+  const headerLen = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
+  const textStart = major === 1 ? 10 : 12;
+  const text = Buffer.alloc(headerLen);
+  await handle.read(text, 0, headerLen, textStart);
+  const header = text.toString('latin1');
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
+    throw npyError(file, 'expected little-endian float32 in C order');
+  }
+  const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
+  if (!shape) throw npyError(file, 'expected a 2-D array');
+  const rows = Number(shape[1]);
+  const cols = Number(shape[2]);
+  const dataOffset = textStart + headerLen;
+  if (stat.size < dataOffset + rows * cols * 4) throw npyError(file, `truncated (${rows}×${cols} floats expected)`);
+  return { rows, cols, dataOffset };
+}
+
+function npyError(file: string, why: string): CnnfeatError {
+  return new CnnfeatError(`${file}: ${why}; re-run \`cnnfeat extract\` to rebuild it`);
 }

@@ -4,25 +4,33 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
 import type { PreprocessMode } from '../image/preprocess.js';
-import { exists, makeDir, readJson, writeJsonAtomic } from '../util/fs.js';
+import type { EngineDescription, PoolMode } from '../engines/engine.js';
+import type { FileKey } from '../dataset/file-keys.js';
+import { exists, fromSystemError, makeDir, readJson, writeAllAt, writeJsonAtomic } from '../util/fs.js';
 import { csvField, parseCsv } from './csv.js';
-import { NPY_HEADER_BYTES, npyHeader, readNpy } from './npy.js';
+import { NPY_HEADER_BYTES, npyHeader, readNpy, readNpyHeader } from './npy.js';
+import { TOOL_STAMP } from '../version.js';
 
 export const FEATURES_FILE = 'features.npy';
 export const SAMPLES_FILE = 'samples.csv';
 export const MANIFEST_FILE = 'manifest.json';
-const PLAN_FILE = '.cnnfeat-plan.json';
+export const PLAN_FILE = '.cnnfeat-plan.json';
+/** Working folder of `extract --update` inside the feature directory. */
+export const UPDATE_DIR = '.cnnfeat-update';
 const PROGRESS_FILE = '.cnnfeat-progress.json';
-const SAMPLES_HEADER = 'row,path,label\n';
+/** First line of samples.csv. */
+export const SAMPLES_HEADER = 'row,path,label\n';
 
 /** What must agree between features used together (train vs eval, predict vs train). */
 export interface FeatureSignature {
   /** Card id or absolute model.json path. */
   model: string;
   weightsDigest: string;
+  /** Layer name, or comma-separated names whose features are concatenated. */
   layer: string;
-  /** Spatial output averaged to a vector. */
+  /** A spatial output was pooled to a vector (by `pool`). */
   pooled: boolean;
+  pool: PoolMode;
   preprocess: PreprocessMode;
   dim: number;
 }
@@ -34,10 +42,29 @@ export interface ExtractSettings extends FeatureSignature {
   kernel: ResizeKernel;
 }
 
-/** A file the extraction will visit, in order. */
-export interface PlannedFile {
+/** A file the extraction will visit, in order, with what identifies its content (for `--update`). */
+export interface PlannedFile extends Partial<FileKey> {
   relPath: string;
   label: string;
+}
+
+/** Which part of a larger file list an extraction covers (`extract --shard i/n`). */
+export interface ShardInfo {
+  /** 0-based index of this shard. */
+  index: number;
+  count: number;
+  /** Files in the whole list. */
+  total: number;
+  /** `sha256:` of the whole list's classes, paths and labels: equal in every shard of one job. */
+  of: string;
+}
+
+/** What `extract --update` did (recorded in the manifest). */
+export interface UpdateCounts {
+  added: number;
+  changed: number;
+  removed: number;
+  kept: number;
 }
 
 /** A file left out, with why. */
@@ -54,7 +81,7 @@ export interface FeatureManifest {
   createdAt: string;
   imageRoot: string;
   settings: ExtractSettings;
-  engine: { name: string; backend: string };
+  engine: EngineDescription;
   classes: string[];
   counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
   /** `sha256:` of the image folder, classes and file list the extraction planned (see planDigest). */
@@ -63,6 +90,14 @@ export interface FeatureManifest {
   /** Image-like entries the scan passed over (root-level files, broken links, link loops). */
   ignored: SkippedFile[];
   timings: { seconds: number; imagesPerSecond: number; resumed: boolean };
+  /** Every planned file (rows and skipped ones) with its size, mtime and, with --hash, digest. */
+  files?: PlannedFile[];
+  /** Set when the extraction covered one shard of a larger list. */
+  shard?: ShardInfo;
+  /** Set by `extract --update`. */
+  update?: UpdateCounts;
+  /** Set by `cnnfeat merge`: the shard directories merged, in shard order. */
+  mergedFrom?: { dir: string; rows: number }[];
 }
 
 /** What an extraction will do: written when it starts, checked when it is resumed. */
@@ -72,6 +107,7 @@ export interface Plan {
   settings: ExtractSettings;
   files: PlannedFile[];
   ignored: SkippedFile[];
+  shard?: ShardInfo;
 }
 
 interface Progress {
@@ -128,8 +164,8 @@ export class FeatureWriter {
     const progress: Progress = { next: 0, rows: 0, samplesBytes: Buffer.byteLength(SAMPLES_HEADER), skipped: [], seconds: 0 };
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'w+');
-    await features.write(npyHeader(0, plan.settings.dim), 0, NPY_HEADER_BYTES, 0);
-    await samples.write(SAMPLES_HEADER, 0);
+    await writeAllAt(features, npyHeader(0, plan.settings.dim), 0);
+    await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
     await Promise.all([features.sync(), samples.sync()]);
     await writeJsonAtomic(path.join(dir, PROGRESS_FILE), progress);
     return new FeatureWriter(dir, plan, progress, features, samples, resumed);
@@ -145,6 +181,7 @@ export class FeatureWriter {
     if (!Array.isArray(saved?.files) || typeof saved.settings !== 'object') {
       throw new CnnfeatError(`${path.join(dir, PLAN_FILE)}: damaged plan; ${hint}`);
     }
+    saved.settings = withPoolDefault(saved.settings);
     assertSamePlan(dir, saved, plan);
     if (!(await exists(path.join(dir, PROGRESS_FILE)))) return FeatureWriter.start(dir, saved, true);
     const progress = await readJson<Progress>(path.join(dir, PROGRESS_FILE), hint);
@@ -161,7 +198,7 @@ export class FeatureWriter {
     }
     await features.truncate(featureBytes);
     await samples.truncate(progress.samplesBytes);
-    await features.write(npyHeader(progress.rows, saved.settings.dim), 0, NPY_HEADER_BYTES, 0);
+    await writeAllAt(features, npyHeader(progress.rows, saved.settings.dim), 0);
     return new FeatureWriter(dir, saved, progress, features, samples, true);
   }
 
@@ -188,18 +225,37 @@ export class FeatureWriter {
     const p = this.progress;
     const bytes = Buffer.from(rows.buffer, rows.byteOffset, files.length * dim * 4);
     const lines = files.map((f, i) => `${p.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
-    await this.features.write(bytes, 0, bytes.length, NPY_HEADER_BYTES + p.rows * dim * 4);
-    const written = await this.samples.write(lines, p.samplesBytes);
-    await this.features.write(npyHeader(p.rows + files.length, dim), 0, NPY_HEADER_BYTES, 0);
-    await Promise.all([this.features.sync(), this.samples.sync()]);
-    this.progress = {
-      next,
-      rows: p.rows + files.length,
-      samplesBytes: p.samplesBytes + written.bytesWritten,
-      skipped: [...p.skipped, ...skipped],
-      seconds,
-    };
-    await writeJsonAtomic(path.join(this.dir, PROGRESS_FILE), this.progress);
+    try {
+      const text = Buffer.from(lines, 'utf8');
+      await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + p.rows * dim * 4);
+      await writeAllAt(this.samples, text, p.samplesBytes);
+      await writeAllAt(this.features, npyHeader(p.rows + files.length, dim), 0);
+      await Promise.all([this.features.sync(), this.samples.sync()]);
+      const progress = {
+        next,
+        rows: p.rows + files.length,
+        samplesBytes: p.samplesBytes + text.length,
+        skipped: [...p.skipped, ...skipped],
+        seconds,
+      };
+      await writeJsonAtomic(path.join(this.dir, PROGRESS_FILE), progress);
+      this.progress = progress;
+    } catch (err) {
+      throw this.writeError(err);
+    }
+  }
+
+  /**
+   * A failed write (disk full, file-size limit, I/O error) as a one-line error: nothing past the
+   * last checkpoint counts, so the directory stays resumable.
+   */
+  private writeError(err: unknown): unknown {
+    const known = fromSystemError(err);
+    if (!known) return err;
+    const what = known.message.startsWith(this.dir) ? known.message : `${this.dir}: ${known.message}`;
+    const kept = `${this.progress.rows} rows up to the last checkpoint are kept`;
+    const hint = what.includes('--resume') ? kept : `${kept}: fix this and continue with --resume`;
+    return new CnnfeatError(`${what}; ${hint}`, known.exitCode);
   }
 
   /** Total seconds spent in earlier (interrupted) sessions of this extraction. */
@@ -210,7 +266,9 @@ export class FeatureWriter {
   /** Writes the manifest, which marks the directory finished, and removes the checkpoint files. */
   async finish(manifest: FeatureManifest): Promise<void> {
     await this.close();
-    await writeJsonAtomic(path.join(this.dir, MANIFEST_FILE), manifest);
+    await writeJsonAtomic(path.join(this.dir, MANIFEST_FILE), manifest).catch((err: unknown) => {
+      throw this.writeError(err);
+    });
     await fsp.rm(path.join(this.dir, PROGRESS_FILE), { force: true });
     await fsp.rm(path.join(this.dir, PLAN_FILE), { force: true });
   }
@@ -219,6 +277,44 @@ export class FeatureWriter {
   async close(): Promise<void> {
     await Promise.allSettled([this.features.close(), this.samples.close()]);
   }
+}
+
+/** What a manifest records besides the plan: the outcome and how it was reached. */
+export interface ManifestFacts {
+  rows: number;
+  skipped: readonly SkippedFile[];
+  engine: FeatureManifest['engine'];
+  seconds: number;
+  imagesPerSecond: number;
+  resumed: boolean;
+}
+
+/** Builds the manifest of a finished extraction of `plan`. */
+export function manifestFor(plan: Plan, facts: ManifestFacts): FeatureManifest {
+  const skippedPaths = new Set(facts.skipped.map((s) => s.path));
+  const perClass: Record<string, number> = Object.fromEntries(plan.classes.map((c) => [c, 0]));
+  for (const f of plan.files) if (!skippedPaths.has(f.relPath)) perClass[f.label] = (perClass[f.label] ?? 0) + 1;
+  return {
+    format: 'cnnfeat-features',
+    formatVersion: 1,
+    tool: TOOL_STAMP,
+    createdAt: new Date().toISOString(),
+    imageRoot: plan.imageRoot,
+    settings: plan.settings,
+    engine: facts.engine,
+    classes: plan.classes,
+    counts: { rows: facts.rows, planned: plan.files.length, skipped: facts.skipped.length, perClass },
+    planDigest: planDigest(plan),
+    skipped: [...facts.skipped],
+    ignored: plan.ignored ?? [],
+    timings: {
+      seconds: Math.round(facts.seconds * 1000) / 1000,
+      imagesPerSecond: Math.round(facts.imagesPerSecond * 100) / 100,
+      resumed: facts.resumed,
+    },
+    files: plan.files,
+    ...(plan.shard ? { shard: plan.shard } : {}),
+  };
 }
 
 /** A digest of what a plan covers (image folder, classes, files), to recognise the same input later. */
@@ -242,18 +338,25 @@ function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
     throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or --overwrite`);
   }
   if (JSON.stringify(saved.files) !== JSON.stringify(plan.files) || JSON.stringify(saved.classes) !== JSON.stringify(plan.classes)) {
+    const hashFlag = hashFlagChange(saved.files, plan.files);
+    if (hashFlag) throw new CnnfeatError(`${dir}: cannot resume, ${hashFlag}`);
     throw new CnnfeatError(
       `${dir}: cannot resume, the image list changed since the extraction started (${saved.files.length} files then, ${plan.files.length} now); restore it or start again with --overwrite`,
     );
   }
 }
 
-/** A finished feature directory loaded into memory. */
-export interface FeatureSet {
+/** When two file lists differ only because one was keyed with `--hash`: what to do about it. */
+export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): string | null {
+  const hashed = (files: PlannedFile[]) => files.some((f) => f.sha256 !== undefined);
+  if (hashed(before) === hashed(now)) return null;
+  return `it was made ${hashed(before) ? 'with' : 'without'} --hash; run it ${hashed(before) ? 'with' : 'without'} --hash too`;
+}
+
+/** A finished feature directory without its feature values: manifest, row descriptions, matrix shape. */
+export interface FeatureIndex {
   dir: string;
   manifest: FeatureManifest;
-  /** Row-major `rows × dim` features. */
-  X: Float32Array;
   rows: number;
   dim: number;
   /** Sample path (relative to the image root) of each row. */
@@ -263,10 +366,10 @@ export interface FeatureSet {
 }
 
 /**
- * Loads a finished feature directory, checking that `features.npy`, `samples.csv` and the
- * manifest agree.
+ * Reads a finished feature directory's manifest and samples.csv and checks them against the
+ * shape in features.npy's header (the values are not read).
  */
-export async function readFeatureSet(dir: string): Promise<FeatureSet> {
+export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   const state = await featureDirState(dir);
   if (state === 'partial') {
     throw new CnnfeatError(`${dir}: extraction did not finish; run \`cnnfeat extract ... --resume\` to complete it`);
@@ -279,7 +382,9 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
   if (manifest?.format !== 'cnnfeat-features' || typeof manifest.settings !== 'object' || typeof manifest.counts !== 'object') {
     throw new CnnfeatError(`${path.join(dir, MANIFEST_FILE)}: not a cnnfeat manifest; re-run \`cnnfeat extract --overwrite\``);
   }
-  const matrix = await readNpy(path.join(dir, FEATURES_FILE));
+  manifest.settings = withPoolDefault(manifest.settings);
+  const handle = await fsp.open(path.join(dir, FEATURES_FILE), 'r');
+  const matrix = await readNpyHeader(handle, path.join(dir, FEATURES_FILE)).finally(() => handle.close());
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
   if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {
     throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header; re-run \`cnnfeat extract --overwrite\``);
@@ -292,10 +397,39 @@ export async function readFeatureSet(dir: string): Promise<FeatureSet> {
   return {
     dir,
     manifest,
-    X: matrix.data,
     rows: matrix.rows,
     dim: matrix.cols,
     paths: rows.map((r) => r[1] ?? ''),
     labels: rows.map((r) => r[2] ?? ''),
   };
+}
+
+/** A finished feature directory loaded into memory. */
+export interface FeatureSet extends FeatureIndex {
+  /** Row-major `rows × dim` features. */
+  X: Float32Array;
+}
+
+/**
+ * Loads a finished feature directory, checking that `features.npy`, `samples.csv` and the
+ * manifest agree.
+ */
+export async function readFeatureSet(dir: string): Promise<FeatureSet> {
+  const index = await readFeatureIndex(dir);
+  const matrix = await readNpy(path.join(dir, FEATURES_FILE));
+  return { ...index, X: matrix.data };
+}
+
+/**
+ * Removes what an extraction or update left in `dir` besides the data files (checkpoint, plan,
+ * manifest, update folder), checkpoint first, before something else is written there.
+ */
+export async function removeWorkFiles(dir: string): Promise<void> {
+  for (const name of [PROGRESS_FILE, MANIFEST_FILE, PLAN_FILE]) await fsp.rm(path.join(dir, name), { force: true });
+  await fsp.rm(path.join(dir, UPDATE_DIR), { recursive: true, force: true });
+}
+
+/** Settings as read from disk: files written before `--pool` existed pooled by average. */
+export function withPoolDefault<T extends FeatureSignature>(settings: T): T {
+  return { ...settings, pool: settings.pool ?? 'avg' };
 }

@@ -30,6 +30,14 @@ export class DecodeError extends Error {
   }
 }
 
+/**
+ * Largest image decoded, in pixels (16383 × 16383, sharp's own default, made explicit): a file
+ * whose header claims more (a decompression bomb) is refused before any pixel memory is taken.
+ * Large photos stay cheap: JPEGs are shrunk while decoding, and at most DECODE_CONCURRENCY images
+ * are read and decoded at once.
+ */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
 const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
   squash: 'fill',
   'center-crop': 'cover',
@@ -45,12 +53,55 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
  *   (missing file, permission, I/O) are thrown as they are, since skipping them would hide them.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
+  await decodeSlots.acquire();
+  try {
+    return await decodeNow(file, opts);
+  } finally {
+    decodeSlots.release();
+  }
+}
+
+/**
+ * Bounds the images being read and decoded at once to the libuv thread pool size, where sharp
+ * runs them anyway: beyond that, a batch of large photos would only hold their file bytes and
+ * full-size pixels in memory while waiting for a thread (12 RGBA 6000×4000 PNGs in one batch:
+ * 1.07 GB peak RSS unbounded).
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.free = count;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot straight to the next waiter, so that no newcomer can jump in between. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** Images decoded at once (see Slots). */
+export const DECODE_CONCURRENCY = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
+const decodeSlots = new Slots(DECODE_CONCURRENCY);
+
+async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   const bytes = await fsp.readFile(file).catch((err: NodeJS.ErrnoException) => {
     err.path ??= file;
     throw err;
   });
   try {
-    const image = sharp(bytes, { pages: 1 });
+    const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS });
     const source = (await image.metadata()).hasAlpha ? await withoutAlpha(image) : image.autoOrient();
     const { data, info } = await source
       .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
@@ -88,5 +139,6 @@ async function withoutAlpha(image: ReturnType<typeof sharp>): Promise<ReturnType
 function shortReason(message: string): string {
   const lines = message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const specific = lines.find((l) => !/treated as error due to failOn/.test(l)) ?? lines[0] ?? 'unreadable image';
+  if (/exceeds pixel limit/i.test(specific)) return `more than ${MAX_INPUT_PIXELS} pixels (16383²); not decoded (decompression bomb?)`;
   return specific.replace(/^Input (file|buffer) /i, '').slice(0, 200);
 }

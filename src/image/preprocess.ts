@@ -1,5 +1,5 @@
 /** Input normalisations of the common model families. */
-export const PREPROCESS_MODES = ['caffe', 'tf', 'torch', 'none'] as const;
+export const PREPROCESS_MODES = ['caffe', 'tf', 'torch', 'unit', 'none'] as const;
 export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
 const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
@@ -12,6 +12,7 @@ const TORCH_STD = [0.229, 0.224, 0.225] as const;
  * - caffe: RGB→BGR, minus the ImageNet mean (Keras ResNet50/VGG `preprocess_input`)
  * - tf: x / 127.5 − 1 (Keras MobileNet/Inception)
  * - torch: x / 255, minus mean, over std (torchvision)
+ * - unit: x / 255, i.e. [0, 1] (TF Hub image modules, which rescale to [-1, 1] inside the graph)
  * - none: raw 0–255 values
  */
 export function preprocessInto(pixels: Uint8Array, mode: PreprocessMode, out: Float32Array, offset: number): void {
@@ -31,6 +32,9 @@ export function preprocessInto(pixels: Uint8Array, mode: PreprocessMode, out: Fl
       for (let i = 0; i < n; i += 3) {
         for (let c = 0; c < 3; c++) out[offset + i + c] = (pixels[i + c]! / 255 - TORCH_MEAN[c]!) / TORCH_STD[c]!;
       }
+      return;
+    case 'unit':
+      for (let i = 0; i < n; i++) out[offset + i] = pixels[i]! / 255;
       return;
     case 'none':
       for (let i = 0; i < n; i++) out[offset + i] = pixels[i]!;

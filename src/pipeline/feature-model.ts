@@ -1,8 +1,8 @@
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/decode.js';
-import type { PreprocessMode } from '../image/preprocess.js';
-import type { BackendChoice } from '../engines/backend.js';
-import { loadExtractor, type FeatureExtractor } from '../engines/tfjs.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
+import { loadEngine } from '../engines/select.js';
 import { resolveModel, type ResolvedModel } from '../models/resolve.js';
 import type { ExtractSettings } from '../features/store.js';
 import type { Logger } from '../util/log.js';
@@ -15,13 +15,21 @@ export const DEFAULT_MODEL = 'resnet50';
 export interface FeatureModelOptions {
   /** Card id or path to a TensorFlow.js LayersModel model.json (default `resnet50`). */
   model?: string;
-  /** Layer to cut at (default: the card's feature layer, else the input of the last Dense). */
+  /**
+   * Layer(s) to cut at, comma-separated; their pooled outputs are concatenated (default: the
+   * card's feature layer, else the input of the last Dense).
+   */
   layer?: string;
+  /** Pooling of spatial layer outputs (default `avg`). */
+  pool?: PoolMode;
   /** Input normalisation (default: the card's; `none` for a local model without one). */
   preprocess?: PreprocessMode;
   resize?: ResizeMode;
   kernel?: ResizeKernel;
-  backend?: BackendChoice;
+  /** Inference engine (default `auto`: onnx when the model exports, else tfjs). */
+  engine?: EngineChoice;
+  /** Inference threads (default: all cores). */
+  threads?: number;
   logger?: Logger;
 }
 
@@ -41,14 +49,16 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   const resolved = await resolveModel(opts.model ?? DEFAULT_MODEL, logger);
   const preprocess = opts.preprocess ?? resolved.preprocess;
   if (!preprocess) {
-    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess caffe|tf|torch|none`);
+    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}`);
   }
-  const extractor = await loadExtractor(resolved.modelJson, { layer: opts.layer ?? resolved.featureLayer, backend: opts.backend });
+  const layers = parseLayers(opts.layer ?? resolved.featureLayer);
+  const extractor = await loadEngine(resolved, { engine: opts.engine, layers, pool: opts.pool, threads: opts.threads, logger });
   const settings: ExtractSettings = {
     model: resolved.id,
     weightsDigest: resolved.weightsDigest,
-    layer: extractor.layer,
+    layer: extractor.layers.join(','),
     pooled: extractor.pooled,
+    pool: extractor.pool,
     preprocess,
     dim: extractor.dim,
     input: extractor.input,
@@ -56,6 +66,14 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     kernel: opts.kernel ?? 'linear',
   };
   return { resolved, extractor, settings };
+}
+
+/** `--layer a,b` as a list (empty: the model's default). */
+export function parseLayers(spec: string | undefined): string[] {
+  const layers = (spec ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+  const repeated = layers.find((l, i) => layers.indexOf(l) !== i);
+  if (repeated) throw new CnnfeatError(`--layer ${spec}: "${repeated}" is named twice; name each layer once`);
+  return layers;
 }
 
 /**
@@ -71,6 +89,6 @@ export async function withFeatureModel<T>(
   try {
     return await fn(featureModel);
   } finally {
-    featureModel.extractor.dispose();
+    await featureModel.extractor.dispose();
   }
 }

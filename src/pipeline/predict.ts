@@ -6,7 +6,7 @@ import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-fi
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
-import type { BackendChoice } from '../engines/backend.js';
+import type { EngineChoice } from '../engines/engine.js';
 
 /** The prediction for one image, or why it has none. */
 export type ImagePrediction =
@@ -22,7 +22,8 @@ export interface ClassScore {
 /** Options of `predictImages`. */
 export interface PredictOptions {
   batchSize?: number;
-  backend?: BackendChoice;
+  engine?: EngineChoice;
+  threads?: number;
   /** Where the network is now, when it moved since training (its weights digest must match). */
   model?: string;
   logger?: Logger;
@@ -43,13 +44,13 @@ export function topClasses(classScores: number[], classes: string[], k: number):
  * layer, preprocessing and resizing as its training features.
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
-  const { batchSize = 32, backend, logger } = opts;
+  const { batchSize = 32, engine, threads, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, backend, logger };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, engine, threads, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
@@ -73,7 +74,7 @@ async function featuresOf(fm: FeatureModel, files: string[], batchSize: number) 
     const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
     for (const { index, reason } of decoded.failed) failures.set(chunk[index]!, reason);
     if (decoded.ok.length === 0) continue;
-    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length));
+    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length, { transfer: true }));
     decodedIndex.push(...decoded.ok.map((i) => start + i));
   }
   const rows = new Float32Array(decodedIndex.length * fm.settings.dim);

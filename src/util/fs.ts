@@ -1,4 +1,5 @@
 import { promises as fsp, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CnnfeatError, ExitCode } from '../errors.js';
 
@@ -66,6 +67,19 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     const e = err as NodeJS.ErrnoException;
     if (e.path === tmp) e.path = file;
     throw err;
+  }
+}
+
+/**
+ * Writes all of `bytes` at `position`. A write may store only part of its data (a nearly full
+ * disk, a file-size limit) and fail only on the next call, so short writes are continued until
+ * everything is written or an error is thrown.
+ */
+export async function writeAllAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write stored nothing'), { code: 'EIO', syscall: 'write' });
+    done += bytesWritten;
   }
 }
 

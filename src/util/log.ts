@@ -4,7 +4,8 @@ import cliProgress from 'cli-progress';
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
-  progress(total: number, label: string): Progress;
+  /** A progress display counting `total` items; `unit` names them in the rate (default `img`). */
+  progress(total: number, label: string, unit?: string): Progress;
 }
 
 /** A progress display; a no-op when stderr is not a terminal or output is quiet. */
@@ -35,18 +36,18 @@ export function createLogger({ quiet = false }: { quiet?: boolean } = {}): Logge
     warn(message) {
       stderr.write(`${yellow('warning:')} ${message}\n`);
     },
-    progress(total, label) {
+    progress(total, label, unit = 'img') {
       if (quiet || !stderr.isTTY) return noProgress;
-      return terminalProgress(total, label);
+      return terminalProgress(total, label, unit);
     },
   };
 }
 
-function terminalProgress(total: number, label: string): Progress {
+function terminalProgress(total: number, label: string, unit: string): Progress {
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {value}/{total} | {rate} ${unit}/s | ETA {eta_formatted}`,
       barCompleteChar: '#',
       barIncompleteChar: '-',
       hideCursor: true,

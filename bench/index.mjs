@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N]`
+// Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
+// It never fails because a machine is slow: it reports.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SECTIONS = ['engine', 'train', 'memory'];
+
+const { values: args } = parseArgs({
+  strict: false,
+  options: {
+    dir: { type: 'string' },
+    json: { type: 'boolean' },
+    only: { type: 'string' },
+    repeat: { type: 'string' },
+    'no-peer': { type: 'boolean' },
+  },
+});
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const wanted = args.only ? args.only.split(',') : SECTIONS;
+
+const results = [];
+for (const name of wanted) {
+  const file = path.join(root, 'bench', `${name}.mjs`);
+  if (!existsSync(file)) {
+    log(`no section "${name}" (${file})`);
+    continue;
+  }
+  log(`section ${name}`);
+  const { bench } = await import(file);
+  results.push(await bench({ root, args, log }));
+}
+
+if (args.json) {
+  process.stdout.write(`${JSON.stringify(Object.assign({}, ...results.map((r) => r.json)), null, 2)}\n`);
+} else {
+  for (const { title, rows } of results) {
+    const width = Math.max(...rows.map(([label]) => label.length));
+    process.stdout.write(`\n${title}\n${rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n')}\n`);
+  }
+}

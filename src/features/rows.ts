@@ -1,0 +1,149 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fromSystemError, makeDir, writeAllAt, writeJsonAtomic } from '../util/fs.js';
+import { CnnfeatError } from '../errors.js';
+import { csvField } from './csv.js';
+import { NPY_HEADER_BYTES, npyHeader, readNpyHeader } from './npy.js';
+import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, SAMPLES_HEADER, type FeatureManifest, type PlannedFile } from './store.js';
+
+/** Reads rows of a feature directory's `features.npy` by index, without loading the whole matrix. */
+export class RowReader {
+  private constructor(
+    private readonly handle: fsp.FileHandle,
+    readonly rows: number,
+    readonly dim: number,
+    private readonly dataOffset: number,
+  ) {}
+
+  /** Opens `<dir>/features.npy`. */
+  static async open(dir: string): Promise<RowReader> {
+    const file = path.join(dir, FEATURES_FILE);
+    const handle = await fsp.open(file, 'r');
+    try {
+      const { rows, cols, dataOffset } = await readNpyHeader(handle, file);
+      return new RowReader(handle, rows, cols, dataOffset);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /** Rows `start … start+count−1`, back to back as float32 bytes. */
+  async read(start: number, count: number): Promise<Buffer> {
+    if (start < 0 || start + count > this.rows) throw new Error(`rows ${start}+${count} outside 0…${this.rows}`);
+    const bytes = Buffer.alloc(count * this.dim * 4);
+    const { bytesRead } = await this.handle.read(bytes, 0, bytes.length, this.dataOffset + start * this.dim * 4);
+    if (bytesRead !== bytes.length) throw new Error('short read from features.npy');
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** One row of an output: a file and where its feature values come from. */
+export interface RowCopy {
+  file: PlannedFile;
+  source: RowReader;
+  row: number;
+}
+
+/**
+ * Writes a feature directory in one pass: rows appended in order, header and manifest last
+ * (the manifest marks it finished). Used where rows are copied rather than computed
+ * (`extract --update`, `cnnfeat merge`).
+ */
+export class FeatureDirWriter {
+  private rows = 0;
+  private samplesBytes = Buffer.byteLength(SAMPLES_HEADER);
+
+  private constructor(
+    readonly dir: string,
+    readonly dim: number,
+    private readonly features: fsp.FileHandle,
+    private readonly samples: fsp.FileHandle,
+  ) {}
+
+  /** Creates (or empties) the data files in `dir`, removing any manifest there first. */
+  static async create(dir: string, dim: number): Promise<FeatureDirWriter> {
+    await makeDir(dir);
+    await fsp.rm(path.join(dir, MANIFEST_FILE), { force: true });
+    const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w');
+    const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'w').catch(async (err: unknown) => {
+      await features.close();
+      throw err;
+    });
+    const writer = new FeatureDirWriter(dir, dim, features, samples);
+    await writer.guard(async () => {
+      await writeAllAt(features, npyHeader(0, dim), 0);
+      await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
+    });
+    return writer;
+  }
+
+  /** Copies rows, reading consecutive rows of one source in one go. */
+  async copy(items: readonly RowCopy[]): Promise<void> {
+    const maxRun = Math.max(1, Math.floor((8 << 20) / (this.dim * 4)));
+    for (let i = 0; i < items.length; ) {
+      let end = i + 1;
+      while (end < items.length && end - i < maxRun && items[end]!.source === items[i]!.source && items[end]!.row === items[end - 1]!.row + 1) end++;
+      const bytes = await items[i]!.source.read(items[i]!.row, end - i);
+      await this.append(bytes, items.slice(i, end).map((c) => c.file));
+      i = end;
+    }
+  }
+
+  /** Appends rows (float32 bytes, `files.length × dim`) and their sample lines. */
+  async append(bytes: Buffer, files: readonly PlannedFile[]): Promise<void> {
+    const lines = files.map((f, i) => `${this.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
+    await this.guard(async () => {
+      const text = Buffer.from(lines, 'utf8');
+      await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + this.rows * this.dim * 4);
+      await writeAllAt(this.samples, text, this.samplesBytes);
+      this.samplesBytes += text.length;
+    });
+    this.rows += files.length;
+  }
+
+  /** Writes the final header, flushes, and writes the manifest (rows counted here). */
+  async finish(manifest: FeatureManifest): Promise<void> {
+    if (manifest.counts.rows !== this.rows) throw new Error(`manifest counts ${manifest.counts.rows} rows, ${this.rows} written`);
+    await this.guard(async () => {
+      await writeAllAt(this.features, npyHeader(this.rows, this.dim), 0);
+      await Promise.all([this.features.sync(), this.samples.sync()]);
+      await this.close();
+      await writeJsonAtomic(path.join(this.dir, MANIFEST_FILE), manifest);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.features.close(), this.samples.close()]);
+  }
+
+  /** File-system errors (disk full…) as one line naming the folder; nothing is finished until the manifest is written. */
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      const known = fromSystemError(err);
+      if (!known) throw err;
+      await this.close();
+      throw new CnnfeatError(`${this.dir}: ${known.message}; nothing was finished there: fix this and run the command again`, known.exitCode);
+    }
+  }
+}
+
+/**
+ * Writes a whole feature directory into `dir`: `copies` in order, then `manifest` last, so that
+ * a kill at any point leaves no finished-looking directory.
+ */
+export async function writeFeatureDir(dir: string, dim: number, copies: RowCopy[], manifest: FeatureManifest): Promise<void> {
+  const writer = await FeatureDirWriter.create(dir, dim);
+  try {
+    await writer.copy(copies);
+    await writer.finish(manifest);
+  } finally {
+    await writer.close();
+  }
+}

@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CnnfeatError, ExitCode } from '../errors.js';
+import { exists, makeDir, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
+import type { Logger } from '../util/log.js';
+import { INSTALL_RECORD } from './cache.js';
+import { readModelJson } from './model-json.js';
+
+/** One installed file: its path relative to the model folder, size and (HTTP sources) sha256. */
+export interface InstalledFile {
+  name: string;
+  bytes: number;
+  /** Hex sha256; recorded for HTTP downloads and checked before each use. */
+  sha256?: string;
+}
+
+/** What an install leaves beside the weights (`cnnfeat-install.json`); checked before every use. */
+export interface InstallRecord {
+  id: string;
+  /** npm sources: package spec and tarball integrity. */
+  spec?: string;
+  integrity?: string;
+  /** HTTP sources: the model.json URL. */
+  url?: string;
+  files: InstalledFile[];
+  /** `sha256:<hex>` of the weight shards, in manifest order. */
+  weightsDigest: string;
+  installedAt: string;
+}
+
+/** An installed, verified model on disk. */
+export interface InstalledModel {
+  dir: string;
+  modelJson: string;
+  record: InstallRecord;
+}
+
+/** Hex sha256 of a file. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** `sha256:<hex>` over a model's weight shards, in manifest order. */
+export async function weightsDigest(modelJson: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const shard of (await readModelJson(modelJson)).shards) {
+    for await (const chunk of createReadStream(shard)) hash.update(chunk as Buffer);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Reads the install record in `dir` and checks every recorded file still has its size (and its
+ * sha256, when recorded). Null when absent, foreign (`matches` says no) or damaged.
+ */
+export async function verifiedInstall(
+  dir: string,
+  modelFile: string,
+  matches: (record: InstallRecord) => boolean,
+): Promise<InstalledModel | null> {
+  const record = await readJson<InstallRecord>(path.join(dir, INSTALL_RECORD)).catch(() => null);
+  if (record === null || !Array.isArray(record.files) || !matches(record)) return null;
+  for (const file of record.files) {
+    const where = path.join(dir, file.name);
+    if ((await statOrNull(where))?.size !== file.bytes) return null;
+    if (file.sha256 !== undefined && (await sha256File(where)) !== file.sha256) return null;
+  }
+  return { dir, modelJson: path.join(dir, modelFile), record };
+}
+
+/**
+ * Writes the install record of the model unpacked in `staging`: sizes (and, with `hashes`,
+ * sha256) of model.json and every shard, and the weights digest.
+ */
+export async function recordInstall(
+  staging: string,
+  modelFile: string,
+  fields: Omit<InstallRecord, 'files' | 'weightsDigest' | 'installedAt'>,
+  hashes?: Map<string, string>,
+): Promise<InstallRecord> {
+  const modelJson = path.join(staging, modelFile);
+  const { shards } = await readModelJson(modelJson);
+  const files = await Promise.all(
+    [modelJson, ...shards].map(async (file) => {
+      const name = path.relative(staging, file).split(path.sep).join('/');
+      const entry: InstalledFile = { name, bytes: (await fsp.stat(file)).size };
+      const sha256 = hashes?.get(name);
+      if (sha256) entry.sha256 = sha256;
+      return entry;
+    }),
+  );
+  const record: InstallRecord = { ...fields, files, weightsDigest: await weightsDigest(modelJson), installedAt: new Date().toISOString() };
+  await writeJsonAtomic(path.join(staging, INSTALL_RECORD), record);
+  return record;
+}
+
+/** How to install one model folder: where, how to recognise a good copy, how to fill a new one. */
+export interface InstallPlan {
+  /** Final folder, e.g. `<cache>/models/<id>`. */
+  dir: string;
+  modelFile: string;
+  /** Whether an existing record belongs to this source (same integrity, URL, pins…). */
+  matches: (record: InstallRecord) => boolean;
+  /** Downloads into the (empty) staging folder and returns its install record. */
+  fill: (staging: string) => Promise<InstallRecord>;
+  /** Wraps an unexpected failure into the one-line error shown to the user. */
+  describeFailure: (err: unknown) => string;
+  force?: boolean;
+  logger: Logger;
+}
+
+/**
+ * Installs a model folder atomically: under a per-folder lock (so concurrent pulls download once),
+ * it fills a hidden staging folder next to `dir` and renames it into place only when complete;
+ * any failure removes the staging folder, so nothing half-installed is ever left in the cache.
+ * A verified existing copy is returned as is unless `force`.
+ */
+export async function installModel(plan: InstallPlan): Promise<InstalledModel> {
+  const { dir, modelFile } = plan;
+  if (!plan.force) {
+    const cached = await verifiedInstall(dir, modelFile, plan.matches);
+    if (cached) return cached;
+    if (await exists(path.join(dir, INSTALL_RECORD))) {
+      plan.logger.warn(`the cached copy in ${dir} is damaged or does not match its source any more; downloading it again`);
+    }
+  }
+  const parent = path.dirname(dir);
+  await makeDir(parent);
+  const release = await acquireLock(path.join(parent, `.${path.basename(dir)}.lock`), plan.logger);
+  let staging: string | undefined;
+  try {
+    if (!plan.force) {
+      const finished = await verifiedInstall(dir, modelFile, plan.matches);
+      if (finished) return finished; // another process completed the same install while we waited
+    }
+    await removeLeftovers(parent, path.basename(dir));
+    staging = await fsp.mkdtemp(path.join(parent, `.${path.basename(dir)}-partial-`));
+    const record = await plan.fill(staging);
+    await replaceDir(staging, dir);
+    staging = undefined;
+    plan.logger.info(`Installed ${record.id} in ${dir}`);
+    return { dir, modelJson: path.join(dir, modelFile), record };
+  } catch (err) {
+    if (err instanceof CnnfeatError) throw err;
+    throw new CnnfeatError(plan.describeFailure(err), ExitCode.model);
+  } finally {
+    if (staging) await fsp.rm(staging, { recursive: true, force: true });
+    await release();
+  }
+}
+
+/** Staging folders of earlier runs that died mid-download (only the lock holder creates them). */
+async function removeLeftovers(parent: string, name: string): Promise<void> {
+  for (const entry of await fsp.readdir(parent)) {
+    if (entry.startsWith(`.${name}-partial-`)) await fsp.rm(path.join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+/** Moves `staging` to `dir`; an older copy is moved aside first and removed after. */
+async function replaceDir(staging: string, dir: string): Promise<void> {
+  const old = `${staging}-old`;
+  const hadOld = await exists(dir);
+  if (hadOld) await fsp.rename(dir, old);
+  await fsp.rename(staging, dir);
+  if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+/** A lock held longer than this by a process on another host is considered abandoned. */
+const FOREIGN_LOCK_STALE_MS = 30 * 60_000;
+
+/**
+ * Takes an exclusive lock file (created with O_EXCL). While another live process holds it, waits
+ * (saying so once); a lock whose owner died is taken over. Resolves to the release function.
+ */
+async function acquireLock(lockFile: string, logger: Logger): Promise<() => Promise<void>> {
+  const me: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  let told = false;
+  for (;;) {
+    try {
+      const handle = await fsp.open(lockFile, 'wx');
+      await handle.writeFile(JSON.stringify(me));
+      await handle.close();
+      return () => fsp.rm(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readJson<LockOwner>(lockFile).catch(() => null);
+    if (owner === null || isStale(owner)) {
+      // Unreadable (being written, or torn by a crash) or abandoned: look again shortly, then take over.
+      if (owner !== null || (await lockAgeMs(lockFile)) > 5_000) await fsp.rm(lockFile, { force: true });
+    } else if (!told) {
+      logger.info(`Waiting for another cnnfeat process (pid ${owner.pid}) that is installing the same model…`);
+      told = true;
+    }
+    await sleep(200);
+  }
+}
+
+function isStale(owner: LockOwner): boolean {
+  if (owner.host !== os.hostname()) return Date.now() - Date.parse(owner.since) > FOREIGN_LOCK_STALE_MS;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function lockAgeMs(lockFile: string): Promise<number> {
+  const stat = await statOrNull(lockFile);
+  return stat ? Date.now() - stat.mtimeMs : Infinity;
+}

@@ -1,0 +1,167 @@
+// Kills at several points, the output-directory lock, and write errors (a file-size limit as a
+// stand-in for a full disk): the output stays resumable and ends byte-identical to one clean run.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { CLI, makeTinyModel, runCli, startCli, writeImage } from './helpers.mjs';
+
+let work;
+let model;
+let images;
+const TOTAL = 120;
+
+before(async () => {
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cnnfeat-reliability-'));
+  model = await makeTinyModel(path.join(work, 'tiny'));
+  images = path.join(work, 'images');
+  for (let i = 0; i < TOTAL; i++) {
+    await writeImage(path.join(images, i % 3 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`), { width: 24, height: 24, rgb: [i * 2, 255 - i, 90], seed: i, format: 'png' });
+  }
+  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
+  assert.equal((await runCli(args(path.join(work, 'ref')))).code, 0);
+});
+
+const args = (out, m = model) => ['extract', images, '-o', out, '--batch-size', '2', '--model', m, '--preprocess', 'none', '--quiet'];
+const read = (file) => fsp.readFile(file, 'utf8').then(JSON.parse, () => null);
+const present = (file) => fsp.access(file).then(() => true, () => false);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function assertSameFiles(out, reference, what) {
+  for (const name of ['features.npy', 'samples.csv']) {
+    assert.ok((await fsp.readFile(path.join(out, name))).equals(await fsp.readFile(path.join(reference, name))), `${name} ${what}`);
+  }
+}
+
+/**
+ * Steps a running child with SIGSTOP/SIGCONT and checks `reached` on the frozen output folder
+ * each time; kills it with SIGKILL in the first state where it holds. False if the child ended first.
+ */
+async function killWhen(child, reached) {
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    child.kill('SIGSTOP');
+    if (await reached()) {
+      child.kill('SIGKILL');
+      await exited;
+      return true;
+    }
+    child.kill('SIGCONT');
+    await sleep(1);
+  }
+}
+
+test('kill -9 before the first checkpoint, mid-run, and while finishing; --resume equals an uninterrupted run', async (t) => {
+  const reference = path.join(work, 'ref');
+  const points = {
+    'plan written, no row checkpointed yet': async (out) =>
+      (await present(path.join(out, '.cnnfeat-plan.json'))) && ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) === 0,
+    'mid-run (40 rows checkpointed)': async (out) => ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) >= 40,
+    'finishing: every row checkpointed, manifest not yet written': async (out) =>
+      ((await read(path.join(out, '.cnnfeat-progress.json')))?.next ?? 0) === TOTAL && !(await present(path.join(out, 'manifest.json'))),
+    'finishing: manifest written, checkpoint files not yet removed': async (out) =>
+      (await present(path.join(out, 'manifest.json'))) && (await present(path.join(out, '.cnnfeat-plan.json'))),
+  };
+  let n = 0;
+  for (const [point, reached] of Object.entries(points)) {
+    let hit = false;
+    let out;
+    for (let attempt = 0; attempt < 5 && !hit; attempt++) {
+      out = path.join(work, `killed-${n++}`);
+      hit = await killWhen(startCli(args(out)), () => reached(out));
+    }
+    if (!hit) {
+      assert.ok(point.startsWith('finishing'), `the wide window "${point}" must be reached`);
+      // The finishing windows last a few milliseconds; on a busy machine stepping may miss them.
+      t.diagnostic(`not reached in 5 attempts: ${point}`);
+      continue;
+    }
+    t.diagnostic(`killed at: ${point}`);
+    const resumed = await runCli([...args(out), '--resume', '--json']);
+    assert.equal(resumed.code, 0, `${point}: ${resumed.stderr}`);
+    assert.equal(JSON.parse(resumed.stdout).rows, TOTAL);
+    await assertSameFiles(out, reference, `after a kill at: ${point}`);
+    assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))), 'lock released');
+  }
+});
+
+test('lock: a second process refuses at once naming the holder; a dead holder is taken over; released on interrupt', async () => {
+  const reference = path.join(work, 'ref');
+  const out = path.join(work, 'locked');
+  const first = startCli(args(out));
+  const exited = new Promise((resolve) => first.on('exit', resolve));
+  for (;;) {
+    assert.equal(first.exitCode, null, 'the first extraction ended too early');
+    if (((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) >= 2) break;
+    await sleep(2);
+  }
+  first.kill('SIGSTOP'); // holds the lock while the other commands try
+  const holder = await read(path.join(out, '.cnnfeat-lock'));
+  assert.equal(holder.pid, first.pid);
+  assert.equal(holder.host, os.hostname());
+  assert.equal(holder.command, 'extract');
+  for (const extra of [[], ['--resume'], ['--overwrite'], ['--update']]) {
+    const second = await runCli([...args(out), ...extra]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`is in use by process ${first.pid} on this machine \\(extract, started .*\\); wait for it, or if it is gone remove .*\\.cnnfeat-lock`));
+  }
+  first.kill('SIGKILL');
+  await exited;
+  assert.ok(await present(path.join(out, '.cnnfeat-lock')), 'a killed process leaves its lock');
+  const resumed = await runCli([...args(out), '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`warning: .*\\.cnnfeat-lock: taking over the lock of process ${first.pid} on .* \\(extract, started .*\\), which no longer runs`));
+  await assertSameFiles(out, reference, 'after taking over a stale lock');
+  assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));
+
+  // A lock of another machine cannot be checked: refused, naming the host.
+  const foreign = { pid: 4242, host: 'node-17.cluster', startedAt: '2026-01-01T00:00:00.000Z', command: 'merge' };
+  await fsp.writeFile(path.join(out, '.cnnfeat-lock'), JSON.stringify(foreign));
+  const refused = await runCli([...args(out), '--resume']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /is in use by process 4242 on host node-17\.cluster \(merge, started 2026-01-01T00:00:00\.000Z\)/);
+  await fsp.rm(path.join(out, '.cnnfeat-lock'));
+
+  // SIGINT: checkpoint, exit 130, lock removed.
+  const out2 = path.join(work, 'interrupted');
+  const child = startCli(args(out2));
+  const code = new Promise((resolve) => child.on('exit', resolve));
+  for (;;) {
+    assert.equal(child.exitCode, null);
+    if (((await read(path.join(out2, '.cnnfeat-progress.json')))?.rows ?? 0) >= 2) break;
+    await sleep(2);
+  }
+  child.kill('SIGINT');
+  assert.equal(await code, 130);
+  assert.ok(!(await present(path.join(out2, '.cnnfeat-lock'))), 'lock released on SIGINT');
+});
+
+test('a write error (file-size limit standing in for a full disk): one clear line, the folder stays resumable', async () => {
+  const wide = await makeTinyModel(path.join(work, 'wide'), { filters: 256 });
+  const reference = path.join(work, 'wide-ref');
+  assert.equal((await runCli(args(reference, wide))).code, 0);
+  const out = path.join(work, 'full');
+  // 64 KiB per file: the plan fits, features.npy (1 KiB a row) does not.
+  const limited = await new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', 'ulimit -f 64 && exec "$0" "$@"', process.execPath, CLI, ...args(out, wide)], { env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+  assert.equal(limited.signal, null, 'not killed by SIGXFSZ');
+  assert.equal(limited.code, 2, limited.stderr);
+  const lines = limited.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, limited.stderr);
+  assert.match(lines[0], /^cnnfeat: .*full: file too large for this file system or its limits \(EFBIG, during write\); \d+ rows up to the last checkpoint are kept: fix this and continue with --resume$/);
+  const progress = await read(path.join(out, '.cnnfeat-progress.json'));
+  assert.ok(progress.rows > 0 && progress.rows < TOTAL, `stopped part-way (${progress.rows} rows)`);
+  assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));
+  const resumed = await runCli([...args(out, wide), '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await assertSameFiles(out, reference, 'after a write error and --resume');
+});
