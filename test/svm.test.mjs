@@ -67,13 +67,14 @@ test('model is a plain JSON object with resolved options; classes keep ascending
   const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel: 'rbf', gamma: 'auto', scale: 'standard' });
   assert.equal(model.type, 'svm');
   assert.deepEqual(model.classes, CLASSES);
-  assert.deepEqual(model.options, { kernel: 'rbf', C: 1, gamma: 1 / 16, scale: 'standard', probability: false });
+  assert.deepEqual(model.options, { kernel: 'rbf', C: 1, gamma: 1 / 16, scale: 'standard', probability: false, classWeight: 'none' });
   assert.equal(model.trainedOn, 60);
   assert.equal(model.dim, 16);
   assert.equal(model.scaling.kind, 'standard');
   assert.equal(model.scaling.mean.length, 16);
   assert.equal(model.scaling.std.length, 16);
-  assert.match(model.libsvm, /^svm_type c_svc\nkernel_type rbf\ngamma 0\.0625\nnr_class 3\n/);
+  assert.match(model.libsvm, /^svm_type c_svc\nkernel_type precomputed\nnr_class 3\n/);
+  assert.equal(Buffer.from(model.supportVectors, 'base64').length, 4 * 16 * Number(/total_sv (\d+)/.exec(model.libsvm)[1]));
   assert.match(model.libsvm, /\nlabel 0 1 2\n/);
   assert.deepEqual(JSON.parse(JSON.stringify(model)), model);
 });
@@ -175,14 +176,45 @@ test('classes without samples are kept in the model but never predicted', async 
   assert.ok(!labels.includes(3));
 });
 
+/**
+ * The same model as an ordinary linear/RBF libsvm text with inline support vectors, as
+ * classifier files written before precomputed-kernel training hold it.
+ */
+function asNativeModel(model) {
+  const d = model.dim;
+  const sv = new Float32Array(new Uint8Array(Buffer.from(model.supportVectors, 'base64')).buffer);
+  const [header, body] = model.libsvm.split('\nSV\n');
+  const kernelLines = model.options.kernel === 'rbf' ? `kernel_type rbf\ngamma ${model.options.gamma}` : 'kernel_type linear';
+  const lines = body.trim().split('\n').map((line, s) => {
+    const coefs = line.trim().split(' ').slice(0, -1).join(' ');
+    const values = Array.from(sv.subarray(s * d, (s + 1) * d), (v, j) => `${j + 1}:${v}`).join(' ');
+    return `${coefs} ${values}`;
+  });
+  const { supportVectors, ...rest } = model;
+  return { ...rest, libsvm: `${header.replace('kernel_type precomputed', kernelLines)}\nSV\n${lines.join('\n')}\n` };
+}
+
+test('classifier files with an ordinary libsvm model (inline support vectors) predict the same', async () => {
+  const { d, train, test: held } = blobs();
+  for (const kernel of ['linear', 'rbf']) {
+    const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel, scale: 'standard' });
+    const native = asNativeModel(model);
+    assert.match(native.libsvm, new RegExp(`kernel_type ${kernel}\n`));
+    const a = await predictSvm(model, held.X, held.y.length, d);
+    const b = await predictSvm(native, held.X, held.y.length, d);
+    assert.deepEqual(b.labels, a.labels);
+    b.scores.forEach((s, i) => assert.ok(Math.abs(s - a.scores[i]) < 1e-9));
+  }
+});
+
 test('models longer than SVM.load can take through the wasm stack still load and predict', async () => {
-  // Random high-dimensional data: every sample is a support vector => ~1 MB of model text.
+  // Random high-dimensional data: every sample is a support vector => ~1 MB of (ordinary) model text.
   const n = 150;
   const d = 600;
   const rand = rng(21);
   const X = Float32Array.from({ length: n * d }, () => rand());
   const y = Array.from({ length: n }, (_, i) => i % 3);
-  const model = await trainSvm(X, n, d, y, CLASSES, BASE);
+  const model = asNativeModel(await trainSvm(X, n, d, y, CLASSES, BASE));
   assert.ok(model.libsvm.length > 256 * 1024, `model text is ${model.libsvm.length} chars`);
   const restored = JSON.parse(JSON.stringify(model));
   const { labels } = await predictSvm(restored, X, n, d);
@@ -211,8 +243,11 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
   const model = await trainSvm(train.X, 60, d, train.y, CLASSES, BASE);
   await assert.rejects(predictSvm(model, train.X.subarray(0, 60 * 8), 60, 8), isUsage(/8 dimensions.*trained on 16/));
   await assert.rejects(predictSvm({ ...model, type: 'knn' }, train.X, 60, d), isUsage(/not an SVM model/));
-  await assert.rejects(predictSvm({ ...model, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/could not parse/));
-  assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [] });
+  await assert.rejects(predictSvm({ ...model, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/not a precomputed-kernel model/));
+  const { supportVectors, ...withoutVectors } = model;
+  await assert.rejects(predictSvm({ ...withoutVectors, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/lacks "nr_class"/));
+  await assert.rejects(predictSvm({ ...model, supportVectors: supportVectors.slice(8) }, train.X, 60, d), isUsage(/corrupt model/));
+  assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [], classScores: [] });
 });
 
 test('loading libsvm prints nothing and leaves no global side effects', () => {
@@ -230,4 +265,21 @@ test('loading libsvm prints nothing and leaves no global side effects', () => {
   assert.equal(child.stderr, '');
   assert.equal(child.status, 0);
   assert.equal(child.stdout, '0,0,1,1,2,2');
+});
+
+test('above 5,000 rows libsvm trains with its own kernel (an ordinary model); prediction runs in chunks', async () => {
+  // Two classes 3 apart on the first axis, uniform noise of width 1: linearly separable.
+  const rand = rng(3);
+  const d = 3;
+  const y = Array.from({ length: 5001 }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: 5001 * d }, (_, k) => rand() - 0.5 + (k % d === 0 ? 3 * y[Math.floor(k / d)] : 0));
+  const train = { X, y };
+  const model = await trainSvm(train.X, 5001, d, train.y, ['a', 'b'], BASE);
+  assert.equal(model.supportVectors, undefined);
+  assert.match(model.libsvm, /\nkernel_type linear\n/);
+  const { labels, classScores } = await predictSvm(model, train.X, 5001, d);
+  assert.equal(labels.length, 5001);
+  assert.equal(classScores.length, 5001);
+  const accuracy = labels.filter((l, i) => l === train.y[i]).length / 5001;
+  assert.equal(accuracy, 1);
 });

@@ -1,6 +1,6 @@
 /**
  * Reading libsvm's text model format, to recompute one-vs-one decision values and votes
- * (libsvm-js exposes no decision values).
+ * (libsvm-js exposes no decision values): votes from kernel rows.
  */
 import { CnnfeatError } from '../errors.js';
 import type { Kernel } from './svm.js';
@@ -107,59 +107,6 @@ function forEachPairTerm(m: ParsedLibsvmModel, visit: (p: number, s: number, coe
   }
 }
 
-/**
- * Collapses a linear model into one weight vector per pairwise classifier
- * (w_p = sum of coef * SV), so a decision value costs O(d) instead of O(totalSv * d).
- * @returns row-major k(k-1)/2 x d weights
- */
-function linearPairWeights(m: ParsedLibsvmModel, d: number): Float64Array {
-  const w = new Float64Array(m.rho.length * d);
-  forEachPairTerm(m, (p, s, coef) => {
-    if (coef === 0) return;
-    const wBase = p * d;
-    const svBase = s * d;
-    for (let j = 0; j < d; j++) w[wBase + j] += coef * m.sv[svBase + j];
-  });
-  return w;
-}
-
-/** RBF kernel value between sample `x` and every support vector. */
-function rbfKernelRow(m: ParsedLibsvmModel, x: Float64Array, d: number): Float64Array {
-  const kv = new Float64Array(m.totalSv);
-  for (let s = 0; s < m.totalSv; s++) {
-    const base = s * d;
-    let acc = 0;
-    for (let j = 0; j < d; j++) {
-      const diff = x[j] - m.sv[base + j];
-      acc += diff * diff;
-    }
-    kv[s] = Math.exp(-m.gamma * acc);
-  }
-  return kv;
-}
-
-/** Pairwise decision values of an RBF model for one sample (libsvm's svm_predict_values). */
-function rbfDecisions(m: ParsedLibsvmModel, x: Float64Array, d: number): Float64Array {
-  const kv = rbfKernelRow(m, x, d);
-  const dec = Float64Array.from(m.rho, (r) => -r);
-  forEachPairTerm(m, (p, s, coef) => {
-    dec[p] += coef * kv[s];
-  });
-  return dec;
-}
-
-/** Pairwise decision values of a linear model for one sample, from {@link linearPairWeights}. */
-function linearDecisions(w: Float64Array, rho: number[], x: Float64Array, d: number): Float64Array {
-  const dec = new Float64Array(rho.length);
-  for (let p = 0; p < rho.length; p++) {
-    const base = p * d;
-    let acc = 0;
-    for (let j = 0; j < d; j++) acc += w[base + j] * x[j];
-    dec[p] = acc - rho[p];
-  }
-  return dec;
-}
-
 /** One-vs-one votes, indexed like libsvm's internal class order: pair (i, j) votes i if its decision is > 0. */
 function votesFromDecisions(dec: Float64Array, k: number): number[] {
   const votes = new Array<number>(k).fill(0);
@@ -171,15 +118,16 @@ function votesFromDecisions(dec: Float64Array, k: number): number[] {
 }
 
 /**
- * Builds a function returning the one-vs-one votes of a sample under a parsed model.
+ * One-vs-one votes of a sample from its kernel values with every support vector
+ * (libsvm's svm_predict_values followed by its voting).
  * @param m the parsed libsvm model
- * @param d the feature dimension
+ * @param kv kernel value between the sample and each of the `totalSv` support vectors
+ * @returns votes per internal class (libsvm's order, see `m.labels`)
  */
-export function voteCounter(m: ParsedLibsvmModel, d: number): (x: Float64Array) => number[] {
-  const k = m.labels.length;
-  if (m.kernel === 'linear') {
-    const w = linearPairWeights(m, d);
-    return (x) => votesFromDecisions(linearDecisions(w, m.rho, x, d), k);
-  }
-  return (x) => votesFromDecisions(rbfDecisions(m, x, d), k);
+export function votesFromKernelRow(m: ParsedLibsvmModel, kv: ArrayLike<number>): number[] {
+  const dec = Float64Array.from(m.rho, (r) => -r);
+  forEachPairTerm(m, (p, s, coef) => {
+    dec[p] += coef * kv[s];
+  });
+  return votesFromDecisions(dec, m.labels.length);
 }

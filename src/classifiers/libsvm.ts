@@ -14,6 +14,8 @@ export interface LibsvmInstance {
     estimates: { label: number; probability: number }[];
   };
   serializeModel(): string;
+  /** Labels of the model's classes, in libsvm's internal order. */
+  getLabels(): number[];
   free(): void;
   /** Pointer to the svm_model in wasm memory (what `SVM.load` sets). */
   model: number | null;
@@ -25,7 +27,7 @@ export interface LibsvmClass {
   new (options?: Record<string, unknown>): LibsvmInstance;
   load(serialized: string): LibsvmInstance;
   SVM_TYPES: { C_SVC: string };
-  KERNEL_TYPES: { LINEAR: string; RBF: string };
+  KERNEL_TYPES: { LINEAR: string; RBF: string; PRECOMPUTED: string };
 }
 
 /** The emscripten module behind libsvm-js (`libsvm-js/out/wasm/libsvm.js`), as far as used here. */
@@ -33,6 +35,14 @@ interface LibsvmRuntime {
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   _deserialize_model(textPtr: number): number;
+  /** Allocates a problem of `rows` samples of `dims` values each (libsvm-js's js-interfaces.c). */
+  _create_svm_nodes(rows: number, dims: number): number;
+  /** Copies `dims` doubles at `valuesPtr` into row `i` of a problem, with label `y`. */
+  _add_instance(problem: number, valuesPtr: number, dims: number, y: number, i: number): void;
+  /** Trains on a problem with an svm-train option string; returns the model pointer. */
+  _libsvm_train_problem(problem: number, commandPtr: number): number;
+  _free_problem(problem: number): void;
+  HEAPF64: Float64Array;
   /** Current view of wasm memory; replaced when memory grows, so re-read after `_malloc`. */
   HEAPU8: Uint8Array;
   /** Where libsvm's stdout / stderr lines go (looked up on every write). */

@@ -2,6 +2,7 @@ import { CnnfeatError } from '../errors.js';
 import { diffSettings, type ExtractSettings, type FeatureSignature } from '../features/store.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
+import type { ModelSelection } from './model-selection.js';
 import type { SvmModel } from './svm.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */
@@ -13,12 +14,20 @@ export interface ClassifierFile {
   /** How the training features were made; eval/predict inputs must match the signature part. */
   features: ExtractSettings;
   classes: string[];
-  trainedOn: { dir: string; rows: number; perClass: Record<string, number>; seconds: number };
+  /** `seconds`: the whole training (selection + refit); `fitSeconds`: the final fit alone. */
+  trainedOn: { dir: string; rows: number; perClass: Record<string, number>; seconds: number; fitSeconds?: number };
+  /** The cross-validation table that chose the SVM options, when trained with `--cv`. */
+  selection?: ModelSelection;
   svm: SvmModel;
 }
 
 /** Builds the file object of a freshly trained classifier. */
-export function classifierFile(svm: SvmModel, features: ExtractSettings, trainedOn: ClassifierFile['trainedOn']): ClassifierFile {
+export function classifierFile(
+  svm: SvmModel,
+  features: ExtractSettings,
+  trainedOn: ClassifierFile['trainedOn'],
+  selection?: ModelSelection,
+): ClassifierFile {
   return {
     format: 'cnnfeat-classifier',
     formatVersion: 1,
@@ -27,6 +36,7 @@ export function classifierFile(svm: SvmModel, features: ExtractSettings, trained
     features,
     classes: svm.classes,
     trainedOn,
+    ...(selection ? { selection } : {}),
     svm,
   };
 }

@@ -6,8 +6,10 @@
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
 import { CnnfeatError } from '../errors.js';
-import { loadLibsvm, loadLibsvmModel, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
-import { parseLibsvmModel, voteCounter } from './libsvm-model.js';
+import { kernelMatrix } from './kernel-matrix.js';
+import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
+import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
+import { compactPrecomputedModel, decodeFloat32, encodeFloat32, PrecomputedProblem, toPrecomputedModelText, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
@@ -31,7 +33,16 @@ export interface SvmOptions {
   scale: Scaling;
   /** Also fit libsvm's Platt-scaling probability model (slower training: internal 5-fold CV). */
   probability?: boolean;
+  /**
+   * `balanced`: weight each class's C by n_samples / (n_classes · n_c) (scikit-learn's
+   * `class_weight='balanced'`), for skewed classes. Default `none`.
+   */
+  classWeight?: ClassWeight;
 }
+
+/** Class weighting choices. */
+export const CLASS_WEIGHTS = ['none', 'balanced'] as const;
+export type ClassWeight = (typeof CLASS_WEIGHTS)[number];
 
 /** Options as stored in a trained model: gamma resolved to the number libsvm used. */
 export interface ResolvedSvmOptions {
@@ -40,6 +51,8 @@ export interface ResolvedSvmOptions {
   gamma: number;
   scale: Scaling;
   probability: boolean;
+  /** Absent in models written before class weights existed (= none). */
+  classWeight?: ClassWeight;
 }
 
 /** A trained SVM: a plain, JSON-serialisable object. */
@@ -49,8 +62,14 @@ export interface SvmModel {
   classes: string[];
   options: ResolvedSvmOptions;
   scaling: ScalingParams;
-  /** libsvm's `serializeModel()` text (the classic libsvm model file format). */
+  /**
+   * libsvm's `serializeModel()` text (the classic libsvm model file format). With
+   * `supportVectors`, a precomputed-kernel model whose SV lines end in `0:s`, s indexing
+   * those vectors (1-based); otherwise an ordinary linear/RBF model with the vectors inline.
+   */
   libsvm: string;
+  /** Support vectors as base64 little-endian float32, `total_sv` × `dim`, in SV-line order. */
+  supportVectors?: string;
   /** Number of training samples. */
   trainedOn: number;
   /** Feature dimension D (always written by {@link trainSvm}; used to validate prediction input). */
@@ -67,6 +86,11 @@ export interface SvmPrediction {
    * of the k-1 one-vs-one duels the predicted class won (always 1 for two classes).
    */
   scores: number[];
+  /**
+   * Per sample, a score for every class of `model.classes`: Platt probabilities with a
+   * `probability` model, otherwise the fraction of its k-1 duels each class won.
+   */
+  classScores: number[][];
 }
 
 // ---------------------------------------------------------------------------
@@ -123,6 +147,9 @@ function checkOptions(opts: SvmOptions): void {
   }
   if (!(Number.isFinite(opts.C) && opts.C > 0)) {
     throw new CnnfeatError(`SVM C must be a positive number, got ${opts.C}`);
+  }
+  if (opts.classWeight !== undefined && !CLASS_WEIGHTS.includes(opts.classWeight)) {
+    throw new CnnfeatError(`SVM class weight must be none or balanced, got "${String(opts.classWeight)}"`);
   }
   const g = opts.gamma;
   if (g !== 'scale' && g !== 'auto' && !(typeof g === 'number' && Number.isFinite(g) && g > 0)) {
@@ -196,33 +223,71 @@ function orderByLabel(labels: number[]): number[] {
 
 /**
  * Zero-copy row views of a row-major float64 matrix (libsvm-js accepts any array-like rows).
- * @param rowIndices which rows, in which order (default: all, in order)
  */
-function rowViews(Xs: Float64Array, n: number, d: number, rowIndices?: number[]): Float64Array[] {
-  const idx = rowIndices ?? Array.from({ length: n }, (_, i) => i);
-  return idx.map((i) => Xs.subarray(i * d, (i + 1) * d));
+function rowViews(Xs: Float64Array, n: number, d: number): Float64Array[] {
+  return Array.from({ length: n }, (_, i) => Xs.subarray(i * d, (i + 1) * d));
 }
 
-/** libsvm-js constructor options for C-SVC (scikit-learn SVC defaults for tol, shrinking, cache). */
-function libsvmParams(SVM: LibsvmClass, opts: ResolvedSvmOptions): Record<string, unknown> {
+/**
+ * Copies the given rows of a row-major matrix, in that order.
+ * @returns row-major `rows.length` × `d`
+ */
+export function gatherRows(X: Float64Array, d: number, rows: number[]): Float64Array {
+  const out = new Float64Array(rows.length * d);
+  rows.forEach((r, i) => out.set(X.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
+/**
+ * scikit-learn's `class_weight='balanced'`: n_samples / (n_classes · n_c) for each class c
+ * with samples (n_classes counts those), 1 for classes without.
+ * @param labels class index per sample
+ * @param nClasses number of class indices
+ */
+export function balancedClassWeights(labels: number[], nClasses: number): number[] {
+  const counts = new Array<number>(nClasses).fill(0);
+  for (const label of labels) counts[label]++;
+  const present = counts.filter((c) => c > 0).length;
+  return counts.map((c) => (c > 0 ? labels.length / (present * c) : 1));
+}
+
+/** libsvm fit parameters of resolved options on the given training labels. */
+export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
   return {
-    type: SVM.SVM_TYPES.C_SVC,
-    kernel: opts.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF,
-    cost: opts.C,
-    gamma: opts.gamma,
-    tolerance: 1e-3,
-    shrinking: true,
-    cacheSize: 200,
-    probabilityEstimates: opts.probability,
-    quiet: true,
+    C: opts.C,
+    probability: opts.probability,
+    weights: opts.classWeight === 'balanced' ? balancedClassWeights(labels, nClasses) : undefined,
   };
 }
 
 /**
- * Runs libsvm training and returns its serialised model, freeing wasm memory afterwards.
+ * Largest training set trained through a precomputed kernel matrix: libsvm-js holds it as
+ * n × (n+1) 16-byte nodes in wasm memory (400 MB at 5,000 rows). Larger sets use libsvm's
+ * own (much slower) kernel evaluation.
  */
-function fitLibsvm(SVM: LibsvmClass, opts: ResolvedSvmOptions, rows: Float64Array[], y: number[]): string {
-  const svm = new SVM(libsvmParams(SVM, opts));
+export const PRECOMPUTED_MAX_ROWS = 5000;
+
+/**
+ * Whether training through a kernel matrix pays: it needs n² memory and copying, and saves a
+ * factor of about d on every kernel evaluation, so it wins for CNN features (d in the
+ * thousands) but not for a few thousand rows of a handful of features.
+ */
+function precomputedPays(n: number, d: number): boolean {
+  return n <= PRECOMPUTED_MAX_ROWS && n <= 64 * d;
+}
+
+/** Trains libsvm with its own kernel evaluation (very large or low-dimensional training sets). */
+function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, rows: Float64Array[], y: number[]): string {
+  const svm = new SVM({
+    type: SVM.SVM_TYPES.C_SVC,
+    kernel: opts.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF,
+    cost: params.C,
+    gamma: opts.gamma,
+    cacheSize: 200,
+    probabilityEstimates: params.probability,
+    quiet: true,
+    weight: params.weights ? Object.fromEntries(params.weights.map((w, label) => [label, Number(w.toPrecision(6))])) : undefined,
+  });
   try {
     svm.train(rows, y);
     return svm.serializeModel();
@@ -232,18 +297,40 @@ function fitLibsvm(SVM: LibsvmClass, opts: ResolvedSvmOptions, rows: Float64Arra
 }
 
 /**
+ * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts) and libsvm's
+ * precomputed mode; returns the model text and its support vectors.
+ */
+async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
+  const problem = new PrecomputedProblem(lib, await kernelMatrix(opts.kernel, opts.gamma, Xo, n, Xo, n, d), n, y);
+  try {
+    const svm = problem.train(params);
+    try {
+      const { text, supportVectors } = compactPrecomputedModel(svm.serializeModel(), Xo, d);
+      return { text, supportVectors: encodeFloat32(supportVectors) };
+    } finally {
+      svm.free();
+    }
+  } finally {
+    problem.free();
+  }
+}
+
+/**
  * Trains a multi-class C-SVC (one-vs-one) on a dense feature matrix.
  *
  * Fits the scaling on `X` (standard: per-feature mean/std with std 0 → 1; l2: per-row unit
  * norm), resolves gamma on the scaled matrix, then trains libsvm with the classes in
- * ascending index order (as scikit-learn's SVC).
+ * ascending index order (as scikit-learn's SVC). Up to {@link PRECOMPUTED_MAX_ROWS} samples
+ * (and unless the features are very few), libsvm solves on a precomputed kernel matrix (same
+ * problem, far fewer operations) and the model keeps its support vectors beside the text;
+ * otherwise libsvm evaluates the kernel itself and the model text holds them.
  *
  * @param X row-major `n` x `d` feature matrix
  * @param n number of samples
  * @param d number of features
  * @param labels class index (0..classes.length-1) of each sample
  * @param classes class names; classes without samples are kept but can never be predicted
- * @param opts kernel, C, gamma, scaling, probability
+ * @param opts kernel, C, gamma, scaling, probability, class weights
  * @returns a JSON-serialisable model for {@link predictSvm}
  * @throws CnnfeatError (exit 2) on shape/label mismatches, non-finite values, bad options,
  *   or fewer than 2 classes with samples
@@ -270,11 +357,17 @@ export async function trainSvm(
     gamma: resolveGamma(opts.gamma, Xs, d),
     scale: opts.scale,
     probability: opts.probability === true,
+    classWeight: opts.classWeight ?? 'none',
   };
   const order = orderByLabel(labels);
-  const { SVM } = await loadLibsvm();
-  const text = fitLibsvm(SVM, resolved, rowViews(Xs, n, d, order), order.map((i) => labels[i]));
-  return { type: 'svm', classes: [...classes], options: resolved, scaling, libsvm: text, trainedOn: n, dim: d };
+  const y = order.map((i) => labels[i]);
+  const Xo = gatherRows(Xs, d, order);
+  const params = fitParamsFor(resolved, labels, classes.length);
+  const lib = await loadLibsvm();
+  const base = { type: 'svm' as const, classes: [...classes], options: resolved, scaling, trainedOn: n, dim: d };
+  if (!precomputedPays(n, d)) return { ...base, libsvm: fitNative(lib.SVM, resolved, params, rowViews(Xo, n, d), y) };
+  const { text, supportVectors } = await fitViaKernelMatrix(lib, resolved, params, Xo, n, d, y);
+  return { ...base, libsvm: text, supportVectors };
 }
 
 // ---------------------------------------------------------------------------
@@ -292,45 +385,73 @@ function toClassIndex(label: number, nClasses: number): number {
   return label;
 }
 
-/** Labels and Platt probabilities of the predicted class (libsvm's `svm-predict -b 1`). */
-function predictWithProbability(svm: LibsvmInstance, rows: Float64Array[], nClasses: number): SvmPrediction {
-  const labels: number[] = [];
-  const scores: number[] = [];
-  for (const row of rows) {
+/** Labels and per-class Platt probabilities (libsvm's `svm-predict -b 1`). */
+function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number, m: number, nClasses: number): SvmPrediction {
+  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
+  const row = new Float64Array(m + 1);
+  for (let i = 0; i < n; i++) {
+    row.set(Kq.subarray(i * m, (i + 1) * m), 1);
     const { prediction, estimates } = svm.predictOneProbability(row);
-    labels.push(toClassIndex(prediction, nClasses));
-    scores.push(estimates.find((e) => e.label === prediction)?.probability ?? 0);
+    const label = toClassIndex(prediction, nClasses);
+    const perClass = new Array<number>(nClasses).fill(0);
+    for (const e of estimates) perClass[toClassIndex(e.label, nClasses)] = e.probability;
+    out.labels.push(label);
+    out.scores.push(perClass[label]);
+    out.classScores.push(perClass);
   }
-  return { labels, scores };
+  return out;
 }
 
-/** Labels from libsvm's predict and the fraction of one-vs-one duels the predicted class won. */
-function predictWithVotes(svm: LibsvmInstance, model: SvmModel, rows: Float64Array[], d: number): SvmPrediction {
-  const parsed = parseLibsvmModel(model.libsvm, d);
-  const countVotes = voteCounter(parsed, d);
+/** Labels from libsvm's predict and, per class, the fraction of its one-vs-one duels won. */
+function predictWithVotes(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Float64Array, n: number, nClasses: number): SvmPrediction {
+  const m = parsed.totalSv;
   const k = parsed.labels.length;
-  const labels: number[] = [];
-  const scores: number[] = [];
-  for (const row of rows) {
-    const label = toClassIndex(svm.predictOne(row), model.classes.length);
-    const votes = countVotes(row);
-    labels.push(label);
-    scores.push(k > 1 ? votes[parsed.labels.indexOf(label)] / (k - 1) : 1);
+  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
+  const row = new Float64Array(m + 1);
+  for (let i = 0; i < n; i++) {
+    const kv = Kq.subarray(i * m, (i + 1) * m);
+    row.set(kv, 1);
+    const label = toClassIndex(svm.predictOne(row), nClasses);
+    const votes = votesFromKernelRow(parsed, kv);
+    const perClass = new Array<number>(nClasses).fill(0);
+    votes.forEach((v, c) => (perClass[toClassIndex(parsed.labels[c], nClasses)] = k > 1 ? v / (k - 1) : 1));
+    out.labels.push(label);
+    out.scores.push(perClass[label]);
+    out.classScores.push(perClass);
   }
-  return { labels, scores };
+  return out;
+}
+
+/**
+ * A stored model as a precomputed-kernel libsvm text plus its parsed coefficients and support
+ * vectors (decoded from `supportVectors`, or read from an ordinary model's SV lines).
+ */
+function precomputedForm(model: SvmModel, d: number): { parsed: ParsedLibsvmModel; precomputedText: string } {
+  if (model.supportVectors === undefined) {
+    const parsed = parseLibsvmModel(model.libsvm, d);
+    return { parsed, precomputedText: toPrecomputedModelText(model.libsvm, parsed.labels.length - 1) };
+  }
+  if (!model.libsvm.includes('\nkernel_type precomputed\n')) {
+    throw new CnnfeatError('SVM model: "supportVectors" given but the libsvm text is not a precomputed-kernel model (corrupt model?)');
+  }
+  const parsed = parseLibsvmModel(model.libsvm, 0);
+  parsed.sv = Float64Array.from(decodeFloat32(model.supportVectors, parsed.totalSv * d));
+  parsed.kernel = model.options.kernel;
+  parsed.gamma = model.options.gamma;
+  return { parsed, precomputedText: model.libsvm };
 }
 
 /**
  * Predicts classes for a dense feature matrix with a model from {@link trainSvm}
- * (possibly after a JSON round-trip). The stored scaling is re-applied and the libsvm
- * model text is loaded with `SVM.load` (or, for texts too long for libsvm-js's stack-based
- * string passing, with the same `deserialize_model` call on a heap copy).
+ * (possibly after a JSON round-trip). The stored scaling is re-applied, the kernel values
+ * between the samples and the support vectors are computed as one matrix product, and
+ * libsvm predicts from them in precomputed-kernel mode (same decisions as its own kernel).
  *
  * Scores: with a `probability` model, labels are libsvm's probability predictions
  * (the class of highest Platt probability, as `svm-predict -b 1`) and the score is that
  * probability; otherwise labels are libsvm's one-vs-one vote winners (as scikit-learn's
  * `SVC.predict`) and the score is the fraction of the k-1 duels the winner won
- * (always 1 with two classes).
+ * (always 1 with two classes). `classScores` holds the same score for every class.
  *
  * @param model a trained model
  * @param X row-major `n` x `d` feature matrix
@@ -346,14 +467,28 @@ export async function predictSvm(model: SvmModel, X: Float32Array, n: number, d:
   if (d !== expected) {
     throw new CnnfeatError(`SVM prediction: features have ${d} dimensions but the model was trained on ${expected}`);
   }
-  if (n === 0) return { labels: [], scores: [] };
-  const rows = rowViews(applyScaling(model.scaling, X, n, d), n, d);
-  const svm = loadLibsvmModel(await loadLibsvm(), model.libsvm);
+  if (n === 0) return { labels: [], scores: [], classScores: [] };
+  const Xs = applyScaling(model.scaling, X, n, d);
+  const { parsed, precomputedText } = precomputedForm(model, d);
+  const svm = loadLibsvmModel(await loadLibsvm(), precomputedText);
+  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
   try {
-    return model.options.probability
-      ? predictWithProbability(svm, rows, model.classes.length)
-      : predictWithVotes(svm, model, rows, d);
+    for (let start = 0; start < n; start += PREDICT_CHUNK_ROWS) {
+      const rows = Math.min(PREDICT_CHUNK_ROWS, n - start);
+      const chunk = Xs.subarray(start * d, (start + rows) * d);
+      const Kq = await kernelMatrix(parsed.kernel, parsed.gamma, chunk, rows, parsed.sv, parsed.totalSv, d);
+      const part = model.options.probability
+        ? predictWithProbability(svm, Kq, rows, parsed.totalSv, model.classes.length)
+        : predictWithVotes(svm, parsed, Kq, rows, model.classes.length);
+      out.labels.push(...part.labels);
+      out.scores.push(...part.scores);
+      out.classScores.push(...part.classScores);
+    }
+    return out;
   } finally {
     svm.free();
   }
 }
+
+/** Samples whose kernel rows are computed at once in prediction (bounds memory: rows × total_sv doubles). */
+const PREDICT_CHUNK_ROWS = 1024;

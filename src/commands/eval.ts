@@ -3,15 +3,16 @@ import { loadClassifier } from '../classifiers/model-file.js';
 import { readFeatureSet } from '../features/store.js';
 import { formatMetrics } from '../metrics/format.js';
 import { evaluateClassifier } from '../pipeline/evaluate.js';
+import { writeReport } from '../report/report.js';
 import { colorEnabled } from '../util/log.js';
-import { addGateOptions, checkGates, parseGates } from './gates.js';
-import { addOutputOptions, printResult } from './options.js';
+import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
+import { addOutputOptions, loggerFor, printResult } from './options.js';
 
-interface Flags {
+interface Flags extends GateFlags {
   json?: boolean;
   quiet?: boolean;
   normalize?: boolean;
-  minAccuracy?: string;
+  report?: string;
 }
 
 /** `cnnfeat eval <model.json> <features-dir>` */
@@ -21,11 +22,19 @@ export function register(program: Command): void {
     .description('score a trained classifier on a feature directory')
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<features-dir>', 'feature directory made with the same model, layer and preprocessing')
-    .option('--normalize', 'show the confusion matrix as row percentages');
+    .option('--normalize', 'show the confusion matrix as row percentages')
+    .option('--report <file.html>', 'also write a self-contained HTML report (heatmap, per-class table, CV table, misclassified images)');
   addGateOptions(addOutputOptions(cmd)).action(async (modelFile: string, featuresDir: string, flags: Flags) => {
     const gates = parseGates(flags);
+    const logger = loggerFor(flags);
     const classifier = await loadClassifier(modelFile);
-    const { metrics } = await evaluateClassifier(classifier, await readFeatureSet(featuresDir));
+    const set = await readFeatureSet(featuresDir);
+    const evaluation = await evaluateClassifier(classifier, set);
+    const { metrics } = evaluation;
+    if (flags.report) {
+      await writeReport(flags.report, classifier, set, evaluation);
+      logger.info(`wrote ${flags.report}`);
+    }
     printResult(flags, metrics, () => formatMetrics(metrics, { normalize: flags.normalize, color: colorEnabled(process.stdout) }));
     checkGates(metrics, gates);
   });

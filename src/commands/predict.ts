@@ -14,6 +14,7 @@ interface Flags {
   model?: string;
   engine: EngineChoice;
   threads?: string;
+  topK?: string;
 }
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
@@ -23,9 +24,11 @@ export function register(program: Command): void {
     .description('classify images with a trained classifier')
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
-    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)');
+    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)')
+    .option('--top-k <k>', 'also list the k best classes of each image with their scores (probabilities with a --probability classifier)');
   addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
+    const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
@@ -35,10 +38,15 @@ export function register(program: Command): void {
       threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
       model: flags.model,
       logger,
+      topK,
     });
     printResult(flags, predictions, () =>
       predictions
-        .map((p) => ('error' in p ? `${p.path}\tERROR\t${p.error}` : `${p.path}\t${p.label}\t${p.score.toFixed(3)}`))
+        .map((p) => {
+          if ('error' in p) return `${p.path}\tERROR\t${p.error}`;
+          const ranked = p.top ? p.top.map((c) => `${c.label} ${c.score.toFixed(3)}`) : [`${p.label}\t${p.score.toFixed(3)}`];
+          return `${p.path}\t${ranked.join('\t')}`;
+        })
         .join('\n'),
     );
     const failed = predictions.filter((p) => 'error' in p).length;

@@ -3,17 +3,17 @@ import { formatMetrics } from '../metrics/format.js';
 import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber } from '../util/validate.js';
-import { addGateOptions, checkGates, parseGates } from './gates.js';
+import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
 import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
-import { addSvmOptions, svmOptionsFrom, type SvmFlags } from './train-options.js';
+import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
-interface Flags extends ExtractFlags, SvmFlags {
+interface Flags extends ExtractFlags, SvmFlags, GateFlags {
   output: string;
   testSize: string;
   seed: string;
   json?: boolean;
   quiet?: boolean;
-  minAccuracy?: string;
+  report: boolean;
 }
 
 /** `cnnfeat run <dataset-dir> -o <out>` */
@@ -22,16 +22,18 @@ export function register(program: Command): void {
     .command('run')
     .description('extract, train and evaluate in one go (train/ + test|val/ split if present, else stratified)')
     .argument('<dataset-dir>', 'folder with train/ and test/ (or val/) class folders, or just class folders')
-    .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json')
+    .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json, report.html')
     .option('--test-size <fraction>', 'held-out fraction when there is no given split', '0.2')
-    .option('--seed <n>', 'seed of the stratified split', '0');
-  addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd)))).action(async (datasetDir: string, flags: Flags) => {
+    .option('--no-report', 'do not write report.html')
+    .option('--seed <n>', 'seed of the stratified split and of the cross-validation folds', '0');
+  addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd), { seed: false }))).action(async (datasetDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const gates = parseGates(flags);
     const options = {
-      svm: svmOptionsFrom(flags),
+      train: trainOptionsFrom(flags),
       testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
       seed: finiteNumber('--seed', flags.seed),
+      report: flags.report,
     };
     const interrupts = handleInterrupts(logger);
     const result = await runPipeline(datasetDir, flags.output, {
@@ -42,8 +44,9 @@ export function register(program: Command): void {
     printResult(flags, result.metrics, () =>
       [
         `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,
+        ...(result.selection ? [formatSelection(result.selection)] : []),
         formatMetrics(result.metrics, { color: colorEnabled(process.stdout) }),
-        `wrote ${result.modelFile} and ${result.metricsFile}`,
+        `wrote ${[result.modelFile, result.metricsFile, result.reportFile].filter(Boolean).join(', ')}`,
       ].join('\n'),
     );
     checkGates(result.metrics, gates);

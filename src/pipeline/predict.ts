@@ -10,8 +10,14 @@ import type { EngineChoice } from '../engines/engine.js';
 
 /** The prediction for one image, or why it has none. */
 export type ImagePrediction =
-  | { path: string; label: string; score: number }
+  | { path: string; label: string; score: number; top?: ClassScore[] }
   | { path: string; error: string };
+
+/** A class and its score (Platt probability, or share of one-vs-one duels won). */
+export interface ClassScore {
+  label: string;
+  score: number;
+}
 
 /** Options of `predictImages`. */
 export interface PredictOptions {
@@ -21,6 +27,16 @@ export interface PredictOptions {
   /** Where the network is now, when it moved since training (its weights digest must match). */
   model?: string;
   logger?: Logger;
+  /** Also list the `topK` best classes of each image with their scores. */
+  topK?: number;
+}
+
+/** The `k` highest-scoring classes, ties in class order. */
+export function topClasses(classScores: number[], classes: string[], k: number): ClassScore[] {
+  return classScores
+    .map((score, i) => ({ label: classes[i]!, score }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k);
 }
 
 /**
@@ -39,10 +55,11 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
   });
-  const { labels, scores } = await predictSvm(classifier.svm, rows, decodedIndex.length, f.dim);
+  const { labels, scores, classScores } = await predictSvm(classifier.svm, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
   decodedIndex.forEach((index, i) => {
-    results[index] = { path: files[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]! };
+    const top = opts.topK ? { top: topClasses(classScores[i]!, classifier.classes, opts.topK) } : {};
+    results[index] = { path: files[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]!, ...top };
   });
   return results;
 }

@@ -1,26 +1,31 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
-import { saveClassifier } from '../classifiers/model-file.js';
-import type { SvmOptions } from '../classifiers/svm.js';
+import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/store.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { writeReport } from '../report/report.js';
 import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
-import { DEFAULT_SVM, trainClassifier } from './train.js';
+import { DEFAULT_SVM, trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
 export interface RunOptions extends ExtractOptions {
-  svm?: SvmOptions;
+  /** How to train (default: a single linear fit, C=1). */
+  train?: TrainOptions;
+
   /** Fraction held out when the dataset has no train/test folders (default 0.2). */
   testSize?: number;
   seed?: number;
+  /** Write `<out>/report.html` (default true). */
+  report?: boolean;
   /** Called once both feature directories are written, before training. */
   onExtracted?: () => void;
+
 }
 
 /** Everything `run` produced. */
@@ -31,13 +36,17 @@ export interface RunResult {
   metrics: Metrics;
   modelFile: string;
   metricsFile: string;
+  /** The HTML report, unless `report: false`. */
+  reportFile?: string;
   trainSeconds: number;
+  /** The cross-validation table, when the SVM was chosen by cross-validation. */
+  selection?: ClassifierFile['selection'];
 }
 
 /**
  * The whole recipe: split (given `train/` + `test|val/`, else stratified), extract features of
  * both sides into `<out>/train` and `<out>/test`, train the SVM (`<out>/model.json`), score it
- * on the test side (`<out>/metrics.json`).
+ * on the test side (`<out>/metrics.json`) and write the HTML report (`<out>/report.html`).
  */
 export async function runPipeline(datasetDir: string, outDir: string, opts: RunOptions = {}): Promise<RunResult> {
   const logger = opts.logger ?? silentLogger;
@@ -49,15 +58,30 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
   ]);
   opts.onExtracted?.();
-  const svm = opts.svm ?? DEFAULT_SVM;
-  logger.info(`Training a ${svm.kernel} SVM (C=${svm.C}, scale=${svm.scale}) on ${trainFeatures.rows} rows…`);
-  const classifier = await trainClassifier(await readFeatureSet(path.join(outDir, 'train')), svm);
+  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train')), opts.train ?? { svm: DEFAULT_SVM }, logger);
   const modelFile = path.join(outDir, 'model.json');
   await saveClassifier(modelFile, classifier);
-  const { metrics } = await evaluateClassifier(classifier, await readFeatureSet(path.join(outDir, 'test')));
+  const testSet = await readFeatureSet(path.join(outDir, 'test'));
+  const evaluation = await evaluateClassifier(classifier, testSet);
+  const { metrics } = evaluation;
   const metricsFile = path.join(outDir, 'metrics.json');
   await writeJsonAtomic(metricsFile, metrics);
-  return { split, train: trainFeatures, test: testFeatures, metrics, modelFile, metricsFile, trainSeconds: classifier.trainedOn.seconds };
+  let reportFile: string | undefined;
+  if (opts.report !== false) {
+    reportFile = path.join(outDir, 'report.html');
+    await writeReport(reportFile, classifier, testSet, evaluation, { title: `cnnfeat run: ${path.basename(path.resolve(datasetDir))}` });
+  }
+  return {
+    split,
+    train: trainFeatures,
+    test: testFeatures,
+    metrics,
+    modelFile,
+    metricsFile,
+    reportFile,
+    trainSeconds: classifier.trainedOn.seconds,
+    selection: classifier.selection,
+  };
 }
 
 async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: RunResult['split']; train: Dataset; test: Dataset }> {

@@ -1,0 +1,388 @@
+/**
+ * Model selection by seeded, stratified k-fold cross-validation on the training features only
+ * (scikit-learn's `GridSearchCV(SVC(), grid, cv=StratifiedKFold(k, shuffle=True),
+ * scoring='balanced_accuracy', refit=True)`).
+ *
+ * Every grid point is scored on the same folds. Kernel matrices are shared: per scaling and
+ * fold there is one product matrix of all rows with the fold's training rows, from which the
+ * linear and RBF kernels of every C and gamma are cut, so the features are multiplied
+ * (scalings × folds) times instead of (grid points × folds) times; for the stateless scalings
+ * (none, l2) one product matrix serves all folds. Per fold and kernel, one libsvm problem serves
+ * every C; those fold tasks run in worker threads (one libsvm each), kernel matrices in shared memory.
+ */
+import { CnnfeatError } from '../errors.js';
+import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './kernel-matrix.js';
+import { defaultFitThreads, FitPool } from './cv-pool.js';
+import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
+import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
+import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
+
+/** The values tried for each SVM option. */
+export interface Grid {
+  kernel: Kernel[];
+  C: number[];
+  /** RBF widths (ignored by the linear kernel). */
+  gamma: SvmOptions['gamma'][];
+  scale: Scaling[];
+}
+
+/** One combination of the grid. */
+export interface GridPoint {
+  kernel: Kernel;
+  C: number;
+  gamma: SvmOptions['gamma'];
+  scale: Scaling;
+}
+
+export { CV_SCORINGS, type CvScoring } from './cv-task.js';
+
+/** The cross-validated score of one grid point. */
+export interface CvResult {
+  params: GridPoint;
+  /** Mean validation score over the folds. */
+  mean: number;
+  /** Population standard deviation of the fold scores (as scikit-learn's std_test_score). */
+  std: number;
+  folds: number[];
+  /** Mean seconds of one fold's fit (libsvm on the cut kernel matrix). */
+  fitSeconds: number;
+  /** 1 = best; ties share a rank (scikit-learn's rank_test_score). */
+  rank: number;
+}
+
+/** The record of a model selection, stored in the classifier file. */
+export interface ModelSelection {
+  method: 'stratified-k-fold';
+  folds: number;
+  seed: number;
+  scoring: CvScoring;
+  classWeight: ClassWeight;
+  grid: Grid;
+  results: CvResult[];
+  /** Index into `results` of the chosen point (the first of rank 1, as scikit-learn). */
+  best: number;
+  seconds: number;
+}
+
+/** The default grid: linear and RBF (gamma 'scale'), C 0.01–100, three scalings: 30 points. */
+export const DEFAULT_GRID: Grid = {
+  kernel: ['linear', 'rbf'],
+  C: [0.01, 0.1, 1, 10, 100],
+  gamma: ['scale'],
+  scale: ['none', 'standard', 'l2'],
+};
+
+/** Formats a grid in the `--grid` syntax. */
+export function formatGrid(grid: Grid): string {
+  return `kernel=${grid.kernel.join(',')};C=${grid.C.join(',')};gamma=${grid.gamma.join(',')};scale=${grid.scale.join(',')}`;
+}
+
+/** Parses one `--grid` value list for a key. */
+function parseGridValues(key: keyof Grid, values: string[]): Grid[keyof Grid] {
+  const bad = (v: string, what: string) => new CnnfeatError(`--grid: ${key}=${v} is not ${what}; e.g. --grid "kernel=linear,rbf;C=0.1,1,10;scale=none,l2"`);
+  switch (key) {
+    case 'kernel':
+      return values.map((v) => {
+        if (!(KERNELS as readonly string[]).includes(v)) throw bad(v, `a kernel (${KERNELS.join(', ')})`);
+        return v as Kernel;
+      });
+    case 'scale':
+      return values.map((v) => {
+        if (!(SCALINGS as readonly string[]).includes(v)) throw bad(v, `a scaling (${SCALINGS.join(', ')})`);
+        return v as Scaling;
+      });
+    case 'C':
+      return values.map((v) => {
+        const c = Number(v);
+        if (v === '' || !Number.isFinite(c) || c <= 0) throw bad(v, 'a positive number');
+        return c;
+      });
+    case 'gamma':
+      return values.map((v) => {
+        if (v === 'scale' || v === 'auto') return v;
+        const g = Number(v);
+        if (v === '' || !Number.isFinite(g) || g <= 0) throw bad(v, 'a positive number, scale or auto');
+        return g;
+      });
+  }
+}
+
+/**
+ * Parses `--grid`: `;`-separated `key=v1,v2,…` for the keys kernel, C, gamma, scale, e.g.
+ * `kernel=linear,rbf;C=0.1,1,10;scale=none,l2`. Keys not given keep the default grid's values.
+ * @throws CnnfeatError (exit 2) on an unknown key, a bad value, a repeated key or an empty list
+ */
+export function parseGrid(text: string, base: Grid = DEFAULT_GRID): Grid {
+  const grid: Grid = { ...base };
+  const seen = new Set<string>();
+  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+    if (!['kernel', 'C', 'gamma', 'scale'].includes(key)) {
+      throw new CnnfeatError(`--grid: unknown key "${key}"; use kernel=…;C=…;gamma=…;scale=… separated by ";"`);
+    }
+    if (seen.has(key)) throw new CnnfeatError(`--grid: ${key} is given twice`);
+    seen.add(key);
+    const values = eq < 0 ? [] : part.slice(eq + 1).split(',').map((v) => v.trim());
+    if (values.length === 0 || values.every((v) => v === '')) throw new CnnfeatError(`--grid: ${key} has no values`);
+    (grid as unknown as Record<string, unknown>)[key] = [...new Set(parseGridValues(key as keyof Grid, values) as unknown[])];
+  }
+  return grid;
+}
+
+/**
+ * The grid's combinations in a stable order (scaling, kernel, C, gamma); the linear kernel
+ * gets one point per C (gamma does not apply to it, recorded as the grid's first gamma).
+ */
+export function gridPoints(grid: Grid): GridPoint[] {
+  const points: GridPoint[] = [];
+  for (const scale of grid.scale) {
+    for (const kernel of grid.kernel) {
+      for (const C of grid.C) {
+        const gammas = kernel === 'linear' ? grid.gamma.slice(0, 1) : grid.gamma;
+        for (const gamma of gammas) points.push({ kernel, C, gamma, scale });
+      }
+    }
+  }
+  return points;
+}
+
+/** mulberry32: a small seeded PRNG, the same on every platform. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Seeded stratified k-fold assignment: each class's samples are shuffled and dealt to the
+ * folds in turn, continuing where the previous class stopped, so every fold gets about 1/k
+ * of every class and the folds differ in size by at most one.
+ * @param labels class index per sample
+ * @param k number of folds, 2..n
+ * @param seed PRNG seed
+ * @returns the fold (0..k-1) of every sample
+ */
+export function stratifiedFolds(labels: number[], k: number, seed: number): number[] {
+  if (!Number.isInteger(k) || k < 2 || k > labels.length) {
+    throw new CnnfeatError(`--cv: ${k} folds need between 2 and ${labels.length} (the number of training rows)`);
+  }
+  const random = seededRandom(seed);
+  const byClass = new Map<number, number[]>();
+  labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
+  const fold = new Array<number>(labels.length).fill(0);
+  let next = 0;
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const members = byClass.get(label)!;
+    for (let i = members.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [members[i], members[j]] = [members[j]!, members[i]!];
+    }
+    for (const i of members) fold[i] = next++ % k;
+  }
+  return fold;
+}
+
+/** Dot products and squared norms of one scaling and fold: all rows × the fold's training rows. */
+interface FoldProducts {
+  /** Training rows of the fold, sorted by label (libsvm's class order), and the held-out rows. */
+  train: number[];
+  valid: number[];
+  /** Row-major (train+valid) × train dot products, train rows first. */
+  P: Float64Array;
+  norms: Float64Array;
+  /** gamma 'scale' / 'auto' resolved on the fold's scaled training rows. */
+  gammaScale: number;
+  gammaAuto: number;
+}
+
+/** Inputs shared by every fit of a selection. */
+interface SelectionData {
+  X: Float32Array;
+  n: number;
+  d: number;
+  labels: number[];
+  nClasses: number;
+  fold: number[];
+}
+
+/** Product matrix of all rows of a stateless scaling (none, l2), shared by its folds. */
+interface SharedProducts {
+  Xs: Float64Array;
+  P: Float64Array;
+}
+
+/** Computes the products of one fold under one scaling. */
+async function foldProducts(data: SelectionData, scale: Scaling, f: number, shared?: SharedProducts): Promise<FoldProducts> {
+  const { X, n, d, labels, fold } = data;
+  const all = Array.from({ length: n }, (_, i) => i);
+  const train = all.filter((i) => fold[i] !== f).sort((a, b) => labels[a]! - labels[b]! || a - b);
+  const valid = all.filter((i) => fold[i] === f);
+  const rows = [...train, ...valid];
+  let Xs: Float64Array;
+  let P: Float64Array;
+  if (shared) {
+    Xs = gatherRows(shared.Xs, d, rows);
+    P = subMatrix(shared.P, n, rows, train);
+  } else {
+    const raw = gatherRows(Float64Array.from(X), d, rows);
+    const scaling = fitScaling(raw.subarray(0, train.length * d), train.length, d, scale);
+    Xs = applyScaling(scaling, raw, rows.length, d);
+    P = await crossProducts(Xs, rows.length, Xs.subarray(0, train.length * d), train.length, d);
+  }
+  const trainXs = Xs.subarray(0, train.length * d);
+  return {
+    train,
+    valid,
+    P,
+    norms: rowSquaredNorms(Xs, rows.length, d),
+    gammaScale: resolveGamma('scale', trainXs, d),
+    gammaAuto: resolveGamma('auto', trainXs, d),
+  };
+}
+
+/** The scaled matrix and its full product matrix, for a scaling that needs no fitting. */
+async function sharedProducts(data: SelectionData, scale: Scaling): Promise<SharedProducts | undefined> {
+  if (scale === 'standard') return undefined;
+  const { X, n, d } = data;
+  const Xs = applyScaling(fitScaling(X, n, d, scale), X, n, d);
+  return { Xs, P: await crossProducts(Xs, n, Xs, n, d) };
+}
+
+/** A kernel (and its gamma) whose matrix serves every C of the grid. */
+interface KernelSpec {
+  kernel: Kernel;
+  gamma: SvmOptions['gamma'];
+}
+
+/** A float64 array in shared memory (handed to worker threads without a copy). */
+function sharedFloat64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * 8));
+}
+
+/** The kernel matrix of a spec on a fold, (train+valid) × train, in shared memory. */
+function foldKernel(fp: FoldProducts, spec: KernelSpec): Float64Array {
+  const K = sharedFloat64(fp.P.length);
+  K.set(fp.P);
+  if (spec.kernel === 'linear') return K;
+  const gamma = spec.gamma === 'scale' ? fp.gammaScale : spec.gamma === 'auto' ? fp.gammaAuto : spec.gamma;
+  return rbfFromProducts(K, fp.norms, fp.norms.subarray(0, fp.train.length), gamma);
+}
+
+/** The fold task of one kernel: every C of the grid on one libsvm problem. */
+function foldTask(data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: number[], scoring: CvScoring, classWeight: ClassWeight): FoldTask {
+  const y = fp.train.map((i) => data.labels[i]!);
+  return {
+    K,
+    m: fp.train.length,
+    y,
+    truth: fp.valid.map((i) => data.labels[i]!),
+    Cs,
+    weights: classWeight === 'balanced' ? balancedClassWeights(y, data.nClasses) : undefined,
+    nClasses: data.nClasses,
+    scoring,
+  };
+}
+
+/** Ranks of the means, 1 = best, ties sharing the lower rank (scipy's rankdata 'min'). */
+function ranks(means: number[]): number[] {
+  return means.map((m) => 1 + means.filter((other) => other > m).length);
+}
+
+/** Options of {@link selectModel}. */
+export interface SelectionOptions {
+  grid: Grid;
+  folds: number;
+  seed: number;
+  scoring?: CvScoring;
+  classWeight?: ClassWeight;
+  /** Called after each fit (progress): fits done and total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Threads fitting folds in parallel (default: the cores, at most 4; 1 = this thread only). */
+  threads?: number;
+}
+
+/** The kernels of a grid: linear once, RBF once per gamma. */
+function kernelSpecs(grid: Grid): KernelSpec[] {
+  return grid.kernel.flatMap((kernel): KernelSpec[] => (kernel === 'linear' ? [{ kernel, gamma: grid.gamma[0]! }] : grid.gamma.map((gamma) => ({ kernel, gamma }))));
+}
+
+/**
+ * Scores every grid point by stratified k-fold cross-validation on `X` (the training set) and
+ * returns the table with the best point; the caller refits it on all of `X`.
+ *
+ * Work is ordered to share it: per scaling, per fold, one product matrix; per kernel, one
+ * kernel matrix and one libsvm problem; then one fit per C.
+ * @param X row-major `n` × `d` training features
+ * @param labels class index per row
+ * @param nClasses number of class indices
+ * @throws CnnfeatError (exit 2) on an empty grid or an impossible number of folds
+ */
+export async function selectModel(X: Float32Array, n: number, d: number, labels: number[], nClasses: number, opts: SelectionOptions): Promise<ModelSelection> {
+  const started = performance.now();
+  const scoring = opts.scoring ?? 'balanced_accuracy';
+  const classWeight = opts.classWeight ?? 'none';
+  const points = gridPoints(opts.grid);
+  if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
+  const foldRows = Math.ceil((n * (opts.folds - 1)) / opts.folds);
+  if (foldRows > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `--cv: folds of ${foldRows} training rows exceed the ${PRECOMPUTED_MAX_ROWS} that cross-validation holds in memory; give --kernel and --C for a single fit, or train on a subset`,
+    );
+  }
+  const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
+  const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
+  const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));
+  const total = points.length * opts.folds;
+  let done = 0;
+  const record = (scale: Scaling, spec: KernelSpec, f: number, results: FoldScore[]) => {
+    opts.grid.C.forEach((C, c) => {
+      const entry = scores.get(key({ scale, ...spec, C }))!;
+      entry.folds[f] = results[c]!.score;
+      entry.seconds += results[c]!.seconds;
+      opts.onProgress?.(++done, total);
+    });
+  };
+  const pool = FitPool.create(opts.threads ?? defaultFitThreads());
+  const running: Promise<void>[] = [];
+  try {
+    for (const scale of opts.grid.scale) {
+      const shared = await sharedProducts(data, scale);
+      for (let f = 0; f < opts.folds; f++) {
+        const fp = await foldProducts(data, scale, f, shared);
+        for (const spec of kernelSpecs(opts.grid)) {
+          await pool.ready();
+          const task = foldTask(data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
+          running.push(pool.run(task).then((results) => record(scale, spec, f, results)));
+        }
+      }
+    }
+    await Promise.all(running);
+  } finally {
+    await Promise.allSettled(running);
+    await pool.close();
+  }
+  const partial = points.map((params) => {
+    const { folds, seconds } = scores.get(key(params))!;
+    const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
+    const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
+    return { params, mean, std, folds, fitSeconds: seconds / folds.length };
+  });
+  const rank = ranks(partial.map((r) => r.mean));
+  return {
+    method: 'stratified-k-fold',
+    folds: opts.folds,
+    seed: opts.seed,
+    scoring,
+    classWeight,
+    grid: opts.grid,
+    results: partial.map((r, i) => ({ ...r, rank: rank[i]! })),
+    best: rank.indexOf(1),
+    seconds: (performance.now() - started) / 1000,
+  };
+}

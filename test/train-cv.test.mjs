@@ -1,0 +1,192 @@
+// Model selection, class weights, gates and top-k: the library functions and the CLI.
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
+import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
+import { CnnfeatError } from '../dist/errors.js';
+import { makeColourDataset, makeTinyModel, runCli } from './helpers.mjs';
+
+/** Seeded uniform numbers in [0, 1). */
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+}
+
+/**
+ * Gaussian-ish blobs: class c centred at `sep` on axis c; `counts[c]` samples of class c.
+ */
+function blobs(counts, { d = 8, sep = 3, seed = 1 } = {}) {
+  const rand = rng(seed);
+  const y = counts.flatMap((n, c) => Array(n).fill(c));
+  const X = new Float32Array(y.length * d);
+  y.forEach((c, i) => {
+    for (let j = 0; j < d; j++) X[i * d + j] = (rand() + rand() + rand() - 1.5) + (j === c ? sep : 0);
+  });
+  return { X, y, n: y.length, d };
+}
+
+test('parseGrid: readable syntax, defaults for keys not given, clear errors', () => {
+  const g = parseGrid('kernel=linear,rbf; C=0.1,1,10 ;scale=none,l2;gamma=scale,0.01');
+  assert.deepEqual(g, { kernel: ['linear', 'rbf'], C: [0.1, 1, 10], scale: ['none', 'l2'], gamma: ['scale', 0.01] });
+  assert.deepEqual(parseGrid('C=1'), { ...DEFAULT_GRID, C: [1] });
+  assert.equal(gridPoints(DEFAULT_GRID).length, 30);
+  assert.equal(gridPoints(g).length, 2 * (3 + 3 * 2), 'linear ignores gamma');
+  for (const [bad, pattern] of [
+    ['kernel=poly', /kernel=poly is not a kernel/],
+    ['C=0', /C=0 is not a positive number/],
+    ['C=abc', /C=abc/],
+    ['depth=3', /unknown key "depth"/],
+    ['C=1;C=2', /C is given twice/],
+    ['scale=', /scale has no values/],
+  ]) {
+    assert.throws(() => parseGrid(bad), (err) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message), bad);
+  }
+});
+
+test('stratifiedFolds: seeded, every fold gets its share of every class, sizes differ by at most one', () => {
+  const labels = [...Array(23).fill(0), ...Array(12).fill(1), ...Array(5).fill(2)];
+  const folds = stratifiedFolds(labels, 5, 7);
+  assert.deepEqual(stratifiedFolds(labels, 5, 7), folds, 'same seed, same folds');
+  assert.notDeepEqual(stratifiedFolds(labels, 5, 8), folds, 'another seed shuffles differently');
+  const sizes = [0, 1, 2, 3, 4].map((f) => folds.filter((x) => x === f).length);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `fold sizes ${sizes}`);
+  for (const c of [0, 1, 2]) {
+    const perFold = [0, 1, 2, 3, 4].map((f) => labels.filter((l, i) => l === c && folds[i] === f).length);
+    assert.ok(Math.max(...perFold) - Math.min(...perFold) <= 1, `class ${c} per fold ${perFold}`);
+  }
+  assert.throws(() => stratifiedFolds([0, 1], 3, 0), /between 2 and 2/);
+});
+
+/** Two classes in 2-d: a disc (class 0) inside a ring (class 1): no line separates them. */
+function ring(n, seed) {
+  const rand = rng(seed);
+  const X = new Float32Array(2 * n);
+  const y = Array.from({ length: n }, (_, i) => i % 2);
+  y.forEach((c, i) => {
+    const r = c === 0 ? rand() : 2 + rand();
+    const a = 2 * Math.PI * rand();
+    X[2 * i] = r * Math.cos(a);
+    X[2 * i + 1] = r * Math.sin(a);
+  });
+  return { X, y, n, d: 2 };
+}
+
+test('selectModel: scores the grid on training rows only, picks a setting that fits, deterministic', async () => {
+  const { X, y, n, d } = ring(90, 3);
+  const grid = parseGrid('kernel=linear,rbf;C=0.001,1;scale=none,standard');
+  const a = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1, threads: 2 });
+  const b = await selectModel(X, n, d, y, 2, { grid, folds: 3, seed: 1, threads: 1 });
+  assert.deepEqual(a.results.map((r) => r.folds), b.results.map((r) => r.folds), 'seeded: same fold scores, in worker threads or not');
+  assert.equal(a.results.length, 8);
+  assert.equal(a.scoring, 'balanced_accuracy');
+  const best = a.results[a.best];
+  assert.equal(best.rank, 1);
+  assert.ok(a.results.every((r) => r.mean <= best.mean && r.folds.length === 3));
+  assert.equal(best.params.kernel, 'rbf', 'no line separates a disc from a ring');
+  assert.ok(best.mean > 0.95, `best CV score ${best.mean}`);
+  const linear = a.results.filter((r) => r.params.kernel === 'linear');
+  assert.ok(linear.every((r) => r.mean < 0.8), `linear scores ${linear.map((r) => r.mean)}`);
+  for (const r of a.results) {
+    const mean = r.folds.reduce((s, v) => s + v, 0) / 3;
+    assert.ok(Math.abs(r.mean - mean) < 1e-12);
+  }
+});
+
+test('class weights: the sklearn formula; balanced weights recover the minority class', async () => {
+  assert.deepEqual(balancedClassWeights([0, 0, 0, 1], 3), [4 / (2 * 3), 4 / (2 * 1), 1]);
+  // 95 vs 5 overlapping samples: unweighted, the minority class is mostly swallowed.
+  const train = blobs([95, 5], { sep: 1, seed: 5 });
+  const test = blobs([100, 100], { sep: 1, seed: 6 });
+  const recall1 = async (classWeight) => {
+    const model = await trainSvm(train.X, train.n, train.d, train.y, ['a', 'b'], { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', classWeight });
+    assert.equal(model.options.classWeight, classWeight);
+    const { labels } = await predictSvm(model, test.X, test.n, test.d);
+    return labels.slice(100).filter((l) => l === 1).length / 100;
+  };
+  const plain = await recall1('none');
+  const balanced = await recall1('balanced');
+  assert.ok(balanced > plain + 0.2, `minority recall: none ${plain}, balanced ${balanced}`);
+});
+
+let work;
+let feat;
+const json = (r) => {
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+before(async () => {
+  work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cv-'));
+  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
+  const model = await makeTinyModel(path.join(work, 'tiny'));
+  const images = await makeColourDataset(path.join(work, 'images'), { perClass: 10 });
+  feat = path.join(work, 'feat');
+  json(await runCli(['extract', images, '-o', feat, '--model', model, '--preprocess', 'none', '--json', '--quiet']));
+});
+
+test('train: cross-validation by default, a single fit with --kernel/--C, the CV table in the classifier file', async () => {
+  const cvFile = path.join(work, 'cv.json');
+  const cv = json(await runCli(['train', feat, '-o', cvFile, '--json', '--quiet']));
+  assert.equal(cv.selection.folds, 5);
+  assert.equal(cv.selection.results.length, 30);
+  const stored = JSON.parse(await fsp.readFile(cvFile, 'utf8'));
+  assert.deepEqual(stored.selection, cv.selection);
+  const best = stored.selection.results[stored.selection.best].params;
+  assert.deepEqual({ kernel: stored.svm.options.kernel, C: stored.svm.options.C, scale: stored.svm.options.scale }, { kernel: best.kernel, C: best.C, scale: best.scale });
+
+  const single = json(await runCli(['train', feat, '-o', path.join(work, 'single.json'), '--kernel', 'rbf', '--C', '3', '--json', '--quiet']));
+  assert.equal(single.selection, undefined);
+  assert.deepEqual([single.svm.kernel, single.svm.C, single.svm.scale], ['rbf', 3, 'none']);
+
+  const grid = json(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
+  assert.deepEqual(grid.selection.results.map((r) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']]);
+  assert.deepEqual([grid.selection.folds, grid.selection.seed, grid.selection.scoring], [3, 4, 'accuracy']);
+
+  const text = await runCli(['train', feat, '-o', path.join(work, 'text.json'), '--grid', 'kernel=linear;C=1;scale=none', '--quiet']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /5-fold cross-validation \(balanced_accuracy, seed 0\)/);
+
+  const bad = await runCli(['train', feat, '-o', path.join(work, 'x.json'), '--grid', 'kernel=poly']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.trim(), /^cnnfeat: --grid: kernel=poly is not a kernel/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+});
+
+test('predict --top-k with a --probability classifier: ranked Platt probabilities', async () => {
+  const clf = path.join(work, 'prob.json');
+  json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--probability', '--json', '--quiet']));
+  const images = path.join(work, 'images');
+  const preds = json(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
+  assert.equal(preds.length, 10);
+  for (const p of preds) {
+    assert.equal(p.top.length, 2);
+    assert.equal(p.top[0].label, p.label);
+    assert.equal(p.top[0].score, p.score);
+    assert.ok(p.top[0].score >= p.top[1].score);
+    assert.ok(Math.abs(p.top[0].score + p.top[1].score - 1) < 1e-6, 'two-class probabilities sum to 1');
+  }
+  const text = await runCli(['predict', clf, path.join(images, 'red', 'img000.jpg'), '--top-k', '2', '--quiet']);
+  assert.match(text.stdout, /img000\.jpg\tred 0\.\d{3}\tblue 0\.\d{3}/);
+});
+
+test('gates: --min-balanced-accuracy and --min-class-recall fail with exit 3 and a one-line reason', async () => {
+  const clf = path.join(work, 'gate.json');
+  json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--json', '--quiet']));
+  const pass = await runCli(['eval', clf, feat, '--min-balanced-accuracy', '0.9', '--min-class-recall', '0.9', '--quiet']);
+  assert.equal(pass.code, 0, pass.stderr);
+  // The same features with the two classes' labels swapped in samples.csv: every prediction is wrong.
+  const swapped = path.join(work, 'swapped');
+  await fsp.cp(feat, swapped, { recursive: true });
+  const csv = await fsp.readFile(path.join(swapped, 'samples.csv'), 'utf8');
+  await fsp.writeFile(path.join(swapped, 'samples.csv'), csv.replace(/,blue$/gm, ',tmp').replace(/,red$/gm, ',blue').replace(/,tmp$/gm, ',red'));
+  const ba = await runCli(['eval', clf, swapped, '--min-balanced-accuracy', '0.5']);
+  assert.equal(ba.code, 3);
+  assert.match(ba.stderr.trim().split('\n').at(-1), /^cnnfeat: balanced accuracy 0\.0000 is below --min-balanced-accuracy 0\.5$/);
+  const recall = await runCli(['eval', clf, swapped, '--min-class-recall', '0.5', '--quiet']);
+  assert.equal(recall.code, 3);
+  assert.match(recall.stderr.trim(), /^cnnfeat: recall of 2 class\(es\) is below --min-class-recall 0\.5: blue 0\.0000, red 0\.0000$/);
+  const badGate = await runCli(['eval', clf, feat, '--min-class-recall', '2']);
+  assert.equal(badGate.code, 2);
+});
