@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N]`
+// `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
+//   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
@@ -18,6 +19,9 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     repeat: { type: 'string' },
     'no-peer': { type: 'boolean' },
+    'train-features': { type: 'string' },
+    'memory-sizes': { type: 'string' },
+    'memory-model': { type: 'string' },
   },
 });
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
