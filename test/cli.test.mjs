@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { makeColourDataset, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.mjs';
+import { json, makeColourDataset, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.mjs';
 
 let work;
 let model;
@@ -18,10 +18,6 @@ before(async () => {
 });
 
 const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet'];
-const json = (r) => {
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
 /** The CLI failed with `code` and printed one line on stderr that matches `pattern`. */
 function assertFails(r, code, pattern) {
   assert.equal(r.code, code, `exit ${r.code}: ${r.stderr}`);

@@ -1,4 +1,5 @@
 // Shared test fixtures: generated images, datasets and a tiny TensorFlow.js model.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -80,6 +81,17 @@ export async function saveLayersModel(model, dir) {
   );
   model.dispose();
   return path.join(dir, 'model.json');
+}
+
+/** The JSON a CLI run printed, after checking that it succeeded. */
+export function json(result) {
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+/** The `manifest.json` of a feature directory. */
+export async function manifestOf(dir) {
+  return JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8'));
 }
 
 /** Runs the CLI; resolves to { code, stdout, stderr }. */

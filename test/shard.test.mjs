@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { makeTinyModel, runCli, writeImage } from './helpers.mjs';
+import { json, makeTinyModel, manifestOf, runCli, writeImage } from './helpers.mjs';
 import { parseShard, selectShard } from '../dist/index.js';
 
 let work;
@@ -23,11 +23,6 @@ before(async () => {
 });
 
 const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet', '--batch-size', '4'];
-const json = (r) => {
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
-const manifestOf = async (dir) => JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8'));
 function assertFails(r, pattern) {
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
-import { makeColourDataset, makeTinyModel, runCli } from './helpers.mjs';
+import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.mjs';
 
 /** Seeded uniform numbers in [0, 1). */
 function rng(seed) {
@@ -112,10 +112,6 @@ test('class weights: the sklearn formula; balanced weights recover the minority 
 
 let work;
 let feat;
-const json = (r) => {
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
 
 before(async () => {
   work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cv-'));

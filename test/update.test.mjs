@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { makeTinyModel, runCli, startCli, writeImage } from './helpers.mjs';
+import { json, makeTinyModel, manifestOf, runCli, startCli, writeImage } from './helpers.mjs';
 import { readFeatureSet } from '../dist/index.js';
 
 let work;
@@ -17,11 +17,6 @@ before(async () => {
 });
 
 const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet', '--batch-size', '4'];
-const json = (r) => {
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
-const manifestOf = async (dir) => JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8'));
 const img = (root, rel, seed, rgb = [seed * 9 % 256, 120, 200 - seed]) =>
   writeImage(path.join(root, rel), { width: 24, height: 24, rgb, seed, format: rel.endsWith('.png') ? 'png' : 'jpeg' });
 

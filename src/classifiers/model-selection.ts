@@ -16,6 +16,7 @@ import { defaultFitThreads, FitPool } from './cv-pool.js';
 import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
 import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
+import { seededRandom } from '../util/random.js';
 
 /** The values tried for each SVM option. */
 export interface Grid {
@@ -145,18 +146,6 @@ export function gridPoints(grid: Grid): GridPoint[] {
     }
   }
   return points;
-}
-
-/** mulberry32: a small seeded PRNG, the same on every platform. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { isDirectory } from '../util/fs.js';
 import type { Dataset, Sample } from './scan.js';
+import { seededRandom } from '../util/random.js';
 
 /** Folder names recognised as a given train/test split, in order of preference for the test side. */
 const TEST_FOLDERS = ['test', 'val', 'valid', 'validation'];
@@ -17,18 +18,6 @@ export async function findGivenSplit(dir: string): Promise<{ train: string; test
     if (await isDirectory(test)) return { train, test };
   }
   return null;
-}
-
-/** mulberry32: a small seeded PRNG so that splits are reproducible across platforms. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
