@@ -81,11 +81,11 @@ export function trainOptionsFrom(flags: SvmFlags): TrainOptions {
 export function formatSelection(selection: ModelSelection, limit = 10): string {
   const sorted = selection.results.map((r, i) => ({ r, i })).sort((a, b) => a.r.rank - b.r.rank || a.i - b.i);
   const lines = [`${selection.folds}-fold cross-validation (${selection.scoring}, seed ${selection.seed}), ${selection.results.length} settings in ${selection.seconds.toFixed(1)} s:`];
-  lines.push('  rank  kernel  C       gamma   scale     score            fit s');
+  lines.push('  rank  kernel  C       gamma   scale     score            fit ms');
   for (const { r, i } of sorted.slice(0, limit)) {
     const p = r.params;
     lines.push(
-      `${i === selection.best ? '*' : ' '} ${String(r.rank).padStart(4)}  ${p.kernel.padEnd(6)}  ${String(p.C).padEnd(6)}  ${(p.kernel === 'rbf' ? String(p.gamma) : '-').padEnd(6)}  ${p.scale.padEnd(8)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}  ${r.fitSeconds.toFixed(2)}`,
+      `${i === selection.best ? '*' : ' '} ${String(r.rank).padStart(4)}  ${p.kernel.padEnd(6)}  ${String(p.C).padEnd(6)}  ${(p.kernel === 'rbf' ? String(p.gamma) : '-').padEnd(6)}  ${p.scale.padEnd(8)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}  ${(r.fitSeconds * 1000).toFixed(1)}`,
     );
   }
   if (sorted.length > limit) lines.push(`  … ${sorted.length - limit} more in the classifier file's "selection"`);

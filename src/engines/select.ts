@@ -40,7 +40,7 @@ export async function loadEngine(model: EngineSource, req: EngineRequest = {}): 
   } catch (err) {
     if (!(err instanceof UnsupportedLayerError || err instanceof OnnxRuntimeError)) throw err;
     const problem = err instanceof UnsupportedLayerError ? err.problem : err.message;
-    (req.logger ?? silentLogger).info(`${problem}; running on tfjs instead`);
+    (req.logger ?? silentLogger).warn(`${problem}; running on tfjs instead (much slower)`);
     return loadExtractor(model.modelJson, { ...req, backend: 'auto' });
   }
 }
