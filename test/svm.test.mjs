@@ -283,3 +283,14 @@ test('above 5,000 rows libsvm trains with its own kernel (an ordinary model); pr
   const accuracy = labels.filter((l, i) => l === train.y[i]).length / 5001;
   assert.equal(accuracy, 1);
 });
+
+test('class weights of too many classes for libsvm-js options are refused on both training paths, not truncated', async () => {
+  const classes = Array.from({ length: 30 }, (_, c) => `c${c}`);
+  const labels = Array.from({ length: 90 }, (_, i) => i % 30);
+  const features = (d) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
+  const opts = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
+  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'kernel-matrix path');
+  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
+  const fewer = await trainSvm(features(16), 90, 16, labels.map((l) => l % 10), classes.slice(0, 10), opts);
+  assert.equal(fewer.classes.length, 10, 'ten classes fit');
+});

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError, ExitCode } from '../errors.js';
 import { runFoldTask, type FoldScore, type FoldTask } from './cv-task.js';
 import { loadLibsvm } from './libsvm.js';
 
@@ -30,11 +30,11 @@ export class FitPool {
   private constructor(private readonly workers: Worker[]) {
     this.idle.push(...workers);
     for (const w of workers) {
-      w.on('message', (msg: { id: number; result?: FoldScore[]; error?: string }) => {
+      w.on('message', (msg: { id: number; result?: FoldScore[]; error?: string; exitCode?: number }) => {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         this.release(w);
-        if (msg.error !== undefined) p?.reject(new CnnfeatError(`cross-validation: ${msg.error}`, 1));
+        if (msg.error !== undefined) p?.reject(new CnnfeatError(`cross-validation: ${msg.error}`, msg.exitCode ?? ExitCode.internal));
         else p?.resolve(msg.result!);
       });
       w.on('error', (err) => this.fail(new CnnfeatError(`cross-validation worker failed: ${err.message}`, 1)));

@@ -3,7 +3,7 @@
  * (libsvm-js is single-threaded wasm; two workers use two cores).
  */
 import { parentPort } from 'node:worker_threads';
-import { errorMessage } from '../errors.js';
+import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
 import { runFoldTask, type FoldTask } from './cv-task.js';
 import { loadLibsvm } from './libsvm.js';
 
@@ -12,6 +12,6 @@ parentPort?.on('message', async ({ id, task }: { id: number; task: FoldTask }) =
     const result = runFoldTask(await loadLibsvm(), task);
     parentPort?.postMessage({ id, result });
   } catch (err) {
-    parentPort?.postMessage({ id, error: errorMessage(err) });
+    parentPort?.postMessage({ id, error: errorMessage(err), exitCode: err instanceof CnnfeatError ? err.exitCode : ExitCode.internal });
   }
 });

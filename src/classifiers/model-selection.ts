@@ -312,18 +312,29 @@ function kernelSpecs(grid: Grid): KernelSpec[] {
  * @param nClasses number of class indices
  * @throws CnnfeatError (exit 2) on an empty grid or an impossible number of folds
  */
+/**
+ * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
+ * training part fits the kernel matrices held in memory. Checked by `run` before extracting.
+ */
+export function assertCvFits(n: number, folds: number): void {
+  if (!Number.isInteger(folds) || folds < 2 || folds > n) {
+    throw new CnnfeatError(`--cv: ${folds} folds need between 2 and ${n} (the number of training rows)`);
+  }
+  const foldRows = Math.ceil((n * (folds - 1)) / folds);
+  if (foldRows > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `--cv: folds of ${foldRows} training rows exceed the ${PRECOMPUTED_MAX_ROWS} that cross-validation holds in memory; give --kernel and --C for a single fit, or train on a subset`,
+    );
+  }
+}
+
 export async function selectModel(X: Float32Array, n: number, d: number, labels: number[], nClasses: number, opts: SelectionOptions): Promise<ModelSelection> {
   const started = performance.now();
   const scoring = opts.scoring ?? 'balanced_accuracy';
   const classWeight = opts.classWeight ?? 'none';
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
-  const foldRows = Math.ceil((n * (opts.folds - 1)) / opts.folds);
-  if (foldRows > PRECOMPUTED_MAX_ROWS) {
-    throw new CnnfeatError(
-      `--cv: folds of ${foldRows} training rows exceed the ${PRECOMPUTED_MAX_ROWS} that cross-validation holds in memory; give --kernel and --C for a single fit, or train on a subset`,
-    );
-  }
+  assertCvFits(n, opts.folds);
   const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
   const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
   const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));
@@ -339,15 +350,20 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   };
   const pool = FitPool.create(opts.threads ?? defaultFitThreads());
   const running: Promise<void>[] = [];
+  let failure: unknown = null;
   try {
     for (const scale of opts.grid.scale) {
+      if (failure) break;
       const shared = await sharedProducts(data, scale);
-      for (let f = 0; f < opts.folds; f++) {
+      for (let f = 0; f < opts.folds && !failure; f++) {
         const fp = await foldProducts(data, scale, f, shared);
         for (const spec of kernelSpecs(opts.grid)) {
           await pool.ready();
+          if (failure) break;
           const task = foldTask(data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
-          running.push(pool.run(task).then((results) => record(scale, spec, f, results)));
+          const fit = pool.run(task).then((results) => record(scale, spec, f, results));
+          fit.catch((err: unknown) => (failure ??= err)); // handled here; rethrown below
+          running.push(fit);
         }
       }
     }

@@ -36,12 +36,23 @@ const MAX_COMMAND_CHARS = 255;
  * @throws CnnfeatError when per-class weights would overflow libsvm-js's option buffer
  */
 function precomputedCommand(params: FitParams): string {
-  const weights = (params.weights ?? []).map((w, label) => `-w${label} ${Number(w.toPrecision(6))}`);
-  const command = [`-s 0 -t 4 -c ${params.C} -b ${params.probability ? 1 : 0} -m 200 -q 1`, ...weights].join(' ');
-  if (command.length > MAX_COMMAND_CHARS) {
+  return [`-s 0 -t 4 -c ${params.C} -b ${params.probability ? 1 : 0} -m 200 -q 1`, ...weightOptions(params.weights)].join(' ');
+}
+
+/** Room left in libsvm-js's option buffer for the options other than class weights. */
+const OTHER_OPTIONS_CHARS = 90;
+
+/**
+ * libsvm `-wLABEL w` options for per-class weights.
+ * @throws CnnfeatError when they would overflow libsvm-js's option buffer (which would otherwise
+ *   truncate them silently and train a wrong model)
+ */
+export function weightOptions(weights: number[] = []): string[] {
+  const options = weights.map((w, label) => `-w${label} ${Number(w.toPrecision(6))}`);
+  if (options.join(' ').length > MAX_COMMAND_CHARS - OTHER_OPTIONS_CHARS) {
     throw new CnnfeatError(`--class-weight balanced: too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
   }
-  return command;
+  return options;
 }
 
 /** Writes a NUL-terminated ASCII string to the wasm heap; the caller frees it. */

@@ -9,7 +9,7 @@ import { CnnfeatError } from '../errors.js';
 import { kernelMatrix } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
-import { compactPrecomputedModel, decodeFloat32, encodeFloat32, PrecomputedProblem, toPrecomputedModelText, type FitParams } from './precomputed.js';
+import { compactPrecomputedModel, decodeFloat32, encodeFloat32, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
@@ -278,6 +278,7 @@ function precomputedPays(n: number, d: number): boolean {
 
 /** Trains libsvm with its own kernel evaluation (very large or low-dimensional training sets). */
 function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams, rows: Float64Array[], y: number[]): string {
+  weightOptions(params.weights); // the same option-buffer limit applies to libsvm-js's own options
   const svm = new SVM({
     type: SVM.SVM_TYPES.C_SVC,
     kernel: opts.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
 import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
-import { finiteNumber } from '../util/validate.js';
+import { finiteNumber, seedOption } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
 import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
@@ -32,7 +32,7 @@ export function register(program: Command): void {
     const options = {
       train: trainOptionsFrom(flags),
       testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
-      seed: finiteNumber('--seed', flags.seed),
+      seed: seedOption('--seed', flags.seed),
       report: flags.report,
     };
     const interrupts = handleInterrupts(logger);

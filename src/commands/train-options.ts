@@ -3,7 +3,7 @@ import { CLASS_WEIGHTS, KERNELS, type ClassWeight, type SvmOptions } from '../cl
 import { SCALINGS } from '../classifiers/scaling.js';
 import { CV_SCORINGS, DEFAULT_GRID, formatGrid, parseGrid, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
 import { CnnfeatError } from '../errors.js';
-import { finiteNumber, positiveInt, positiveNumber } from '../util/validate.js';
+import { positiveInt, positiveNumber, seedOption } from '../util/validate.js';
 import { DEFAULT_SVM, type TrainOptions } from '../pipeline/train.js';
 
 /** Raw SVM flags as commander parses them (undefined = not given). */
@@ -73,7 +73,7 @@ export function trainOptionsFrom(flags: SvmFlags): TrainOptions {
   }
   const folds = flags.cv === undefined ? 5 : positiveInt('--cv', flags.cv);
   if (folds < 2) throw new CnnfeatError(`--cv must be at least 2 folds, got ${flags.cv}`);
-  const seed = finiteNumber('--seed', flags.seed);
+  const seed = seedOption('--seed', flags.seed);
   return { selection: { grid: gridFrom(flags), folds, seed, scoring: flags.scoring, classWeight, probability } };
 }
 

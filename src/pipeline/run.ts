@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
+import { assertCvFits } from '../classifiers/model-selection.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/store.js';
@@ -53,6 +54,8 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const { split, train, test } = await splitDataset(datasetDir, opts);
   const sides = split === 'given' ? ` (${path.basename(train.root)}/ + ${path.basename(test.root)}/)` : '';
   logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
+  const selection = opts.train && 'selection' in opts.train ? opts.train.selection : undefined;
+  if (selection) assertCvFits(train.samples.length, selection.folds); // before hours of extraction
   const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
     await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),

@@ -28,3 +28,10 @@ export function positiveNumber(name: string, value: string | number): number {
   if (n <= 0) throw new CnnfeatError(`${name} must be a number > 0, got "${value}"`);
   return n;
 }
+
+/** Parses a seed option: an integer in [0, 2³²), as the seeded generator takes it. */
+export function seedOption(name: string, value: string | number): number {
+  const n = finiteNumber(name, value, 0, 2 ** 32 - 1);
+  if (!Number.isInteger(n)) throw new CnnfeatError(`${name} must be an integer in [0, 4294967295], got "${value}"`);
+  return n;
+}
