@@ -312,6 +312,11 @@ function kernelSpecs(grid: Grid): KernelSpec[] {
  * @param nClasses number of class indices
  * @throws CnnfeatError (exit 2) on an empty grid or an impossible number of folds
  */
+/** The selection's results best first (by rank, then grid order), with their grid index. */
+export function rankedResults(selection: ModelSelection): { result: ModelSelection['results'][number]; index: number }[] {
+  return selection.results.map((result, index) => ({ result, index })).sort((a, b) => a.result.rank - b.result.rank || a.index - b.index);
+}
+
 /**
  * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
  * training part fits the kernel matrices held in memory. Checked by `run` before extracting.

@@ -195,6 +195,11 @@ function modelDim(model: SvmModel): number {
 // Training
 // ---------------------------------------------------------------------------
 
+/** The SVM settings in words, e.g. `rbf, C=10, gamma=0.000488, scale=none`. */
+export function describeSvm(o: ResolvedSvmOptions): string {
+  return `${o.kernel}, C=${o.C}${o.kernel === 'rbf' ? `, gamma=${o.gamma}` : ''}, scale=${o.scale}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
+}
+
 /**
  * Resolves gamma to the number libsvm will use, rounded to the 6 significant digits that
  * libsvm writes (`%g`) in its model file, so that training and a reloaded model agree exactly.

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CLASS_WEIGHTS, KERNELS, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
 import { SCALINGS } from '../classifiers/scaling.js';
-import { CV_SCORINGS, DEFAULT_GRID, formatGrid, parseGrid, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
+import { CV_SCORINGS, DEFAULT_GRID, formatGrid, parseGrid, rankedResults, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
 import { CnnfeatError } from '../errors.js';
 import { positiveInt, positiveNumber, seedOption } from '../util/validate.js';
 import { DEFAULT_SVM, type TrainOptions } from '../pipeline/train.js';
@@ -79,7 +79,7 @@ export function trainOptionsFrom(flags: SvmFlags): TrainOptions {
 
 /** Text table of a model selection, best first marked with `*`. */
 export function formatSelection(selection: ModelSelection, limit = 10): string {
-  const sorted = selection.results.map((r, i) => ({ r, i })).sort((a, b) => a.r.rank - b.r.rank || a.i - b.i);
+  const sorted = rankedResults(selection).map(({ result, index }) => ({ r: result, i: index }));
   const lines = [`${selection.folds}-fold cross-validation (${selection.scoring}, seed ${selection.seed}), ${selection.results.length} settings in ${selection.seconds.toFixed(1)} s:`];
   lines.push('  rank  kernel  C       gamma   scale     score            fit ms');
   for (const { r, i } of sorted.slice(0, limit)) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
 import { readFeatureSet } from '../features/store.js';
+import { describeSvm } from '../classifiers/svm.js';
 import { trainWithLogger } from '../pipeline/train.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
@@ -38,8 +39,7 @@ export function register(program: Command): void {
     await saveClassifier(flags.output, classifier);
     const summary = { output: flags.output, ...trainingSummary(classifier) };
     printResult(flags, summary, () => {
-      const o = classifier.svm.options;
-      const chosen = `${o.kernel} SVM, C=${o.C}${o.kernel === 'rbf' ? `, gamma=${o.gamma}` : ''}, scale=${o.scale}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
+      const chosen = `SVM (${describeSvm(classifier.svm.options)})`;
       return [
         ...(classifier.selection ? [formatSelection(classifier.selection)] : []),
         `trained a ${chosen} on ${set.rows} rows, ${classifier.classes.length} classes in ${summary.seconds.toFixed(1)} s (final fit ${(summary.fitSeconds ?? 0).toFixed(1)} s) → ${flags.output}`,

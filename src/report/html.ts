@@ -3,7 +3,7 @@
  * (thumbnails are data URIs). Every text that comes from data (class names, paths, settings)
  * goes through {@link escapeHtml}.
  */
-import type { ModelSelection } from '../classifiers/model-selection.js';
+import { rankedResults, type ModelSelection } from '../classifiers/model-selection.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** One misclassified test image in the gallery. */
@@ -110,7 +110,7 @@ ${rows}
 }
 
 function selectionTable(s: ModelSelection): string {
-  const order = s.results.map((r, i) => ({ r, i })).sort((a, b) => a.r.rank - b.r.rank || a.i - b.i);
+  const order = rankedResults(s).map(({ result, index }) => ({ r: result, i: index }));
   const rows = order
     .map(({ r, i }) => {
       const p = r.params;

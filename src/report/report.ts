@@ -4,6 +4,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ClassifierFile } from '../classifiers/model-file.js';
+import { describeSvm } from '../classifiers/svm.js';
 import type { FeatureSet } from '../features/store.js';
 import type { Evaluation } from '../pipeline/evaluate.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -66,8 +67,7 @@ export async function buildReport(classifier: ClassifierFile, set: FeatureSet, e
     gallery.push({ ...p, thumbnail: await thumbnailDataUri(path.resolve(set.manifest.imageRoot, p.path)) });
   }
   const f = classifier.features;
-  const o = classifier.svm.options;
-  const svm = `${o.kernel}, C=${o.C}${o.kernel === 'rbf' ? `, gamma=${o.gamma}` : ''}, scale=${o.scale}${o.classWeight === 'balanced' ? ', balanced weights' : ''}`;
+  const svm = describeSvm(classifier.svm.options);
   return {
     title: opts.title ?? `cnnfeat report: ${path.basename(path.resolve(set.manifest.imageRoot))}`,
     facts: [
@@ -80,7 +80,7 @@ export async function buildReport(classifier: ClassifierFile, set: FeatureSet, e
     selection: classifier.selection,
     gallery,
     misclassified: wrong.length,
-    scoreLabel: o.probability ? 'score: Platt probability of the predicted class' : 'score: share of one-vs-one duels the predicted class won',
+    scoreLabel: classifier.svm.options.probability ? 'score: Platt probability of the predicted class' : 'score: share of one-vs-one duels the predicted class won',
     createdAt: new Date().toISOString(),
   };
 }
