@@ -31,7 +31,7 @@ export { loadFeatureModel, DEFAULT_MODEL, type FeatureModel, type FeatureModelOp
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './pipeline/extract.js';
 export { updateFeatures, type UpdateResult } from './pipeline/update.js';
 export { mergeFeatureDirs, type MergeOptions } from './features/merge.js';
-export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './features/lock.js';
+export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './util/lock.js';
 export { parseShard, selectShard, type ShardSpec } from './dataset/shard.js';
 export { trainClassifier, DEFAULT_SVM, type TrainOptions } from './pipeline/train.js';
 export { writeReport, buildReport } from './report/report.js';

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { sha256OfFiles } from '../util/hash.js';
 
 /** What identifies the content of an image file between runs (`extract --update`). */
 export interface FileKey {
@@ -33,9 +33,7 @@ export async function fileKeys(root: string, relPaths: readonly string[], { hash
 
 /** `sha256:<hex>` of a file's content, streamed. */
 export async function sha256File(file: string): Promise<string> {
-  const digest = createHash('sha256');
-  for await (const chunk of createReadStream(file)) digest.update(chunk as Buffer);
-  return `sha256:${digest.digest('hex')}`;
+  return `sha256:${await sha256OfFiles([file])}`;
 }
 
 /**

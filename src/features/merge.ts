@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { withLock } from './lock.js';
+import { withLock } from '../util/lock.js';
 import { RowReader, writeFeatureDir, type RowCopy } from './rows.js';
 import {
   diffSettings,

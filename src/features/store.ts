@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
@@ -10,6 +9,7 @@ import { exists, fromSystemError, makeDir, readJson, writeAllAt, writeJsonAtomic
 import { csvField, parseCsv } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpy, readNpyHeader } from './npy.js';
 import { TOOL_STAMP } from '../version.js';
+import { sha256OfText } from '../util/hash.js';
 
 export const FEATURES_FILE = 'features.npy';
 export const SAMPLES_FILE = 'samples.csv';
@@ -320,7 +320,7 @@ export function manifestFor(plan: Plan, facts: ManifestFacts): FeatureManifest {
 /** A digest of what a plan covers (image folder, classes, files), to recognise the same input later. */
 export function planDigest(plan: Plan): string {
   const covered = JSON.stringify({ imageRoot: plan.imageRoot, classes: plan.classes, files: plan.files });
-  return `sha256:${createHash('sha256').update(covered).digest('hex')}`;
+  return `sha256:${sha256OfText(covered)}`;
 }
 
 /** Names of the settings that differ between `a` and `b` (all keys, or only `keys`). */

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { sha256OfText } from '../util/hash.js';
 
 /**
  * The cache root: `$CNNFEAT_CACHE`, else `$XDG_CACHE_HOME/cnnfeat`, else `~/.cache/cnnfeat`.
@@ -26,5 +26,5 @@ export function userCardsDir(): string {
 
 /** Cache folder of a model downloaded by URL (not through a card): keyed by a digest of the URL. */
 export function urlCacheDir(url: string): string {
-  return modelCacheDir(`url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
+  return modelCacheDir(`url-${sha256OfText(url).slice(0, 16)}`);
 }

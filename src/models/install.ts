@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
-import os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { exists, makeDir, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
+import { waitForLockFile } from '../util/lock.js';
 import type { Logger } from '../util/log.js';
 import { INSTALL_RECORD } from './cache.js';
 import { readModelJson } from './model-json.js';
+import { sha256OfFiles } from '../util/hash.js';
 
 /** One installed file: its path relative to the model folder, size and (HTTP sources) sha256. */
 export interface InstalledFile {
@@ -38,20 +37,9 @@ export interface InstalledModel {
   record: InstallRecord;
 }
 
-/** Hex sha256 of a file. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** `sha256:<hex>` over a model's weight shards, in manifest order. */
 export async function weightsDigest(modelJson: string): Promise<string> {
-  const hash = createHash('sha256');
-  for (const shard of (await readModelJson(modelJson)).shards) {
-    for await (const chunk of createReadStream(shard)) hash.update(chunk as Buffer);
-  }
-  return `sha256:${hash.digest('hex')}`;
+  return `sha256:${await sha256OfFiles((await readModelJson(modelJson)).shards)}`;
 }
 
 /**
@@ -68,7 +56,7 @@ export async function verifiedInstall(
   for (const file of record.files) {
     const where = path.join(dir, file.name);
     if ((await statOrNull(where))?.size !== file.bytes) return null;
-    if (file.sha256 !== undefined && (await sha256File(where)) !== file.sha256) return null;
+    if (file.sha256 !== undefined && (await sha256OfFiles([where])) !== file.sha256) return null;
   }
   return { dir, modelJson: path.join(dir, modelFile), record };
 }
@@ -131,7 +119,9 @@ export async function installModel(plan: InstallPlan): Promise<InstalledModel> {
   }
   const parent = path.dirname(dir);
   await makeDir(parent);
-  const release = await acquireLock(path.join(parent, `.${path.basename(dir)}.lock`), plan.logger);
+  const lock = await waitForLockFile(path.join(parent, `.${path.basename(dir)}.lock`), 'install', plan.logger, (holder) =>
+    `Waiting for another cnnfeat process (pid ${holder.pid}) that is installing the same model…`,
+  );
   let staging: string | undefined;
   try {
     if (!plan.force) {
@@ -150,7 +140,7 @@ export async function installModel(plan: InstallPlan): Promise<InstalledModel> {
     throw new CnnfeatError(plan.describeFailure(err), ExitCode.model);
   } finally {
     if (staging) await fsp.rm(staging, { recursive: true, force: true });
-    await release();
+    await lock.release();
   }
 }
 
@@ -168,56 +158,4 @@ async function replaceDir(staging: string, dir: string): Promise<void> {
   if (hadOld) await fsp.rename(dir, old);
   await fsp.rename(staging, dir);
   if (hadOld) await fsp.rm(old, { recursive: true, force: true });
-}
-
-interface LockOwner {
-  pid: number;
-  host: string;
-  since: string;
-}
-
-/** A lock held longer than this by a process on another host is considered abandoned. */
-const FOREIGN_LOCK_STALE_MS = 30 * 60_000;
-
-/**
- * Takes an exclusive lock file (created with O_EXCL). While another live process holds it, waits
- * (saying so once); a lock whose owner died is taken over. Resolves to the release function.
- */
-async function acquireLock(lockFile: string, logger: Logger): Promise<() => Promise<void>> {
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-  let told = false;
-  for (;;) {
-    try {
-      const handle = await fsp.open(lockFile, 'wx');
-      await handle.writeFile(JSON.stringify(me));
-      await handle.close();
-      return () => fsp.rm(lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = await readJson<LockOwner>(lockFile).catch(() => null);
-    if (owner === null || isStale(owner)) {
-      // Unreadable (being written, or torn by a crash) or abandoned: look again shortly, then take over.
-      if (owner !== null || (await lockAgeMs(lockFile)) > 5_000) await fsp.rm(lockFile, { force: true });
-    } else if (!told) {
-      logger.info(`Waiting for another cnnfeat process (pid ${owner.pid}) that is installing the same model…`);
-      told = true;
-    }
-    await sleep(200);
-  }
-}
-
-function isStale(owner: LockOwner): boolean {
-  if (owner.host !== os.hostname()) return Date.now() - Date.parse(owner.since) > FOREIGN_LOCK_STALE_MS;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-async function lockAgeMs(lockFile: string): Promise<number> {
-  const stat = await statOrNull(lockFile);
-  return stat ? Date.now() - stat.mtimeMs : Infinity;
 }

@@ -17,7 +17,7 @@ import {
   type PlannedFile,
   type SkippedFile,
 } from '../features/store.js';
-import { withLock } from '../features/lock.js';
+import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
 import { planFiles } from './plan-files.js';
 import type { ShardSpec } from '../dataset/shard.js';

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { CnnfeatError } from '../errors.js';
 import type { Dataset } from '../dataset/scan.js';
 import { fileKeys } from '../dataset/file-keys.js';
 import { selectShard, type ShardSpec } from '../dataset/shard.js';
 import type { PlannedFile, ShardInfo } from '../features/store.js';
+import { sha256OfText } from '../util/hash.js';
 
 /**
  * The files an extraction of `dataset` visits, in order, each with its size and mtime (and
@@ -30,5 +30,5 @@ export async function planFiles(dataset: Dataset, opts: { hash?: boolean; shard?
  */
 export function listDigest(dataset: Pick<Dataset, 'classes' | 'samples'>): string {
   const covered = JSON.stringify({ classes: dataset.classes, files: dataset.samples.map((s) => [s.relPath, s.label]) });
-  return `sha256:${createHash('sha256').update(covered).digest('hex')}`;
+  return `sha256:${sha256OfText(covered)}`;
 }

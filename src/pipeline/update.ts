@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { sameFile } from '../dataset/file-keys.js';
-import { withLock } from '../features/lock.js';
+import { withLock } from '../util/lock.js';
 import { RowReader, writeFeatureDir, type RowCopy } from '../features/rows.js';
 import {
   diffSettings,

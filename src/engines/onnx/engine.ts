@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CnnfeatError, errorMessage } from '../../errors.js';
 import { cacheDir } from '../../models/cache.js';
+import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
@@ -173,8 +172,8 @@ function buildExtractor(session: SessionWorker, record: ExportRecord, threads: n
 /** The cached export for this model and cut, made now when missing (or when `fresh`). */
 async function exportedModel(source: OnnxSource, cut: Required<CutSpec>, logger: Logger, fresh: boolean): Promise<ExportRecord & { file: string; cached: boolean }> {
   const dir = path.join(cacheDir(), 'onnx');
-  const topology = createHash('sha256').update(await fsp.readFile(source.modelJson)).digest('hex');
-  const key = createHash('sha256').update(JSON.stringify([topology, source.weightsDigest, cut, EXPORTER_VERSION])).digest('hex').slice(0, 24);
+  const topology = await sha256OfFiles([source.modelJson]);
+  const key = sha256OfText(JSON.stringify([topology, source.weightsDigest, cut, EXPORTER_VERSION])).slice(0, 24);
   const file = path.join(dir, `${key}.onnx`);
   const recordFile = path.join(dir, `${key}.json`);
   if (!fresh && (await statOrNull(file))?.isFile() && (await statOrNull(recordFile))?.isFile()) {

@@ -1,9 +1,10 @@
 import { promises as fsp, unlinkSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
-import type { Logger } from '../util/log.js';
-import { exists, makeDir } from '../util/fs.js';
+import type { Logger } from './log.js';
+import { exists, makeDir } from './fs.js';
 
 /** Name of the lock file a running cnnfeat process keeps in the directory it writes. */
 export const LOCK_FILE = '.cnnfeat-lock';
@@ -32,15 +33,42 @@ export interface DirLock {
  * holds succeeds (the inner release does nothing).
  */
 export async function acquireLock(dir: string, command: string, logger?: Logger): Promise<DirLock> {
+  const created = !(await exists(dir));
+  await makeDir(dir);
   const file = path.join(dir, LOCK_FILE);
   // Re-entrant within a process (e.g. `--update` extracting into its own folder).
   if (held.has(file)) return { file, release: async () => {} };
-  const created = !(await exists(dir));
-  await makeDir(dir);
+  const got = await tryLockFile(file, command, logger, created ? dir : null);
+  if ('lock' in got) return got.lock;
+  throw lockedError(dir, file, got.holder);
+}
+
+/**
+ * Takes the lock file `file` (its folder must exist) as `acquireLock` does, but while a live
+ * process holds it — this one included: not re-entrant — waits (saying so once, with
+ * `waiting`); an unreadable lock file older than 5 s is removed.
+ */
+export async function waitForLockFile(file: string, command: string, logger: Logger, waiting: (holder: LockHolder) => string): Promise<DirLock> {
+  let told = false;
+  for (;;) {
+    const got = await tryLockFile(file, command, logger, null);
+    if ('lock' in got) return got.lock;
+    if (got.holder === null) {
+      if (await isOlderThan(file, 5_000)) await fsp.rm(file, { force: true });
+    } else if (!told) {
+      logger.info(waiting(got.holder));
+      told = true;
+    }
+    await sleep(200);
+  }
+}
+
+/** One attempt at `file` (taking over a stale lock): the lock, or who holds it (null: unreadable). */
+async function tryLockFile(file: string, command: string, logger: Logger | undefined, createdDir: string | null): Promise<{ lock: DirLock } | { holder: LockHolder | null }> {
   const me: LockHolder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   const text = `${JSON.stringify(me, null, 2)}\n`;
   for (let attempt = 0; ; attempt++) {
-    if (await createExclusive(file, text)) return heldLock(file, text, created ? dir : null);
+    if (await createExclusive(file, text)) return { lock: heldLock(file, text, createdDir) };
     const holder = await readHolder(file);
     if (holder === undefined) continue; // removed in between: try again
     const gone = holder === null ? null : isStale(holder) ? 'which no longer runs' : (await isAbandoned(file, holder)) ? `not refreshed for ${staleSeconds()} s` : null;
@@ -49,7 +77,7 @@ export async function acquireLock(dir: string, command: string, logger?: Logger)
       await removeIfUnchanged(file, JSON.stringify(holder));
       continue;
     }
-    throw lockedError(dir, file, holder);
+    return { holder };
   }
 }
 
@@ -121,9 +149,13 @@ function staleSeconds(): number {
  * requeued SLURM task) has not been refreshed for `staleSeconds()`: its holder is gone.
  */
 async function isAbandoned(file: string, holder: LockHolder): Promise<boolean> {
-  if (holder.host === os.hostname()) return false;
+  return holder.host !== os.hostname() && (await isOlderThan(file, staleSeconds() * 1000));
+}
+
+/** Whether `file` exists and was last modified more than `ms` ago. */
+async function isOlderThan(file: string, ms: number): Promise<boolean> {
   const stat = await fsp.stat(file).catch(() => null);
-  return stat !== null && Date.now() - stat.mtimeMs > staleSeconds() * 1000;
+  return stat !== null && Date.now() - stat.mtimeMs > ms;
 }
 
 /** Removes a stale lock unless another process replaced it meanwhile. */
