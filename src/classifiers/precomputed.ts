@@ -123,16 +123,24 @@ export class PrecomputedProblem {
 }
 
 /**
- * Labels predicted by a precomputed-kernel model.
+ * Calls `fn` for each of `q` samples with its precomputed-kernel row as libsvm takes it
+ * (`row[0]` is the sample's index slot, `row[1..m]` its kernel values; reused between calls)
+ * and the kernel values alone (`kv`).
  * @param Kq row-major `q` × `m` kernel values between the samples and the model's `m` training samples
  */
-export function predictPrecomputed(svm: LibsvmInstance, Kq: Float64Array, q: number, m: number): number[] {
+export function forEachKernelRow(Kq: Float64Array, q: number, m: number, fn: (row: Float64Array, kv: Float64Array, i: number) => void): void {
   const row = new Float64Array(m + 1);
-  const labels: number[] = new Array(q);
   for (let i = 0; i < q; i++) {
-    row.set(Kq.subarray(i * m, (i + 1) * m), 1);
-    labels[i] = svm.predictOne(row);
+    const kv = Kq.subarray(i * m, (i + 1) * m);
+    row.set(kv, 1);
+    fn(row, kv, i);
   }
+}
+
+/** Labels predicted by a precomputed-kernel model (see `forEachKernelRow` for `Kq`). */
+export function predictPrecomputed(svm: LibsvmInstance, Kq: Float64Array, q: number, m: number): number[] {
+  const labels: number[] = new Array(q);
+  forEachKernelRow(Kq, q, m, (row, _kv, i) => (labels[i] = svm.predictOne(row)));
   return labels;
 }
 

@@ -9,7 +9,7 @@ import { CnnfeatError } from '../errors.js';
 import { kernelMatrix } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
-import { compactPrecomputedModel, decodeFloat32, encodeFloat32, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
+import { compactPrecomputedModel, decodeFloat32, encodeFloat32, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
@@ -394,9 +394,7 @@ function toClassIndex(label: number, nClasses: number): number {
 /** Labels and per-class Platt probabilities (libsvm's `svm-predict -b 1`). */
 function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number, m: number, nClasses: number): SvmPrediction {
   const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
-  const row = new Float64Array(m + 1);
-  for (let i = 0; i < n; i++) {
-    row.set(Kq.subarray(i * m, (i + 1) * m), 1);
+  forEachKernelRow(Kq, n, m, (row) => {
     const { prediction, estimates } = svm.predictOneProbability(row);
     const label = toClassIndex(prediction, nClasses);
     const perClass = new Array<number>(nClasses).fill(0);
@@ -404,7 +402,7 @@ function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number
     out.labels.push(label);
     out.scores.push(perClass[label]);
     out.classScores.push(perClass);
-  }
+  });
   return out;
 }
 
@@ -413,10 +411,7 @@ function predictWithVotes(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Fl
   const m = parsed.totalSv;
   const k = parsed.labels.length;
   const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
-  const row = new Float64Array(m + 1);
-  for (let i = 0; i < n; i++) {
-    const kv = Kq.subarray(i * m, (i + 1) * m);
-    row.set(kv, 1);
+  forEachKernelRow(Kq, n, m, (row, kv) => {
     const label = toClassIndex(svm.predictOne(row), nClasses);
     const votes = votesFromKernelRow(parsed, kv);
     const perClass = new Array<number>(nClasses).fill(0);
@@ -424,7 +419,7 @@ function predictWithVotes(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Fl
     out.labels.push(label);
     out.scores.push(perClass[label]);
     out.classScores.push(perClass);
-  }
+  });
   return out;
 }
 
