@@ -42,7 +42,7 @@ export function register(program: Command): void {
       const chosen = `SVM (${describeSvm(classifier.svm.options)})`;
       return [
         ...(classifier.selection ? [formatSelection(classifier.selection)] : []),
-        `trained a ${chosen} on ${set.rows} rows, ${classifier.classes.length} classes in ${summary.seconds.toFixed(1)} s (final fit ${(summary.fitSeconds ?? 0).toFixed(1)} s) → ${flags.output}`,
+        `trained an ${chosen} on ${set.rows} rows, ${classifier.classes.length} classes in ${summary.seconds.toFixed(1)} s (final fit ${(summary.fitSeconds ?? 0).toFixed(1)} s) → ${flags.output}`,
       ].join('\n');
     });
   });
