@@ -17,7 +17,7 @@ const requireCjs = createRequire(import.meta.url);
 
 /** The ONNX protobuf classes used to build the graph (onnx-proto is CommonJS). */
 interface OnnxProto {
-  TensorProto: { DataType: { DOUBLE: number } };
+  TensorProto: { DataType: { DOUBLE: number; FLOAT: number } };
   AttributeProto: { create(v: object): unknown; AttributeType: { INT: number } };
   ValueInfoProto: { create(v: object): unknown };
   NodeProto: { create(v: object): unknown };
@@ -30,27 +30,23 @@ interface GramRunner {
   session: Ort.InferenceSession;
 }
 
-let runnerPromise: Promise<GramRunner> | undefined;
-
-/** Serialises the ONNX model `K = Gemm(A, B, transB=1)` on float64 inputs of any size. */
-function gemmModelBytes(): Uint8Array {
+/** Serialises the ONNX model `K = Gemm(A, B)` (with the given transposes) on inputs of any size. */
+function gemmModelBytes(elemTypeName: 'DOUBLE' | 'FLOAT', trans: { transA?: boolean; transB?: boolean }): Uint8Array {
   const { onnx } = requireCjs('onnx-proto') as { onnx: OnnxProto };
-  const elemType = onnx.TensorProto.DataType.DOUBLE;
+  const elemType = onnx.TensorProto.DataType[elemTypeName];
   const valueInfo = (name: string, dims: string[]) =>
     onnx.ValueInfoProto.create({
       name,
       type: { tensorType: { elemType, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } },
     });
-  const gemm = onnx.NodeProto.create({
-    opType: 'Gemm',
-    input: ['A', 'B'],
-    output: ['K'],
-    attribute: [onnx.AttributeProto.create({ name: 'transB', i: 1, type: onnx.AttributeProto.AttributeType.INT })],
-  });
+  const attribute = (['transA', 'transB'] as const)
+    .filter((name) => trans[name])
+    .map((name) => onnx.AttributeProto.create({ name, i: 1, type: onnx.AttributeProto.AttributeType.INT }));
+  const gemm = onnx.NodeProto.create({ opType: 'Gemm', input: ['A', 'B'], output: ['K'], attribute });
   const graph = onnx.GraphProto.create({
     name: 'cnnfeat-gram',
     node: [gemm],
-    input: [valueInfo('A', ['n', 'd']), valueInfo('B', ['m', 'd'])],
+    input: [valueInfo('A', trans.transA ? ['k', 'n'] : ['n', 'k']), valueInfo('B', trans.transB ? ['m', 'k'] : ['k', 'm'])],
     output: [valueInfo('K', ['n', 'm'])],
   });
   return onnx.ModelProto.encode(
@@ -58,19 +54,47 @@ function gemmModelBytes(): Uint8Array {
   ).finish();
 }
 
-/** Loads onnxruntime-node and the Gemm session once per process. */
+/** One Gemm session per element type and transposition, created on first use. */
+const sessions = new Map<string, Promise<GramRunner>>();
+
+function gemmRunner(elem: 'DOUBLE' | 'FLOAT', trans: { transA?: boolean; transB?: boolean }): Promise<GramRunner> {
+  const key = `${elem}|${trans.transA ? 1 : 0}${trans.transB ? 1 : 0}`;
+  let runner = sessions.get(key);
+  if (!runner) {
+    runner = (async () => {
+      try {
+        const ort = (await import('onnxruntime-node')) as typeof Ort;
+        const session = await ort.InferenceSession.create(gemmModelBytes(elem, trans), { logSeverityLevel: 3 });
+        return { ort, session };
+      } catch (err) {
+        sessions.delete(key);
+        throw new CnnfeatError(`kernel matrix: onnxruntime-node could not run the product graph (${errorMessage(err)}); reinstall cnnfeat's dependencies`, 1);
+      }
+    })();
+    sessions.set(key, runner);
+  }
+  return runner;
+}
+
+/** The float64 A·Bᵀ session of the kernel matrices. */
 function gramRunner(): Promise<GramRunner> {
-  runnerPromise ??= (async () => {
-    try {
-      const ort = (await import('onnxruntime-node')) as typeof Ort;
-      const session = await ort.InferenceSession.create(gemmModelBytes(), { logSeverityLevel: 3 });
-      return { ort, session };
-    } catch (err) {
-      runnerPromise = undefined;
-      throw new CnnfeatError(`kernel matrix: onnxruntime-node could not run the product graph (${errorMessage(err)}); reinstall cnnfeat's dependencies`, 1);
-    }
-  })();
-  return runnerPromise;
+  return gemmRunner('DOUBLE', { transB: true });
+}
+
+/**
+ * float32 products for the linear classifiers, one onnxruntime Gemm on all cores (inputs are
+ * wrapped, not copied): `A·Bᵀ` (A `n` × `k`, B `m` × `k`) → `n` × `m`; with `transA`,
+ * `Aᵀ·B` (A `k` × `n`, B `k` × `m`) → `n` × `m`.
+ */
+export async function float32Product(A: Float32Array, aShape: [number, number], B: Float32Array, bShape: [number, number], transA = false): Promise<Float32Array> {
+  const rows = transA ? aShape[1] : aShape[0];
+  const cols = transA ? bShape[1] : bShape[0];
+  if (rows === 0 || cols === 0 || aShape[transA ? 0 : 1] === 0) return new Float32Array(rows * cols);
+  const { ort, session } = await gemmRunner('FLOAT', transA ? { transA: true } : { transB: true });
+  const out = await session.run({ A: new ort.Tensor('float32', A, aShape), B: new ort.Tensor('float32', B, bShape) });
+  const K = out['K'];
+  if (!K) throw new CnnfeatError('kernel matrix: the product graph returned no output', 1);
+  return K.data as Float32Array;
 }
 
 /**
