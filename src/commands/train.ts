@@ -3,7 +3,7 @@ import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.j
 import { readFeatureSet } from '../features/store.js';
 import { classifierOf, describeModel } from '../classifiers/classifier.js';
 import { trainWithLogger } from '../pipeline/train.js';
-import { addOutputOptions, loggerFor, printResult } from './options.js';
+import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends SvmFlags {
@@ -37,8 +37,9 @@ export function register(program: Command): void {
     const logger = loggerFor(flags);
     const options = trainOptionsFrom(flags);
     const set = await readFeatureSet(featuresDir, { shared: true });
+    const signals = exitOnSignal(logger);
     const classifier = await trainWithLogger(set, options, logger);
-    await saveClassifier(flags.output, classifier);
+    await signals.finishing(() => saveClassifier(flags.output, classifier)).finally(() => signals.release());
     const summary = { output: flags.output, ...trainingSummary(classifier) };
     printResult(flags, summary, () => {
       return [

@@ -26,6 +26,8 @@ export interface RunOptions extends ExtractOptions {
   report?: boolean;
   /** Called once both feature directories are written, before training. */
   onExtracted?: () => void;
+  /** Wraps the write of the classifier file (the CLI holds signals off during it). */
+  saving?: (write: () => Promise<void>) => Promise<void>;
 
 }
 
@@ -64,7 +66,7 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   opts.onExtracted?.();
   const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), opts.train ?? {}, logger);
   const modelFile = path.join(outDir, 'model.json');
-  await saveClassifier(modelFile, classifier);
+  await (opts.saving ?? ((write) => write()))(() => saveClassifier(modelFile, classifier));
   const testSet = await readFeatureSet(path.join(outDir, 'test'));
   const evaluation = await evaluateClassifier(classifier, testSet);
   const { metrics } = evaluation;
