@@ -4,7 +4,7 @@ import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.j
 import { assertCvFits } from '../classifiers/model-selection.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
-import { readFeatureSet } from '../features/store.js';
+import { readFeatureSet } from '../features/reader.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { writeReport } from '../report/report.js';
 import { isDirectory, writeJsonAtomic } from '../util/fs.js';
@@ -12,6 +12,7 @@ import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
+import { RUN_DEFAULTS } from './defaults.js';
 import { DEFAULT_SVM, trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
@@ -104,5 +105,5 @@ async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: Run
   }
   const all = await scanDataset(dir);
   assertUsableDataset(all, 2);
-  return { split: 'stratified', ...stratifiedSplit(all, opts.testSize ?? 0.2, opts.seed ?? 0) };
+  return { split: 'stratified', ...stratifiedSplit(all, opts.testSize ?? RUN_DEFAULTS.testSize, opts.seed ?? RUN_DEFAULTS.seed) };
 }
