@@ -8,22 +8,10 @@
  *
  * Matrices are dense, row-major `Float64Array`s.
  */
-import { createRequire } from 'node:module';
 import type * as Ort from 'onnxruntime-node';
 import { CnnfeatError, errorMessage } from '../errors.js';
+import { GraphBuilder } from '../formats/onnx-graph.js';
 import type { Kernel } from './svm.js';
-
-const requireCjs = createRequire(import.meta.url);
-
-/** The ONNX protobuf classes used to build the graph (onnx-proto is CommonJS). */
-interface OnnxProto {
-  TensorProto: { DataType: { DOUBLE: number; FLOAT: number } };
-  AttributeProto: { create(v: object): unknown; AttributeType: { INT: number } };
-  ValueInfoProto: { create(v: object): unknown };
-  NodeProto: { create(v: object): unknown };
-  GraphProto: { create(v: object): unknown };
-  ModelProto: { create(v: object): unknown; encode(m: unknown): { finish(): Uint8Array } };
-}
 
 interface GramRunner {
   ort: typeof Ort;
@@ -31,40 +19,26 @@ interface GramRunner {
 }
 
 /** Serialises the ONNX model `K = Gemm(A, B)` (with the given transposes) on inputs of any size. */
-function gemmModelBytes(elemTypeName: 'DOUBLE' | 'FLOAT', trans: { transA?: boolean; transB?: boolean }): Uint8Array {
-  const { onnx } = requireCjs('onnx-proto') as { onnx: OnnxProto };
-  const elemType = onnx.TensorProto.DataType[elemTypeName];
-  const valueInfo = (name: string, dims: string[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } },
-    });
-  const attribute = (['transA', 'transB'] as const)
-    .filter((name) => trans[name])
-    .map((name) => onnx.AttributeProto.create({ name, i: 1, type: onnx.AttributeProto.AttributeType.INT }));
-  const gemm = onnx.NodeProto.create({ opType: 'Gemm', input: ['A', 'B'], output: ['K'], attribute });
-  const graph = onnx.GraphProto.create({
-    name: 'cnnfeat-gram',
-    node: [gemm],
-    input: [valueInfo('A', trans.transA ? ['k', 'n'] : ['n', 'k']), valueInfo('B', trans.transB ? ['m', 'k'] : ['k', 'm'])],
-    output: [valueInfo('K', ['n', 'm'])],
-  });
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph }),
-  ).finish();
+function gemmModelBytes(type: 'float64' | 'float32', trans: { transA?: boolean; transB?: boolean }): Uint8Array {
+  const graph = new GraphBuilder(['A', 'B', 'K']);
+  graph.addInput('A', trans.transA ? ['k', 'n'] : ['n', 'k'], type);
+  graph.addInput('B', trans.transB ? ['m', 'k'] : ['k', 'm'], type);
+  graph.addNode('Gemm', ['A', 'B'], 'gram', { ...(trans.transA ? { transA: 1 } : {}), ...(trans.transB ? { transB: 1 } : {}) }, { output: 'K' });
+  graph.addOutput('K', ['n', 'm'], type);
+  return graph.toBytes('cnnfeat-gram', `K = ${trans.transA ? 'Aᵀ' : 'A'}·${trans.transB ? 'Bᵀ' : 'B'}`);
 }
 
 /** One Gemm session per element type and transposition, created on first use. */
 const sessions = new Map<string, Promise<GramRunner>>();
 
-function gemmRunner(elem: 'DOUBLE' | 'FLOAT', trans: { transA?: boolean; transB?: boolean }): Promise<GramRunner> {
-  const key = `${elem}|${trans.transA ? 1 : 0}${trans.transB ? 1 : 0}`;
+function gemmRunner(type: 'float64' | 'float32', trans: { transA?: boolean; transB?: boolean }): Promise<GramRunner> {
+  const key = `${type}|${trans.transA ? 1 : 0}${trans.transB ? 1 : 0}`;
   let runner = sessions.get(key);
   if (!runner) {
     runner = (async () => {
       try {
         const ort = (await import('onnxruntime-node')) as typeof Ort;
-        const session = await ort.InferenceSession.create(gemmModelBytes(elem, trans), { logSeverityLevel: 3 });
+        const session = await ort.InferenceSession.create(gemmModelBytes(type, trans), { logSeverityLevel: 3 });
         return { ort, session };
       } catch (err) {
         sessions.delete(key);
@@ -78,19 +52,20 @@ function gemmRunner(elem: 'DOUBLE' | 'FLOAT', trans: { transA?: boolean; transB?
 
 /** The float64 A·Bᵀ session of the kernel matrices. */
 function gramRunner(): Promise<GramRunner> {
-  return gemmRunner('DOUBLE', { transB: true });
+  return gemmRunner('float64', { transB: true });
 }
 
 /**
  * float32 products for the linear classifiers, one onnxruntime Gemm on all cores (inputs are
- * wrapped, not copied): `A·Bᵀ` (A `n` × `k`, B `m` × `k`) → `n` × `m`; with `transA`,
- * `Aᵀ·B` (A `k` × `n`, B `k` × `m`) → `n` × `m`.
+ * wrapped, not copied; they must not live in a SharedArrayBuffer, see row-chunks.ts):
+ * `A·Bᵀ` (A `n` × `k`, B `m` × `k`) → `n` × `m`; with `transA`, `Aᵀ·B` (A `k` × `n`,
+ * B `k` × `m`) → `n` × `m`.
  */
 export async function float32Product(A: Float32Array, aShape: [number, number], B: Float32Array, bShape: [number, number], transA = false): Promise<Float32Array> {
   const rows = transA ? aShape[1] : aShape[0];
   const cols = transA ? bShape[1] : bShape[0];
   if (rows === 0 || cols === 0 || aShape[transA ? 0 : 1] === 0) return new Float32Array(rows * cols);
-  const { ort, session } = await gemmRunner('FLOAT', transA ? { transA: true } : { transB: true });
+  const { ort, session } = await gemmRunner('float32', transA ? { transA: true } : { transB: true });
   const out = await session.run({ A: new ort.Tensor('float32', A, aShape), B: new ort.Tensor('float32', B, bShape) });
   const K = out['K'];
   if (!K) throw new CnnfeatError('kernel matrix: the product graph returned no output', 1);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
-import { readFeatureSet } from '../features/store.js';
+import { readFeatureSet } from '../features/reader.js';
 import { classifierOf, describeModel } from '../classifiers/classifier.js';
 import { trainWithLogger } from '../pipeline/train.js';
 import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';

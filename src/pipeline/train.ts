@@ -1,7 +1,7 @@
 import { CnnfeatError } from '../errors.js';
 import { planTraining, trainModel, type TrainHooks, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
-import type { FeatureSet } from '../features/store.js';
+import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 
 export type { TrainOptions } from '../classifiers/classifier.js';
