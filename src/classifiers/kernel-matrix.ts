@@ -62,14 +62,24 @@ function gramRunner(): Promise<GramRunner> {
  * B `k` × `m`) → `n` × `m`.
  */
 export async function float32Product(A: Float32Array, aShape: [number, number], B: Float32Array, bShape: [number, number], transA = false): Promise<Float32Array> {
+  return (await denseProduct('float32', A, aShape, B, bShape, transA)) as Float32Array;
+}
+
+/** {@link float32Product} in float64 (the logistic objective, whose line search needs exact values). */
+export async function float64Product(A: Float64Array, aShape: [number, number], B: Float64Array, bShape: [number, number], transA = false): Promise<Float64Array> {
+  return (await denseProduct('float64', A, aShape, B, bShape, transA)) as Float64Array;
+}
+
+async function denseProduct(type: 'float32' | 'float64', A: Float32Array | Float64Array, aShape: [number, number], B: Float32Array | Float64Array, bShape: [number, number], transA: boolean): Promise<Float32Array | Float64Array> {
   const rows = transA ? aShape[1] : aShape[0];
   const cols = transA ? bShape[1] : bShape[0];
-  if (rows === 0 || cols === 0 || aShape[transA ? 0 : 1] === 0) return new Float32Array(rows * cols);
-  const { ort, session } = await gemmRunner('float32', transA ? { transA: true } : { transB: true });
-  const out = await session.run({ A: new ort.Tensor('float32', A, aShape), B: new ort.Tensor('float32', B, bShape) });
+  const empty = rows === 0 || cols === 0 || aShape[transA ? 0 : 1] === 0;
+  if (empty) return type === 'float32' ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
+  const { ort, session } = await gemmRunner(type, transA ? { transA: true } : { transB: true });
+  const out = await session.run({ A: new ort.Tensor(type, A, aShape), B: new ort.Tensor(type, B, bShape) });
   const K = out['K'];
   if (!K) throw new CnnfeatError('kernel matrix: the product graph returned no output', 1);
-  return K.data as Float32Array;
+  return K.data as Float32Array | Float64Array;
 }
 
 /**

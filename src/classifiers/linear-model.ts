@@ -208,7 +208,8 @@ export async function fitLinearPath(
  */
 export async function linearScores(view: ScaledView, W: ArrayLike<number>, intercept: ArrayLike<number>, K: number, rows?: ArrayLike<number>): Promise<Float32Array> {
   const { X, n, d } = view;
-  const { V, offset } = rawSpaceWeights(view, W, K);
+  const { V: V64, offset } = rawSpaceWeights(view, W, K);
+  const V = Float32Array.from(V64);
   const Z = rows ? await rowsTimesTransposed(X, rows, d, V, K) : await timesTransposed(X, n, d, V, K);
   const count = rows ? rows.length : n;
   for (let t = 0; t < count; t++) {

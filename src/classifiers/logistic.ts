@@ -8,14 +8,15 @@
  * (Σ CE + ‖W‖²/(2C)) divided by m, so C means the same and the minimiser is the same; the
  * gradient tolerance is on this mean scale, which does not grow with the number of rows.
  *
- * Each evaluation is two float32 products through onnxruntime over the one feature matrix:
- * Z = X Vᵀ (V = weights with the scaling folded in, see scaled-view.ts) and Hᵀ X for the
- * gradient. Held-out rows get zero weight in H, so folds need no copy of their rows (a small
+ * Each evaluation is two float64 products through onnxruntime over the one (float32) feature
+ * matrix, converted chunk by chunk: Z = X Vᵀ (V = weights with the scaling folded in, see
+ * scaled-view.ts) and Hᵀ X for the gradient. float64, because near the optimum the line search
+ * compares objective values that float32 products would blur. Held-out rows get zero weight in H, so folds need no copy of their rows (a small
  * subsample is copied instead, so that its fits do not pay for the whole matrix).
  */
-import { float32Product } from './kernel-matrix.js';
+import { float64Product } from './kernel-matrix.js';
 import { lbfgs, type LbfgsResult } from './lbfgs.js';
-import { forEachRowChunk } from './row-chunks.js';
+import { forEachRowChunk64 } from './row-chunks.js';
 import { rawSpaceWeights, type ScaledView } from './scaled-view.js';
 
 /** Solver settings of one logistic fit. */
@@ -24,6 +25,8 @@ export interface LogisticSettings {
   /** Largest absolute gradient component at which the fit stops (mean-scale objective). */
   tol: number;
   maxIter: number;
+  /** Relative decrease of the objective at which the fit stops (default scipy's 2.2e-9; 0: never). */
+  ftol?: number;
   onIteration?: (iteration: number) => void;
 }
 
@@ -90,9 +93,9 @@ export class LogisticProblem {
     const rowScale = this.view.rowScale;
     const prob = new Float64Array(K);
     let loss = 0;
-    await forEachRowChunk(X, n, d, async (chunk, start, rows) => {
-      const Z = await float32Product(chunk, [rows, d], V, [K, d]);
-      const H = new Float32Array(rows * K);
+    await forEachRowChunk64(X, n, d, async (chunk, start, rows) => {
+      const Z = await float64Product(chunk, [rows, d], V, [K, d]);
+      const H = new Float64Array(rows * K);
       let any = false;
       for (let t = 0; t < rows; t++) {
         const i = start + t;
@@ -119,7 +122,7 @@ export class LogisticProblem {
         }
       }
       if (!any) return;
-      const part = await float32Product(H, [rows, K], chunk, [rows, d], true);
+      const part = await float64Product(H, [rows, K], chunk, [rows, d], true);
       for (let at = 0; at < K * d; at++) T[at] += part[at]!;
     });
     const lambda = 1 / (C * this.total);
@@ -142,6 +145,7 @@ export class LogisticProblem {
   async fit(settings: LogisticSettings): Promise<LbfgsResult> {
     return lbfgs((x, g) => this.evaluate(x, g, settings.C), this.params, {
       gtol: settings.tol,
+      ftol: settings.ftol,
       maxIter: settings.maxIter,
       onIteration: settings.onIteration ? (it) => settings.onIteration!(it) : undefined,
     });

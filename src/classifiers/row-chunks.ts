@@ -54,3 +54,18 @@ export async function rowsTimesTransposed(X: Float32Array, rows: ArrayLike<numbe
   }
   return Z;
 }
+
+/**
+ * Calls `fn` for consecutive chunks of rows of `X`, converted to float64 in one reused buffer
+ * (half as many rows per chunk as {@link forEachRowChunk}).
+ */
+export async function forEachRowChunk64(X: Float32Array, n: number, d: number, fn: (chunk: Float64Array, start: number, rows: number) => Promise<void>): Promise<void> {
+  const perChunk = Math.max(1, Math.floor(CHUNK_FLOATS / 2 / d));
+  const scratch = new Float64Array(Math.min(n, perChunk) * d);
+  for (let start = 0; start < n; start += perChunk) {
+    const rows = Math.min(perChunk, n - start);
+    const chunk = rows * d === scratch.length ? scratch : scratch.subarray(0, rows * d);
+    chunk.set(X.subarray(start * d, (start + rows) * d));
+    await fn(chunk, start, rows);
+  }
+}

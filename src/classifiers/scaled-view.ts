@@ -108,12 +108,12 @@ export function viewFromParams(X: Float32Array, n: number, d: number, params: Sc
  * Folds the scaling into a weight matrix so that scores come from the raw rows:
  * w'·x'_i + b = r_i · (Σ_j (s_j w_j) x_ij − Σ_j s_j w_j m_j) + b.
  * @param W row-major `K` × `d` weights in the scaled space
- * @returns raw-space weights `V` (K × d, float32 for the product) and per-class offsets `c`
+ * @returns raw-space weights `V` (K × d) and per-class offsets `c`
  *   (Σ_j V_kj m_j), to be subtracted before the row scale is applied
  */
-export function rawSpaceWeights(view: Pick<ScaledView, 'kind' | 'mean' | 'invStd' | 'd'>, W: ArrayLike<number>, K: number): { V: Float32Array; offset: Float64Array } {
+export function rawSpaceWeights(view: Pick<ScaledView, 'kind' | 'mean' | 'invStd' | 'd'>, W: ArrayLike<number>, K: number): { V: Float64Array; offset: Float64Array } {
   const { d } = view;
-  const V = new Float32Array(K * d);
+  const V = new Float64Array(K * d);
   const offset = new Float64Array(K);
   for (let k = 0; k < K; k++) {
     let c = 0;
