@@ -85,6 +85,8 @@ export interface TrainHooks {
   /** Progress: the phase (`svc` selection, `linear` selection, the final `fit`), fits done of total, what runs now. */
   onProgress?: (progress: TrainProgressEvent) => void;
   warn?: (message: string) => void;
+  /** Called once the options and data are checked, before any work, with the plan. */
+  onStart?: (plan: TrainingPlan) => void;
   /** Names the data in error messages (e.g. the feature directory). */
   source?: string;
 }
@@ -147,6 +149,13 @@ export function checkTrainOptions(o: TrainOptions): void {
   check(!(o.probability && o.classifier === 'linear-svm'), 'probabilities (--probability) are not available for linear-svm; use the classifier logistic (probabilities by construction) or svc');
 }
 
+/** Whether a grid names kernels or gammas (then it is a grid of svc alone). */
+function gridNamesKernels(grid: TrainOptions['grid']): boolean {
+  if (grid === undefined) return false;
+  const given = typeof grid === 'string' ? parseGrid(grid, { kernel: [], C: [], gamma: [], scale: [] }) : grid;
+  return given.kernel.length > 0 || given.gamma.length > 0;
+}
+
 /** The svc grid of the options: `grid` (or the default) with the axes the options fix. */
 function svcGridOf(o: TrainOptions): Grid {
   const grid = o.grid === undefined ? { ...DEFAULT_GRID } : typeof o.grid === 'string' ? parseGrid(o.grid) : { ...DEFAULT_GRID, ...o.grid };
@@ -184,8 +193,8 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
     return planTraining({ ...o, C: 1 }, n);
   }
   const choice = o.classifier ?? 'auto';
-  const svcAxes = o.kernel !== undefined || o.gamma !== undefined;
-  const single = (o.C !== undefined || svcAxes) && o.folds === undefined && o.valSize === undefined && o.grid === undefined;
+  const svcAxes = o.kernel !== undefined || o.gamma !== undefined || gridNamesKernels(o.grid);
+  const single = (o.C !== undefined || o.kernel !== undefined || o.gamma !== undefined) && o.folds === undefined && o.valSize === undefined && o.grid === undefined;
   if (single) {
     const kind: ClassifierKind = choice === 'auto' ? (svcAxes || n <= PRECOMPUTED_MAX_ROWS ? 'svc' : 'linear-svm') : choice;
     if (kind === 'svc') {
@@ -198,8 +207,9 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
   const folds = o.folds ?? (o.valSize === undefined && !halving ? Math.max(2, Math.min(DEFAULT_FOLDS, smallestClass)) : undefined);
   const split = folds !== undefined ? { method: 'stratified-k-fold' as const, folds } : { method: 'holdout' as const, valSize: o.valSize ?? DEFAULT_VAL_SIZE };
   const trainRows = split.method === 'holdout' ? Math.ceil(n * (1 - split.valSize)) : Math.ceil((n * (split.folds - 1)) / split.folds);
-  const wantsSvc = choice === 'svc' || (choice === 'auto' && (svcAxes || trainRows <= PRECOMPUTED_MAX_ROWS));
-  if (choice === 'svc' || svcAxes) assertSvcFits(trainRows, split.method === 'holdout' ? 'training sets of' : 'cross-validation folds of');
+  // svc only when its refit on all rows fits as well.
+  const wantsSvc = choice === 'svc' || (choice === 'auto' && (svcAxes || n <= PRECOMPUTED_MAX_ROWS));
+  if (choice === 'svc' || svcAxes) assertSvcFits(n);
   const linear: LinearClassifier[] = choice === 'auto' && !svcAxes ? LINEAR_CLASSIFIERS.filter((c) => !(o.probability && c === 'linear-svm')) : choice === 'linear-svm' || choice === 'logistic' ? [choice] : [];
   return {
     kind: 'select',
@@ -404,6 +414,7 @@ export async function trainModel(X: Float32Array, n: number, d: number, labels: 
   const plan = planTraining(o, n, Math.min(...counts.values()));
   checkMatrix(X, n, d, source);
   checkLabels(labels, n, classes, plan, source);
+  hooks.onStart?.(plan);
   let selection: ModelSelection | undefined;
   let spec: FitSpec;
   if (plan.kind === 'select') {

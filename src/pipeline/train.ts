@@ -1,5 +1,5 @@
 import { CnnfeatError } from '../errors.js';
-import { planTraining, trainModel, type TrainHooks, type TrainOptions } from '../classifiers/classifier.js';
+import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
@@ -7,7 +7,7 @@ import type { Logger, Progress } from '../util/log.js';
 export type { TrainOptions } from '../classifiers/classifier.js';
 
 /** Progress callbacks of {@link trainClassifier}. */
-export type TrainProgress = Pick<TrainHooks, 'onProgress' | 'warn'>;
+export type TrainProgress = Pick<TrainHooks, 'onProgress' | 'warn' | 'onStart'>;
 
 /** Class index of each row, for the class list of the feature set. */
 export function labelIndices(labels: string[], classes: string[], source: string): number[] {
@@ -42,8 +42,7 @@ export async function trainClassifier(set: FeatureSet, options: TrainOptions = {
 }
 
 /** One line describing how training will go, for the log. */
-export function describeTraining(options: TrainOptions, rows: number): string {
-  const plan = planTraining(options, rows);
+export function describeTraining(plan: TrainingPlan, options: TrainOptions, rows: number): string {
   if (plan.kind === 'fit') {
     const s = plan.spec;
     const what = s.classifier === 'svc' ? `svc (${s.svm.kernel}, C=${s.svm.C}, scale=${s.svm.scale})` : `${s.classifier} (C=${s.C}, scale=${s.scale})`;
@@ -73,13 +72,13 @@ const PHASES = { svc: 'svc selection', linear: 'linear selection', fit: 'final f
  * a terminal, otherwise a line every 15 s (phase, what runs, fits done, ETA).
  */
 export async function trainWithLogger(set: FeatureSet, options: TrainOptions, logger: Logger): Promise<ClassifierFile> {
-  logger.info(describeTraining(options, set.rows));
   let bar: Progress | undefined;
   let phase = '';
   let started = 0;
   let lastLine = 0;
   try {
     return await trainClassifier(set, options, {
+      onStart: (plan) => logger.info(describeTraining(plan, options, set.rows)),
       warn: (message) => logger.warn(message),
       onProgress: ({ phase: now, done, total, detail }) => {
         if (now !== phase) {
