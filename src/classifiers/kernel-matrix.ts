@@ -38,7 +38,9 @@ function gemmRunner(type: 'float64' | 'float32', trans: { transA?: boolean; tran
     runner = (async () => {
       try {
         const ort = (await import('onnxruntime-node')) as typeof Ort;
-        const session = await ort.InferenceSession.create(gemmModelBytes(type, trans), { logSeverityLevel: 3 });
+        // Idle intra-op threads sleep instead of spinning: the solvers call many small products and
+        // need the cores for their own loops in between.
+        const session = await ort.InferenceSession.create(gemmModelBytes(type, trans), { logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } });
         return { ort, session };
       } catch (err) {
         sessions.delete(key);

@@ -7,7 +7,8 @@
  * gradient component ≤ `gtol`, or the relative decrease of the objective
  * (f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ `ftol` (scipy's factr·eps = 2.2e-9), or `maxIter`
  * iterations (not converged: the caller warns), or a line search that can make no progress
- * (the objective is flat to rounding: reported as converged when the gradient is small).
+ * (the objective is flat to rounding: the caller may then make it more precise and go on;
+ * otherwise reported as converged when the gradient is small).
  */
 
 /** Objective and gradient at x; writes the gradient into `g` and returns f. */
@@ -22,6 +23,11 @@ export interface LbfgsSettings {
   memory?: number;
   /** Called after every iteration with the iteration count, f and max |g|. */
   onIteration?: (iteration: number, f: number, gmax: number) => void;
+  /**
+   * Called when the line search can make no progress: return true when the objective was made
+   * more precise (e.g. float64 products instead of float32), and the search restarts from x.
+   */
+  refine?: () => boolean;
 }
 
 /** Outcome of a minimisation (x is updated in place). */
@@ -175,7 +181,17 @@ export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSetti
       }
       return undefined;
     }
-    if (!accepted) return done('lineSearch', gmax <= settings.gtol * 10);
+    if (!accepted) {
+      if (settings.refine?.()) {
+        evaluations++;
+        f = await fn(x, g);
+        gmax = maxAbs(g);
+        S.length = Y.length = rho.length = 0;
+        if (gmax <= settings.gtol) return done('gtol', true);
+        continue;
+      }
+      return done('lineSearch', gmax <= settings.gtol * 10);
+    }
 
     // x_{k+1}, and the correction pair.
     const s = new Float64Array(size);
@@ -203,7 +219,13 @@ export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSetti
     iteration++;
     settings.onIteration?.(iteration, f, gmax);
     if (gmax <= settings.gtol) return done('gtol', true);
-    if ((fPrev - f) / Math.max(Math.abs(fPrev), Math.abs(f), 1) <= ftol) return done('ftol', true);
+    if ((fPrev - f) / Math.max(Math.abs(fPrev), Math.abs(f), 1) <= ftol) {
+      if (!settings.refine?.()) return done('ftol', true);
+      evaluations++;
+      f = await fn(x, g);
+      gmax = maxAbs(g);
+      if (gmax <= settings.gtol) return done('gtol', true);
+    }
   }
   return done('maxIter', false);
 }

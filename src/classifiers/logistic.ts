@@ -8,15 +8,16 @@
  * (Σ CE + ‖W‖²/(2C)) divided by m, so C means the same and the minimiser is the same; the
  * gradient tolerance is on this mean scale, which does not grow with the number of rows.
  *
- * Each evaluation is two float64 products through onnxruntime over the one (float32) feature
- * matrix, converted chunk by chunk: Z = X Vᵀ (V = weights with the scaling folded in, see
- * scaled-view.ts) and Hᵀ X for the gradient. float64, because near the optimum the line search
- * compares objective values that float32 products would blur. Held-out rows get zero weight in H, so folds need no copy of their rows (a small
+ * Each evaluation is two products through onnxruntime over the one feature matrix, chunk by
+ * chunk: Z = X Vᵀ (V = weights with the scaling folded in, see scaled-view.ts) and Hᵀ X for the
+ * gradient. They run in float32 until the line search finds the objective flat to float32
+ * rounding (near the optimum), then in float64 (the chunks converted), so that the stopping
+ * rule is met on exact values. Held-out rows get zero weight in H, so folds need no copy of their rows (a small
  * subsample is copied instead, so that its fits do not pay for the whole matrix).
  */
-import { float64Product } from './kernel-matrix.js';
+import { float32Product, float64Product } from './kernel-matrix.js';
 import { lbfgs, type LbfgsResult } from './lbfgs.js';
-import { forEachRowChunk64 } from './row-chunks.js';
+import { forEachRowChunk, forEachRowChunk64 } from './row-chunks.js';
 import { rawSpaceWeights, type ScaledView } from './scaled-view.js';
 
 /** Solver settings of one logistic fit. */
@@ -45,6 +46,11 @@ export class LogisticProblem {
   private readonly weight: Float64Array;
   private readonly total: number;
   readonly params: LogisticParams;
+  /**
+   * Products in float32 (half the memory traffic) until the line search finds the objective
+   * flat to float32 rounding; float64 from then on.
+   */
+  private precise = false;
 
   /**
    * @param view the matrix and its scaling
@@ -93,9 +99,11 @@ export class LogisticProblem {
     const rowScale = this.view.rowScale;
     const prob = new Float64Array(K);
     let loss = 0;
-    await forEachRowChunk64(X, n, d, async (chunk, start, rows) => {
-      const Z = await float64Product(chunk, [rows, d], V, [K, d]);
-      const H = new Float64Array(rows * K);
+    const V32 = this.precise ? undefined : Float32Array.from(V);
+    const each = this.precise ? forEachRowChunk64 : forEachRowChunk;
+    await each(X, n, d, async (chunk: Float32Array | Float64Array, start: number, rows: number) => {
+      const Z = V32 ? await float32Product(chunk as Float32Array, [rows, d], V32, [K, d]) : await float64Product(chunk as Float64Array, [rows, d], V, [K, d]);
+      const H = V32 ? new Float32Array(rows * K) : new Float64Array(rows * K);
       let any = false;
       for (let t = 0; t < rows; t++) {
         const i = start + t;
@@ -122,7 +130,7 @@ export class LogisticProblem {
         }
       }
       if (!any) return;
-      const part = await float64Product(H, [rows, K], chunk, [rows, d], true);
+      const part = V32 ? await float32Product(H as Float32Array, [rows, K], chunk as Float32Array, [rows, d], true) : await float64Product(H as Float64Array, [rows, K], chunk as Float64Array, [rows, d], true);
       for (let at = 0; at < K * d; at++) T[at] += part[at]!;
     });
     const lambda = 1 / (C * this.total);
@@ -143,10 +151,12 @@ export class LogisticProblem {
 
   /** Fits at C from the current parameters (warm start), updating them. */
   async fit(settings: LogisticSettings): Promise<LbfgsResult> {
+    this.precise = false;
     return lbfgs((x, g) => this.evaluate(x, g, settings.C), this.params, {
       gtol: settings.tol,
       ftol: settings.ftol,
       maxIter: settings.maxIter,
+      refine: () => !this.precise && (this.precise = true),
       onIteration: settings.onIteration ? (it) => settings.onIteration!(it) : undefined,
     });
   }
