@@ -4,9 +4,9 @@
 // `cnnfeat train` with its defaults (selection + refit), and of the two scikit-learn fits.
 //
 // Features: `--scale-features <train-dir>,<test-dir>` or $CNNFEAT_BENCH_SCALE_FEATURES (two feature
-// directories of `cnnfeat extract`, e.g. the CIFAR-10 10k train and test splits). Training rows
-// are drawn with replacement from the train directory, each with small Gaussian jitter (5 % of
-// the feature's std) so that no two rows are equal; the test directory is the test matrix.
+// directories of `cnnfeat extract`, e.g. the CIFAR-10 10k train and test splits). Training
+// matrices hold the real training rows, and above their count within-class mixes of two real
+// rows (see drawRows); the test directory is the test matrix.
 // Without them: synthetic CNN-like features. `--scale-sizes 10000,50000` (default).
 // `--scale-c <C>` (default 1) and `--scale-scale <none|standard|l2>` (default l2) are the one-C
 // setting of both libraries (scikit-learn gets the same rows l2-normalised when l2).
@@ -24,11 +24,6 @@ function rng(seed) {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
 }
 
-/** Standard normal deviates (Box-Muller). */
-function gaussian(rand) {
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
 /** Synthetic CNN-like rows: sparse non-negative class prototypes plus noise, clipped at 0. */
 function synthetic(rows, dim, classes, seed) {
   const rand = rng(seed);
@@ -43,23 +38,30 @@ function synthetic(rows, dim, classes, seed) {
   return { X, labels, dim, classes: Array.from({ length: classes }, (_, c) => `class${c}`) };
 }
 
-/** `rows` rows drawn with replacement from a real matrix, jittered by 5 % of each feature's std. */
+/**
+ * `rows` training rows from a real matrix: the real rows themselves when there are enough,
+ * else the real rows plus new ones, each a random mix λa + (1−λ)b (λ uniform) of two real rows
+ * of the same class. (Copies of real rows, even jittered, would fall on both sides of a
+ * validation split and reward the least regularised settings.)
+ */
 function drawRows(source, rows, seed) {
   const { X, labels, dim } = source;
   const n = labels.length;
-  const std = new Float64Array(dim);
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += X[i * dim + j] / n;
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) std[j] += (X[i * dim + j] - mean[j]) ** 2 / n;
-  for (let j = 0; j < dim; j++) std[j] = Math.sqrt(std[j]);
+  if (rows <= n) return { X: X.subarray(0, rows * dim), labels: labels.slice(0, rows), dim, classes: source.classes };
+  const byClass = new Map();
+  labels.forEach((c, i) => byClass.set(c, [...(byClass.get(c) ?? []), i]));
   const rand = rng(seed);
-  const g = gaussian(rng(seed + 1));
   const out = new Float32Array(rows * dim);
-  const outLabels = new Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const i = Math.floor(rand() * n);
-    outLabels[r] = labels[i];
-    for (let j = 0; j < dim; j++) out[r * dim + j] = X[i * dim + j] + 0.05 * std[j] * g();
+  out.set(X.subarray(0, n * dim));
+  const outLabels = [...labels];
+  for (let r = n; r < rows; r++) {
+    const c = labels[Math.floor(rand() * n)];
+    const members = byClass.get(c);
+    const a = members[Math.floor(rand() * members.length)];
+    const b = members[Math.floor(rand() * members.length)];
+    const lambda = rand();
+    for (let j = 0; j < dim; j++) out[r * dim + j] = lambda * X[a * dim + j] + (1 - lambda) * X[b * dim + j];
+    outLabels.push(c);
   }
   return { X: out, labels: outLabels, dim, classes: source.classes };
 }
@@ -171,7 +173,7 @@ export async function bench({ root, args, log }) {
       source = { X: tr.X, labels: tr.labels.map((l) => classes.indexOf(l)), dim: tr.dim, classes };
       testData = { X: te.X, labels: te.labels.map((l) => classes.indexOf(l)), dim: te.dim, classes };
       settings = tr.manifest.settings;
-      what = `rows drawn from ${trainDir} (${tr.rows} × ${tr.dim}, jittered), test ${testDir} (${te.rows} rows)`;
+      what = `${trainDir} (${tr.rows} × ${tr.dim}; larger sizes add within-class mixes of its rows), test ${testDir} (${te.rows} rows)`;
     } else {
       source = null;
       testData = synthetic(2000, 2048, 10, 99);
