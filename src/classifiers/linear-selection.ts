@@ -34,10 +34,14 @@ export interface LinearGridRecord extends LinearGrid {
   absoluteC: Partial<Record<Scaling, number[]>>;
 }
 
-/** The default linear grid: both classifiers, C ×10 from 0.01 to 100 (relative), three scalings. */
+/**
+ * The default linear grid: both classifiers, C ×10 from 0.01 to 10 (relative), three scalings:
+ * 24 settings. (100 relative was left out: never the best on CNN features here, and its SVM
+ * fits take the most passes by far.)
+ */
 export const DEFAULT_LINEAR_GRID: LinearGrid = {
   classifier: [...LINEAR_CLASSIFIERS],
-  C: [0.01, 0.1, 1, 10, 100],
+  C: [0.01, 0.1, 1, 10],
   relativeC: true,
   scale: ['none', 'standard', 'l2'],
 };
