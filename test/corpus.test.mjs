@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { makeCorpus } from './corpus.mjs';
+import { makeCorpus } from './corpus.js';
 import { makeColourDataset, makeTinyModel, runCli, tempDir } from './helpers.mjs';
 import { parseCsv } from '../dist/features/csv.js';
 import { decodeImage, readFeatureSet } from '../dist/index.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/engines/backend.js';
 import { listGraphNodes, loadGraphExtractor } from '../dist/engines/tfjs-graph.js';
-import { makeTinyGraphModel } from './graph-fixture.mjs';
+import { makeTinyGraphModel } from './graph-fixture.js';
 import { tempDir } from './helpers.mjs';
 
 const SIZE = 16;

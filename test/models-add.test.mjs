@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { makeTinyGraphModel } from './graph-fixture.mjs';
-import { serveFiles } from './http-fixture.mjs';
+import { makeTinyGraphModel } from './graph-fixture.js';
+import { serveFiles } from './http-fixture.js';
 import { makeColourDataset, makeTinyModel, runCli, tempDir } from './helpers.mjs';
 
 const lastLine = (stderr) => stderr.trim().split('\n').at(-1);

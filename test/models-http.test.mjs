@@ -6,8 +6,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { bypassesProxy } from '../dist/models/http.js';
 import { shardUrl } from '../dist/models/http-model.js';
-import { makeTinyGraphModel } from './graph-fixture.mjs';
-import { serveFiles } from './http-fixture.mjs';
+import { makeTinyGraphModel } from './graph-fixture.js';
+import { serveFiles } from './http-fixture.js';
 import { makeTinyModel, runCli, tempDir } from './helpers.mjs';
 
 const QUERY = '?tfjs-format=file';
