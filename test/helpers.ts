@@ -127,6 +127,22 @@ export async function saveLayersModel(model: tfjs.LayersModel, dir: string): Pro
   return path.join(dir, 'model.json');
 }
 
+/**
+ * max |actual − expected| / max |expected|, after checking the lengths agree and the reference
+ * is not all zeros (which would make any comparison pass).
+ */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length, 'feature lengths differ');
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
+  }
+  assert.ok(maxAbs > 0, 'reference features are all zero: the comparison would prove nothing');
+  return maxDiff / maxAbs;
+}
+
 /** What a CLI run gave back. */
 export interface CliResult {
   code: number | null;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { makeColourDataset, makeTinyModel, tempDir } from './helpers.mjs';
+import { makeColourDataset, makeTinyModel, tempDir } from './helpers.js';
 import { extractFeatures, loadExtractor, loadFeatureModel } from '../dist/index.js';
 
 test('tfjs extractor: numTensors and numBytes do not grow over 300 forward passes', async (t) => {
