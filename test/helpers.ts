@@ -182,6 +182,11 @@ export function runCli(args: string[], { env = {}, cwd = ROOT }: { env?: NodeJS.
   });
 }
 
+/** The last line a command printed on stderr (its error line, after any warnings). */
+export function lastLine(stderr: string): string {
+  return stderr.trim().split('\n').at(-1) ?? '';
+}
+
 /** Starts the CLI and returns the child process (for kill tests). */
 export function startCli(args: string[], { env = {} }: { env?: NodeJS.ProcessEnv } = {}): ChildProcessByStdio<null, Readable, Readable> {
   return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
