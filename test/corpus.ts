@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { writeImage, type Rgb } from './helpers.js';
 
 /** What `extract` must do with a corpus entry. */
-export type Outcome = 'row' | 'skipped' | 'ignored' | 'none' | 'error';
+export type Outcome = 'row' | 'skipped' | 'ignored' | 'none' | 'empty';
 
 /** One entry of the corpus: its path under the root, what it is, and what `extract` must do with it. */
 export interface CorpusEntry {
@@ -19,7 +19,7 @@ export interface CorpusEntry {
  * Writes the corpus under `root` (classes `cats` and `dogs`, plus an empty class folder `empty`
  * when `emptyClass`) and returns its table: every entry with what `extract` must do with it —
  * `row` (exactly one feature row), `skipped` (listed in manifest.json with a reason), `ignored`
- * (passed over by the scan, listed with a reason) or `none` (not an image name: silently not read); the empty class folder's outcome is `error`.
+ * (passed over by the scan, listed with a reason) or `none` (not an image name: silently not read); the empty class folder's outcome is `empty` (a warning; a class without rows in manifest.json).
  */
 export async function makeCorpus(root: string, { emptyClass = true } = {}): Promise<CorpusEntry[]> {
   const table: CorpusEntry[] = [];
@@ -96,7 +96,7 @@ export async function makeCorpus(root: string, { emptyClass = true } = {}): Prom
   add('dogs/self', 'symlink to its own folder (dogs/self -> .)', 'ignored');
   if (emptyClass) {
     await fsp.mkdir(file('empty'), { recursive: true });
-    add('empty', 'empty class folder', 'error');
+    add('empty', 'empty class folder', 'empty');
   }
   return table;
 }

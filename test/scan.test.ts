@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { CnnfeatError } from '../dist/errors.js';
 import { assertUsableDataset, collectImages, scanDataset, type Dataset, type Sample } from '../dist/dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dist/dataset/split.js';
-import { tempDir, writeImage } from './helpers.js';
+import { recordingLogger, tempDir, writeImage } from './helpers.js';
 
 async function touch(file: string, content = 'x'): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -40,7 +40,7 @@ test('scan: classes are first-level folders; nested, upper-case, hidden, non-ima
   assert.deepEqual(await scanDataset(root), ds, 'a second scan is identical');
 });
 
-test('scan: a linked class folder is followed; empty classes and empty datasets are clear errors', async (t) => {
+test('scan: a linked class folder is followed; an empty class is refused only in strict mode; empty datasets are clear errors', async (t) => {
   const root = await tempDir(t);
   const elsewhere = await tempDir(t);
   await touch(path.join(elsewhere, 'one.jpg'));
@@ -50,7 +50,12 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   assert.deepEqual(ds.classes, ['empty', 'linked']);
   assert.deepEqual(ds.emptyClasses, ['empty']);
   assert.deepEqual(ds.samples.map((s) => s.relPath), ['linked/one.jpg']);
-  assert.throws(() => assertUsableDataset(ds), (e) => e instanceof CnnfeatError && e.exitCode === 2 && /empty/.test(e.message));
+  const { logger, warnings } = recordingLogger();
+  assertUsableDataset(ds, { logger });
+  assert.deepEqual(warnings, [`${root}: class folder(s) with no images: empty; they are recorded as classes without rows`]);
+  const usageError = (pattern: RegExp) => (e: unknown) => e instanceof CnnfeatError && e.exitCode === 2 && pattern.test(e.message);
+  assert.throws(() => assertUsableDataset(ds, { strict: true }), usageError(/no images: empty; add images or remove the folder \(strict mode\)/));
+  assert.throws(() => assertUsableDataset(ds, { minClasses: 2 }), usageError(/found 1 class folder\(s\) with images/));
 
   const none = await tempDir(t);
   await assert.rejects(async () => assertUsableDataset(await scanDataset(none)), /no images found/);
@@ -59,7 +64,7 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   await touch(path.join(single, 'only', 'a.jpg'));
   const singleDs = await scanDataset(single);
   assertUsableDataset(singleDs);
-  assert.throws(() => assertUsableDataset(singleDs, 2), (e) => e instanceof CnnfeatError && e.exitCode === 2 && /at least 2/.test(e.message));
+  assert.throws(() => assertUsableDataset(singleDs, { minClasses: 2 }), usageError(/at least 2/));
 });
 
 test('scan: links above the root are loops (reported, not followed); root-level images and broken links are reported', async (t) => {

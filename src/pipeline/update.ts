@@ -30,8 +30,9 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
   if (opts.overwrite || opts.resume || opts.shard) {
     throw new CnnfeatError('--update cannot be combined with --overwrite, --resume or --shard; an interrupted update is continued by running it again');
   }
-  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
-  assertUsableDataset(dataset);
+  const scanned = typeof images === 'string';
+  const dataset = scanned ? await scanDataset(images) : images;
+  assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract --update', logger, async () => {
     await completePendingUpdate(outDir, logger);
     const state = await featureDirState(outDir);
