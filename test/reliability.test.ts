@@ -163,7 +163,7 @@ test('a write error (file-size limit standing in for a full disk): one clear lin
   assert.equal(limited.code, 2, limited.stderr);
   const lines = limited.stderr.trim().split('\n');
   assert.equal(lines.length, 1, limited.stderr);
-  assert.match(lines[0]!, /^cnnfeat: .*full: file too large for this file system or its limits \(EFBIG, during write\); \d+ rows up to the last checkpoint are kept: fix this and continue with --resume$/);
+  assert.match(lines[0]!, /^cnnfeat: .*full: file too large for this file system or its limits \(EFBIG, during write\); \d+ rows up to the last checkpoint are kept: fix this and resume \(--resume\)$/);
   const progress = await progressOf(out);
   assert.ok(progress && progress.rows > 0 && progress.rows < TOTAL, `stopped part-way (${progress?.rows} rows)`);
   assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));

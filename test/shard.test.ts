@@ -86,7 +86,7 @@ test('n shard processes + merge equal a single run (byte for byte); merge checks
   assertFails(await runCli(['merge', ...shardDirs, '-o', merged]), /already holds features .*; pass --overwrite/);
   assertFails(await runCli(['merge', shard0, shard2, '-o', path.join(work, 'm2')]), /shard\(s\) 1\/3 missing; give all 3 shard directories/);
   assertFails(await runCli(['merge', shard0, shard1, shard1, shard2, '-o', path.join(work, 'm3')]), /shard 1\/3 given twice/);
-  assertFails(await runCli(['merge', single, shard0, '-o', path.join(work, 'm4')]), /single: not a shard \(extracted without --shard\)/);
+  assertFails(await runCli(['merge', single, shard0, '-o', path.join(work, 'm4')]), /single: not a shard \(extracted without a shard, --shard\)/);
   assertFails(await runCli(['merge', ...shardDirs, '-o', shard0]), /is one of the shards being merged/);
   const otherLayer = path.join(work, 'shard-1-conv');
   json<ExtractJson>(await runCli(['extract', images, '-o', otherLayer, '--shard', '1/3', '--layer', 'conv', '--json', ...tiny()]));

@@ -142,15 +142,15 @@ test('--update refuses what it cannot bring up to date', async () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, pattern);
   };
-  await fail(['--layer', 'conv'], /was made with a different layer, pooled; use the same options, or --overwrite/);
-  await fail(['--overwrite'], /--update cannot be combined with --overwrite, --resume or --shard/);
+  await fail(['--layer', 'conv'], /was made with a different layer, pooled; use the same options, or start over, overwriting it \(--overwrite\)/);
+  await fail(['--overwrite'], /an update \(--update\) cannot be combined with overwrite, resume or a shard \(--overwrite, --resume, --shard\)/);
   const shard = path.join(work, 'one-shard');
   json(await runCli(['extract', root, '-o', shard, '--shard', '0/2', '--json', ...tiny()]));
   await fail([], /holds shard 0\/2 only; merge the shards/, shard);
   const partial = path.join(work, 'partial');
   await fsp.mkdir(partial);
   await fsp.writeFile(path.join(partial, '.cnnfeat-plan.json'), '{}');
-  await fail([], /holds an unfinished extraction; complete it with --resume before --update/, partial);
+  await fail([], /holds an unfinished extraction; complete it \(--resume\) before updating it/, partial);
   // An empty output folder gets a plain extraction, counted as all added.
   const empty = json<ExtractJson>(await runCli(['extract', root, '-o', path.join(work, 'new-feat'), '--update', '--json', ...tiny()]));
   assert.equal(empty.update?.added, 23);
