@@ -83,7 +83,7 @@ test('n shard processes + merge equal a single run (byte for byte); merge checks
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^23 rows × 8 features from 3 shards → .*merged \(1 skipped\)\n$/);
 
-  assertFails(await runCli(['merge', ...shardDirs, '-o', merged]), /already holds features .*; pass --overwrite/);
+  assertFails(await runCli(['merge', ...shardDirs, '-o', merged]), /already holds features .*; overwrite them \(--overwrite\)/);
   assertFails(await runCli(['merge', shard0, shard2, '-o', path.join(work, 'm2')]), /shard\(s\) 1\/3 missing; give all 3 shard directories/);
   assertFails(await runCli(['merge', shard0, shard1, shard1, shard2, '-o', path.join(work, 'm3')]), /shard 1\/3 given twice/);
   assertFails(await runCli(['merge', single, shard0, '-o', path.join(work, 'm4')]), /single: not a shard \(extracted without a shard, --shard\)/);
