@@ -6,7 +6,24 @@ import { before, test } from 'node:test';
 import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
-import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.mjs';
+import type { Metrics } from '../dist/metrics/metrics.js';
+import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.js';
+
+/** The `train --json` fields these tests read. */
+interface TrainOut {
+  classifier: string;
+  options: { kernel?: string; C: number; scale: string };
+  selection: {
+    method: string;
+    folds: number;
+    valSize?: number;
+    seed: number;
+    scoring: string;
+    best: number;
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+  };
+}
+
 
 /** Seeded uniform numbers in [0, 1). */
 function rng(seed: number): () => number {
@@ -124,10 +141,10 @@ before(async () => {
 
 test('train: cross-validation by default over svc and the linear classifiers, a single fit with --kernel/--C, the CV table in the classifier file', async () => {
   const cvFile = path.join(work, 'cv.json');
-  const cv = json(await runCli(['train', feat, '-o', cvFile, '--json', '--quiet']));
+  const cv = json<TrainOut>(await runCli(['train', feat, '-o', cvFile, '--json', '--quiet']));
   assert.equal(cv.selection.folds, 5);
   assert.equal(cv.selection.results.length, 54, '30 svc + 2 linear classifiers × 4 C × 3 scalings');
-  assert.deepEqual([...new Set(cv.selection.results.map((r: { params: { classifier: string } }) => r.params.classifier))], ['svc', 'linear-svm', 'logistic']);
+  assert.deepEqual([...new Set(cv.selection.results.map((r) => r.params.classifier))], ['svc', 'linear-svm', 'logistic']);
   const stored = JSON.parse(await fsp.readFile(cvFile, 'utf8'));
   assert.deepEqual(stored.selection, cv.selection);
   const best = stored.selection.results[stored.selection.best].params;
@@ -135,12 +152,12 @@ test('train: cross-validation by default over svc and the linear classifiers, a 
   assert.deepEqual({ classifier: chosen, C: stored.model.options.C, scale: stored.model.options.scale }, { classifier: best.classifier, C: best.C, scale: best.scale });
   assert.equal(stored.formatVersion, 2);
 
-  const single = json(await runCli(['train', feat, '-o', path.join(work, 'single.json'), '--kernel', 'rbf', '--C', '3', '--json', '--quiet']));
+  const single = json<TrainOut>(await runCli(['train', feat, '-o', path.join(work, 'single.json'), '--kernel', 'rbf', '--C', '3', '--json', '--quiet']));
   assert.equal(single.selection, undefined);
   assert.deepEqual([single.classifier, single.options.kernel, single.options.C, single.options.scale], ['svc', 'rbf', 3, 'none']);
 
-  const grid = json(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
-  assert.deepEqual(grid.selection.results.map((r: { params: { kernel: string; C: number; scale: string } }) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']], 'a grid naming kernels is an svc grid');
+  const grid = json<TrainOut>(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
+  assert.deepEqual(grid.selection.results.map((r) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']], 'a grid naming kernels is an svc grid');
   assert.deepEqual([grid.selection.folds, grid.selection.seed, grid.selection.scoring], [3, 4, 'accuracy']);
 
   const text = await runCli(['train', feat, '-o', path.join(work, 'text.json'), '--grid', 'kernel=linear;C=1;scale=none', '--quiet']);
@@ -157,7 +174,7 @@ test('predict --top-k with a --probability classifier: ranked Platt probabilitie
   const clf = path.join(work, 'prob.json');
   json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--probability', '--json', '--quiet']));
   const images = path.join(work, 'images');
-  const preds = json(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
+  const preds = json<{ label: string; score: number; top: { label: string; score: number }[] }[]>(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
   assert.equal(preds.length, 10);
   for (const p of preds) {
     assert.equal(p.top.length, 2);
@@ -182,7 +199,7 @@ test('gates: --min-balanced-accuracy and --min-class-recall fail with exit 3 and
   await fsp.writeFile(path.join(swapped, 'samples.csv'), csv.replace(/,blue$/gm, ',tmp').replace(/,red$/gm, ',blue').replace(/,tmp$/gm, ',red'));
   const ba = await runCli(['eval', clf, swapped, '--min-balanced-accuracy', '0.5']);
   assert.equal(ba.code, 3);
-  assert.match(ba.stderr.trim().split('\n').at(-1), /^cnnfeat: balanced accuracy 0\.0000 is below --min-balanced-accuracy 0\.5$/);
+  assert.match(ba.stderr.trim().split('\n').at(-1) ?? '', /^cnnfeat: balanced accuracy 0\.0000 is below --min-balanced-accuracy 0\.5$/);
   const recall = await runCli(['eval', clf, swapped, '--min-class-recall', '0.5', '--quiet']);
   assert.equal(recall.code, 3);
   assert.match(recall.stderr.trim(), /^cnnfeat: recall of 2 class\(es\) is below --min-class-recall 0\.5: blue 0\.0000, red 0\.0000$/);

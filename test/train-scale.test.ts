@@ -6,7 +6,24 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { npyHeader } from '../dist/features/npy.js';
-import { json, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.mjs';
+import type { Metrics } from '../dist/metrics/metrics.js';
+import { json, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.js';
+
+/** The `train --json` fields these tests read. */
+interface TrainOut {
+  classifier: string;
+  options: { kernel?: string; C: number; scale: string };
+  selection: {
+    method: string;
+    folds: number;
+    valSize?: number;
+    seed: number;
+    scoring: string;
+    best: number;
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+  };
+}
+
 
 /** Seeded uniform numbers in [0, 1). */
 function rng(seed: number): () => number {
@@ -55,17 +72,17 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   await writeFeatureDir(train, { n: 6000, seed: 1 });
   await writeFeatureDir(held, { n: 600, seed: 2 });
   const clf = path.join(work, 'clf.json');
-  const trained = json(await runCli(['train', train, '-o', clf, '--json', '--quiet']));
+  const trained = json<TrainOut>(await runCli(['train', train, '-o', clf, '--json', '--quiet']));
   assert.ok(['linear-svm', 'logistic'].includes(trained.classifier), trained.classifier);
   assert.equal(trained.selection.method, 'halving');
-  const rounds = trained.selection.results.map((r: { round: number }) => r.round);
-  assert.equal(rounds.filter((r: number) => r === 1).length, 24, 'round 1: 2 classifiers × 4 C × 3 scalings');
-  assert.equal(rounds.filter((r: number) => r === 2).length, 3, 'round 2: the best 3 on all rows');
+  const rounds = trained.selection.results.map((r) => r.round);
+  assert.equal(rounds.filter((r) => r === 1).length, 24, 'round 1: 2 classifiers × 4 C × 3 scalings');
+  assert.equal(rounds.filter((r) => r === 2).length, 3, 'round 2: the best 3 on all rows');
   assert.equal(trained.selection.results[trained.selection.best].round, 2);
   const file = JSON.parse(await fsp.readFile(clf, 'utf8'));
   assert.equal(file.model.type, 'linear');
   assert.equal(Buffer.from(file.model.weights, 'base64').length, 3 * 8 * 4, 'weights: classes × dim float32');
-  const m = json(await runCli(['eval', clf, held, '--json', '--report', path.join(work, 'report.html')]));
+  const m = json<Metrics>(await runCli(['eval', clf, held, '--json', '--report', path.join(work, 'report.html')]));
   assert.ok(m.accuracy > 0.8, `accuracy ${m.accuracy}`);
   const html = await fsp.readFile(path.join(work, 'report.html'), 'utf8');
   assert.match(html, /successive halving/);
@@ -75,9 +92,9 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   assert.match(svc.stderr.trim(), /^cnnfeat: classifier svc: training sets of \d+ rows exceed the 5000 .*--classifier linear-svm/);
   assert.equal(svc.stderr.trim().split('\n').length, 1);
 
-  const logistic = json(await runCli(['train', train, '-o', path.join(work, 'lr.json'), '--classifier', 'logistic', '--C', '1', '--scale', 'standard', '--json', '--quiet']));
+  const logistic = json<TrainOut>(await runCli(['train', train, '-o', path.join(work, 'lr.json'), '--classifier', 'logistic', '--C', '1', '--scale', 'standard', '--json', '--quiet']));
   assert.deepEqual([logistic.classifier, logistic.options.C, logistic.options.scale, logistic.selection], ['logistic', 1, 'standard', undefined]);
-  const validated = json(await runCli(['train', train, '-o', path.join(work, 'v.json'), '--classifier', 'linear-svm', '--val-size', '0.25', '--grid', 'C=0.1,1', '--json', '--quiet']));
+  const validated = json<TrainOut>(await runCli(['train', train, '-o', path.join(work, 'v.json'), '--classifier', 'linear-svm', '--val-size', '0.25', '--grid', 'C=0.1,1', '--json', '--quiet']));
   assert.equal(validated.selection.method, 'holdout');
   assert.equal(validated.selection.valSize, 0.25);
   assert.equal(validated.selection.results.length, 6);
@@ -150,7 +167,7 @@ test('run with defaults on 5,400 generated images: extracts, trains a linear cla
     }
   }
   const out = path.join(work, 'out');
-  const m = json(await runCli(['run', path.join(work, 'images'), '-o', out, '--model', model, '--preprocess', 'none', '--test-size', '0.05', '--no-report', '--json', '--quiet']));
+  const m = json<Metrics>(await runCli(['run', path.join(work, 'images'), '-o', out, '--model', model, '--preprocess', 'none', '--test-size', '0.05', '--no-report', '--json', '--quiet']));
   assert.ok(m.accuracy > 0.95, `accuracy ${m.accuracy}`);
   const clf = JSON.parse(await fsp.readFile(path.join(out, 'model.json'), 'utf8'));
   assert.equal(clf.model.type, 'linear');
