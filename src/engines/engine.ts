@@ -48,7 +48,28 @@ export interface FeatureExtractor {
    */
   run(batch: Float32Array, n: number, opts?: { transfer?: boolean }): Promise<Float32Array>;
   describe(): EngineDescription;
+  /** What the engine measured over all its runs so far, when it measures (see EngineTimings). */
+  timings?(): EngineTimings;
   dispose(): void | Promise<void>;
+}
+
+/**
+ * Cumulative measurements of an engine that runs off the calling thread (ms). Differences of two
+ * snapshots describe the runs between them.
+ */
+export interface EngineTimings {
+  runs: number;
+  images: number;
+  /** Wall time of the forward passes. */
+  inferenceMs: number;
+  /** From handing a batch over until its run started, less the time the engine was still busy with an earlier batch. */
+  handoverMs: number;
+  /** From the end of a run until its features reached the caller's thread. */
+  returnMs: number;
+  /** CPU time of the inference threads during the runs (null: not measurable here). */
+  inferenceCpuMs: number | null;
+  /** Time the inference threads were ready to run but waited for a free core (null: not measurable). */
+  inferenceCpuWaitMs: number | null;
 }
 
 /** The error of a failed forward pass (usually memory: a smaller batch helps). */

@@ -10,6 +10,7 @@ import { csvField, parseCsv } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpy, readNpyHeader } from './npy.js';
 import { TOOL_STAMP } from '../version.js';
 import { sha256OfText } from '../util/hash.js';
+import type { ExtractStages } from './timings.js';
 
 export const FEATURES_FILE = 'features.npy';
 export const SAMPLES_FILE = 'samples.csv';
@@ -89,7 +90,7 @@ export interface FeatureManifest {
   skipped: SkippedFile[];
   /** Image-like entries the scan passed over (root-level files, broken links, link loops). */
   ignored: SkippedFile[];
-  timings: { seconds: number; imagesPerSecond: number; resumed: boolean };
+  timings: { seconds: number; imagesPerSecond: number; resumed: boolean; stages?: ExtractStages };
   /** Every planned file (rows and skipped ones) with its size, mtime and, with --hash, digest. */
   files?: PlannedFile[];
   /** Set when the extraction covered one shard of a larger list. */
@@ -287,6 +288,8 @@ export interface ManifestFacts {
   seconds: number;
   imagesPerSecond: number;
   resumed: boolean;
+  /** Where the time of an extraction went. */
+  stages?: ExtractStages;
 }
 
 /** Builds the manifest of a finished extraction of `plan`. */
@@ -311,6 +314,7 @@ export function manifestFor(plan: Plan, facts: ManifestFacts): FeatureManifest {
       seconds: Math.round(facts.seconds * 1000) / 1000,
       imagesPerSecond: Math.round(facts.imagesPerSecond * 100) / 100,
       resumed: facts.resumed,
+      ...(facts.stages ? { stages: facts.stages } : {}),
     },
     files: plan.files,
     ...(plan.shard ? { shard: plan.shard } : {}),

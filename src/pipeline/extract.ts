@@ -24,6 +24,8 @@ import type { ShardSpec } from '../dataset/shard.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
+import { StageClock } from './stage-clock.js';
+import type { ExtractStages } from '../features/timings.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions {
@@ -183,19 +185,30 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
   const progress = logger.progress(total, 'extract');
-  const nextBatch = (start: number) =>
-    start < total ? decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false) : null;
+  const clock = new StageClock(extractor, batchSize);
+  const nextBatch = (start: number) => {
+    if (start >= total) return null;
+    const t = performance.now();
+    const decoded = decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false);
+    decoded.then(() => clock.decoded(t), () => {});
+    return decoded;
+  };
   throwIfInterrupted(opts.signal, writer);
   let pending = nextBatch(writer.next);
   pending?.catch(() => {});
   try {
     while (pending) {
-      const batch = await pending;
+      const waited = pending;
+      const batch = await clock.time('waitDecode', () => waited);
       pending = nextBatch(batch.end);
       pending?.catch(() => {});
-      const features =
-        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length, { transfer: true }) : new Float32Array(0);
-      await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
+      let features: Float32Array = new Float32Array(0);
+      if (batch.files.length > 0) {
+        const input = await clock.time('preprocess', () => toInput(batch.pixels, settings));
+        features = await clock.time('waitEngine', () => extractor.run(input, batch.files.length, { transfer: true }));
+        clock.ran(batch.files.length);
+      }
+      await clock.time('write', () => writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed()));
       progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
       throwIfInterrupted(opts.signal, writer);
     }
@@ -203,7 +216,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     progress.stop();
     if (pending) await pending.catch(() => {});
   }
-  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed());
+  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), clock.finish());
   reportFiles(manifest.ignored, 'passed over by the scan', logger);
   reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);
@@ -219,7 +232,7 @@ function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWrit
   throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
 }
 
-function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number): FeatureManifest {
+function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number, stages: ExtractStages): FeatureManifest {
   return manifestFor(writer.plan, {
     rows: writer.rows,
     skipped: writer.skipped,
@@ -227,6 +240,7 @@ function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond:
     seconds,
     imagesPerSecond,
     resumed: writer.resumed,
+    stages,
   });
 }
 

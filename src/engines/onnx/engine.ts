@@ -8,10 +8,11 @@ import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { inferenceError, type CutSpec, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
+import { inferenceError, type CutSpec, type EngineLoadOptions, type EngineTimings, type FeatureExtractor, type PoolMode } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
-import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import type { RunTiming, SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import { monotonicMs } from '../../util/thread-times.js';
 
 const require = createRequire(import.meta.url);
 
@@ -89,8 +90,10 @@ async function startExtractor(record: ExportRecord & { file: string }, threads: 
 /** An onnxruntime session in a worker thread, with requests matched to replies by id. */
 class SessionWorker {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void; postedAt: number; images: number }>();
   private nextId = 0;
+  private lastFinishedAt = 0;
+  readonly timings: EngineTimings = { runs: 0, images: 0, inferenceMs: 0, handoverMs: 0, returnMs: 0, inferenceCpuMs: null, inferenceCpuWaitMs: null };
   private failure: Error | null = null;
   readonly ready: Promise<void>;
 
@@ -102,6 +105,7 @@ class SessionWorker {
         if (msg.type === 'error' && msg.id === -1) return reject(new Error(msg.message));
         const call = this.pending.get(msg.id);
         this.settle(msg.id);
+        if (msg.type === 'result' && call) this.count(call, msg.timing);
         if (msg.type === 'result') call?.resolve(msg.features);
         else if (msg.type === 'error') call?.reject(new Error(msg.message));
       });
@@ -118,6 +122,18 @@ class SessionWorker {
     this.pending.clear();
   }
 
+  private count(call: { postedAt: number; images: number }, t: RunTiming): void {
+    const m = this.timings;
+    m.runs++;
+    m.images += call.images;
+    m.inferenceMs += t.finishedAt - t.startedAt;
+    m.handoverMs += Math.max(0, t.startedAt - Math.max(call.postedAt, this.lastFinishedAt));
+    m.returnMs += Math.max(0, monotonicMs() - t.finishedAt);
+    if (t.cpuMs !== null) m.inferenceCpuMs = (m.inferenceCpuMs ?? 0) + t.cpuMs;
+    if (t.cpuWaitMs !== null) m.inferenceCpuWaitMs = (m.inferenceCpuWaitMs ?? 0) + t.cpuWaitMs;
+    this.lastFinishedAt = t.finishedAt;
+  }
+
   /** Keeps the process alive while a reply is awaited, and only then. */
   private settle(id: number): void {
     this.pending.delete(id);
@@ -130,7 +146,7 @@ class SessionWorker {
     const owned = transfer && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
     this.worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, postedAt: monotonicMs(), images: dims[0] });
       this.worker.postMessage({ type: 'run', id, batch, dims } satisfies SessionRequest, owned ? [batch.buffer as ArrayBuffer] : []);
     });
   }
@@ -165,6 +181,7 @@ function buildExtractor(session: SessionWorker, record: ExportRecord, threads: n
       }
     },
     describe: () => ({ engine: 'onnx', version: onnxRuntimeVersion(), threads }),
+    timings: () => ({ ...session.timings }),
     dispose: () => session.release(),
   };
 }
