@@ -32,6 +32,12 @@ export interface EngineDescription {
   threads: number;
 }
 
+/** Options of `FeatureExtractor.run`. */
+export interface RunOptions {
+  transfer?: boolean;
+  returned?: (batch: Float32Array) => void;
+}
+
 /** A network cut at feature layers, turning preprocessed image batches into feature rows. */
 export interface FeatureExtractor {
   readonly layers: string[];
@@ -44,9 +50,11 @@ export interface FeatureExtractor {
   /**
    * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
    * Leaves no tensor or buffer behind between calls. With `transfer`, the engine may take the
-   * batch's memory instead of copying it (the array is then detached: do not use it again).
+   * batch's memory instead of copying it (the array is then detached: do not use it again);
+   * an engine that took it may hand it back, once the run is done with it, to `returned`, so
+   * that the caller can fill it again instead of allocating the next batch.
    */
-  run(batch: Float32Array, n: number, opts?: { transfer?: boolean }): Promise<Float32Array>;
+  run(batch: Float32Array, n: number, opts?: RunOptions): Promise<Float32Array>;
   describe(): EngineDescription;
   /** What the engine measured over all its runs so far, when it measures (see EngineTimings). */
   timings?(): EngineTimings;

@@ -25,8 +25,12 @@ export interface ExtractStages {
   /** What the inference engine did; inference + idle = `seconds`. */
   engine: {
     inference: number;
-    /** No batch to run: before the first one, and in gaps between batches. */
+    /** No batch to run: before the first one, in gaps between batches, after the last. */
     idle: number;
+    /** Of `idle`: until the first batch was decoded and handed over. */
+    beforeFirstBatch: number;
+    /** Of `idle`: from the last features' arrival to the end (last write and checkpoint). */
+    afterLastBatch: number;
     /** Batches handed to the engine until their run started (engines in another thread). */
     handover: number;
     /** Features on their way back to the main thread. */

@@ -14,6 +14,8 @@ export class StageClock {
   private readonly startedAt = performance.now();
   private readonly main: Record<MainStage, number> = { waitDecode: 0, preprocess: 0, waitEngine: 0, write: 0 };
   private decodeMs = 0;
+  private firstSubmittedAt: number | undefined;
+  private lastReceivedAt: number | undefined;
   private batches = 0;
   private images = 0;
   private readonly engineAtStart: EngineTimings | undefined;
@@ -37,15 +39,31 @@ export class StageClock {
     }
   }
 
+  /** Runs `fn`, counting its wall time as main-thread stage `stage`. */
+  timeSync<T>(stage: MainStage, fn: () => T): T {
+    const t = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.main[stage] += performance.now() - t;
+    }
+  }
+
   /** Counts a batch decode from `startedAt` (performance.now()) until now. */
   decoded(startedAt: number): void {
     this.decodeMs += performance.now() - startedAt;
   }
 
-  /** Counts a batch of `images` run through the network. */
-  ran(images: number): void {
+  /** Counts a batch of `images` handed to the engine. */
+  submitted(images: number): void {
+    this.firstSubmittedAt ??= performance.now();
     this.batches++;
     this.images += images;
+  }
+
+  /** Notes that a batch's features arrived. */
+  received(): void {
+    this.lastReceivedAt = performance.now();
   }
 
   /** The stages since the clock was made, in seconds. */
@@ -74,6 +92,8 @@ export class StageClock {
       engine: {
         inference: s(inferenceMs),
         idle: s(Math.max(0, wallMs - inferenceMs)),
+        beforeFirstBatch: s((this.firstSubmittedAt ?? this.startedAt) - this.startedAt),
+        afterLastBatch: s(Math.max(0, this.startedAt + wallMs - (this.lastReceivedAt ?? this.startedAt + wallMs))),
         handover: s(engine?.handoverMs ?? 0),
         return: s(engine?.returnMs ?? 0),
         utilization: Math.round((inferenceMs / Math.max(wallMs, 1e-9)) * 1000) / 1000,

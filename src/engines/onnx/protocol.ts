@@ -24,5 +24,6 @@ export type SessionRequest =
 
 export type SessionResponse =
   | { type: 'ready' }
-  | { type: 'result'; id: number; features: Float32Array; timing: RunTiming }
+  /** `batch` is the request's batch, handed back for reuse. */
+  | { type: 'result'; id: number; features: Float32Array; timing: RunTiming; batch: Float32Array }
   | { type: 'error'; id: number; message: string };

@@ -58,7 +58,8 @@ port.on('message', async (msg: SessionRequest) => {
       cpuMs: before && after ? after.cpuMs - before.cpuMs : null,
       cpuWaitMs: before && after ? after.waitMs - before.waitMs : null,
     };
-    reply({ type: 'result', id: msg.id, features: data, timing }, [data.buffer as ArrayBuffer]);
+    const back = msg.batch.byteOffset === 0 && msg.batch.byteLength === msg.batch.buffer.byteLength ? [msg.batch.buffer as ArrayBuffer] : [];
+    reply({ type: 'result', id: msg.id, features: data, timing, batch: msg.batch }, [data.buffer as ArrayBuffer, ...back]);
   } catch (err) {
     reply({ type: 'error', id: msg.id, message: String((err as Error)?.message ?? err) });
   }
