@@ -171,7 +171,7 @@ test('bad input: one clear line and exit code 2', async () => {
   const noClass = path.join(work, 'unknown-class');
   await makeColourDataset(noClass, { perClass: 2, split: 'train' });
   await writeImage(path.join(noClass, 'test', 'green', '0.jpg'), { rgb: [0, 200, 0] });
-  assertFails(await runCli(['run', noClass, '-o', path.join(work, 'never'), ...tiny()]), 2, /green have no counterpart/);
+  assertFails(await runCli(['run', noClass, '-o', path.join(work, 'never'), ...tiny()]), 2, /green have no training images in/);
 });
 
 test('--resume checks what it continues; a finished directory is reused only when made the same way', async () => {

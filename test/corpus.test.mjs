@@ -25,14 +25,9 @@ test('corpus of odd and broken files: one row per decodable image, reasons for t
   const table = await makeCorpus(root);
   const out = path.join(work, 'corpus-feat');
 
-  // The empty class folder is a clear error first.
-  const refused = await runCli(['extract', root, '-o', out, ...tiny()]);
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /^cnnfeat: .*corpus: class folder\(s\) with no images: empty; add images or remove the folder\n$/);
-  await fsp.rmdir(path.join(root, 'empty'));
-
   const r = await runCli(['extract', root, '-o', out, '--json', '--batch-size', '4', ...tiny()]);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /corpus: class folder\(s\) with no images: empty; they are recorded as classes without rows\n/, 'an empty class folder is a warning');
   const rows = table.filter((e) => e.outcome === 'row').map((e) => e.path).sort(byCodeUnits);
   const skipped = table.filter((e) => e.outcome === 'skipped').map((e) => e.path).sort(byCodeUnits);
   const ignored = table.filter((e) => e.outcome === 'ignored').map((e) => e.path).sort(byCodeUnits);
@@ -50,7 +45,9 @@ test('corpus of odd and broken files: one row per decodable image, reasons for t
   assert.match(manifest.skipped.find((s) => s.path === 'cats/bomb.png').reason, /more than 268402689 pixels/);
   assert.deepEqual(manifest.ignored.map((s) => s.path).sort(byCodeUnits), ignored);
   for (const s of manifest.ignored) assert.match(s.reason, /loop/);
-  assert.deepEqual(manifest.counts.perClass, { cats: rows.filter((p) => p.startsWith('cats/')).length, dogs: 3 });
+  assert.deepEqual(manifest.counts.perClass, { cats: rows.filter((p) => p.startsWith('cats/')).length, dogs: 3, empty: 0 });
+  assert.deepEqual(manifest.classes, ['cats', 'dogs', 'empty']);
+  assert.deepEqual(manifest.emptyClasses, ['empty'], 'the empty class is recorded');
   const stderrLines = r.stderr.split('\n');
   assert.ok(stderrLines.some((l) => l.includes(`${skipped.length} file(s) that could not be decoded`)), r.stderr);
   for (const p of [...skipped, ...ignored]) assert.ok(stderrLines.some((l) => l.includes(`  ${p}: `)), `${p} summarised on stderr`);
@@ -77,7 +74,11 @@ test('corpus of odd and broken files: one row per decodable image, reasons for t
     assert.ok(at(x, 28)[2] > 180 && at(x, 28)[0] < 80, `bottom is blue at x=${x}: ${at(x, 28)}`);
   }
 
-  // --strict stops at the first broken file in scan order, naming it.
+  // --strict refuses the empty class folder, then stops at the first broken file in scan order, naming it.
+  const strictEmpty = await runCli(['extract', root, '-o', path.join(work, 'corpus-strict'), '--strict', ...tiny()]);
+  assert.equal(strictEmpty.code, 2);
+  assert.match(strictEmpty.stderr, /^cnnfeat: .*corpus: class folder\(s\) with no images: empty; add images or remove the folder \(strict mode\)\n$/);
+  await fsp.rmdir(path.join(root, 'empty'));
   const strict = await runCli(['extract', root, '-o', path.join(work, 'corpus-strict'), '--strict', '--batch-size', '4', ...tiny()]);
   assert.equal(strict.code, 2);
   assert.equal(strict.stderr.trim().split('\n').length, 1, strict.stderr);
@@ -86,12 +87,12 @@ test('corpus of odd and broken files: one row per decodable image, reasons for t
 
   const reasons = new Map([...manifest.skipped, ...manifest.ignored].map((s) => [s.path, s.reason]));
   for (const e of table) {
-    const outcome = e.outcome === 'row' ? `row ${lines.findIndex((l) => l[1] === e.path)}` : e.outcome === 'error' ? 'exit 2 (removed for the run)' : e.outcome;
+    const outcome = e.outcome === 'row' ? `row ${lines.findIndex((l) => l[1] === e.path)}` : e.outcome === 'empty' ? 'warning; class without rows in the manifest (exit 2 with --strict)' : e.outcome;
     t.diagnostic(`${e.path} | ${e.what} | ${outcome}${reasons.has(e.path) ? ` (${reasons.get(e.path)})` : ''}`);
   }
 });
 
-test('an empty class, a single class for training, or no images at all: one-line errors with exit code 2', async (t) => {
+test('a single class for training, no images at all, or an empty class with --strict: one-line errors with exit code 2', async (t) => {
   const dir = await tempDir(t);
   const oneLine = (r, pattern) => {
     assert.equal(r.code, 2, r.stderr);
@@ -101,7 +102,7 @@ test('an empty class, a single class for training, or no images at all: one-line
   const single = path.join(dir, 'single');
   await makeColourDataset(single, { perClass: 3 });
   await fsp.rm(path.join(single, 'blue'), { recursive: true });
-  oneLine(await runCli(['run', single, '-o', path.join(dir, 'run'), ...tiny()]), /found 1 class folder\(s\); a classifier needs at least 2/);
+  oneLine(await runCli(['run', single, '-o', path.join(dir, 'run'), ...tiny()]), /found 1 class folder\(s\) with images; a classifier needs at least 2/);
   assert.equal((await runCli(['extract', single, '-o', path.join(dir, 'single-feat'), ...tiny()])).code, 0, 'one class is fine for extraction');
   oneLine(await runCli(['train', path.join(dir, 'single-feat'), '-o', path.join(dir, 'm.json'), '--quiet']), /a classifier needs at least 2 classes with images, found 1 \(red\)/);
 
@@ -115,5 +116,10 @@ test('an empty class, a single class for training, or no images at all: one-line
   const withEmpty = path.join(dir, 'with-empty');
   await makeColourDataset(withEmpty, { perClass: 2 });
   await fsp.mkdir(path.join(withEmpty, 'green'));
-  oneLine(await runCli(['run', withEmpty, '-o', path.join(dir, 'run2'), ...tiny()]), /class folder\(s\) with no images: green/);
+  oneLine(await runCli(['run', withEmpty, '-o', path.join(dir, 'run2'), '--strict', ...tiny()]), /class folder\(s\) with no images: green; add images or remove the folder \(strict mode\)\n$/);
+  const withOneEmpty = path.join(dir, 'one-class-and-empty');
+  await makeColourDataset(withOneEmpty, { perClass: 2 });
+  await fsp.rm(path.join(withOneEmpty, 'blue'), { recursive: true });
+  await fsp.mkdir(path.join(withOneEmpty, 'green'));
+  oneLine(await runCli(['run', withOneEmpty, '-o', path.join(dir, 'run3'), ...tiny()]), /found 1 class folder\(s\) with images; a classifier needs at least 2/);
 });

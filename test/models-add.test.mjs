@@ -82,7 +82,7 @@ test('models add refuses bad ids, built-in ids, existing ids without --force, un
     [['../evil', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "\.\.\/evil": use letters, digits/],
     [['resnet50', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "resnet50" is a built-in model; choose another id$/],
     [['g', modelJson, '--preprocess', 'unit', '--layer', 'nope'], /no node named "nope"; list them with `cnnfeat layers`$/],
-    [['g', modelJson, '--preprocess', 'unit', '--dim', '5'], /^cnnfeat: --dim 5: pool\/AvgPool gives 4 features; drop --dim or fix it$/],
+    [['g', modelJson, '--preprocess', 'unit', '--dim', '5'], /^cnnfeat: expected feature length 5 \(--dim\): pool\/AvgPool gives 4 features; leave it out or correct it$/],
     [['g', path.join(work, 'missing.json'), '--preprocess', 'unit'], /missing\.json: no such model\.json/],
     [['g', modelJson], /required option '--preprocess <mode>' not specified/],
   ];
@@ -96,7 +96,7 @@ test('models add refuses bad ids, built-in ids, existing ids without --force, un
   assert.equal((await add('g', modelJson, '--preprocess', 'unit')).code, 0);
   const again = await add('g', modelJson, '--preprocess', 'tf');
   assert.equal(again.code, 2);
-  assert.match(lastLine(again.stderr), /model "g" already exists .*; pass --force to replace it$/);
+  assert.match(lastLine(again.stderr), /model "g" already exists .*; replace it with the force option \(--force\)$/);
   assert.equal((await add('g', modelJson, '--preprocess', 'tf', '--force')).code, 0);
   assert.equal(JSON.parse(await fsp.readFile(path.join(cache, 'cards', 'g.json'), 'utf8')).preprocess, 'tf');
 });

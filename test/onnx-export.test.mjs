@@ -12,7 +12,7 @@ import { CnnfeatError } from '../dist/errors.js';
 import { initBackend } from '../dist/engines/backend.js';
 import { exportToOnnx, EXPORTER_VERSION, UnsupportedLayerError } from '../dist/engines/onnx/export.js';
 import { loadLayersModel } from '../dist/engines/tfjs.js';
-import { decodeFiles, toInput } from '../dist/pipeline/batch.js';
+import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
 import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
 import { runCli, tempDir, writeImage } from './helpers.mjs';
 
@@ -408,7 +408,7 @@ async function assertRealModelMatches(t, { model, layer, preprocess, dim }) {
   const exported = exportToOnnx(layersModel, { layers: [layer] });
   assert.equal(exported.dim, dim);
   const files = await writeTestImages(await tempDir(t), 4);
-  const { pixels } = await decodeFiles(files, { ...fm.settings.input, resize: fm.settings.resize, kernel: fm.settings.kernel });
+  const { pixels } = await decodeFiles(files, decodeOptionsOf(fm.settings));
   const input = toInput(pixels, fm.settings);
   const { height, width } = fm.settings.input;
   const features = await runOnnx(exported.bytes, input, [pixels.length, height, width, 3], { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { readNpy } from '../dist/features/npy.js';
-import { decodeFiles, toInput } from '../dist/pipeline/batch.js';
+import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
 import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
 import { runCli, tempDir } from './helpers.mjs';
 
@@ -58,7 +58,7 @@ test('resnet50: a batch of 8 equals 8 batches of 1 within 1e-4', async (t) => {
   const files = (await Promise.all(['discs', 'stripes'].map(async (c) => (await fsp.readdir(path.join(data, c))).map((f) => path.join(data, c, f))))).flat();
   const fm = await loadFeatureModel({ model: 'resnet50' });
   t.after(() => fm.extractor.dispose());
-  const { pixels } = await decodeFiles(files, { ...fm.settings.input, resize: fm.settings.resize, kernel: fm.settings.kernel });
+  const { pixels } = await decodeFiles(files, decodeOptionsOf(fm.settings));
   assert.equal(pixels.length, 8);
   const batched = await fm.extractor.run(toInput(pixels, fm.settings), 8);
   let maxDiff = 0;

@@ -39,7 +39,7 @@ test('scan: classes are first-level folders; nested, upper-case, hidden, non-ima
   assert.deepEqual(await scanDataset(root), ds, 'a second scan is identical');
 });
 
-test('scan: a linked class folder is followed; empty classes and empty datasets are clear errors', async (t) => {
+test('scan: a linked class folder is followed; an empty class is refused only in strict mode; empty datasets are clear errors', async (t) => {
   const root = await tempDir(t);
   const elsewhere = await tempDir(t);
   await touch(path.join(elsewhere, 'one.jpg'));
@@ -49,7 +49,11 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   assert.deepEqual(ds.classes, ['empty', 'linked']);
   assert.deepEqual(ds.emptyClasses, ['empty']);
   assert.deepEqual(ds.samples.map((s) => s.relPath), ['linked/one.jpg']);
-  assert.throws(() => assertUsableDataset(ds), (e) => e.exitCode === 2 && /empty/.test(e.message));
+  const warnings = [];
+  assertUsableDataset(ds, { logger: { info() {}, warn: (m) => warnings.push(m), progress: () => ({ update() {}, stop() {} }) } });
+  assert.deepEqual(warnings, [`${root}: class folder(s) with no images: empty; they are recorded as classes without rows`]);
+  assert.throws(() => assertUsableDataset(ds, { strict: true }), (e) => e.exitCode === 2 && /no images: empty; add images or remove the folder \(strict mode\)/.test(e.message));
+  assert.throws(() => assertUsableDataset(ds, { minClasses: 2 }), (e) => e.exitCode === 2 && /found 1 class folder\(s\) with images/.test(e.message));
 
   const none = await tempDir(t);
   await assert.rejects(async () => assertUsableDataset(await scanDataset(none)), /no images found/);
@@ -58,7 +62,7 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   await touch(path.join(single, 'only', 'a.jpg'));
   const singleDs = await scanDataset(single);
   assertUsableDataset(singleDs);
-  assert.throws(() => assertUsableDataset(singleDs, 2), (e) => e.exitCode === 2 && /at least 2/.test(e.message));
+  assert.throws(() => assertUsableDataset(singleDs, { minClasses: 2 }), (e) => e.exitCode === 2 && /at least 2/.test(e.message));
 });
 
 test('scan: links above the root are loops (reported, not followed); root-level images and broken links are reported', async (t) => {

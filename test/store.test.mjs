@@ -4,13 +4,15 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { NPY_HEADER_BYTES, npyHeader, readNpy } from '../dist/features/npy.js';
-import { FeatureWriter, featureDirState, readFeatureSet } from '../dist/features/store.js';
+import { FeatureWriter } from '../dist/features/writer.js';
+import { featureDirState } from '../dist/features/schema.js';
+import { readFeatureSet } from '../dist/features/reader.js';
 import { parseCsv, csvField } from '../dist/features/csv.js';
 import { tempDir } from './helpers.mjs';
 
 const settings = {
   model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, pool: 'avg', preprocess: 'none', dim: 3,
-  input: { height: 32, width: 32 }, resize: 'squash', kernel: 'linear',
+  input: { height: 32, width: 32 }, resize: 'squash', resizeKernel: 'linear',
 };
 const plan = (n) => ({
   imageRoot: '/images',

@@ -8,22 +8,10 @@
  *
  * Matrices are dense, row-major `Float64Array`s.
  */
-import { createRequire } from 'node:module';
 import type * as Ort from 'onnxruntime-node';
 import { CnnfeatError, errorMessage } from '../errors.js';
+import { GraphBuilder } from '../formats/onnx-graph.js';
 import type { Kernel } from './svm.js';
-
-const requireCjs = createRequire(import.meta.url);
-
-/** The ONNX protobuf classes used to build the graph (onnx-proto is CommonJS). */
-interface OnnxProto {
-  TensorProto: { DataType: { DOUBLE: number } };
-  AttributeProto: { create(v: object): unknown; AttributeType: { INT: number } };
-  ValueInfoProto: { create(v: object): unknown };
-  NodeProto: { create(v: object): unknown };
-  GraphProto: { create(v: object): unknown };
-  ModelProto: { create(v: object): unknown; encode(m: unknown): { finish(): Uint8Array } };
-}
 
 interface GramRunner {
   ort: typeof Ort;
@@ -34,28 +22,12 @@ let runnerPromise: Promise<GramRunner> | undefined;
 
 /** Serialises the ONNX model `K = Gemm(A, B, transB=1)` on float64 inputs of any size. */
 function gemmModelBytes(): Uint8Array {
-  const { onnx } = requireCjs('onnx-proto') as { onnx: OnnxProto };
-  const elemType = onnx.TensorProto.DataType.DOUBLE;
-  const valueInfo = (name: string, dims: string[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } },
-    });
-  const gemm = onnx.NodeProto.create({
-    opType: 'Gemm',
-    input: ['A', 'B'],
-    output: ['K'],
-    attribute: [onnx.AttributeProto.create({ name: 'transB', i: 1, type: onnx.AttributeProto.AttributeType.INT })],
-  });
-  const graph = onnx.GraphProto.create({
-    name: 'cnnfeat-gram',
-    node: [gemm],
-    input: [valueInfo('A', ['n', 'd']), valueInfo('B', ['m', 'd'])],
-    output: [valueInfo('K', ['n', 'm'])],
-  });
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph }),
-  ).finish();
+  const graph = new GraphBuilder(['A', 'B', 'K']);
+  graph.addInput('A', ['n', 'd'], 'float64');
+  graph.addInput('B', ['m', 'd'], 'float64');
+  graph.addNode('Gemm', ['A', 'B'], 'gram', { transB: 1 }, { output: 'K' });
+  graph.addOutput('K', ['n', 'm'], 'float64');
+  return graph.toBytes('cnnfeat-gram', 'K = A·Bᵀ');
 }
 
 /** Loads onnxruntime-node and the Gemm session once per process. */

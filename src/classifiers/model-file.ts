@@ -1,5 +1,5 @@
 import { CnnfeatError } from '../errors.js';
-import { diffSettings, withPoolDefault, type ExtractSettings, type FeatureSignature } from '../features/store.js';
+import { diffSettings, settingsFromDisk, type ExtractSettings, type FeatureSignature } from '../features/schema.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
 import type { ModelSelection } from './model-selection.js';
@@ -53,7 +53,7 @@ export async function loadClassifier(file: string): Promise<ClassifierFile> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CnnfeatError(`${file}: no such file; ${hint}`);
     throw err;
   });
-  if (parsed?.features) parsed.features = withPoolDefault(parsed.features);
+  if (parsed?.features) parsed.features = settingsFromDisk(parsed.features);
   const valid =
     parsed?.format === 'cnnfeat-classifier' &&
     parsed.svm?.type === 'svm' &&

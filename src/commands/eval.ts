@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadClassifier } from '../classifiers/model-file.js';
-import { readFeatureSet } from '../features/store.js';
+import { readFeatureSet } from '../features/reader.js';
 import { formatMetrics } from '../metrics/format.js';
 import { evaluateClassifier } from '../pipeline/evaluate.js';
 import { writeReport } from '../report/report.js';

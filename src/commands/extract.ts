@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseShard } from '../dataset/shard.js';
-import { extractFeatures, type ExtractResult } from '../pipeline/extract.js';
-import { updateFeatures, type UpdateResult } from '../pipeline/update.js';
+import type { ExtractResult } from '../pipeline/extract.js';
+import type { UpdateResult } from '../pipeline/update.js';
 import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
 
 interface Flags extends ExtractFlags {
@@ -31,7 +31,9 @@ export function register(program: Command): void {
       const shard = parseShard(flags.shard, flags.shards);
       const interrupts = handleInterrupts(logger);
       const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard };
-      const run: Promise<ExtractResult | UpdateResult> = flags.update ? updateFeatures(imageDir, flags.output, opts) : extractFeatures(imageDir, flags.output, opts);
+      const run: Promise<ExtractResult | UpdateResult> = flags.update
+        ? import('../pipeline/update.js').then(({ updateFeatures }) => updateFeatures(imageDir, flags.output, opts))
+        : import('../pipeline/extract.js').then(({ extractFeatures }) => extractFeatures(imageDir, flags.output, opts));
       const result = await run.finally(() => interrupts.release());
       const { rows, dim, skipped, imagesPerSecond, engine, manifest } = result;
       const update = 'update' in result ? result.update : undefined;

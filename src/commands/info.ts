@@ -1,18 +1,20 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import sharp from 'sharp';
-import { tfjsVersions } from '../engines/backend.js';
-import { engineStatus } from '../engines/select.js';
-import { onnxRuntimeVersion } from '../engines/onnx/engine.js';
-import { cacheDir } from '../models/cache.js';
+import { cacheDir } from '../util/cache.js';
 import { listCards } from '../models/card.js';
-import { installedModel } from '../models/download.js';
 import { TOOL_VERSION } from '../version.js';
 import { addOutputOptions, printResult } from './options.js';
 
 /** `cnnfeat info` */
 export function register(program: Command): void {
   addOutputOptions(program.command('info').description('versions, engines and which one auto picks, cache folder, threads')).action(async (flags: { json?: boolean }) => {
+    const [{ default: sharp }, { tfjsVersions }, { engineStatus }, { onnxRuntimeVersion }, { installedModel }] = await Promise.all([
+      import('sharp'),
+      import('../engines/backend.js'),
+      import('../engines/select.js'),
+      import('../engines/onnx/engine.js'),
+      import('../models/download.js'),
+    ]);
     const { engines, tfjsFallback } = await engineStatus();
     const cards = await listCards();
     const info = {

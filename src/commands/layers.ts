@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { listLayers } from '../engines/tfjs.js';
-import { listGraphNodes } from '../engines/tfjs-graph.js';
-import { resolveModel, type ResolvedModel } from '../models/resolve.js';
+import type { ResolvedModel } from '../models/resolve.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 
 type Flags = { json?: boolean; quiet?: boolean };
@@ -15,8 +13,10 @@ export function register(program: Command): void {
     .description('list the layers (LayersModel) or graph nodes (GraphModel) of a model, names to pass to --layer, with their output shapes')
     .argument('<model>', 'model card id, http(s) URL or path to a TensorFlow.js model.json');
   addOutputOptions(cmd).action(async (spec: string, flags: Flags) => {
+    const { resolveModel } = await import('../models/resolve.js');
     const model = await resolveModel(spec, loggerFor(flags));
     if (model.format === 'graph') return printGraphNodes(model, flags);
+    const { listLayers } = await import('../engines/tfjs.js');
     const { layers, defaultLayer } = await listLayers(model.modelJson);
     const cutAt = new Set((model.featureLayer ?? defaultLayer ?? '').split(','));
     const width = Math.max(...layers.map((l) => l.name.length));
@@ -33,6 +33,7 @@ export function register(program: Command): void {
 
 /** Lists a GraphModel's nodes (weights left out), marking global pooling outputs and the default cut. */
 async function printGraphNodes(model: ResolvedModel, flags: Flags): Promise<void> {
+  const { listGraphNodes } = await import('../engines/tfjs-graph.js');
   const { nodes, defaultNode } = await listGraphNodes(model.modelJson, { input: model.input });
   const cutAt = new Set((model.featureLayer ?? defaultNode ?? '').split(','));
   const width = Math.max(...nodes.map((n) => n.name.length));

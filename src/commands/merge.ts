@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { mergeFeatureDirs } from '../features/merge.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags {
@@ -19,6 +18,7 @@ export function register(program: Command): void {
     .option('--overwrite', 'replace features already in the output directory');
   addOutputOptions(cmd).action(async (dirs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
+    const { mergeFeatureDirs } = await import('../features/merge.js');
     const manifest = await mergeFeatureDirs(dirs, flags.output, { overwrite: flags.overwrite, logger });
     const { rows, skipped } = manifest.counts;
     const shards = manifest.mergedFrom?.length ?? dirs.length;

@@ -2,14 +2,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
-import { urlCacheDir } from '../models/cache.js';
-import { describeSource, findCard, listCards, type ModelCard } from '../models/card.js';
-import { installedModel, pullModel } from '../models/download.js';
-import { pullHttpModel } from '../models/http-model.js';
-import type { InstalledModel } from '../models/install.js';
-import { isModelUrl } from '../models/resolve.js';
-import { addUserCard } from '../models/user-card.js';
-import type { Logger } from '../util/log.js';
+import { describeSource, listCards } from '../models/card.js';
 import { positiveInt } from '../util/validate.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 
@@ -27,29 +20,6 @@ interface AddFlags extends Flags {
   input?: string;
 }
 
-async function cardOrFail(id: string): Promise<ModelCard> {
-  const card = await findCard(id);
-  if (!card) {
-    const ids = (await listCards()).map((c) => c.id).join(', ');
-    throw new CnnfeatError(`unknown model "${id}"; known models: ${ids} (or give the http(s) URL of a model.json)`);
-  }
-  return card;
-}
-
-/** Installs (or finds) a card's model or a model given by URL; a local card's folder is used as is. */
-async function fetchModel(spec: string, opts: { force?: boolean; logger: Logger }): Promise<{ id: string; dir: string; modelJson: string; weightsDigest?: string }> {
-  if (isModelUrl(spec) && !(await findCard(spec))) {
-    return summary(spec, await pullHttpModel({ id: spec, url: spec, dir: urlCacheDir(spec), ...opts }));
-  }
-  const card = await cardOrFail(spec);
-  if (card.source.type === 'local') return { id: card.id, dir: path.dirname(card.source.path), modelJson: card.source.path };
-  return summary(card.id, await pullModel(card, opts));
-}
-
-function summary(id: string, installed: InstalledModel) {
-  return { id, dir: installed.dir, modelJson: installed.modelJson, weightsDigest: installed.record.weightsDigest };
-}
-
 /** Parses `--input HxW`. */
 function parseInputSize(value: string): { height: number; width: number } {
   const match = /^(\d+)x(\d+)$/i.exec(value.trim());
@@ -62,6 +32,7 @@ export function register(program: Command): void {
   const models = program.command('models').description('list, download, locate and add models');
 
   addOutputOptions(models.command('list').description('list the model cards (built-in and user) and whether each is downloaded')).action(async (flags: Flags) => {
+    const { installedModel } = await import('../models/download.js');
     const rows = await Promise.all(
       (await listCards()).map(async (card) => ({
         id: card.id,
@@ -88,6 +59,7 @@ export function register(program: Command): void {
   addOutputOptions(models.command('pull').description('download and verify a model (card id or model.json URL) into the cache').argument('<id|url>'))
     .option('--force', 'download again even when a verified copy is cached')
     .action(async (spec: string, flags: Flags) => {
+      const { fetchModel } = await import('../models/resolve.js');
       const got = await fetchModel(spec, { force: flags.force, logger: loggerFor(flags) });
       printResult(flags, got, () => got.dir);
     });
@@ -95,6 +67,7 @@ export function register(program: Command): void {
   addOutputOptions(
     models.command('path').description("print the folder holding a model's model.json (downloading it if needed)").argument('<id|url>'),
   ).action(async (spec: string, flags: Flags) => {
+    const { fetchModel } = await import('../models/resolve.js');
     const got = await fetchModel(spec, { logger: loggerFor(flags) });
     printResult(flags, got, () => got.dir);
   });
@@ -113,6 +86,7 @@ export function register(program: Command): void {
     .option('--input <HxW>', 'input size, for a graph whose input size is open')
     .option('--force', 'replace an existing user card with this id')
     .action(async (id: string, model: string, flags: AddFlags) => {
+      const { addUserCard } = await import('../pipeline/add-model.js');
       const { card, file } = await addUserCard({
         id,
         model,

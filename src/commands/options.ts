@@ -1,52 +1,59 @@
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../errors.js';
-import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/decode.js';
+import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
-import { POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
-import { ENGINE_CHOICES } from '../engines/select.js';
+import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { positiveInt } from '../util/validate.js';
-import { DEFAULT_MODEL } from '../pipeline/feature-model.js';
+import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 
 /** Raw values of the shared extract options as commander parses them. */
 export interface ExtractFlags {
-  model: string;
+  model?: string;
   layer?: string;
   preprocess?: PreprocessMode;
-  resize: ResizeMode;
-  resizeKernel: ResizeKernel;
-  pool: PoolMode;
-  batchSize: string;
-  engine: EngineChoice;
+  resize?: ResizeMode;
+  resizeKernel?: ResizeKernel;
+  pool?: PoolMode;
+  batchSize?: string;
+  engine?: EngineChoice;
   threads?: string;
   strict?: boolean;
   resume?: boolean;
   overwrite?: boolean;
 }
 
+/**
+ * An option whose default the library applies: commander leaves it undefined when not given,
+ * and the help text shows the library's default.
+ */
+function libraryDefault(flags: string, description: string, value: string | number): Option {
+  return new Option(flags, `${description} (default: ${value})`);
+}
+
 /** Adds the options that choose the network and how images are fed to it. */
 export function addModelOptions(cmd: Command): Command {
   cmd
-    .option('-m, --model <id|model.json|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel), or its http(s) URL', DEFAULT_MODEL)
+    .addOption(libraryDefault('-m, --model <id|model.json|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel), or its http(s) URL', EXTRACT_DEFAULTS.model))
     .option('--layer <names>', "layer(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense)")
-    .addOption(new Option('--pool <mode>', 'how a spatial layer output becomes a vector').choices(POOLS).default('avg'))
+    .addOption(libraryDefault('--pool <mode>', 'how a spatial layer output becomes a vector', EXTRACT_DEFAULTS.pool).choices(POOLS))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
-    .addOption(new Option('--resize <mode>', 'how images are fitted to the input').choices(RESIZE_MODES).default('squash'))
-    .addOption(new Option('--resize-kernel <kernel>', 'interpolation kernel').choices(RESIZE_KERNELS).default('linear'));
+    .addOption(libraryDefault('--resize <mode>', 'how images are fitted to the input', EXTRACT_DEFAULTS.resize).choices(RESIZE_MODES))
+    .addOption(libraryDefault('--resize-kernel <kernel>', 'interpolation kernel', EXTRACT_DEFAULTS.resizeKernel).choices(RESIZE_KERNELS));
   return addEngineOptions(cmd);
 }
 
 /** Adds `--engine` and `--threads`. */
 export function addEngineOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--engine <name>', 'inference engine (auto: onnx when the model exports, else tfjs)').choices(ENGINE_CHOICES).default('auto'))
+    .addOption(libraryDefault('--engine <name>', 'inference engine (auto: onnx when the model exports, else tfjs)', EXTRACT_DEFAULTS.engine).choices(ENGINE_CHOICES))
     .option('--threads <n>', 'inference threads (default: all cores)');
 }
 
 /** Adds `-b, --batch-size`. */
 export function addBatchOption(cmd: Command): Command {
-  return cmd.option('-b, --batch-size <n>', 'images per forward pass', '32');
+  return cmd.addOption(libraryDefault('-b, --batch-size <n>', 'images per forward pass', EXTRACT_DEFAULTS.batchSize));
 }
 
 /** Adds the options of a feature extraction run (batching, error policy, restart policy). */
@@ -69,11 +76,11 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     layer: flags.layer,
     preprocess: flags.preprocess,
     resize: flags.resize,
-    kernel: flags.resizeKernel,
+    resizeKernel: flags.resizeKernel,
     pool: flags.pool,
     engine: flags.engine,
     threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
-    batchSize: positiveInt('--batch-size', flags.batchSize),
+    batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
     strict: flags.strict,
     resume: flags.resume,
     overwrite: flags.overwrite,

@@ -10,9 +10,9 @@ import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printRes
 interface Flags {
   json?: boolean;
   quiet?: boolean;
-  batchSize: string;
+  batchSize?: string;
   model?: string;
-  engine: EngineChoice;
+  engine?: EngineChoice;
   threads?: string;
   topK?: string;
 }
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
     const predictions = await predictImages(classifier, files, {
-      batchSize: positiveInt('--batch-size', flags.batchSize),
+      batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
       engine: flags.engine,
       threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
       model: flags.model,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
+import { RUN_DEFAULTS } from '../pipeline/defaults.js';
 import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber, seedOption } from '../util/validate.js';
@@ -9,7 +10,7 @@ import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from 
 
 interface Flags extends ExtractFlags, SvmFlags, GateFlags {
   output: string;
-  testSize: string;
+  testSize?: string;
   seed: string;
   json?: boolean;
   quiet?: boolean;
@@ -23,15 +24,15 @@ export function register(program: Command): void {
     .description('extract, train and evaluate in one go (train/ + test|val/ split if present, else stratified)')
     .argument('<dataset-dir>', 'folder with train/ and test/ (or val/) class folders, or just class folders')
     .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json, report.html')
-    .option('--test-size <fraction>', 'held-out fraction when there is no given split', '0.2')
+    .option('--test-size <fraction>', `held-out fraction when there is no given split (default: ${RUN_DEFAULTS.testSize})`)
     .option('--no-report', 'do not write report.html')
-    .option('--seed <n>', 'seed of the stratified split and of the cross-validation folds', '0');
+    .option('--seed <n>', 'seed of the stratified split and of the cross-validation folds', String(RUN_DEFAULTS.seed));
   addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd), { seed: false }))).action(async (datasetDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const gates = parseGates(flags);
     const options = {
       train: trainOptionsFrom(flags),
-      testSize: finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
+      testSize: flags.testSize === undefined ? undefined : finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
       seed: seedOption('--seed', flags.seed),
       report: flags.report,
     };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
-import { readFeatureSet } from '../features/store.js';
+import { readFeatureSet } from '../features/reader.js';
 import { describeSvm } from '../classifiers/svm.js';
 import { trainWithLogger } from '../pipeline/train.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';

@@ -10,6 +10,9 @@ export type EngineName = (typeof ENGINES)[number];
 /** `--engine`: a specific engine, `tfjs` (the best tfjs backend) or `auto`. */
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs' | EngineName;
 
+/** What `--engine` accepts: auto, a family (tfjs = the best tfjs backend available) or one engine. */
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu'];
+
 /** Where and how a model is cut: one or more layers, each pooled when spatial, concatenated. */
 export interface CutSpec {
   /** Layer (or graph node) names, in the order their features are concatenated. */

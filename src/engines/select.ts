@@ -3,15 +3,12 @@ import { CnnfeatError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { backendOf, engineName, initBackend, type BackendChoice } from './backend.js';
-import type { EngineChoice, EngineLoadOptions, EngineName, FeatureExtractor } from './engine.js';
+import { ENGINE_CHOICES, type EngineChoice, type EngineLoadOptions, type EngineName, type FeatureExtractor } from './engine.js';
 import { loadOnnxExtractor, OnnxRuntimeError, onnxRuntimeLoads, onnxRuntimeVersion, type OnnxSource } from './onnx/engine.js';
 import { UnsupportedLayerError } from './onnx/export.js';
 import { loadExtractor } from './tfjs.js';
 import { loadGraphExtractor } from './tfjs-graph.js';
-import type { ModelFormat } from '../models/model-json.js';
-
-/** `--engine` values. */
-export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu'];
+import type { ModelFormat } from '../formats/tfjs-model.js';
 
 /** The model to load: where it is, its weights digest, and what its card says. */
 export interface EngineSource extends OnnxSource {

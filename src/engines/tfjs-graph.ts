@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError, errorMessage } from '../errors.js';
-import { readModelJson } from '../models/model-json.js';
+import { readModelJson } from '../formats/tfjs-model.js';
 import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
 import type { EngineDescription, FeatureExtractor, PoolMode } from './engine.js';
 import { modelFileHandler } from './tfjs-io.js';
-import { featureDimOf, poolOrFlatten, readRows } from './tfjs.js';
+import { tfjsExtractor } from './tfjs-extractor.js';
 
 /** Options of {@link loadGraphExtractor}. */
 export interface GraphExtractorOptions {
@@ -175,25 +175,13 @@ export async function loadGraphExtractor(modelJson: string, opts: GraphExtractor
 }
 
 function buildExtractor(graph: LoadedGraph, layers: string[], shapes: number[][], pool: PoolMode, description: EngineDescription): FeatureExtractor {
-  const { model, height, width } = graph;
-  const dim = shapes.reduce((sum, shape) => sum + featureDimOf(shape, pool), 0);
-  const forward = (batch: Float32Array, n: number) =>
-    tf.tidy(() => {
-      const x = tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]);
-      const out = model.execute(x, layers);
-      const parts = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, pool));
-      return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
-    });
-  return {
-    layers: [...layers],
-    dim,
-    input: { height, width },
-    pooled: shapes.some((shape) => shape.length === 4),
+  return tfjsExtractor({
+    layers,
+    shapes,
+    input: { height: graph.height, width: graph.width },
     pool,
-    run: (batch, n) => readRows(() => forward(batch, n), n),
-    describe: () => ({ ...description }),
-    dispose() {
-      model.dispose();
-    },
-  };
+    description,
+    forward: (x) => graph.model.execute(x, layers),
+    dispose: () => graph.model.dispose(),
+  });
 }

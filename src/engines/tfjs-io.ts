@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs';
-import { readModelJson } from '../models/model-json.js';
+import { readModelJson } from '../formats/tfjs-model.js';
 
 /**
  * A tfjs IOHandler reading a model (`model.json` + weight shards, LayersModel or GraphModel) from

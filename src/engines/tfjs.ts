@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError, errorMessage } from '../errors.js';
 import { modelFileHandler } from './tfjs-io.js';
 import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
-import { inferenceError, type CutSpec, type FeatureExtractor, type PoolMode } from './engine.js';
+import type { CutSpec, FeatureExtractor, PoolMode } from './engine.js';
+import { tfjsExtractor } from './tfjs-extractor.js';
 
 /** A layer of a LayersModel as listed by `cnnfeat layers`. */
 export interface LayerInfo {
@@ -84,57 +85,17 @@ export function imageInputOf(model: tf.LayersModel, modelJson: string): { height
   return { height, width };
 }
 
-/** Feature length of one output of shape `[null, ...]` after pooling (rank 4) or flattening. */
-export function featureDimOf(shape: readonly (number | null)[], pool: PoolMode): number {
-  if (shape.length === 4) return shape[3]! * (pool === 'avg+max' ? 2 : 1);
-  return shape.slice(1).reduce<number>((a, b) => a * b!, 1);
-}
-
-/** Pools `[n, H, W, C]` to `[n, C]` (or `[n, 2C]` for avg+max); flattens any other rank. */
-export function poolOrFlatten(y: tf.Tensor, pool: PoolMode): tf.Tensor2D {
-  if (y.rank !== 4) return y.reshape([y.shape[0]!, -1]) as tf.Tensor2D;
-  if (pool === 'avg') return y.mean([1, 2]) as tf.Tensor2D;
-  if (pool === 'max') return y.max([1, 2]) as tf.Tensor2D;
-  return tf.concat([y.mean([1, 2]), y.max([1, 2])], 1) as tf.Tensor2D;
-}
-
 async function buildExtractor(model: tf.LayersModel, layers: string[], pool: PoolMode, modelJson: string): Promise<FeatureExtractor> {
-  const { height, width } = imageInputOf(model, modelJson);
   const cut = cutAt(model, layers, modelJson);
-  const shapes = cut.outputs.map((o) => o.shape);
-  const dim = shapes.reduce((sum, s) => sum + featureDimOf(s, pool), 0);
-  const forward = (batch: Float32Array, n: number) =>
-    tf.tidy(() => {
-      const out = cut.predict(tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]));
-      const pooled = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, pool));
-      return pooled.length === 1 ? pooled[0]! : tf.concat(pooled, 1);
-    });
-  const description = await tfjsDescription(tf.getBackend() as BackendName);
-  return {
+  return tfjsExtractor({
     layers,
-    dim,
-    input: { height, width },
-    pooled: shapes.some((s) => s.length === 4),
+    shapes: cut.outputs.map((o) => o.shape),
+    input: imageInputOf(model, modelJson),
     pool,
-    run: (batch, n) => readRows(() => forward(batch, n), n),
-    describe: () => ({ ...description }),
-    dispose() {
-      model.dispose();
-    },
-  };
-}
-
-/** Runs `forward` (a tidy computation of `n` feature rows) and reads its rows, freeing its tensor. */
-export async function readRows(forward: () => tf.Tensor, n: number): Promise<Float32Array> {
-  let y: tf.Tensor | undefined;
-  try {
-    y = forward();
-    return (await y.data()) as Float32Array;
-  } catch (err) {
-    throw inferenceError(n, err);
-  } finally {
-    y?.dispose();
-  }
+    description: await tfjsDescription(tf.getBackend() as BackendName),
+    forward: (x) => cut.predict(x),
+    dispose: () => model.dispose(),
+  });
 }
 
 function cutAt(model: tf.LayersModel, layers: string[], modelJson: string): tf.LayersModel {

@@ -2,18 +2,10 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { withLock } from '../util/lock.js';
-import { RowReader, writeFeatureDir, type RowCopy } from './rows.js';
-import {
-  diffSettings,
-  featureDirState,
-  manifestFor,
-  readFeatureIndex,
-  removeWorkFiles,
-  type FeatureIndex,
-  type FeatureManifest,
-  type PlannedFile,
-  type SkippedFile,
-} from './store.js';
+import { gatherRows, RowReader, writeFeatureDir, type RowSource } from './rows.js';
+import { diffSettings, featureDirState, manifestFor, type FeatureManifest } from './schema.js';
+import { readFeatureIndex, type FeatureIndex } from './reader.js';
+import { removeWorkFiles } from './writer.js';
 
 /** Options of `mergeFeatureDirs`. */
 export interface MergeOptions {
@@ -85,21 +77,13 @@ async function writeMerged(shards: FeatureIndex[], outDir: string): Promise<Feat
   const { count, total } = first.shard!;
   const readers = await Promise.all(shards.map((s) => RowReader.open(s.dir)));
   try {
-    const rowOf = shards.map((s) => new Map(s.paths.map((p, i) => [p, i])));
-    const reasons = shards.map((s) => new Map(s.manifest.skipped.map((k) => [k.path, k.reason])));
-    const files: PlannedFile[] = [];
-    const copies: RowCopy[] = [];
-    const skipped: SkippedFile[] = [];
-    for (let g = 0; g < total; g++) {
-      const s = g % count;
-      const file = shards[s]!.manifest.files![Math.floor(g / count)]!;
-      files.push(file);
-      const reason = reasons[s]!.get(file.relPath);
-      const row = rowOf[s]!.get(file.relPath);
-      if (reason !== undefined) skipped.push({ path: file.relPath, reason });
-      else if (row !== undefined) copies.push({ file, source: readers[s]!, row });
-      else throw new CnnfeatError(`${shards[s]!.dir}: ${file.relPath} has neither a row nor a skip reason; re-run that shard`);
-    }
+    const sources: RowSource[] = shards.map((index, s) => ({ index, reader: readers[s]! }));
+    const files = Array.from({ length: total }, (_, g) => shards[g % count]!.manifest.files![Math.floor(g / count)]!);
+    const { copies, skipped } = gatherRows(
+      files,
+      (_, g) => sources[g % count]!,
+      (file, source) => new CnnfeatError(`${source.index.dir}: ${file.relPath} has neither a row nor a skip reason; re-run that shard`),
+    );
     const seconds = shards.reduce((sum, s) => sum + s.manifest.timings.seconds, 0);
     const plan = { imageRoot: first.imageRoot, classes: first.classes, settings: first.settings, files, ignored: first.ignored };
     const manifest: FeatureManifest = {

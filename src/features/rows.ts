@@ -4,7 +4,8 @@ import { fromSystemError, makeDir, writeAllAt, writeJsonAtomic } from '../util/f
 import { CnnfeatError } from '../errors.js';
 import { csvField } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpyHeader } from './npy.js';
-import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, SAMPLES_HEADER, type FeatureManifest, type PlannedFile } from './store.js';
+import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, SAMPLES_HEADER, type FeatureManifest, type PlannedFile, type SkippedFile } from './schema.js';
+import type { FeatureIndex } from './reader.js';
 
 /** Reads rows of a feature directory's `features.npy` by index, without loading the whole matrix. */
 export class RowReader {
@@ -47,6 +48,48 @@ export interface RowCopy {
   file: PlannedFile;
   source: RowReader;
   row: number;
+}
+
+/** A finished feature directory that rows are copied from, with its open reader. */
+export interface RowSource {
+  index: FeatureIndex;
+  reader: RowReader;
+}
+
+/**
+ * The rows of `files` (a new plan) taken from finished directories: each file's row is copied
+ * from the source `sourceOf` names, or the reason that source skipped it is carried over.
+ * @param missing the error for a file its source has neither a row nor a skip reason for
+ */
+export function gatherRows(
+  files: readonly PlannedFile[],
+  sourceOf: (file: PlannedFile, position: number) => RowSource,
+  missing: (file: PlannedFile, source: RowSource) => Error,
+): { copies: RowCopy[]; skipped: SkippedFile[] } {
+  const lookups = new Map<RowSource, { rowOf: Map<string, number>; reasons: Map<string, string> }>();
+  const lookupOf = (source: RowSource) => {
+    let lookup = lookups.get(source);
+    if (!lookup) {
+      lookup = {
+        rowOf: new Map(source.index.paths.map((p, i) => [p, i])),
+        reasons: new Map(source.index.manifest.skipped.map((k) => [k.path, k.reason])),
+      };
+      lookups.set(source, lookup);
+    }
+    return lookup;
+  };
+  const copies: RowCopy[] = [];
+  const skipped: SkippedFile[] = [];
+  files.forEach((file, position) => {
+    const source = sourceOf(file, position);
+    const { rowOf, reasons } = lookupOf(source);
+    const reason = reasons.get(file.relPath);
+    const row = rowOf.get(file.relPath);
+    if (reason !== undefined) skipped.push({ path: file.relPath, reason });
+    else if (row !== undefined) copies.push({ file, source: source.reader, row });
+    else throw missing(file, source);
+  });
+  return { copies, skipped };
 }
 
 /**

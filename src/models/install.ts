@@ -4,8 +4,8 @@ import { CnnfeatError, ExitCode } from '../errors.js';
 import { exists, makeDir, readJson, statOrNull, writeJsonAtomic } from '../util/fs.js';
 import { waitForLockFile } from '../util/lock.js';
 import type { Logger } from '../util/log.js';
-import { INSTALL_RECORD } from './cache.js';
-import { readModelJson } from './model-json.js';
+import { INSTALL_RECORD } from '../util/cache.js';
+import { readModelJson } from '../formats/tfjs-model.js';
 import { sha256OfFiles } from '../util/hash.js';
 
 /** One installed file: its path relative to the model folder, size and (HTTP sources) sha256. */

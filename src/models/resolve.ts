@@ -4,12 +4,12 @@ import { statOrNull } from '../util/fs.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { urlCacheDir } from './cache.js';
+import { urlCacheDir } from '../util/cache.js';
 import { findCard, listCards, type ModelCard } from './card.js';
 import { pullModel } from './download.js';
 import { pullHttpModel } from './http-model.js';
-import { weightsDigest } from './install.js';
-import { readModelJson, type ModelFormat } from './model-json.js';
+import { weightsDigest, type InstalledModel } from './install.js';
+import { readModelJson, type ModelFormat } from '../formats/tfjs-model.js';
 
 /** A model ready to load: its files on disk and the defaults its card (if any) gives. */
 export interface ResolvedModel {
@@ -102,4 +102,30 @@ export async function localModelJson(spec: string): Promise<string | null> {
     if ((await statOrNull(inside))?.isFile()) return inside;
   }
   return null;
+}
+
+async function cardOrFail(id: string): Promise<ModelCard> {
+  const card = await findCard(id);
+  if (!card) {
+    const ids = (await listCards()).map((c) => c.id).join(', ');
+    throw new CnnfeatError(`unknown model "${id}"; known models: ${ids} (or give the http(s) URL of a model.json)`);
+  }
+  return card;
+}
+
+/**
+ * Installs (or finds) a card's model or a model given by URL, for `models pull|path`; a local
+ * card's folder is used as is.
+ */
+export async function fetchModel(spec: string, opts: { force?: boolean; logger?: Logger } = {}): Promise<{ id: string; dir: string; modelJson: string; weightsDigest?: string }> {
+  if (isModelUrl(spec) && !(await findCard(spec))) {
+    return summary(spec, await pullHttpModel({ id: spec, url: spec, dir: urlCacheDir(spec), ...opts }));
+  }
+  const card = await cardOrFail(spec);
+  if (card.source.type === 'local') return { id: card.id, dir: path.dirname(card.source.path), modelJson: card.source.path };
+  return summary(card.id, await pullModel(card, opts));
+}
+
+function summary(id: string, installed: InstalledModel) {
+  return { id, dir: installed.dir, modelJson: installed.modelJson, weightsDigest: installed.record.weightsDigest };
 }

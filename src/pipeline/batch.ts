@@ -1,6 +1,6 @@
 import { DecodeError, decodeImage, type DecodeOptions } from '../image/decode.js';
 import { preprocessInto } from '../image/preprocess.js';
-import type { ExtractSettings } from '../features/store.js';
+import type { ExtractSettings } from '../features/schema.js';
 
 /** Result of decoding a list of files: pixels of those that decoded, reasons for the others. */
 export interface DecodedFiles {
@@ -12,7 +12,7 @@ export interface DecodedFiles {
 
 /** Decode geometry for features made with `settings`. */
 export function decodeOptionsOf(settings: ExtractSettings): DecodeOptions {
-  return { ...settings.input, resize: settings.resize, kernel: settings.kernel };
+  return { ...settings.input, resize: settings.resize, kernel: settings.resizeKernel };
 }
 
 /**

@@ -1,22 +1,10 @@
 import { predictSvm } from '../classifiers/svm.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
-import type { FeatureSet } from '../features/store.js';
-import { computeMetrics, type Metrics } from '../metrics/metrics.js';
+import type { FeatureSet } from '../features/reader.js';
+import { computeMetrics, type Evaluation } from '../metrics/metrics.js';
+
+export type { Evaluation, RowPrediction } from '../metrics/metrics.js';
 import { labelIndices } from './train.js';
-
-/** One test row's outcome. */
-export interface RowPrediction {
-  path: string;
-  label: string;
-  predicted: string;
-  score: number;
-}
-
-/** Metrics of a classifier on a feature set, with each row's prediction. */
-export interface Evaluation {
-  metrics: Metrics;
-  predictions: RowPrediction[];
-}
 
 /**
  * Scores a classifier on a feature set made the same way as its training features.

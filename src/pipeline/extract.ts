@@ -4,25 +4,16 @@ import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import type { DecodeOptions } from '../image/decode.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
-import {
-  FeatureWriter,
-  diffSettings,
-  hashFlagChange,
-  featureDirState,
-  manifestFor,
-  planDigest,
-  readFeatureSet,
-  type Plan,
-  type FeatureManifest,
-  type PlannedFile,
-  type SkippedFile,
-} from '../features/store.js';
+import { FeatureWriter } from '../features/writer.js';
+import { diffSettings, hashFlagChange, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
+import { readFeatureSet } from '../features/reader.js';
 import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
 import { planFiles } from './plan-files.js';
 import type { ShardSpec } from '../dataset/shard.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 import { StageClock } from './stage-clock.js';
 import type { ExtractStages } from '../features/timings.js';
@@ -67,8 +58,9 @@ export interface ExtractResult {
  */
 export async function extractFeatures(images: string | Dataset, outDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const logger = opts.logger ?? silentLogger;
-  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
-  assertUsableDataset(dataset);
+  const scanned = typeof images === 'string';
+  const dataset = scanned ? await scanDataset(images) : images;
+  assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract', logger, () => extractLocked(dataset, outDir, opts, logger));
 }
 
@@ -191,7 +183,7 @@ interface SubmittedBatch {
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
   const { settings, extractor } = fm;
-  const batchSize = opts.batchSize ?? 32;
+  const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
   const decode = decodeOptionsOf(settings);
   const total = writer.plan.files.length;
   const startedAt = Date.now();

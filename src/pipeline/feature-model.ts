@@ -1,15 +1,16 @@
 import { CnnfeatError } from '../errors.js';
-import type { ResizeKernel, ResizeMode } from '../image/decode.js';
+import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
 import { loadEngine } from '../engines/select.js';
 import { resolveModel, type ResolvedModel } from '../models/resolve.js';
-import type { ExtractSettings } from '../features/store.js';
+import type { ExtractSettings } from '../features/schema.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { EXTRACT_DEFAULTS } from './defaults.js';
 
 /** Default model id. */
-export const DEFAULT_MODEL = 'resnet50';
+export const DEFAULT_MODEL = EXTRACT_DEFAULTS.model;
 
 /** Options choosing the network, its cut and its input handling. */
 export interface FeatureModelOptions {
@@ -24,8 +25,10 @@ export interface FeatureModelOptions {
   pool?: PoolMode;
   /** Input normalisation (default: the card's; `none` for a local model without one). */
   preprocess?: PreprocessMode;
+  /** How images are fitted to the input (default `squash`). */
   resize?: ResizeMode;
-  kernel?: ResizeKernel;
+  /** Interpolation kernel of the resize (default `linear`, bilinear as PIL/torchvision). */
+  resizeKernel?: ResizeKernel;
   /** Inference engine (default `auto`: onnx when the model exports, else tfjs). */
   engine?: EngineChoice;
   /** Inference threads (default: all cores). */
@@ -52,7 +55,13 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}`);
   }
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
-  const extractor = await loadEngine(resolved, { engine: opts.engine, layers, pool: opts.pool, threads: opts.threads, logger });
+  const extractor = await loadEngine(resolved, {
+    engine: opts.engine ?? EXTRACT_DEFAULTS.engine,
+    layers,
+    pool: opts.pool ?? EXTRACT_DEFAULTS.pool,
+    threads: opts.threads,
+    logger,
+  });
   const settings: ExtractSettings = {
     model: resolved.id,
     weightsDigest: resolved.weightsDigest,
@@ -62,8 +71,8 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     preprocess,
     dim: extractor.dim,
     input: extractor.input,
-    resize: opts.resize ?? 'squash',
-    kernel: opts.kernel ?? 'linear',
+    resize: opts.resize ?? EXTRACT_DEFAULTS.resize,
+    resizeKernel: opts.resizeKernel ?? EXTRACT_DEFAULTS.resizeKernel,
   };
   return { resolved, extractor, settings };
 }

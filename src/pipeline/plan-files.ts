@@ -2,7 +2,7 @@ import { CnnfeatError } from '../errors.js';
 import type { Dataset } from '../dataset/scan.js';
 import { fileKeys } from '../dataset/file-keys.js';
 import { selectShard, type ShardSpec } from '../dataset/shard.js';
-import type { PlannedFile, ShardInfo } from '../features/store.js';
+import type { PlannedFile, ShardInfo } from '../features/schema.js';
 import { sha256OfText } from '../util/hash.js';
 
 /**

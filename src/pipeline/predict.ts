@@ -4,6 +4,7 @@ import { exists } from '../util/fs.js';
 import { predictSvm } from '../classifiers/svm.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
@@ -44,13 +45,13 @@ export function topClasses(classScores: number[], classes: string[], k: number):
  * layer, preprocessing and resizing as its training features.
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
-  const { batchSize = 32, engine, threads, logger } = opts;
+  const { batchSize = EXTRACT_DEFAULTS.batchSize, engine, threads, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, resize: f.resize, kernel: f.kernel, engine, threads, logger };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, resize: f.resize, resizeKernel: f.resizeKernel, engine, threads, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);

@@ -2,7 +2,7 @@ import { CnnfeatError } from '../errors.js';
 import { trainSvm, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
 import { selectModel, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
-import type { FeatureSet } from '../features/store.js';
+import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 
 /** Default SVM settings of a single fit: the linear SVC of the original recipe (scikit-learn's `SVC(kernel='linear', C=1)`). */

@@ -4,19 +4,9 @@ import { CnnfeatError, ExitCode } from '../errors.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { sameFile } from '../dataset/file-keys.js';
 import { withLock } from '../util/lock.js';
-import { RowReader, writeFeatureDir, type RowCopy } from '../features/rows.js';
-import {
-  diffSettings,
-  featureDirState,
-  manifestFor,
-  readFeatureIndex,
-  type FeatureIndex,
-  type FeatureManifest,
-  type Plan,
-  type PlannedFile,
-  type SkippedFile,
-  type UpdateCounts,
-} from '../features/store.js';
+import { gatherRows, RowReader, writeFeatureDir, type RowSource } from '../features/rows.js';
+import { diffSettings, featureDirState, manifestFor, type FeatureManifest, type Plan, type PlannedFile, type UpdateCounts } from '../features/schema.js';
+import { readFeatureIndex, type FeatureIndex } from '../features/reader.js';
 import { UPDATE_NEXT_DIR, UPDATE_ROWS_DIR, completePendingUpdate } from '../features/swap.js';
 import { silentLogger } from '../util/log.js';
 import { extractFeatures, reportFiles, resultOf, type ExtractOptions, type ExtractResult } from './extract.js';
@@ -40,8 +30,9 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
   if (opts.overwrite || opts.resume || opts.shard) {
     throw new CnnfeatError('--update cannot be combined with --overwrite, --resume or --shard; an interrupted update is continued by running it again');
   }
-  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
-  assertUsableDataset(dataset);
+  const scanned = typeof images === 'string';
+  const dataset = scanned ? await scanDataset(images) : images;
+  assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract --update', logger, async () => {
     await completePendingUpdate(outDir, logger);
     const state = await featureDirState(outDir);
@@ -175,20 +166,13 @@ async function assemble(
   const oldReader = await RowReader.open(outDir);
   const newReader = computed ? await RowReader.open(computed.dir) : null;
   try {
-    const sources = [
-      { index: old, reader: oldReader, rowOf: rowIndex(old), skipped: skippedReasons(old.manifest.skipped) },
-      ...(computed && newReader ? [{ index: computed, reader: newReader, rowOf: rowIndex(computed), skipped: skippedReasons(computed.manifest.skipped) }] : []),
-    ];
-    const copies: RowCopy[] = [];
-    const skipped: SkippedFile[] = [];
-    for (const file of plan.files) {
-      const src = computedPaths.has(file.relPath) ? sources[1]! : sources[0]!;
-      const reason = src.skipped.get(file.relPath);
-      const row = src.rowOf.get(file.relPath);
-      if (reason !== undefined) skipped.push({ path: file.relPath, reason });
-      else if (row !== undefined) copies.push({ file, source: src.reader, row });
-      else throw new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run --update again`);
-    }
+    const oldRows: RowSource = { index: old, reader: oldReader };
+    const newRows: RowSource | null = computed && newReader ? { index: computed, reader: newReader } : null;
+    const { copies, skipped } = gatherRows(
+      plan.files,
+      (file) => (newRows && computedPaths.has(file.relPath) ? newRows : oldRows),
+      (file) => new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run --update again`),
+    );
     const engine = computed?.manifest.engine ?? old.manifest.engine;
     const manifest: FeatureManifest = {
       ...manifestFor(plan, { rows: copies.length, skipped, engine, seconds, imagesPerSecond: (computed?.rows ?? 0) / Math.max(seconds, 1e-9), resumed: false }),
@@ -201,12 +185,3 @@ async function assemble(
     await Promise.allSettled([oldReader.close(), newReader?.close()]);
   }
 }
-
-function rowIndex(index: FeatureIndex): Map<string, number> {
-  return new Map(index.paths.map((p, i) => [p, i]));
-}
-
-function skippedReasons(skipped: SkippedFile[]): Map<string, string> {
-  return new Map(skipped.map((s) => [s.path, s.reason]));
-}
-

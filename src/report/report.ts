@@ -5,8 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { ClassifierFile } from '../classifiers/model-file.js';
 import { describeSvm } from '../classifiers/svm.js';
-import type { FeatureSet } from '../features/store.js';
-import type { Evaluation } from '../pipeline/evaluate.js';
+import type { FeatureSet } from '../features/reader.js';
+import type { Evaluation } from '../metrics/metrics.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { renderReport, type GalleryItem, type ReportData } from './html.js';
 

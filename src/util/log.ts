@@ -1,4 +1,7 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+const requireCjs = createRequire(import.meta.url);
 
 /** Where cnnfeat writes human-facing messages: always stderr, so stdout stays for results. */
 export interface Logger {
@@ -44,6 +47,7 @@ export function createLogger({ quiet = false }: { quiet?: boolean } = {}): Logge
 }
 
 function terminalProgress(total: number, label: string, unit: string): Progress {
+  const cliProgress = requireCjs('cli-progress') as typeof CliProgress; // loaded when a bar is first drawn
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

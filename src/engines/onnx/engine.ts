@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CnnfeatError, errorMessage } from '../../errors.js';
-import { cacheDir } from '../../models/cache.js';
+import { cacheDir } from '../../util/cache.js';
 import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';

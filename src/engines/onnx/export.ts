@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { CnnfeatError, ExitCode } from '../../errors.js';
 import type { CutSpec, PoolMode } from '../engine.js';
-import { GraphBuilder } from './graph.js';
+import { GraphBuilder } from '../../formats/onnx-graph.js';
 import { convKernelToOihw, depthwiseKernelToOihw, pair, windowPadding, type Weight } from './layers.js';
 
 /** Version of the translation; bump whenever the exported graph changes (part of cache keys). */

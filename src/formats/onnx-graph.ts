@@ -1,4 +1,5 @@
-// A small builder for ONNX graphs: nodes, float/int64 initialisers and the ModelProto bytes.
+// A small builder for ONNX graphs: nodes, float/int64 initialisers and the ModelProto bytes; used by
+// the Keras exporter and by the classifiers' product graphs.
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -7,6 +8,11 @@ const { onnx } = onnxProto;
 export const OPSET = 13;
 /** IR version matching opset 13. */
 const IR_VERSION = 7;
+
+/** Element types of graph inputs and outputs. */
+export type ElemType = 'float32' | 'float64';
+
+const ELEM_TYPES: Record<ElemType, number> = { float32: onnx.TensorProto.DataType.FLOAT, float64: onnx.TensorProto.DataType.DOUBLE };
 
 /** A node attribute value: numbers are INT unless listed in `floatAttrs`, arrays INTS/FLOATS. */
 export type AttrValue = number | number[] | string;
@@ -36,16 +42,16 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Declares a float32 graph input. */
-  addInput(name: string, dims: Dim[]): string {
+  /** Declares a graph input (float32 unless `type` says otherwise). */
+  addInput(name: string, dims: Dim[], type: ElemType = 'float32'): string {
     this.used.add(name);
-    this.inputs.push(valueInfo(name, dims));
+    this.inputs.push(valueInfo(name, dims, type));
     return name;
   }
 
-  /** Declares a float32 graph output (the value must be produced under this exact name). */
-  addOutput(name: string, dims: Dim[]): void {
-    this.outputs.push(valueInfo(name, dims));
+  /** Declares a graph output (the value must be produced under this exact name). */
+  addOutput(name: string, dims: Dim[], type: ElemType = 'float32'): void {
+    this.outputs.push(valueInfo(name, dims, type));
   }
 
   /** Adds a float32 constant; returns its (unique) name. */
@@ -101,12 +107,12 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: Dim[]) {
+function valueInfo(name: string, dims: Dim[], type: ElemType) {
   return onnx.ValueInfoProto.create({
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: ELEM_TYPES[type],
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

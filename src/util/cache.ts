@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { sha256OfText } from '../util/hash.js';
+import { sha256OfText } from './hash.js';
 
 /**
  * The cache root: `$CNNFEAT_CACHE`, else `$XDG_CACHE_HOME/cnnfeat`, else `~/.cache/cnnfeat`.

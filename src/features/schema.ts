@@ -1,0 +1,194 @@
+/**
+ * The on-disk schema of a feature directory: file names, the manifest and plan, and the
+ * comparisons of settings and file lists that decide whether two extractions agree.
+ */
+import path from 'node:path';
+import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+import type { PreprocessMode } from '../image/preprocess.js';
+import type { EngineDescription, PoolMode } from '../engines/engine.js';
+import type { FileKey } from '../dataset/file-keys.js';
+import { exists } from '../util/fs.js';
+import { TOOL_STAMP } from '../version.js';
+import { sha256OfText } from '../util/hash.js';
+
+export const FEATURES_FILE = 'features.npy';
+export const SAMPLES_FILE = 'samples.csv';
+export const MANIFEST_FILE = 'manifest.json';
+export const PLAN_FILE = '.cnnfeat-plan.json';
+/** Working folder of `extract --update` inside the feature directory. */
+export const UPDATE_DIR = '.cnnfeat-update';
+/** Checkpoint of an unfinished extraction. */
+export const PROGRESS_FILE = '.cnnfeat-progress.json';
+/** First line of samples.csv. */
+export const SAMPLES_HEADER = 'row,path,label\n';
+
+/** What must agree between features used together (train vs eval, predict vs train). */
+export interface FeatureSignature {
+  /** Card id or absolute model.json path. */
+  model: string;
+  weightsDigest: string;
+  /** Layer name, or comma-separated names whose features are concatenated. */
+  layer: string;
+  /** A spatial output was pooled to a vector (by `pool`). */
+  pooled: boolean;
+  pool: PoolMode;
+  preprocess: PreprocessMode;
+  dim: number;
+}
+
+/** Everything that decides the numbers written by one extraction. */
+export interface ExtractSettings extends FeatureSignature {
+  input: { height: number; width: number };
+  resize: ResizeMode;
+  /** Interpolation kernel of the resize (`kernel` in files written before 0.2). */
+  resizeKernel: ResizeKernel;
+}
+
+/** A file the extraction will visit, in order, with what identifies its content (for `--update`). */
+export interface PlannedFile extends Partial<FileKey> {
+  relPath: string;
+  label: string;
+}
+
+/** Which part of a larger file list an extraction covers (`extract --shard i/n`). */
+export interface ShardInfo {
+  /** 0-based index of this shard. */
+  index: number;
+  count: number;
+  /** Files in the whole list. */
+  total: number;
+  /** `sha256:` of the whole list's classes, paths and labels: equal in every shard of one job. */
+  of: string;
+}
+
+/** What `extract --update` did (recorded in the manifest). */
+export interface UpdateCounts {
+  added: number;
+  changed: number;
+  removed: number;
+  kept: number;
+}
+
+/** A file left out, with why. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** `manifest.json` of a finished feature directory. */
+export interface FeatureManifest {
+  format: 'cnnfeat-features';
+  formatVersion: 1;
+  tool: { name: 'cnnfeat'; version: string };
+  createdAt: string;
+  imageRoot: string;
+  settings: ExtractSettings;
+  engine: EngineDescription;
+  classes: string[];
+  counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
+  /** Classes without rows: an empty class folder, or one whose every image was skipped (absent in older manifests). */
+  emptyClasses?: string[];
+  /** `sha256:` of the image folder, classes and file list the extraction planned (see planDigest). */
+  planDigest: string;
+  skipped: SkippedFile[];
+  /** Image-like entries the scan passed over (root-level files, broken links, link loops). */
+  ignored: SkippedFile[];
+  timings: { seconds: number; imagesPerSecond: number; resumed: boolean };
+  /** Every planned file (rows and skipped ones) with its size, mtime and, with --hash, digest. */
+  files?: PlannedFile[];
+  /** Set when the extraction covered one shard of a larger list. */
+  shard?: ShardInfo;
+  /** Set by `extract --update`. */
+  update?: UpdateCounts;
+  /** Set by `cnnfeat merge`: the shard directories merged, in shard order. */
+  mergedFrom?: { dir: string; rows: number }[];
+}
+
+/** What an extraction will do: written when it starts, checked when it is resumed. */
+export interface Plan {
+  imageRoot: string;
+  classes: string[];
+  settings: ExtractSettings;
+  files: PlannedFile[];
+  ignored: SkippedFile[];
+  shard?: ShardInfo;
+}
+
+/** What an output directory holds. */
+export type DirState = 'empty' | 'complete' | 'partial' | 'foreign';
+
+/** Inspects a feature directory: nothing of ours, finished, unfinished (resumable), or unknown files. */
+export async function featureDirState(dir: string): Promise<DirState> {
+  if (await exists(path.join(dir, MANIFEST_FILE))) return 'complete';
+  if ((await exists(path.join(dir, PLAN_FILE))) || (await exists(path.join(dir, PROGRESS_FILE)))) return 'partial';
+  if ((await exists(path.join(dir, FEATURES_FILE))) || (await exists(path.join(dir, SAMPLES_FILE)))) return 'foreign';
+  return 'empty';
+}
+
+/** What a manifest records besides the plan: the outcome and how it was reached. */
+export interface ManifestFacts {
+  rows: number;
+  skipped: readonly SkippedFile[];
+  engine: FeatureManifest['engine'];
+  seconds: number;
+  imagesPerSecond: number;
+  resumed: boolean;
+}
+
+/** Builds the manifest of a finished extraction of `plan`. */
+export function manifestFor(plan: Plan, facts: ManifestFacts): FeatureManifest {
+  const skippedPaths = new Set(facts.skipped.map((s) => s.path));
+  const perClass: Record<string, number> = Object.fromEntries(plan.classes.map((c) => [c, 0]));
+  for (const f of plan.files) if (!skippedPaths.has(f.relPath)) perClass[f.label] = (perClass[f.label] ?? 0) + 1;
+  return {
+    format: 'cnnfeat-features',
+    formatVersion: 1,
+    tool: TOOL_STAMP,
+    createdAt: new Date().toISOString(),
+    imageRoot: plan.imageRoot,
+    settings: plan.settings,
+    engine: facts.engine,
+    classes: plan.classes,
+    counts: { rows: facts.rows, planned: plan.files.length, skipped: facts.skipped.length, perClass },
+    emptyClasses: plan.classes.filter((c) => perClass[c] === 0),
+    planDigest: planDigest(plan),
+    skipped: [...facts.skipped],
+    ignored: plan.ignored ?? [],
+    timings: {
+      seconds: Math.round(facts.seconds * 1000) / 1000,
+      imagesPerSecond: Math.round(facts.imagesPerSecond * 100) / 100,
+      resumed: facts.resumed,
+    },
+    files: plan.files,
+    ...(plan.shard ? { shard: plan.shard } : {}),
+  };
+}
+
+/** A digest of what a plan covers (image folder, classes, files), to recognise the same input later. */
+export function planDigest(plan: Plan): string {
+  const covered = JSON.stringify({ imageRoot: plan.imageRoot, classes: plan.classes, files: plan.files });
+  return `sha256:${sha256OfText(covered)}`;
+}
+
+/** Names of the settings that differ between `a` and `b` (all keys, or only `keys`). */
+export function diffSettings<T extends object>(a: T, b: T, keys = Object.keys({ ...a, ...b }) as (keyof T)[]): (keyof T)[] {
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** When two file lists differ only because one was keyed with `--hash`: what to do about it. */
+export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): string | null {
+  const hashed = (files: PlannedFile[]) => files.some((f) => f.sha256 !== undefined);
+  if (hashed(before) === hashed(now)) return null;
+  return `it was made ${hashed(before) ? 'with' : 'without'} --hash; run it ${hashed(before) ? 'with' : 'without'} --hash too`;
+}
+
+/**
+ * Settings as read from disk, in today's form: files written before `--pool` existed pooled by
+ * average; files written before the rename call the resize interpolation `kernel`.
+ */
+export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
+  const { kernel, ...rest } = settings as T & { kernel?: ResizeKernel; resizeKernel?: ResizeKernel };
+  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel };
+  if (kernel !== undefined && upgraded.resizeKernel === undefined) upgraded.resizeKernel = kernel;
+  return upgraded;
+}

@@ -1,0 +1,95 @@
+/**
+ * `models add`: a user model card checked against the model itself (it loads, the layers exist,
+ * their feature length and the input size), then written into the cache.
+ */
+import path from 'node:path';
+import { CnnfeatError } from '../errors.js';
+import type { PreprocessMode } from '../image/preprocess.js';
+import type { Logger } from '../util/log.js';
+import { readModelJson, type ModelFormat } from '../formats/tfjs-model.js';
+import type { ModelCard } from '../models/card.js';
+import { checkNewCardId, fetchCardSource, writeUserCard } from '../models/user-card.js';
+import { listLayers } from '../engines/tfjs.js';
+import { loadGraphExtractor, listGraphNodes } from '../engines/tfjs-graph.js';
+
+/** What `cnnfeat models add` is given. */
+export interface AddCardOptions {
+  id: string;
+  /** Path to a local model.json (or its folder), or the http(s) URL of one. */
+  model: string;
+  preprocess: PreprocessMode;
+  /** Layer(s) or node(s), comma-separated (default: the model's default feature layer). */
+  layer?: string;
+  /** Expected feature length; refused when the model gives another. */
+  dim?: number;
+  title?: string;
+  /** Input size for a graph whose input size is open. */
+  input?: { height: number; width: number };
+  /** Replace an existing user card with this id. */
+  force?: boolean;
+  logger?: Logger;
+}
+
+/**
+ * Writes a user model card into the cache (`<cache>/cards/<id>.json`) after checking the id, that
+ * it does not shadow a built-in card, that the model loads and that the layers exist (their
+ * feature length becomes the card's `dim`). A URL is downloaded into the cache first and the card
+ * pins the size and sha256 of every file; a local model is referenced by absolute path with its
+ * weights digest.
+ */
+export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCard; file: string }> {
+  await checkNewCardId(opts.id, opts.force);
+  const { source, modelJson } = await fetchCardSource(opts);
+  const { format } = await readModelJson(modelJson);
+  const cut = await inspectCut(modelJson, format, opts);
+  if (opts.dim !== undefined && opts.dim !== cut.dim) {
+    throw new CnnfeatError(`expected feature length ${opts.dim} (--dim): ${cut.layer} gives ${cut.dim} features; leave it out or correct it`);
+  }
+  const card: ModelCard = {
+    id: opts.id,
+    title: opts.title ?? `${opts.id} (added from ${opts.model})`,
+    source,
+    format,
+    modelFile: source.type === 'local' ? path.basename(source.path) : 'model.json',
+    input: { height: cut.input.height, width: cut.input.width, channels: 3 },
+    preprocess: opts.preprocess,
+    featureLayer: cut.layer,
+    dim: cut.dim,
+    license: 'unknown (user model)',
+  };
+  const file = await writeUserCard(card);
+  return { card: { ...card, user: true }, file };
+}
+
+/** Loads the model cut at the requested (or default) layers: their names, total dim and input size. */
+async function inspectCut(
+  modelJson: string,
+  format: ModelFormat,
+  opts: AddCardOptions,
+): Promise<{ layer: string; dim: number; input: { height: number; width: number } }> {
+  const requested = opts.layer?.split(',').map((l) => l.trim());
+  if (format === 'graph') {
+    const layers = requested ?? [(await listGraphNodes(modelJson, { input: opts.input })).defaultNode ?? missingDefault(modelJson)];
+    const extractor = await loadGraphExtractor(modelJson, { layers, input: opts.input });
+    extractor.dispose();
+    return { layer: layers.join(','), dim: extractor.dim, input: extractor.input };
+  }
+  const { layers, defaultLayer } = await listLayers(modelJson);
+  const names = requested ?? [defaultLayer ?? missingDefault(modelJson)];
+  let dim = 0;
+  for (const name of names) {
+    const layer = layers.find((l) => l.name === name);
+    if (!layer) throw new CnnfeatError(`${modelJson}: no layer named "${name}"; list them with \`cnnfeat layers\``);
+    const shape = layer.outputShape;
+    dim += shape.length === 4 ? shape[3]! : shape.slice(1).reduce<number>((a, b) => a * (b ?? NaN), 1);
+  }
+  if (!Number.isInteger(dim) || dim <= 0) throw new CnnfeatError(`${modelJson}: cannot tell the feature length of ${names.join(', ')}`);
+  const inputShape = layers.find((l) => l.className === 'InputLayer')?.outputShape;
+  const input = inputShape && inputShape[1] && inputShape[2] ? { height: inputShape[1], width: inputShape[2] } : opts.input;
+  if (!input) throw new CnnfeatError(`${modelJson}: the model's input size is open; give it with --input HxW`);
+  return { layer: names.join(','), dim, input };
+}
+
+function missingDefault(modelJson: string): never {
+  throw new CnnfeatError(`${modelJson}: no default feature layer (no Dense head or global pooling); name one with --layer (see \`cnnfeat layers\`)`);
+}

@@ -1,0 +1,27 @@
+/**
+ * The defaults of extraction and of `run`: the library applies them wherever an option is left
+ * out, and the CLI shows the same values in `--help` (it sets none of its own).
+ */
+import type { EngineChoice, PoolMode } from '../engines/engine.js';
+import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+
+/** Extraction defaults: ResNet50 cut at its card's layer, average pooling, bilinear squash to the input size. */
+export const EXTRACT_DEFAULTS: {
+  readonly model: string;
+  readonly pool: PoolMode;
+  readonly resize: ResizeMode;
+  readonly resizeKernel: ResizeKernel;
+  readonly engine: EngineChoice;
+  readonly batchSize: number;
+} = {
+  model: 'resnet50',
+  pool: 'avg',
+  resize: 'squash',
+  /** Bilinear, as PIL and torchvision resize (Keras' `load_img` uses nearest, which costs accuracy). */
+  resizeKernel: 'linear',
+  engine: 'auto',
+  batchSize: 32,
+};
+
+/** `run` defaults: the held-out fraction when the dataset has no train/test split, and the seed of that split. */
+export const RUN_DEFAULTS = { testSize: 0.2, seed: 0 } as const;
