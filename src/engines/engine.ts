@@ -36,7 +36,7 @@ export interface EngineDescription {
 }
 
 /** Options of `FeatureExtractor.run`. */
-export interface RunOptions {
+export interface EngineRunOptions {
   transfer?: boolean;
   returned?: (batch: Float32Array) => void;
 }
@@ -57,7 +57,7 @@ export interface FeatureExtractor {
    * an engine that took it may hand it back, once the run is done with it, to `returned`, so
    * that the caller can fill it again instead of allocating the next batch.
    */
-  run(batch: Float32Array, n: number, opts?: RunOptions): Promise<Float32Array>;
+  run(batch: Float32Array, n: number, opts?: EngineRunOptions): Promise<Float32Array>;
   describe(): EngineDescription;
   /** What the engine measured over all its runs so far, when it measures (see EngineTimings). */
   timings?(): EngineTimings;

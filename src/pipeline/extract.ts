@@ -16,7 +16,7 @@ import { silentLogger } from '../util/log.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 import { StageClock } from './stage-clock.js';
-import type { ExtractStages } from '../features/timings.js';
+import type { ExtractStages } from '../features/schema.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions {

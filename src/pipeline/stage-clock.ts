@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { EngineTimings, FeatureExtractor } from '../engines/engine.js';
-import type { ExtractStages } from '../features/timings.js';
+import type { ExtractStages } from '../features/schema.js';
 import { DECODE_CONCURRENCY } from '../image/decode.js';
 import { currentThreadTimes, processTimes, timesBetween } from '../util/thread-times.js';
 

@@ -8,7 +8,7 @@ import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { inferenceError, type CutSpec, type EngineLoadOptions, type EngineTimings, type FeatureExtractor, type PoolMode, type RunOptions } from '../engine.js';
+import { inferenceError, type CutSpec, type EngineLoadOptions, type EngineTimings, type FeatureExtractor, type PoolMode, type EngineRunOptions } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
 import type { RunTiming, SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
@@ -155,7 +155,7 @@ class SessionWorker {
    * Runs the first `dims[0]` images of `batch`. A transferred batch moves to the worker whole
    * (when it owns its buffer; else its images are copied) and comes back to `opts.returned`.
    */
-  run(batch: Float32Array, dims: [number, number, number, 3], opts: RunOptions): Promise<Float32Array> {
+  run(batch: Float32Array, dims: [number, number, number, 3], opts: EngineRunOptions): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const owned = opts.transfer === true && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
