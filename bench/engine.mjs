@@ -36,6 +36,7 @@ export async function bench({ root, args, log }) {
     ['  raw engine (pre-decoded)', `${r.rawImagesPerSecond} img/s  (per repeat: ${r.rawPerRepeat.join(', ')})`],
     ['  extract end-to-end', `${r.extractImagesPerSecond} img/s  (per repeat: ${r.extractPerRepeat.join(', ')}; ${r.extractWallSeconds} s wall incl. start-up)`],
     ['  extract / raw', `${r.extractToRaw}  (target ≥ 0.9; per repeat: ${r.extractToRawPerRepeat.join(', ')})`],
+    ['  … after the first batch', r.extractSteadyToRaw === null ? '-' : `${r.extractSteadyToRaw}  (${r.extractSteadyImagesPerSecond} img/s: without filling the pipeline, the first batch's run and the last write)`],
     ['  PyTorch peer', r.peerImagesPerSecond === null ? `not run (${args['no-peer'] ? '--no-peer' : peer ? 'failed' : 'python3 with torch not found'})` : `${r.peerImagesPerSecond} img/s (batch ${PEER_BATCH})`],
     ['  extract / peer', r.extractToPeer === null ? '-' : `${r.extractToPeer}  (target ≥ 1.5)`],
     ['  peak RSS of extract', `${r.peakRssMB} MB  (target ≤ 1536)`],
@@ -86,6 +87,7 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log 
   const peerIps = peerRuns.length > 0 ? median(peerRuns.map((p) => p.img_per_s_total)) : null;
   const typical = extract.find((e) => e.imagesPerSecond === extractIps);
   const typicalRaw = rawRuns.find((r) => r.imagesPerSecond === rawIps);
+  const steady = median(extract.map((e) => steadyRate(e.stages) ?? NaN));
   return {
     dataset: set.name,
     images: extract[0].rows,
@@ -94,6 +96,8 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log 
     rawImagesPerSecond: round(rawIps),
     extractImagesPerSecond: round(extractIps),
     extractToRaw: round(extractIps / rawIps, 3),
+    extractSteadyImagesPerSecond: Number.isNaN(steady) ? null : round(steady),
+    extractSteadyToRaw: Number.isNaN(steady) ? null : round(steady / rawIps, 3),
     rawPerRepeat: rawRuns.map((r) => round(r.imagesPerSecond)),
     extractPerRepeat: extract.map((e) => round(e.imagesPerSecond)),
     extractToRawPerRepeat: extract.map((e, i) => round(e.imagesPerSecond / rawRuns[i].imagesPerSecond, 3)),
@@ -138,6 +142,16 @@ async function rawEngine(root, lib, dir, engine) {
   };
 }
 
+/**
+ * Images/s of an extraction once its pipeline is full: the images after the first batch over the
+ * time from the first batch's features to the last ones (null without stage timings).
+ */
+function steadyRate(st) {
+  if (!st?.engine?.firstBatch || st.images <= st.engine.firstBatch.images) return null;
+  const seconds = st.seconds - st.engine.beforeFirstBatch - st.engine.firstBatch.inference - st.engine.afterLastBatch;
+  return (st.images - st.engine.firstBatch.images) / seconds;
+}
+
 /** Engine time per image between two timings snapshots, in ms (null fields when not measured). */
 function perImage(a, b, n) {
   if (!a || !b) return null;
@@ -163,6 +177,11 @@ function stageRows(r) {
     ['   engine (inference + idle = total)', ''],
     line('inference', st.engine.inference, rawInf?.inferenceMs != null ? `raw engine: ${rawInf.inferenceMs} ms/img` : ''),
     line('idle (no batch to run)', st.engine.idle, `utilization ${st.engine.utilization}`),
+    line('…of it before the first batch', st.engine.beforeFirstBatch),
+    line('…of it after the last batch', st.engine.afterLastBatch),
+    ...(st.engine.firstBatch
+      ? [[`    first batch's inference`, `${round(st.engine.firstBatch.inference, 2)} s for ${st.engine.firstBatch.images} images (${round((st.engine.firstBatch.inference * 1000) / st.engine.firstBatch.images, 1)} ms/img; incl. first-run allocations)`]]
+      : []),
     line('hand-over to worker', st.engine.handover),
     line('features back to main', st.engine.return),
     ['   decoding (overlaps inference)', ''],

@@ -35,6 +35,8 @@ test('extract records where its time went, stage by stage, and the thread settin
   near(st.engine.inference + st.engine.idle, st.seconds, 0.002, 'inference + idle = total');
   assert.ok(st.engine.inference > 0);
   assert.ok(st.engine.beforeFirstBatch + st.engine.afterLastBatch <= st.engine.idle + 0.002);
+  assert.equal(st.engine.firstBatch?.images, 4);
+  assert.ok(st.engine.firstBatch.inference <= st.engine.inference);
   near(st.engine.utilization * st.seconds, st.engine.inference, 0.002, 'utilization = inference / total');
   assert.ok(st.decode > 0 && st.engine.handover >= 0 && st.engine.return >= 0);
   assert.deepEqual(st.threads.inference, 1, '--threads is the inference thread count');

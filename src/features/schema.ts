@@ -137,6 +137,11 @@ export interface ExtractStages {
     beforeFirstBatch: number;
     /** Of `idle`: from the last features' arrival to the end (last write and checkpoint). */
     afterLastBatch: number;
+    /**
+     * The first batch's run, which also pays onnxruntime's first-run allocations for the batch
+     * shape (null for engines that do not measure themselves).
+     */
+    firstBatch: { images: number; inference: number } | null;
     /** Batches handed to the engine until their run started (engines in another thread). */
     handover: number;
     /** Features on their way back to the main thread. */

@@ -19,6 +19,7 @@ export class StageClock {
   private batches = 0;
   private images = 0;
   private readonly engineAtStart: EngineTimings | undefined;
+  private engineAfterFirst: EngineTimings | undefined;
   private readonly processAtStart = processTimes();
   private readonly mainAtStart = currentThreadTimes();
 
@@ -64,6 +65,7 @@ export class StageClock {
   /** Notes that a batch's features arrived. */
   received(): void {
     this.lastReceivedAt = performance.now();
+    this.engineAfterFirst ??= this.extractor.timings?.();
   }
 
   /** The stages since the clock was made, in seconds. */
@@ -76,6 +78,7 @@ export class StageClock {
     const mainCpu = timesBetween(this.mainAtStart, currentThreadTimes());
     const busyMs = this.main.waitDecode + this.main.preprocess + this.main.waitEngine + this.main.write;
     const inferenceCpuMs = engine ? engine.inferenceCpuMs : null;
+    const firstBatch = engineBetween(this.engineAtStart, this.engineAfterFirst);
     return {
       batches: this.batches,
       images: this.images,
@@ -94,6 +97,7 @@ export class StageClock {
         idle: s(Math.max(0, wallMs - inferenceMs)),
         beforeFirstBatch: s((this.firstSubmittedAt ?? this.startedAt) - this.startedAt),
         afterLastBatch: s(Math.max(0, this.startedAt + wallMs - (this.lastReceivedAt ?? this.startedAt + wallMs))),
+        firstBatch: firstBatch ? { images: firstBatch.images, inference: s(firstBatch.inferenceMs) } : null,
         handover: s(engine?.handoverMs ?? 0),
         return: s(engine?.returnMs ?? 0),
         utilization: Math.round((inferenceMs / Math.max(wallMs, 1e-9)) * 1000) / 1000,
