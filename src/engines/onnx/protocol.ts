@@ -8,8 +8,6 @@ export interface SessionSetup {
 
 /** When a run happened (ms on the process-wide monotonic clock) and what its threads cost. */
 export interface RunTiming {
-  /** When the worker took the batch from its message queue. */
-  receivedAt: number;
   startedAt: number;
   finishedAt: number;
   /** CPU time of the worker's thread and onnxruntime's intra-op threads during the run (null: unknown). */

@@ -33,8 +33,14 @@ session.then(
   (err: unknown) => reply({ type: 'error', id: -1, message: String((err as Error)?.message ?? err) }),
 );
 
-port.on('message', async (msg: SessionRequest) => {
-  const receivedAt = monotonicMs();
+// Requests are handled one after the other: a batch queued behind a running one starts (and is
+// timed) when that one has replied.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (msg: SessionRequest) => {
+  queue = queue.then(() => handle(msg)).catch(() => port.close());
+});
+
+async function handle(msg: SessionRequest): Promise<void> {
   if (msg.type === 'release') {
     await (await session).release();
     port.close();
@@ -52,7 +58,6 @@ port.on('message', async (msg: SessionRequest) => {
     const out = features!.data as Float32Array;
     const data = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
     const timing = {
-      receivedAt,
       startedAt,
       finishedAt,
       cpuMs: before && after ? after.cpuMs - before.cpuMs : null,
@@ -63,4 +68,4 @@ port.on('message', async (msg: SessionRequest) => {
   } catch (err) {
     reply({ type: 'error', id: msg.id, message: String((err as Error)?.message ?? err) });
   }
-});
+}
