@@ -156,7 +156,8 @@ function steadyRate(st) {
 function perImage(a, b, n) {
   if (!a || !b) return null;
   const per = (x, y) => (x === null || y === null ? null : round((y - x) / n, 1));
-  return { inferenceMs: per(a.inferenceMs, b.inferenceMs), cpuMs: per(a.inferenceCpuMs, b.inferenceCpuMs), waitedForCoreMs: per(a.inferenceCpuWaitMs, b.inferenceCpuWaitMs) };
+  const cores = a.inferenceCpuMs === null || b.inferenceCpuMs === null ? null : round((b.inferenceCpuMs - a.inferenceCpuMs) / (b.inferenceMs - a.inferenceMs));
+  return { inferenceMs: per(a.inferenceMs, b.inferenceMs), cpuMs: per(a.inferenceCpuMs, b.inferenceCpuMs), waitedForCoreMs: per(a.inferenceCpuWaitMs, b.inferenceCpuWaitMs), coresBusy: cores };
 }
 
 /** The per-stage table of the median `extract` run, beside the raw engine's own per-image costs. */
@@ -188,7 +189,8 @@ function stageRows(r) {
     line('decode spans, summed', st.decode),
   ];
   if (st.cpu) {
-    rows.push(['   CPU time by thread group', `process ${round(st.cpu.process, 2)} s = ${round(st.cpu.process / st.seconds, 2)} cores busy of ${os.availableParallelism()}`]);
+    const rawCores = rawInf?.coresBusy != null ? `; the raw engine's inference keeps ${rawInf.coresBusy} busy` : '';
+    rows.push(['   CPU time by thread group', `process ${round(st.cpu.process, 2)} s = ${round(st.cpu.process / st.seconds, 2)} cores busy of ${os.availableParallelism()}${rawCores}`]);
     if (st.cpu.inference !== null) rows.push(line('inference threads', st.cpu.inference, rawInf?.cpuMs != null ? `raw engine: ${rawInf.cpuMs} ms/img` : ''));
     if (st.cpu.inferenceWaitedForCore !== null) rows.push(line('…ready but waiting for a core', st.cpu.inferenceWaitedForCore, rawInf?.waitedForCoreMs != null ? `raw engine: ${rawInf.waitedForCoreMs} ms/img` : ''));
     rows.push(line('main thread', st.cpu.main));
