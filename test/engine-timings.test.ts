@@ -1,5 +1,8 @@
 // Issue 13: the onnx engine's own measurements, its thread setting, and batch buffers handed back.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { loadEngine } from '../dist/engines/select.js';
 import { weightsDigest } from '../dist/models/download.js';
@@ -64,4 +67,24 @@ test('onnx engine: counts runs, inference time and CPU; a transferred batch come
   assert.equal(end.images - start.images, 10);
   assert.ok(end.inferenceMs > start.inferenceMs && end.handoverMs >= start.handoverMs && end.returnMs >= start.returnMs);
   if (process.platform === 'linux') assert.ok(end.inferenceCpuMs! > start.inferenceCpuMs! && end.inferenceCpuWaitMs! >= start.inferenceCpuWaitMs!);
+});
+
+test('onnx engine: dispose while batches are still queued finishes them, and keeps the process alive until the worker has left', async (t) => {
+  const model = await tinyModel(t);
+  // In a process of its own: the test runner would keep this one alive. Before the fix, the reply to
+  // the last queued run un-ref'd the worker while dispose awaited its exit, so the event loop emptied
+  // and the process ended, exit code 0, before "done" (an interrupted extract exited 0 that way).
+  const script = `
+    const { loadEngine } = await import(${JSON.stringify(new URL('../dist/engines/select.js', import.meta.url).href)});
+    const engine = await loadEngine(${JSON.stringify(model)}, { engine: 'onnx', threads: 1 });
+    const batch = () => new Float32Array(8 * ${PER_IMAGE}).fill(0.5);
+    const runs = [engine.run(batch(), 8, { transfer: true }), engine.run(batch(), 8, { transfer: true })];
+    await engine.dispose();
+    const [a, b] = await Promise.all(runs);
+    console.log(a.length === 8 * engine.dim && a.every((v, i) => v === b[i]) ? 'done' : 'wrong rows');`;
+  const file = path.join(await tempDir(t), 'dispose-queued.mjs');
+  await fsp.writeFile(file, script);
+  const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim(), 'done');
 });

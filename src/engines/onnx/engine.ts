@@ -101,6 +101,7 @@ class SessionWorker {
   private readonly pending = new Map<number, PendingRun>();
   private nextId = 0;
   private lastFinishedAt = 0;
+  private releasing = false;
   readonly timings: EngineTimings = { runs: 0, images: 0, inferenceMs: 0, handoverMs: 0, returnMs: 0, inferenceCpuMs: null, inferenceCpuWaitMs: null };
   private failure: Error | null = null;
   readonly ready: Promise<void>;
@@ -148,7 +149,7 @@ class SessionWorker {
   /** Keeps the process alive while a reply is awaited, and only then. */
   private settle(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0 && !this.releasing) this.worker.unref();
   }
 
   /**
@@ -172,8 +173,10 @@ class SessionWorker {
     await this.worker.terminate();
   }
 
+  /** Ends the worker once the runs handed to it are done; the process stays alive until then. */
   async release(): Promise<void> {
     if (this.failure) return;
+    this.releasing = true;
     this.worker.ref();
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.postMessage({ type: 'release' } satisfies SessionRequest);
