@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../dist/cli.js';
-import { ROOT } from './helpers.mjs';
+import { ROOT } from './helpers.js';
 
 const DOCS = path.join(ROOT, 'docs');
 

@@ -237,7 +237,7 @@ export function diffSettings<T extends object>(a: T, b: T, keys = Object.keys({ 
 export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): string | null {
   const hashed = (files: PlannedFile[]) => files.some((f) => f.sha256 !== undefined);
   if (hashed(before) === hashed(now)) return null;
-  return `it was made ${hashed(before) ? 'with' : 'without'} --hash; run it ${hashed(before) ? 'with' : 'without'} --hash too`;
+  return `it was made ${hashed(before) ? 'with' : 'without'} content hashes (--hash); run it ${hashed(before) ? 'with' : 'without'} them too`;
 }
 
 /**
