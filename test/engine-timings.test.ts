@@ -3,16 +3,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { loadEngine } from '../dist/engines/select.js';
 import { weightsDigest } from '../dist/models/download.js';
 import { currentThreadId, currentThreadTimes, processThreadIds } from '../dist/util/thread-times.js';
-import { makeTinyModel, tempDir } from './helpers.mjs';
+import { makeTinyModel, tempDir } from './helpers.js';
 
 const PER_IMAGE = 32 * 32 * 3;
 const imagesBatch = (n: number) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
 
-async function tinyModel(t: Parameters<typeof tempDir>[0]) {
+async function tinyModel(t: TestContext) {
   const modelJson = await makeTinyModel(await tempDir(t), { filters: 64 });
   return { modelJson, weightsDigest: await weightsDigest(modelJson) };
 }

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { FeatureManifest } from '../dist/features/schema.js';
-import { json, makeColourDataset, makeTinyModel, manifestOf, runCli, tempDir } from './helpers.mjs';
+import { json, makeColourDataset, makeTinyModel, manifestOf, runCli, tempDir } from './helpers.js';
 
 const near = (a: number, b: number, tolerance: number, what: string) => assert.ok(Math.abs(a - b) <= tolerance, `${what}: ${a} vs ${b}`);
 
-async function tinySetup(t: Parameters<typeof tempDir>[0], perClass = 7) {
+async function tinySetup(t: TestContext, perClass = 7) {
   const dir = await tempDir(t);
   const images = await makeColourDataset(path.join(dir, 'images'), { perClass });
   const model = await makeTinyModel(path.join(dir, 'model'));
