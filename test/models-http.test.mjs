@@ -46,10 +46,10 @@ test('models pull <url>: model.json and every shard installed with sizes and sha
   const { modelDir, server, cache, env, url } = await setup(t);
   const r = await runCli(['models', 'pull', url, '--json'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const { dir, modelJson, weightsDigest } = JSON.parse(r.stdout);
+  const { dir, modelFile, weightsDigest } = JSON.parse(r.stdout);
   assert.equal(path.dirname(dir), path.join(cache, 'models'));
   assert.match(path.basename(dir), /^url-[0-9a-f]{16}$/);
-  assert.equal(modelJson, path.join(dir, 'model.json'));
+  assert.equal(modelFile, path.join(dir, 'model.json'));
   assert.match(weightsDigest, /^sha256:[0-9a-f]{64}$/);
   for (const shard of SHARDS) assert.equal(server.hits.get(`/m/${shard}${QUERY}`), 1, `${shard} fetched once, with the query string`);
 

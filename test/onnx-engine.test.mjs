@@ -9,7 +9,7 @@ import { makeTinyModel, saveLayersModel, tempDir } from './helpers.mjs';
 
 const PER_IMAGE = 32 * 32 * 3;
 const imagesBatch = (n) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
-const source = async (modelJson) => ({ modelJson, weightsDigest: await weightsDigest(modelJson) });
+const source = async (modelFile) => ({ modelFile, weightsDigest: await weightsDigest(modelFile) });
 const relativeError = (a, b) => {
   let diff = 0;
   let scale = 0;

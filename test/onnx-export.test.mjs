@@ -403,7 +403,7 @@ async function writeTestImages(dir, count) {
 async function assertRealModelMatches(t, { model, layer, preprocess, dim }) {
   const fm = await loadFeatureModel({ model, layer, preprocess, backend: 'wasm' });
   t.after(() => fm.extractor.dispose());
-  const layersModel = await loadLayersModel(fm.resolved.modelJson, 'wasm');
+  const layersModel = await loadLayersModel(fm.resolved.modelFile, 'wasm');
   t.after(() => layersModel.dispose());
   const exported = exportToOnnx(layersModel, { layers: [layer] });
   assert.equal(exported.dim, dim);
