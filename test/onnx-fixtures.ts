@@ -22,6 +22,11 @@ export interface TinyOnnxOptions {
   inputType?: ElemType;
   /** Reshapes to [1, -1] before the head (a graph that only runs with a batch of 1). */
   batchOneReshape?: boolean;
+  /**
+   * How the head pools: GlobalAveragePool (default), or as tf2onnx writes Keras' pooling —
+   * Transpose back to NHWC (`c2_nhwc`) then ReduceMean over axes 1, 2 (`gap` is then [N, 16]).
+   */
+  headPool?: 'gap' | 'reducemean-nhwc';
   /** Graph outputs besides `logits`, e.g. intermediate tensors for a reference run. */
   outputs?: string[];
   seed?: number;
@@ -52,7 +57,7 @@ function weights(n: number, seed: number, scale: number): Float32Array {
  */
 export async function writeTinyOnnx(file: string, opts: TinyOnnxOptions = {}): Promise<string> {
   const { layout = 'NCHW', batch = 'batch', size = 32, inputName = 'input', inputType = 'float32', seed = 7 } = opts;
-  const g = new GraphBuilder([inputName, ...Object.values(TINY)]);
+  const g = new GraphBuilder([inputName, 'c2_nhwc', ...Object.values(TINY)]);
   const [h, w]: Dim[] = size === 'symbolic' ? ['height', 'width'] : [size, size];
   g.addInput(inputName, layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3], inputType);
   let x = inputName;
@@ -71,17 +76,29 @@ export async function writeTinyOnnx(file: string, opts: TinyOnnxOptions = {}): P
     pads: [1, 1, 1, 1],
   });
   g.addNode('Relu', [conv2], TINY.conv2, {}, { output: TINY.conv2 });
-  g.addNode('GlobalAveragePool', [TINY.conv2], TINY.gap, {}, { output: TINY.gap });
+  if (opts.headPool === 'reducemean-nhwc') {
+    const nhwc = g.addNode('Transpose', [TINY.conv2], 'c2_nhwc', { perm: [0, 2, 3, 1] }, { output: 'c2_nhwc' });
+    g.addNode('ReduceMean', [nhwc], TINY.gap, { axes: [1, 2], keepdims: 0 }, { output: TINY.gap });
+  } else {
+    g.addNode('GlobalAveragePool', [TINY.conv2], TINY.gap, {}, { output: TINY.gap });
+  }
   if (opts.batchOneReshape) g.addNode('Reshape', [TINY.gap, g.addInt64s('shape', [1, -1])], TINY.flat, {}, { output: TINY.flat });
   else g.addNode('Flatten', [TINY.gap], TINY.flat, { axis: 1 }, { output: TINY.flat });
   g.addNode('Gemm', [TINY.flat, g.addFloats('wh', weights(5 * 16, seed + 4, 0.5), [5, 16]), g.addFloats('bh', weights(5, seed + 5, 0.1), [5])], 'head', { transB: 1 }, { output: TINY.logits });
   g.addOutput(TINY.logits, [batch, 5]);
-  for (const name of opts.outputs ?? []) g.addOutput(name, []);
   let bytes = g.toBytes('tiny', 'cnnfeat test model');
+  if (opts.outputs?.length) bytes = withOutputs(bytes, opts.outputs);
   if (opts.external) bytes = await moveToExternalData(bytes, file);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, bytes);
   return file;
+}
+
+/** The model with more graph outputs (float tensors of undeclared shape). */
+function withOutputs(bytes: Uint8Array, names: string[]): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  for (const name of names) model.graph!.output!.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
+  return onnx.ModelProto.encode(model).finish();
 }
 
 /** Moves every initializer of more than 64 bytes into `<model>.data` beside the model, as onnx.save_model(save_as_external_data=True) does. */

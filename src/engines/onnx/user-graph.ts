@@ -127,8 +127,8 @@ export async function cutGraph(
   const model = await readOnnxModel(source.modelFile);
   const size = inputSizeOf(model, source.input);
   const layers = checkedCut(model, cut.layers);
-  logger.info(`Cutting ${source.modelFile} at ${layers.join(', ')} for onnxruntime, once: ${file}`);
   const probed = await probeCut(model, layers, size, threads ?? os.availableParallelism());
+  logger.info(`Cutting ${source.modelFile} at ${layers.join(', ')} for onnxruntime, once: ${file}`);
   const pools: ('avg' | 'max')[] = cut.pool === 'avg+max' ? ['avg', 'max'] : [cut.pool];
   const wrapped = wrapModel(model, { size, batch: probed.batch, cut: layers, features: { tensors: probed.tensors, pools } });
   await makeDir(dir);
