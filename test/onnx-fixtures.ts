@@ -61,15 +61,17 @@ export async function writeTinyOnnx(file: string, opts: TinyOnnxOptions = {}): P
   const [h, w]: Dim[] = size === 'symbolic' ? ['height', 'width'] : [size, size];
   g.addInput(inputName, layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3], inputType);
   let x = inputName;
-  if (inputType !== 'float32') x = g.addNode('Cast', [x], 'to_float', { to: onnx.TensorProto.DataType.FLOAT });
-  if (inputType === 'uint8') x = g.addNode('Div', [x, g.addFloats('scale', [255], [])], 'unit');
+  if (inputType === 'uint8') x = g.addNode('Div', [g.addNode('Cast', [x], 'to_float', { to: onnx.TensorProto.DataType.FLOAT }), g.addFloats('scale', [255], [])], 'unit');
   if (layout === 'NHWC') x = g.addNode('Transpose', [x], 'to_nchw', { perm: [0, 3, 1, 2] });
-  const conv1 = g.addNode('Conv', [x, g.addFloats('w1', weights(8 * 3 * 9, seed, 0.5), [8, 3, 3, 3]), g.addFloats('b1', weights(8, seed + 1, 0.1), [8])], 'conv1', {
+  // A float16 model runs its first convolution in float16 (weights cast in the graph), then float32.
+  const half = (name: string) => (inputType === 'float16' ? g.addNode('Cast', [name], `${name}_f16`, { to: onnx.TensorProto.DataType.FLOAT16 }) : name);
+  const conv1 = g.addNode('Conv', [x, half(g.addFloats('w1', weights(8 * 3 * 9, seed, 0.5), [8, 3, 3, 3])), half(g.addFloats('b1', weights(8, seed + 1, 0.1), [8]))], 'conv1', {
     kernel_shape: [3, 3],
     pads: [1, 1, 1, 1],
     strides: [2, 2],
   });
-  g.addNode('Relu', [conv1], TINY.conv1, {}, { output: TINY.conv1 });
+  const conv1Float = inputType === 'float16' ? g.addNode('Cast', [conv1], 'conv1_f32', { to: onnx.TensorProto.DataType.FLOAT }) : conv1;
+  g.addNode('Relu', [conv1Float], TINY.conv1, {}, { output: TINY.conv1 });
   g.addNode('MaxPool', [TINY.conv1], TINY.pool1, { kernel_shape: [2, 2], strides: [2, 2] }, { output: TINY.pool1 });
   const conv2 = g.addNode('Conv', [TINY.pool1, g.addFloats('w2', weights(16 * 8 * 9, seed + 2, 0.3), [16, 8, 3, 3]), g.addFloats('b2', weights(16, seed + 3, 0.1), [16])], 'conv2', {
     kernel_shape: [3, 3],

@@ -46,6 +46,9 @@ test('resnet50: its own ONNX export, given as a .onnx file, gives the built-in f
   const expected = await builtIn.extractor.run(toInput(pixels, builtIn.settings), 3);
 
   const file = await cachedExport(builtIn.resolved.weightsDigest, 'avg_pool');
+  const cache = process.env.CNNFEAT_CACHE;
+  process.env.CNNFEAT_CACHE = path.join(dir, 'cache'); // the graph is cut anew on every run, not taken from the shared cache
+  t.after(() => (cache === undefined ? delete process.env.CNNFEAT_CACHE : (process.env.CNNFEAT_CACHE = cache)));
   const fromFile = await loadFeatureModel({ model: file, preprocess: 'caffe' });
   t.after(() => fromFile.extractor.dispose());
   assert.deepEqual(
