@@ -24,9 +24,13 @@ export interface TinyOnnxOptions {
   batchOneReshape?: boolean;
   /**
    * How the head pools: GlobalAveragePool (default), or as tf2onnx writes Keras' pooling —
-   * Transpose back to NHWC (`c2_nhwc`) then ReduceMean over axes 1, 2 (`gap` is then [N, 16]).
+   * Transpose back to NHWC (`c2_nhwc`) then ReduceMean over axes 1, 2 (`gap` is then [N, 16]);
+   * `linear-nhwc` puts a Linear layer on the NHWC tensor first, as ConvNeXt blocks do (MatMul
+   * by a 16×16 weight: `mm` [N, H, W, 16]).
    */
-  headPool?: 'gap' | 'reducemean-nhwc';
+  headPool?: 'gap' | 'reducemean-nhwc' | 'linear-nhwc';
+  /** Gates conv2 by a squeeze-and-excitation block (GlobalAveragePool `se_pool` → 1×1 Conv → Sigmoid → Mul). */
+  squeeze?: boolean;
   /** Graph outputs besides `logits`, e.g. intermediate tensors for a reference run. */
   outputs?: string[];
   seed?: number;
@@ -57,7 +61,7 @@ function weights(n: number, seed: number, scale: number): Float32Array {
  */
 export async function writeTinyOnnx(file: string, opts: TinyOnnxOptions = {}): Promise<string> {
   const { layout = 'NCHW', batch = 'batch', size = 32, inputName = 'input', inputType = 'float32', seed = 7 } = opts;
-  const g = new GraphBuilder([inputName, 'c2_nhwc', ...Object.values(TINY)]);
+  const g = new GraphBuilder([inputName, 'c2_nhwc', 'mm', 'se_pool', ...Object.values(TINY)]);
   const [h, w]: Dim[] = size === 'symbolic' ? ['height', 'width'] : [size, size];
   g.addInput(inputName, layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3], inputType);
   let x = inputName;
@@ -77,9 +81,16 @@ export async function writeTinyOnnx(file: string, opts: TinyOnnxOptions = {}): P
     kernel_shape: [3, 3],
     pads: [1, 1, 1, 1],
   });
-  g.addNode('Relu', [conv2], TINY.conv2, {}, { output: TINY.conv2 });
-  if (opts.headPool === 'reducemean-nhwc') {
-    const nhwc = g.addNode('Transpose', [TINY.conv2], 'c2_nhwc', { perm: [0, 2, 3, 1] }, { output: 'c2_nhwc' });
+  let gated = conv2;
+  if (opts.squeeze) {
+    const pooled = g.addNode('GlobalAveragePool', [conv2], 'se_pool', {}, { output: 'se_pool' });
+    const excite = g.addNode('Conv', [pooled, g.addFloats('wse', weights(16 * 16, seed + 7, 0.5), [16, 16, 1, 1])], 'se_conv', { kernel_shape: [1, 1] });
+    gated = g.addNode('Mul', [conv2, g.addNode('Sigmoid', [excite], 'se_gate')], 'se_mul');
+  }
+  g.addNode('Relu', [gated], TINY.conv2, {}, { output: TINY.conv2 });
+  if (opts.headPool === 'reducemean-nhwc' || opts.headPool === 'linear-nhwc') {
+    let nhwc = g.addNode('Transpose', [TINY.conv2], 'c2_nhwc', { perm: [0, 2, 3, 1] }, { output: 'c2_nhwc' });
+    if (opts.headPool === 'linear-nhwc') nhwc = g.addNode('MatMul', [nhwc, g.addFloats('wl', weights(16 * 16, seed + 6, 0.5), [16, 16])], 'mm', {}, { output: 'mm' });
     g.addNode('ReduceMean', [nhwc], TINY.gap, { axes: [1, 2], keepdims: 0 }, { output: TINY.gap });
   } else {
     g.addNode('GlobalAveragePool', [TINY.conv2], TINY.gap, {}, { output: TINY.gap });

@@ -77,8 +77,11 @@ async function directRun(file: string, batch: Float32Array, n: number, size: Siz
   return new Map([...parts].map(([name, p]) => [name, { data: Float32Array.from(p.data), dims: p.dims }]));
 }
 
-/** What cnnfeat should make of the cut: NCHW spatial tensors pooled per channel (avg, max, or both), rows as they are, concatenated. */
-function expectedFeatures(tensors: Map<string, { data: Float32Array; dims: number[] }>, layers: string[], pool: PoolMode, n: number): Float32Array[] {
+/**
+ * What cnnfeat should make of the cut: spatial tensors (NCHW, or NHWC when listed in `nhwc`)
+ * pooled per channel (avg, max, or both), rows as they are, concatenated.
+ */
+function expectedFeatures(tensors: Map<string, { data: Float32Array; dims: number[] }>, layers: string[], pool: PoolMode, n: number, nhwc = new Set<string>()): Float32Array[] {
   return Array.from({ length: n }, (_, i) => {
     const row: number[] = [];
     for (const name of layers) {
@@ -89,10 +92,11 @@ function expectedFeatures(tensors: Map<string, { data: Float32Array; dims: numbe
         row.push(...image);
         continue;
       }
-      const [, c, h, w] = dims as [number, number, number, number];
+      const channelsLast = nhwc.has(name);
+      const [c, hw] = channelsLast ? [dims[3]!, dims[1]! * dims[2]!] : [dims[1]!, dims[2]! * dims[3]!];
       for (const mode of pool === 'avg+max' ? ['avg', 'max'] : [pool]) {
         for (let k = 0; k < c; k++) {
-          const plane = image.subarray(k * h * w, (k + 1) * h * w);
+          const plane = Array.from({ length: hw }, (_, p) => image[channelsLast ? p * c + k : k * hw + p]!);
           row.push(mode === 'avg' ? plane.reduce((a, b) => a + b, 0) / plane.length : Math.max(...plane));
         }
       }
@@ -213,17 +217,21 @@ test('onnx model: a cut graph is cached by weights digest and cut; a second load
   assert.deepEqual(second.lines, []);
 });
 
-test('onnx model: an NHWC tensor (after a Transpose back, then ReduceMean over axes 1, 2) is pooled over its own spatial axes', async (t) => {
-  const file = await writeTinyOnnx(path.join(await tempDir(t), 'tiny.onnx'), { layout: 'NHWC', headPool: 'reducemean-nhwc', outputs: [TINY.conv2] });
+test('onnx model: NHWC tensors inside the graph (after a Transpose back; a MatMul by a weight) are pooled over their own spatial axes', async (t) => {
+  const dir = await tempDir(t);
   const size = { height: 32, width: 32 };
   const batch = nhwcBatch(2, size);
-  const reference = await directRun(file, batch, 2, size, { layout: 'NHWC' }, [TINY.conv2]);
-  const extractor = await loadEngine(await source(file), { layers: ['c2_nhwc'], pool: 'avg+max', threads: 1 });
-  t.after(() => extractor.dispose());
-  assert.equal(extractor.dim, 32);
-  assertClose(await extractor.run(batch.slice(), 2), expectedFeatures(reference, [TINY.conv2], 'avg+max', 2), 1e-5, 'c2_nhwc');
-  const listing = await listOnnxTensors(file);
-  assert.equal(listing.tensors.find((x) => x.name === TINY.gap)?.feature, 'ReduceMean over H×W');
+  for (const headPool of ['reducemean-nhwc', 'linear-nhwc'] as const) {
+    const file = await writeTinyOnnx(path.join(dir, `${headPool}.onnx`), { headPool, outputs: ['c2_nhwc', ...(headPool === 'linear-nhwc' ? ['mm'] : [])] });
+    const cut = headPool === 'linear-nhwc' ? ['c2_nhwc', 'mm'] : ['c2_nhwc'];
+    const reference = await directRun(file, batch, 2, size, {}, cut);
+    const extractor = await loadEngine(await source(file), { layers: cut, pool: 'avg+max', threads: 1 });
+    t.after(() => extractor.dispose());
+    assert.equal(extractor.dim, 32 * cut.length);
+    assertClose(await extractor.run(batch.slice(), 2), expectedFeatures(reference, cut, 'avg+max', 2, new Set(cut)), 1e-5, cut.join());
+    const listing = await listOnnxTensors(file);
+    assert.equal(listing.tensors.find((x) => x.name === TINY.gap)?.feature, 'ReduceMean over H×W');
+  }
 });
 
 test('onnx model: float16 and uint8 inputs get a Cast in the graph', async (t) => {
@@ -264,6 +272,8 @@ test('onnx model: layers lists node outputs with op and shape, marks global pool
   );
   assert.equal(listing.defaultCut, TINY.flat);
   assert.deepEqual({ layout: listing.input.layout, batch: listing.input.batch, size: listing.input.size, opset: listing.opset }, { layout: 'NCHW', batch: null, size: null, opset: 13 });
+  const squeezed = await listOnnxTensors(await writeTinyOnnx(path.join(path.dirname(file), 'se.onnx'), { squeeze: true }));
+  assert.deepEqual(squeezed.tensors.filter((x) => x.feature).map((x) => x.name), [TINY.gap, TINY.flat], 'a squeeze-and-excitation pooling is no feature');
   const cli = await runCli(['layers', file, '--json', '--quiet']);
   assert.equal(cli.code, 0, cli.stderr);
   const rows = JSON.parse(cli.stdout) as { name: string; outputShape: number[]; default: boolean }[];

@@ -178,8 +178,9 @@ function spatialAxes(layout: Layout): number[] {
 }
 
 /**
- * Why a node's output is a likely feature vector: a global pooling, a ReduceMean/ReduceMax over
- * the spatial axes, a pooling down to 1×1, or the classifier head's input; null otherwise.
+ * Why a node's output is a likely feature vector: a global pooling (not one feeding a convolution,
+ * as squeeze-and-excitation blocks do), a ReduceMean/ReduceMax over the spatial axes, a pooling
+ * down to 1×1, or the classifier head's input; null otherwise.
  * @param shape the output's shape when known (to recognise a pooling to 1×1)
  */
 export function featureReason(
@@ -190,7 +191,8 @@ export function featureReason(
 ): string | null {
   if (output === ctx.head) return 'pre-logits: input of the last Gemm/MatMul';
   const op = node.opType ?? '';
-  if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool') return 'global pooling';
+  const intoConv = (index.consumers.get(output) ?? []).some((c) => c.opType === 'Conv');
+  if ((op === 'GlobalAveragePool' || op === 'GlobalMaxPool') && !intoConv) return 'global pooling';
   if (op === 'ReduceMean' || op === 'ReduceMax') {
     const axes = attrInts(node, 'axes') ?? (node.input?.[1] ? index.constantInts(node.input[1]) : null);
     const x = node.input?.[0];
@@ -208,9 +210,21 @@ export function featureReason(
 }
 
 /**
+ * Whether a node works on the last axis of a rank-4 tensor as its channels: a MatMul by a weight
+ * matrix (a Linear layer applied to an NHWC tensor, as in ConvNeXt blocks) or a
+ * LayerNormalization over the last axis.
+ */
+function channelsLastOp(index: GraphIndex, node: NodeProto): boolean {
+  if (node.opType === 'MatMul') return index.initializers.has(node.input?.[1] ?? '');
+  if (node.opType === 'LayerNormalization') return [-1, 3].includes(attrInt(node, 'axis') ?? -1);
+  return false;
+}
+
+/**
  * The layout of a rank-4 tensor: found from the nearest op that fixes it — channel-first ops
- * (Conv, pooling, BatchNormalization…) and Transposes — walking through layout-keeping ops in
- * both directions; the image input's layout when nothing nearer tells.
+ * (Conv, pooling, BatchNormalization…), channel-last ones (MatMul by a weight, LayerNormalization
+ * over the last axis) and Transposes — walking through layout-keeping ops in both directions; the
+ * image input's layout when nothing nearer tells.
  */
 export function tensorLayout(index: GraphIndex, tensor: string, image: { name: string; layout: Layout }): Layout {
   const queue = [tensor];
@@ -224,6 +238,7 @@ export function tensorLayout(index: GraphIndex, tensor: string, image: { name: s
     if (producer) {
       const op = producer.opType ?? '';
       if (CHANNEL_FIRST_OPS.has(op)) return 'NCHW';
+      if (channelsLastOp(index, producer)) return 'NHWC';
       if (op === 'Transpose') {
         const perm = attrInts(producer, 'perm')?.join(',');
         if (perm === '0,2,3,1') return 'NHWC';
@@ -235,6 +250,7 @@ export function tensorLayout(index: GraphIndex, tensor: string, image: { name: s
     for (const consumer of index.consumers.get(name) ?? []) {
       const op = consumer.opType ?? '';
       if (CHANNEL_FIRST_OPS.has(op) && consumer.input?.[0] === name) return 'NCHW';
+      if (channelsLastOp(index, consumer) && consumer.input?.[0] === name) return 'NHWC';
       if (op === 'Transpose') {
         const perm = attrInts(consumer, 'perm')?.join(',');
         if (perm === '0,3,1,2') return 'NHWC';
