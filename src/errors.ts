@@ -1,4 +1,4 @@
-/** Exit codes of the cnnfeat CLI; documented in the README. */
+/** Exit codes of the cnnfeat CLI; documented in docs/exit-codes.md. */
 export const ExitCode = {
   ok: 0,
   /** An unexpected internal failure (a bug: please report it). */

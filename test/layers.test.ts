@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from './helpers.mjs';
+import { ROOT } from './helpers.js';
 
 /** Top-level entries of src/, bottom layer first; entries on one line are one layer. */
 const LAYERS: string[][] = [

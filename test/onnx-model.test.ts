@@ -14,8 +14,7 @@ import { loadEngine } from '../dist/engines/select.js';
 import type { PoolMode } from '../dist/engines/engine.js';
 import { weightsDigest } from '../dist/models/install.js';
 import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
-import type { Logger } from '../dist/util/log.js';
-import { makeColourDataset, ROOT, runCli, tempDir } from './helpers.mjs';
+import { makeColourDataset, recordingLogger, relativeError, ROOT, runCli, tempDir } from './helpers.js';
 import { TINY, writeTinyOnnx, type TinyOnnxOptions } from './onnx-fixtures.js';
 
 const { onnx } = onnxProto;
@@ -27,12 +26,6 @@ before(async () => {
 });
 
 type Size = { height: number; width: number };
-
-/** A logger that keeps what it is told. */
-function recorder(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`), progress: () => ({ update() {}, stop() {} }) };
-}
 
 /** `n` NHWC images of `size` with values in about [-2, 2]. */
 function nhwcBatch(n: number, size: Size, integers = false): Float32Array {
@@ -106,16 +99,8 @@ function expectedFeatures(tensors: Map<string, { data: Float32Array; dims: numbe
 }
 
 function assertClose(actual: Float32Array, expected: Float32Array[], tolerance: number, what: string): void {
-  const flat = Float32Array.from(expected.flatMap((r) => [...r]));
-  assert.equal(actual.length, flat.length, `${what}: feature count`);
-  let diff = 0;
-  let scale = 0;
-  flat.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(actual[i]! - v));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  assert.ok(scale > 0, `${what}: expected features are all zero`);
-  assert.ok(diff / scale <= tolerance, `${what}: max |diff| / max |value| = ${diff / scale}`);
+  const error = relativeError(actual, Float32Array.from(expected.flatMap((r) => [...r])));
+  assert.ok(error <= tolerance, `${what}: max |diff| / max |value| = ${error}`);
 }
 
 async function source(file: string, input?: Size) {
@@ -186,14 +171,14 @@ for (const c of CASES) {
     const batch = nhwcBatch(n, c.size);
     const reference = await directRun(file, batch, n, c.size, c.model, ALL);
     for (const cut of c.cuts) {
-      const logger = recorder();
+      const { logger, infos } = recordingLogger();
       const extractor = await loadEngine(await source(file, c.input), { layers: cut.layers, pool: cut.pool, engine: 'onnx', threads: 1, logger });
       t.after(() => extractor.dispose());
       const layers = cut.layers.length > 0 ? cut.layers : [TINY.flat];
       assert.deepEqual({ layers: extractor.layers, dim: extractor.dim, input: extractor.input, pooled: extractor.pooled }, { layers, dim: cut.dim, input: c.size, pooled: layers.some((l) => l !== TINY.flat) });
       const features = await extractor.run(batch.slice(), n);
       assertClose(features, expectedFeatures(reference, layers, cut.pool, n), 1e-5, `${layers.join(',')} ${cut.pool}`);
-      if (c.note) assert.match(logger.lines.join('\n'), c.note);
+      if (c.note) assert.match(infos.join('\n'), c.note);
     }
     if (c.model.external) {
       const cached = await fsp.readdir(path.join(process.env.CNNFEAT_CACHE!, 'onnx'));
@@ -206,15 +191,15 @@ test('onnx model: a cut graph is cached by weights digest and cut; a second load
   const dir = await tempDir(t);
   const file = await writeTinyOnnx(path.join(dir, 'tiny.onnx'), {});
   const src = await source(file);
-  const first = recorder();
-  await (await loadEngine(src, { layers: [TINY.conv2], logger: first })).dispose();
-  assert.match(first.lines.join('\n'), /Cutting .*tiny\.onnx at c2 for onnxruntime, once/);
+  const first = recordingLogger();
+  await (await loadEngine(src, { layers: [TINY.conv2], logger: first.logger })).dispose();
+  assert.match(first.infos.join('\n'), /Cutting .*tiny\.onnx at c2 for onnxruntime, once/);
   await fsp.writeFile(file, 'gone'); // a cache hit must not read it
-  const second = recorder();
-  const again = await loadEngine(src, { layers: [TINY.conv2], logger: second });
+  const second = recordingLogger();
+  const again = await loadEngine(src, { layers: [TINY.conv2], logger: second.logger });
   t.after(() => again.dispose());
   assert.equal(again.dim, 16);
-  assert.deepEqual(second.lines, []);
+  assert.deepEqual(second.all, []);
 });
 
 test('onnx model: NHWC tensors inside the graph (after a Transpose back; a MatMul by a weight) are pooled over their own spatial axes', async (t) => {

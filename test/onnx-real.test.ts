@@ -9,24 +9,14 @@ import sharp from 'sharp';
 import { cacheDir } from '../dist/util/cache.js';
 import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
 import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
-import { ROOT, tempDir } from './helpers.mjs';
-
-function maxRelativeDiff(a: Float32Array, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
+import { readJson, relativeError, ROOT, tempDir } from './helpers.js';
 
 /** The cached export of `weightsDigest` cut at `layer` with average pooling, as the onnx engine wrote it. */
 async function cachedExport(weightsDigest: string, layer: string): Promise<string> {
   const dir = path.join(cacheDir(), 'onnx');
   for (const name of await fsp.readdir(dir)) {
     if (!name.endsWith('.json')) continue;
-    const record = JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8'));
+    const record = await readJson<{ exporterVersion?: number; weightsDigest: string; layers: string[]; pool: string }>(path.join(dir, name));
     if (record.exporterVersion && record.weightsDigest === weightsDigest && record.layers.join() === layer && record.pool === 'avg') return path.join(dir, name.replace(/\.json$/, '.onnx'));
   }
   throw new Error(`no cached export of ${weightsDigest} at ${layer} in ${dir}`);
@@ -57,7 +47,8 @@ test('resnet50: its own ONNX export, given as a .onnx file, gives the built-in f
   );
   assert.notEqual(fromFile.settings.weightsDigest, builtIn.settings.weightsDigest, 'the digest of the .onnx file, not of the shards');
   const features = await fromFile.extractor.run(toInput(pixels, fromFile.settings), 3);
-  assert.ok(maxRelativeDiff(features, expected) <= 1e-5, `max |diff| / max |value| = ${maxRelativeDiff(features, expected)}`);
+  const error = relativeError(features, expected);
+  assert.ok(error <= 1e-5, `max |diff| / max |value| = ${error}`);
 });
 
 /** The NCHW image formula of test/fixtures/torch-tiny.py, laid out NHWC as cnnfeat feeds it. */
@@ -69,7 +60,7 @@ function torchImages(n: number, h: number, w: number): Float32Array {
 
 test('torch.onnx.export output (dynamic batch, height and width): the default cut gives PyTorch\'s pre-logits features', async (t) => {
   const model = path.join(ROOT, 'test', 'fixtures', 'torch-tiny.onnx');
-  const reference = JSON.parse(await fsp.readFile(path.join(ROOT, 'test', 'fixtures', 'torch-tiny.json'), 'utf8')) as { features: Record<string, number[][]> };
+  const reference = await readJson<{ features: Record<string, number[][]> }>(path.join(ROOT, 'test', 'fixtures', 'torch-tiny.json'));
   const cache = process.env.CNNFEAT_CACHE;
   process.env.CNNFEAT_CACHE = path.join(await tempDir(t), 'cache');
   t.after(() => (cache === undefined ? delete process.env.CNNFEAT_CACHE : (process.env.CNNFEAT_CACHE = cache)));
@@ -79,6 +70,7 @@ test('torch.onnx.export output (dynamic batch, height and width): the default cu
     t.after(() => fm.extractor.dispose());
     assert.deepEqual([fm.settings.layer, fm.settings.dim, fm.settings.input], ['/Flatten_output_0', 8, { height: h, width: w }]);
     const features = await fm.extractor.run(torchImages(2, h, w), 2);
-    assert.ok(maxRelativeDiff(features, rows.flat()) <= 1e-5, `${size}: ${maxRelativeDiff(features, rows.flat())}`);
+    const error = relativeError(features, rows.flat());
+    assert.ok(error <= 1e-5, `${size}: max |diff| / max |value| = ${error}`);
   }
 });

@@ -6,12 +6,14 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tar from 'tar';
-import { serveFiles } from './http-fixture.mjs';
-import { json, makeColourDataset, manifestOf, runCli, tempDir } from './helpers.mjs';
+import type { TestContext } from 'node:test';
+import type { ModelCard } from '../dist/models/card.js';
+import { serveFiles, type Rule } from './http-fixture.js';
+import { json, makeColourDataset, manifestOf, readJson, runCli, tempDir, type ExtractJson, type PulledJson } from './helpers.js';
 import { writeTinyOnnx } from './onnx-fixtures.js';
 
 /** A cache, a dataset and a served folder holding tiny.onnx (weights in tiny.onnx.data) and whole.onnx. */
-async function setup(t: Parameters<typeof tempDir>[0], rules: Record<string, string> = {}) {
+async function setup(t: TestContext, rules: Record<string, Rule> = {}) {
   const work = await tempDir(t);
   const served = path.join(work, 'served');
   await writeTinyOnnx(path.join(served, 'tiny.onnx'), { external: true });
@@ -27,11 +29,11 @@ const sha256 = async (file: string) => createHash('sha256').update(await fsp.rea
 test('onnx over http: the .onnx and its external data are downloaded, verified, installed and reused offline', async (t) => {
   const { work, served, server, cache, data, env } = await setup(t);
   const url = `${server.base}tiny.onnx`;
-  const pulled = json(await runCli(['models', 'pull', url, '--json'], { env }));
+  const pulled = json<PulledJson>(await runCli(['models', 'pull', url, '--json'], { env }));
   assert.equal(pulled.modelFile, path.join(pulled.dir, 'tiny.onnx'));
-  const record = JSON.parse(await fsp.readFile(path.join(pulled.dir, 'cnnfeat-install.json'), 'utf8'));
+  const record = await readJson<{ files: { name: string; sha256: string }[] }>(path.join(pulled.dir, 'cnnfeat-install.json'));
   assert.deepEqual(
-    record.files.map((f: { name: string; sha256: string }) => [f.name, f.sha256]),
+    record.files.map((f) => [f.name, f.sha256]),
     [
       ['tiny.onnx', await sha256(path.join(served, 'tiny.onnx'))],
       ['tiny.onnx.data', await sha256(path.join(served, 'tiny.onnx.data'))],
@@ -42,7 +44,7 @@ test('onnx over http: the .onnx and its external data are downloaded, verified, 
 
   await server.close();
   const out = path.join(work, 'out');
-  const extracted = json(await runCli(['extract', data, '-o', out, '-m', url, '--preprocess', 'torch', '--json', '--quiet'], { env }));
+  const extracted = json<ExtractJson>(await runCli(['extract', data, '-o', out, '-m', url, '--preprocess', 'torch', '--json', '--quiet'], { env }));
   assert.deepEqual([extracted.rows, extracted.dim], [4, 16]);
   const { settings } = await manifestOf(out);
   assert.deepEqual([settings.model, settings.weightsDigest, settings.layer], [url, pulled.weightsDigest, 'flat']);
@@ -53,13 +55,13 @@ test('onnx over http: models add pins every file; a wrong hash or a truncated fi
   const { work, served, server, cache, data, env } = await setup(t, { 'cut.onnx': 'truncate', 'half.onnx': 'short-chunked' });
   await fsp.copyFile(path.join(served, 'whole.onnx'), path.join(served, 'cut.onnx'));
   await fsp.copyFile(path.join(served, 'whole.onnx'), path.join(served, 'half.onnx'));
-  const added = json(await runCli(['models', 'add', 'tiny-http', `${server.base}tiny.onnx`, '--preprocess', 'torch', '--layer', 'c2', '--json'], { env }));
+  const added = json<ModelCard & { source: { files: Record<string, { sha256: string }> } }>(await runCli(['models', 'add', 'tiny-http', `${server.base}tiny.onnx`, '--preprocess', 'torch', '--layer', 'c2', '--json'], { env }));
   assert.deepEqual(
     { format: added.format, layout: added.layout, input: added.input, layer: added.featureLayer, dim: added.dim, pinned: Object.keys(added.source.files) },
     { format: 'onnx', layout: 'NCHW', input: { height: 32, width: 32, channels: 3 }, layer: 'c2', dim: 16, pinned: ['tiny.onnx', 'tiny.onnx.data'] },
   );
   assert.equal(added.source.files['tiny.onnx.data'].sha256, await sha256(path.join(served, 'tiny.onnx.data')));
-  const byId = json(await runCli(['extract', data, '-o', path.join(work, 'by-id'), '-m', 'tiny-http', '--json', '--quiet'], { env }));
+  const byId = json<ExtractJson>(await runCli(['extract', data, '-o', path.join(work, 'by-id'), '-m', 'tiny-http', '--json', '--quiet'], { env }));
   assert.equal(byId.dim, 16);
 
   const card = (id: string, file: string, pin?: object) => ({
@@ -87,7 +89,7 @@ test('onnx over http: models add pins every file; a wrong hash or a truncated fi
     const r = await runCli(['extract', data, '-o', out, '-m', id], { env });
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, message);
-    assert.equal(r.stderr.trim().split('\n').filter((l: string) => !l.startsWith('Downloading')).length, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('Downloading')).length, 1, r.stderr);
     assert.deepEqual(await fsp.readdir(path.join(cache, 'models')).then((d) => d.filter((x) => x.includes(id))), [], `nothing installed for ${id}`);
     assert.deepEqual(await fsp.readdir(out).catch(() => []), []);
   }
@@ -117,19 +119,19 @@ test('onnx from an npm tarball card and from a local models add: the card keeps 
   };
   await fsp.writeFile(path.join(cache, 'cards', 'tiny-npm.json'), JSON.stringify(card));
   const out = path.join(work, 'npm-out');
-  const extracted = json(await runCli(['extract', data, '-o', out, '-m', 'tiny-npm', '--json', '--quiet'], { env }));
+  const extracted = json<ExtractJson>(await runCli(['extract', data, '-o', out, '-m', 'tiny-npm', '--json', '--quiet'], { env }));
   assert.equal(extracted.dim, 24);
   const { settings } = await manifestOf(out);
   assert.deepEqual([settings.input, settings.preprocess, settings.layer], [{ height: 48, width: 40 }, 'torch', 'c1,flat']);
   assert.deepEqual((await fsp.readdir(path.join(cache, 'models', 'tiny-npm'))).sort(), ['cnnfeat-install.json', 'tiny.onnx', 'tiny.onnx.data']);
 
   const local = await writeTinyOnnx(path.join(work, 'mine', 'model.onnx'), { size: 'symbolic' });
-  const added = json(await runCli(['models', 'add', 'mine', path.dirname(local), '--preprocess', 'torch', '--input', '64x64', '--json'], { env }));
+  const added = json<ModelCard & { source: { path: string } }>(await runCli(['models', 'add', 'mine', path.dirname(local), '--preprocess', 'torch', '--input', '64x64', '--json'], { env }));
   assert.deepEqual(
     { source: added.source.type, path: added.source.path, input: added.input, layout: added.layout, preprocess: added.preprocess, layer: added.featureLayer, dim: added.dim },
     { source: 'local', path: local, input: { height: 64, width: 64, channels: 3 }, layout: 'NCHW', preprocess: 'torch', layer: 'flat', dim: 16 },
   );
-  json(await runCli(['extract', data, '-o', path.join(work, 'mine-out'), '-m', 'mine', '--json', '--quiet'], { env }));
+  json<ExtractJson>(await runCli(['extract', data, '-o', path.join(work, 'mine-out'), '-m', 'mine', '--json', '--quiet'], { env }));
   assert.deepEqual((await manifestOf(path.join(work, 'mine-out'))).settings.input, { height: 64, width: 64 });
   await writeTinyOnnx(local, { size: 'symbolic', seed: 99 });
   const changed = await runCli(['extract', data, '-o', path.join(work, 'changed'), '-m', 'mine'], { env });

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { CnnfeatError } from '../errors.js';
+import type { Logger } from '../util/log.js';
 import { isDirectory, statOrNull } from '../util/fs.js';
 
 /** File extensions (lower case, no dot) that are read as images. */
@@ -150,11 +151,21 @@ async function dropAliases(absRoot: string, relPaths: string[]): Promise<string[
   return kept;
 }
 
+/** Options of {@link assertUsableDataset}. */
+export interface UsableDatasetOptions {
+  /** Class folders with images needed: 2 where a classifier will be trained on it. */
+  minClasses?: number;
+  /** Refuse empty class folders instead of warning about them. */
+  strict?: boolean;
+  /** Where the warning about empty class folders goes (none: not warned). */
+  logger?: Logger;
+}
+
 /**
- * Checks that a dataset can be used: it has images, and no class folder is empty.
- * @param minClasses 2 where a classifier will be trained on it.
+ * Checks that a dataset can be used: it has images and enough classes with images. An empty
+ * class folder among others is a warning (its class gets no rows), an error in strict mode.
  */
-export function assertUsableDataset(ds: Dataset, minClasses = 1): void {
+export function assertUsableDataset(ds: Dataset, { minClasses = 1, strict = false, logger }: UsableDatasetOptions = {}): void {
   if (ds.samples.length === 0) {
     if (ds.ignored.some((i) => i.reason === ROOT_IMAGE)) {
       throw new CnnfeatError(`${ds.root}: images lie directly in the folder; move them into one sub-folder per class (<dir>/<class>/<image>)`);
@@ -163,14 +174,13 @@ export function assertUsableDataset(ds: Dataset, minClasses = 1): void {
       `${ds.root}: no images found; expected <dir>/<class>/<image> with extensions ${IMAGE_EXTENSIONS.join(', ')}`,
     );
   }
-  if (ds.emptyClasses.length > 0) {
-    throw new CnnfeatError(
-      `${ds.root}: class folder(s) with no images: ${ds.emptyClasses.join(', ')}; add images or remove the folder`,
-    );
+  const empty = `${ds.root}: class folder(s) with no images: ${ds.emptyClasses.join(', ')}`;
+  if (ds.emptyClasses.length > 0 && strict) throw new CnnfeatError(`${empty}; add images or remove the folder (strict mode)`);
+  const withImages = ds.classes.length - ds.emptyClasses.length;
+  if (withImages < minClasses) {
+    throw new CnnfeatError(`${ds.root}: found ${withImages} class folder(s) with images; a classifier needs at least ${minClasses}`);
   }
-  if (ds.classes.length < minClasses) {
-    throw new CnnfeatError(`${ds.root}: found ${ds.classes.length} class folder(s); a classifier needs at least ${minClasses}`);
-  }
+  if (ds.emptyClasses.length > 0) logger?.warn(`${empty}; they are recorded as classes without rows`);
 }
 
 /**

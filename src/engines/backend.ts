@@ -40,7 +40,7 @@ async function selectBackend(choice: BackendChoice): Promise<BackendName> {
     if (await tryBackend(name)) return name;
   }
   const hint = choice === 'tensorflow' ? ' (is @tensorflow/tfjs-node installed?)' : '';
-  throw new CnnfeatError(`the ${choice} tfjs backend could not be initialised${hint}; use --backend auto`);
+  throw new CnnfeatError(`the ${choice} tfjs backend could not be initialised${hint}; use the auto engine (--engine auto)`);
 }
 
 async function tryBackend(name: BackendName): Promise<boolean> {

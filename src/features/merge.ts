@@ -22,12 +22,12 @@ export interface MergeOptions {
 export async function mergeFeatureDirs(dirs: string[], outDir: string, opts: MergeOptions = {}): Promise<FeatureManifest> {
   const logger = opts.logger ?? silentLogger;
   const resolvedOut = path.resolve(outDir);
-  if (dirs.some((d) => path.resolve(d) === resolvedOut)) throw new CnnfeatError(`-o ${outDir}: is one of the shards being merged; choose another folder`);
+  if (dirs.some((d) => path.resolve(d) === resolvedOut)) throw new CnnfeatError(`${outDir}: the output folder (-o) is one of the shards being merged; choose another folder`);
   const shards = orderShards(await Promise.all(dirs.map((d) => readFeatureIndex(d))));
   return withLock(outDir, 'merge', logger, async () => {
     const state = await featureDirState(outDir);
     if (state !== 'empty' && !opts.overwrite) {
-      throw new CnnfeatError(`${outDir} already holds features (or an unfinished run); pass --overwrite to replace them or choose another -o`);
+      throw new CnnfeatError(`${outDir} already holds features (or an unfinished run); overwrite them (--overwrite) or choose another output folder`);
     }
     return writeMerged(shards, outDir);
   });
@@ -38,7 +38,7 @@ function orderShards(indices: FeatureIndex[]): FeatureIndex[] {
   const first = indices[0];
   if (!first) throw new CnnfeatError('merge: give the shard directories to merge');
   for (const ix of indices) {
-    if (!ix.manifest.shard) throw new CnnfeatError(`${ix.dir}: not a shard (extracted without --shard); merge joins the outputs of extract --shard i/n`);
+    if (!ix.manifest.shard) throw new CnnfeatError(`${ix.dir}: not a shard (extracted without a shard, --shard); merge joins the shards of one extraction (extract --shard i/n)`);
     if (!Array.isArray(ix.manifest.files)) throw new CnnfeatError(`${ix.dir}: its manifest has no file list; re-run that shard`);
   }
   const job = first.manifest.shard!;
@@ -51,7 +51,7 @@ function orderShards(indices: FeatureIndex[]): FeatureIndex[] {
     const s = ix.manifest.shard!;
     if (s.of !== job.of || s.count !== job.count || s.total !== job.total) {
       throw new CnnfeatError(
-        `${ix.dir}: shard of a different file list or shard count than ${first.dir} (${s.count} shards of ${s.total} files vs ${job.count} of ${job.total}); every shard must scan the same image folder content with the same --shards`,
+        `${ix.dir}: shard of a different file list or shard count than ${first.dir} (${s.count} shards of ${s.total} files vs ${job.count} of ${job.total}); every shard must scan the same image folder content with the same shard count (--shards)`,
       );
     }
   }

@@ -26,26 +26,26 @@ export interface FeatureIndex {
 export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   const state = await featureDirState(dir);
   if (state === 'partial') {
-    throw new CnnfeatError(`${dir}: extraction did not finish; run \`cnnfeat extract ... --resume\` to complete it`);
+    throw new CnnfeatError(`${dir}: extraction did not finish; resume it (\`cnnfeat extract … --resume\`) to complete it`);
   }
   if (state !== 'complete') {
     if (!(await exists(dir))) throw new CnnfeatError(`${dir}: no such folder; give a feature directory written by \`cnnfeat extract\``);
     throw new CnnfeatError(`${dir}: not a cnnfeat feature directory (no ${MANIFEST_FILE}); create it with \`cnnfeat extract\``);
   }
-  const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE), 're-run `cnnfeat extract --overwrite`');
+  const manifest = await readJson<FeatureManifest>(path.join(dir, MANIFEST_FILE), 'extract it again, overwriting it (`cnnfeat extract … --overwrite`)');
   if (manifest?.format !== 'cnnfeat-features' || typeof manifest.settings !== 'object' || typeof manifest.counts !== 'object') {
-    throw new CnnfeatError(`${path.join(dir, MANIFEST_FILE)}: not a cnnfeat manifest; re-run \`cnnfeat extract --overwrite\``);
+    throw new CnnfeatError(`${path.join(dir, MANIFEST_FILE)}: not a cnnfeat manifest; extract it again, overwriting it (\`cnnfeat extract … --overwrite\`)`);
   }
   manifest.settings = settingsFromDisk(manifest.settings);
   const handle = await fsp.open(path.join(dir, FEATURES_FILE), 'r');
   const matrix = await readNpyHeader(handle, path.join(dir, FEATURES_FILE)).finally(() => handle.close());
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
   if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {
-    throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header; re-run \`cnnfeat extract --overwrite\``);
+    throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header; extract it again, overwriting it (\`cnnfeat extract … --overwrite\`)`);
   }
   if (rows.length !== matrix.rows || matrix.rows !== manifest.counts.rows || matrix.cols !== manifest.settings.dim) {
     throw new CnnfeatError(
-      `${dir}: ${FEATURES_FILE} has ${matrix.rows}×${matrix.cols}, ${SAMPLES_FILE} ${rows.length} rows, manifest ${manifest.counts.rows}×${manifest.settings.dim}; re-run \`cnnfeat extract --overwrite\``,
+      `${dir}: ${FEATURES_FILE} has ${matrix.rows}×${matrix.cols}, ${SAMPLES_FILE} ${rows.length} rows, manifest ${manifest.counts.rows}×${manifest.settings.dim}; extract it again, overwriting it (\`cnnfeat extract … --overwrite\`)`,
     );
   }
   return {

@@ -86,6 +86,8 @@ export interface FeatureManifest {
   engine: EngineDescription;
   classes: string[];
   counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
+  /** Classes without rows: an empty class folder, or one whose every image was skipped (absent in older manifests). */
+  emptyClasses?: string[];
   /** `sha256:` of the image folder, classes and file list the extraction planned (see planDigest). */
   planDigest: string;
   skipped: SkippedFile[];
@@ -148,6 +150,7 @@ export function manifestFor(plan: Plan, facts: ManifestFacts): FeatureManifest {
     engine: facts.engine,
     classes: plan.classes,
     counts: { rows: facts.rows, planned: plan.files.length, skipped: facts.skipped.length, perClass },
+    emptyClasses: plan.classes.filter((c) => perClass[c] === 0),
     planDigest: planDigest(plan),
     skipped: [...facts.skipped],
     ignored: plan.ignored ?? [],
@@ -176,7 +179,7 @@ export function diffSettings<T extends object>(a: T, b: T, keys = Object.keys({ 
 export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): string | null {
   const hashed = (files: PlannedFile[]) => files.some((f) => f.sha256 !== undefined);
   if (hashed(before) === hashed(now)) return null;
-  return `it was made ${hashed(before) ? 'with' : 'without'} --hash; run it ${hashed(before) ? 'with' : 'without'} --hash too`;
+  return `it was made ${hashed(before) ? 'with' : 'without'} content hashes (--hash); run it ${hashed(before) ? 'with' : 'without'} them too`;
 }
 
 /**

@@ -78,7 +78,7 @@ export class FeatureWriter {
    * it was started with. Anything written after the last checkpoint is cut off.
    */
   static async resume(dir: string, plan: Plan): Promise<FeatureWriter> {
-    const hint = 'start again with --overwrite';
+    const hint = 'start again, overwriting it (--overwrite)';
     const saved = await readJson<Plan>(path.join(dir, PLAN_FILE), hint);
     if (!Array.isArray(saved?.files) || typeof saved.settings !== 'object') {
       throw new CnnfeatError(`${path.join(dir, PLAN_FILE)}: damaged plan; ${hint}`);
@@ -156,7 +156,7 @@ export class FeatureWriter {
     if (!known) return err;
     const what = known.message.startsWith(this.dir) ? known.message : `${this.dir}: ${known.message}`;
     const kept = `${this.progress.rows} rows up to the last checkpoint are kept`;
-    const hint = what.includes('--resume') ? kept : `${kept}: fix this and continue with --resume`;
+    const hint = what.includes('--resume') ? kept : `${kept}: fix this and resume (--resume)`;
     return new CnnfeatError(`${what}; ${hint}`, known.exitCode);
   }
 
@@ -185,16 +185,16 @@ export class FeatureWriter {
 function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
   const changed = diffSettings(saved.settings, plan.settings);
   if (changed.length > 0) {
-    throw new CnnfeatError(`${dir}: cannot resume, it was started with different ${changed.join(', ')}; use the same options or --overwrite`);
+    throw new CnnfeatError(`${dir}: cannot resume, it was started with different ${changed.join(', ')}; use the same options or overwrite it (--overwrite)`);
   }
   if (saved.imageRoot !== plan.imageRoot) {
-    throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or --overwrite`);
+    throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or overwrite it (--overwrite)`);
   }
   if (JSON.stringify(saved.files) !== JSON.stringify(plan.files) || JSON.stringify(saved.classes) !== JSON.stringify(plan.classes)) {
     const hashFlag = hashFlagChange(saved.files, plan.files);
     if (hashFlag) throw new CnnfeatError(`${dir}: cannot resume, ${hashFlag}`);
     throw new CnnfeatError(
-      `${dir}: cannot resume, the image list changed since the extraction started (${saved.files.length} files then, ${plan.files.length} now); restore it or start again with --overwrite`,
+      `${dir}: cannot resume, the image list changed since the extraction started (${saved.files.length} files then, ${plan.files.length} now); restore it or start again, overwriting it (--overwrite)`,
     );
   }
 }

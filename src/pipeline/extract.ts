@@ -56,8 +56,9 @@ export interface ExtractResult {
  */
 export async function extractFeatures(images: string | Dataset, outDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const logger = opts.logger ?? silentLogger;
-  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
-  assertUsableDataset(dataset);
+  const scanned = typeof images === 'string';
+  const dataset = scanned ? await scanDataset(images) : images;
+  assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract', logger, () => extractLocked(dataset, outDir, opts, logger));
 }
 

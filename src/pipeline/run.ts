@@ -89,14 +89,16 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
 }
 
 async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: RunResult['split']; train: Dataset; test: Dataset }> {
+  const logger = opts.logger;
   const given = await findGivenSplit(dir);
   if (given) {
     const [train, test] = await Promise.all([scanDataset(given.train), scanDataset(given.test)]);
-    assertUsableDataset(train, 2);
-    assertUsableDataset(test);
-    const unknown = test.classes.filter((c) => !train.classes.includes(c));
+    assertUsableDataset(train, { minClasses: 2, strict: opts.strict, logger });
+    assertUsableDataset(test, { strict: opts.strict, logger });
+    const trained = new Set(train.samples.map((s) => s.label));
+    const unknown = [...new Set(test.samples.map((s) => s.label))].filter((c) => !trained.has(c));
     if (unknown.length > 0) {
-      throw new CnnfeatError(`${given.test}: class folder(s) ${unknown.join(', ')} have no counterpart in ${given.train}; every test class needs training images`);
+      throw new CnnfeatError(`${given.test}: class folder(s) ${unknown.join(', ')} have no training images in ${given.train}; every test class needs training images`);
     }
     return { split: 'given', train, test };
   }
@@ -104,6 +106,6 @@ async function splitDataset(dir: string, opts: RunOptions): Promise<{ split: Run
     throw new CnnfeatError(`${dir}: has train/ but no test/ or val/ folder; add one, or give a folder of class folders for a stratified split`);
   }
   const all = await scanDataset(dir);
-  assertUsableDataset(all, 2);
+  assertUsableDataset(all, { minClasses: 2, strict: opts.strict, logger });
   return { split: 'stratified', ...stratifiedSplit(all, opts.testSize ?? RUN_DEFAULTS.testSize, opts.seed ?? RUN_DEFAULTS.seed) };
 }

@@ -28,10 +28,11 @@ export interface UpdateResult extends ExtractResult {
 export async function updateFeatures(images: string | Dataset, outDir: string, opts: ExtractOptions = {}): Promise<UpdateResult> {
   const logger = opts.logger ?? silentLogger;
   if (opts.overwrite || opts.resume || opts.shard) {
-    throw new CnnfeatError('--update cannot be combined with --overwrite, --resume or --shard; an interrupted update is continued by running it again');
+    throw new CnnfeatError('an update (--update) cannot be combined with overwrite, resume or a shard (--overwrite, --resume, --shard); an interrupted update is continued by running it again');
   }
-  const dataset = typeof images === 'string' ? await scanDataset(images) : images;
-  assertUsableDataset(dataset);
+  const scanned = typeof images === 'string';
+  const dataset = scanned ? await scanDataset(images) : images;
+  assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract --update', logger, async () => {
     await completePendingUpdate(outDir, logger);
     const state = await featureDirState(outDir);
@@ -42,8 +43,8 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
     if (state !== 'complete') {
       throw new CnnfeatError(
         state === 'partial'
-          ? `${outDir} holds an unfinished extraction; complete it with --resume before --update (or start over with --overwrite)`
-          : `${outDir} has features.npy/samples.csv not written by a cnnfeat run; pass --overwrite or choose another -o`,
+          ? `${outDir} holds an unfinished extraction; complete it (--resume) before updating it (or start over, --overwrite)`
+          : `${outDir} has features.npy/samples.csv not written by a cnnfeat run; overwrite them (--overwrite) or choose another output folder`,
       );
     }
     const old = await readFeatureIndex(outDir);
@@ -51,7 +52,7 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
     return withFeatureModel(opts, async (featureModel) => {
       const changedSettings = diffSettings(old.manifest.settings, featureModel.settings);
       if (changedSettings.length > 0) {
-        throw new CnnfeatError(`${outDir} was made with a different ${changedSettings.join(', ')}; use the same options, or --overwrite to start over`);
+        throw new CnnfeatError(`${outDir} was made with a different ${changedSettings.join(', ')}; use the same options, or start over, overwriting it (--overwrite)`);
       }
       const startedAt = Date.now();
       const { files } = await planFiles(dataset, { hash: opts.hash });
@@ -73,7 +74,7 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
 
 function assertUpdatable(old: FeatureIndex): void {
   if (!Array.isArray(old.manifest.files)) {
-    throw new CnnfeatError(`${old.dir} was written by an older cnnfeat that did not record file sizes and times; run once with --overwrite`);
+    throw new CnnfeatError(`${old.dir} was written by an older cnnfeat that did not record file sizes and times; extract it once more, overwriting it (--overwrite)`);
   }
   if (old.manifest.shard) {
     throw new CnnfeatError(`${old.dir} holds shard ${old.manifest.shard.index}/${old.manifest.shard.count} only; merge the shards (cnnfeat merge) and update the merged folder`);
@@ -132,7 +133,7 @@ async function computeRows(dataset: Dataset, files: PlannedFile[], rowsDir: stri
       });
     }
   }
-  if (!(await covers(rowsDir, files))) throw new CnnfeatError(`${rowsDir}: image files changed while they were being updated; run --update again`);
+  if (!(await covers(rowsDir, files))) throw new CnnfeatError(`${rowsDir}: image files changed while they were being updated; run the update (--update) again`);
   return readFeatureIndex(rowsDir);
 }
 
@@ -170,7 +171,7 @@ async function assemble(
     const { copies, skipped } = gatherRows(
       plan.files,
       (file) => (newRows && computedPaths.has(file.relPath) ? newRows : oldRows),
-      (file) => new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run --update again`),
+      (file) => new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run the update (--update) again`),
     );
     const engine = computed?.manifest.engine ?? old.manifest.engine;
     const manifest: FeatureManifest = {

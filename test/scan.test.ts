@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assertUsableDataset, collectImages, scanDataset } from '../dist/dataset/scan.js';
+import { CnnfeatError } from '../dist/errors.js';
+import { assertUsableDataset, collectImages, scanDataset, type Dataset, type Sample } from '../dist/dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dist/dataset/split.js';
-import { tempDir, writeImage } from './helpers.mjs';
+import { recordingLogger, tempDir, writeImage } from './helpers.js';
 
-async function touch(file, content = 'x') {
+async function touch(file: string, content = 'x'): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, content);
 }
@@ -39,7 +40,7 @@ test('scan: classes are first-level folders; nested, upper-case, hidden, non-ima
   assert.deepEqual(await scanDataset(root), ds, 'a second scan is identical');
 });
 
-test('scan: a linked class folder is followed; empty classes and empty datasets are clear errors', async (t) => {
+test('scan: a linked class folder is followed; an empty class is refused only in strict mode; empty datasets are clear errors', async (t) => {
   const root = await tempDir(t);
   const elsewhere = await tempDir(t);
   await touch(path.join(elsewhere, 'one.jpg'));
@@ -49,7 +50,12 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   assert.deepEqual(ds.classes, ['empty', 'linked']);
   assert.deepEqual(ds.emptyClasses, ['empty']);
   assert.deepEqual(ds.samples.map((s) => s.relPath), ['linked/one.jpg']);
-  assert.throws(() => assertUsableDataset(ds), (e) => e.exitCode === 2 && /empty/.test(e.message));
+  const { logger, warnings } = recordingLogger();
+  assertUsableDataset(ds, { logger });
+  assert.deepEqual(warnings, [`${root}: class folder(s) with no images: empty; they are recorded as classes without rows`]);
+  const usageError = (pattern: RegExp) => (e: unknown) => e instanceof CnnfeatError && e.exitCode === 2 && pattern.test(e.message);
+  assert.throws(() => assertUsableDataset(ds, { strict: true }), usageError(/no images: empty; add images or remove the folder \(strict mode\)/));
+  assert.throws(() => assertUsableDataset(ds, { minClasses: 2 }), usageError(/found 1 class folder\(s\) with images/));
 
   const none = await tempDir(t);
   await assert.rejects(async () => assertUsableDataset(await scanDataset(none)), /no images found/);
@@ -58,7 +64,7 @@ test('scan: a linked class folder is followed; empty classes and empty datasets 
   await touch(path.join(single, 'only', 'a.jpg'));
   const singleDs = await scanDataset(single);
   assertUsableDataset(singleDs);
-  assert.throws(() => assertUsableDataset(singleDs, 2), (e) => e.exitCode === 2 && /at least 2/.test(e.message));
+  assert.throws(() => assertUsableDataset(singleDs, { minClasses: 2 }), usageError(/at least 2/));
 });
 
 test('scan: links above the root are loops (reported, not followed); root-level images and broken links are reported', async (t) => {
@@ -73,7 +79,7 @@ test('scan: links above the root are loops (reported, not followed); root-level 
   assert.deepEqual(ds.classes, ['ants', 'bees', 'bees_again']);
   assert.deepEqual(ds.samples.map((s) => `${s.label}:${s.relPath}`), ['ants:ants/a.jpg', 'bees:bees/b.jpg', 'bees_again:bees_again/b.jpg']);
   assert.deepEqual(ds.ignored.map((i) => i.path).sort(), ['ants/up', 'bees/dangling.jpg', 'bees_again/dangling.jpg', 'stray.jpg']);
-  assert.match(ds.ignored.find((i) => i.path === 'ants/up').reason, /loop/);
+  assert.match(ds.ignored.find((i) => i.path === 'ants/up')?.reason ?? 'not ignored', /loop/);
 });
 
 test('scan: each class walks its own links, so a shared linked folder labels images in every class that links it', async (t) => {
@@ -103,17 +109,17 @@ test('collectImages expands folders recursively and keeps files', async (t) => {
 });
 
 test('stratified split: deterministic for a seed, per-class proportions, both sides non-empty', async (t) => {
-  const samples = [];
+  const samples: Sample[] = [];
   for (const label of ['a', 'b']) for (let i = 0; i < (label === 'a' ? 10 : 3); i++) samples.push({ file: `${label}${i}`, relPath: `${label}/${i}.jpg`, label });
-  const ds = { root: '/x', classes: ['a', 'b'], samples, emptyClasses: [] };
+  const ds: Dataset = { root: '/x', classes: ['a', 'b'], samples, emptyClasses: [], ignored: [] };
   const one = stratifiedSplit(ds, 0.2, 0);
   assert.deepEqual(stratifiedSplit(ds, 0.2, 0), one);
   assert.notDeepEqual(stratifiedSplit(ds, 0.2, 1).test, one.test);
-  const count = (side, label) => side.samples.filter((s) => s.label === label).length;
+  const count = (side: Dataset, label: string) => side.samples.filter((s) => s.label === label).length;
   assert.equal(count(one.test, 'a'), 2);
   assert.equal(count(one.test, 'b'), 1);
   assert.equal(one.train.samples.length + one.test.samples.length, 13);
-  const lone = { ...ds, classes: ['a', 'b', 'c'], samples: [...samples, { file: 'c0', relPath: 'c/0.jpg', label: 'c' }] };
+  const lone: Dataset = { ...ds, classes: ['a', 'b', 'c'], samples: [...samples, { file: 'c0', relPath: 'c/0.jpg', label: 'c' }] };
   for (const testSize of [0.2, 0.5, 0.9]) {
     assert.equal(count(stratifiedSplit(lone, testSize, 0).train, 'c'), 1, 'a single-image class stays in training');
   }

@@ -2,27 +2,29 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import sharp from 'sharp';
-import { DecodeError, decodeImage } from '../dist/image/decode.js';
+import sharp, { type Color } from 'sharp';
+import { DecodeError, decodeImage, type DecodeOptions } from '../dist/image/decode.js';
 import { preprocessInto } from '../dist/image/preprocess.js';
-import { tempDir, writeImage } from './helpers.mjs';
+import { tempDir, writeImage } from './helpers.js';
 
-const SIZE = { width: 8, height: 8, resize: 'squash', kernel: 'linear' };
+const SIZE: DecodeOptions = { width: 8, height: 8, resize: 'squash', kernel: 'linear' };
 
 /** Mean RGB of decoded pixels. */
-function meanRgb(buf) {
+function meanRgb(buf: Uint8Array): number[] {
   const sum = [0, 0, 0];
-  for (let i = 0; i < buf.length; i++) sum[i % 3] += buf[i];
+  for (let i = 0; i < buf.length; i++) sum[i % 3] += buf[i]!;
   return sum.map((s) => s / (buf.length / 3));
 }
 
-const near = (actual, expected, tol, what) =>
-  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= tol, `${what}: ${actual} vs ${expected}`));
+const near = (actual: number[], expected: number[], tol: number, what: string) => {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= tol, `${what}: ${actual} vs ${expected}`));
+};
 
 test('decode: every colour model comes out as 8-bit sRGB with 3 channels at the target size', async (t) => {
   const dir = await tempDir(t);
   const red = { r: 220, g: 20, b: 20 };
-  const solid = (channels, background) => sharp({ create: { width: 20, height: 10, channels, background } });
+  const solid = (channels: 3 | 4, background: Color) => sharp({ create: { width: 20, height: 10, channels, background } });
   const files = {
     gray: await solid(3, { r: 128, g: 128, b: 128 }).grayscale().jpeg().toFile(path.join(dir, 'gray.jpg')).then(() => 'gray.jpg'),
     cmyk: await solid(3, red).toColourspace('cmyk').jpeg().toFile(path.join(dir, 'cmyk.jpg')).then(() => 'cmyk.jpg'),
@@ -68,7 +70,7 @@ test('decode: EXIF orientation 6 is applied (the image comes out upright)', asyn
   await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(file);
   assert.equal((await sharp(file).metadata()).orientation, 6);
   const px = await decodeImage(file, { width: 20, height: 40, resize: 'squash', kernel: 'nearest' });
-  const at = (x, y) => [...px.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3)];
+  const at = (x: number, y: number) => [...px.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3)];
   // Viewed upright (20 wide, 40 tall), the red half is on top and the blue half at the bottom.
   near(at(10, 5), [255, 0, 0], 40, 'top');
   near(at(10, 35), [0, 0, 255], 40, 'bottom');
@@ -100,14 +102,14 @@ test('decode: broken files raise DecodeError with a short reason', async (t) => 
   };
   for (const [name, content] of Object.entries(cases)) {
     await fsp.writeFile(path.join(dir, name), content);
-    await assert.rejects(decodeImage(path.join(dir, name), SIZE), (e) => {
+    await assert.rejects(decodeImage(path.join(dir, name), SIZE), (e: unknown) => {
       assert.ok(e instanceof DecodeError, name);
       assert.ok(e.reason.length > 0 && !e.reason.includes('\n'), `${name}: ${e.reason}`);
       return true;
     });
   }
   // A file that cannot be read at all is not "undecodable": it is an error of its own.
-  await assert.rejects(decodeImage(path.join(dir, 'missing.jpg'), SIZE), (e) => e.code === 'ENOENT' && !(e instanceof DecodeError));
+  await assert.rejects(decodeImage(path.join(dir, 'missing.jpg'), SIZE), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && !(e instanceof DecodeError));
   // A JPEG named .png decodes by content.
   await fsp.writeFile(path.join(dir, 'really-jpeg.png'), bytes);
   assert.equal((await decodeImage(path.join(dir, 'really-jpeg.png'), SIZE)).length, 192);

@@ -2,39 +2,37 @@
 // equals a fresh extraction of the folder as it is now.
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { json, makeTinyModel, manifestOf, runCli, startCli, writeImage } from './helpers.mjs';
+import sharp from 'sharp';
+import { fileTempDir, json, makeTinyModel, manifestOf, readJson, runCli, startCli, writeImage, type ExtractJson, type Rgb } from './helpers.js';
 import { readFeatureSet } from '../dist/index.js';
 
-let work;
-let model;
+let work: string;
+let model: string;
 before(async () => {
-  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cnnfeat-update-'));
+  work = await fileTempDir('cnnfeat-update-');
   model = await makeTinyModel(path.join(work, 'tiny'));
-  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
 });
 
 const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet', '--batch-size', '4'];
-const img = (root, rel, seed, rgb = [seed * 9 % 256, 120, 200 - seed]) =>
+const img = (root: string, rel: string, seed: number, rgb: Rgb = [(seed * 9) % 256, 120, 200 - seed]) =>
   writeImage(path.join(root, rel), { width: 24, height: 24, rgb, seed, format: rel.endsWith('.png') ? 'png' : 'jpeg' });
 
 const FIXED_TIME = 1_700_000_000;
 
 /** An uncompressed TIFF of one colour: its size depends only on its dimensions. */
-async function writeTiff(file, rgb) {
-  const sharp = (await import('sharp')).default;
+async function writeTiff(file: string, rgb: Rgb): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await sharp({ create: { width: 24, height: 24, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).tiff({ compression: 'none' }).toFile(file);
 }
 
-async function assertSameAs(out, fresh, what) {
+async function assertSameAs(out: string, fresh: string, what: string): Promise<void> {
   for (const name of ['features.npy', 'samples.csv']) {
     assert.ok((await fsp.readFile(path.join(out, name))).equals(await fsp.readFile(path.join(fresh, name))), `${name}: ${what}`);
   }
   const [a, b] = [await manifestOf(out), await manifestOf(fresh)];
-  for (const key of ['classes', 'counts', 'skipped', 'ignored', 'planDigest', 'files', 'settings']) assert.deepEqual(a[key], b[key], `manifest ${key}: ${what}`);
+  for (const key of ['classes', 'counts', 'skipped', 'ignored', 'planDigest', 'files', 'settings'] as const) assert.deepEqual(a[key], b[key], `manifest ${key}: ${what}`);
 }
 
 test('extract --update processes only new and changed files and equals a fresh extraction', async () => {
@@ -52,12 +50,12 @@ test('extract --update processes only new and changed files and equals a fresh e
   const hashed = path.join(work, 'hashed');
   json(await runCli(['extract', root, '-o', plain, '--json', ...tiny()]));
   json(await runCli(['extract', root, '-o', hashed, '--hash', '--json', ...tiny()]));
-  assert.match((await manifestOf(hashed)).files[0].sha256, /^sha256:[0-9a-f]{64}$/);
+  assert.match((await manifestOf(hashed)).files?.[0]?.sha256 ?? 'no sha256', /^sha256:[0-9a-f]{64}$/);
   const before = await readFeatureSet(plain);
   const beforeBytes = await fsp.readFile(path.join(plain, 'features.npy'));
 
   // Nothing changed: everything kept, same bytes.
-  const same = json(await runCli(['extract', root, '-o', plain, '--update', '--json', ...tiny()]));
+  const same = json<ExtractJson>(await runCli(['extract', root, '-o', plain, '--update', '--json', ...tiny()]));
   assert.deepEqual(same.update, { added: 0, changed: 0, removed: 0, kept: 22 });
   assert.ok((await fsp.readFile(path.join(plain, 'features.npy'))).equals(beforeBytes));
 
@@ -83,7 +81,7 @@ test('extract --update processes only new and changed files and equals a fresh e
   const sneakyRow = freshSet.paths.indexOf('cats/c5.tif');
 
   // By size + mtime: the edited and the touched file are recomputed, the sneaky one is kept.
-  const byStat = json(await runCli(['extract', root, '-o', plain, '--update', '--json', ...tiny()]));
+  const byStat = json<ExtractJson>(await runCli(['extract', root, '-o', plain, '--update', '--json', ...tiny()]));
   assert.deepEqual(byStat.update, { added: 3, changed: 2, removed: 2, kept: 18 });
   assert.equal(byStat.rows, freshSet.rows);
   const updated = await readFeatureSet(plain);
@@ -99,7 +97,7 @@ test('extract --update processes only new and changed files and equals a fresh e
   assert.deepEqual((await fsp.readdir(plain)).sort(), ['features.npy', 'manifest.json', 'samples.csv'], 'no working files left');
 
   // By content: the sneaky edit is found, the touched file is kept; the result is the fresh one.
-  const byHash = json(await runCli(['extract', root, '-o', hashed, '--update', '--hash', '--json', ...tiny()]));
+  const byHash = json<ExtractJson>(await runCli(['extract', root, '-o', hashed, '--update', '--hash', '--json', ...tiny()]));
   assert.deepEqual(byHash.update, { added: 3, changed: 2, removed: 2, kept: 18 });
   await assertSameAs(hashed, freshHashed, '--update --hash vs a fresh extraction');
 
@@ -123,14 +121,14 @@ test('an interrupted --update (kill -9 while computing rows) is continued by run
   const progress = path.join(out, '.cnnfeat-update', 'rows', '.cnnfeat-progress.json');
   for (;;) {
     assert.equal(child.exitCode, null, 'the update ended before it could be killed');
-    const p = await fsp.readFile(progress, 'utf8').then(JSON.parse, () => null);
+    const p = await readJson<{ rows: number }>(progress).catch(() => null);
     if (p && p.rows >= 10) break;
     await new Promise((r) => setTimeout(r, 2));
   }
   child.kill('SIGKILL');
   await exited;
   assert.deepEqual((await readFeatureSet(out)).rows, 12, 'the old features stay usable meanwhile');
-  const again = json(await runCli(['extract', root, '-o', out, '--update', '--json', ...tiny()]));
+  const again = json<ExtractJson>(await runCli(['extract', root, '-o', out, '--update', '--json', ...tiny()]));
   assert.deepEqual(again.update, { added: 144, changed: 0, removed: 0, kept: 12 });
   await assertSameAs(out, fresh, 'after a killed update and a second --update');
 });
@@ -138,23 +136,23 @@ test('an interrupted --update (kill -9 while computing rows) is continued by run
 test('--update refuses what it cannot bring up to date', async () => {
   const root = path.join(work, 'photos');
   const plain = path.join(work, 'plain');
-  const fail = async (extra, pattern, out = plain) => {
+  const fail = async (extra: string[], pattern: RegExp, out = plain) => {
     const r = await runCli(['extract', root, '-o', out, '--update', ...tiny(), ...extra]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, pattern);
   };
-  await fail(['--layer', 'conv'], /was made with a different layer, pooled; use the same options, or --overwrite/);
-  await fail(['--overwrite'], /--update cannot be combined with --overwrite, --resume or --shard/);
+  await fail(['--layer', 'conv'], /was made with a different layer, pooled; use the same options, or start over, overwriting it \(--overwrite\)/);
+  await fail(['--overwrite'], /an update \(--update\) cannot be combined with overwrite, resume or a shard \(--overwrite, --resume, --shard\)/);
   const shard = path.join(work, 'one-shard');
   json(await runCli(['extract', root, '-o', shard, '--shard', '0/2', '--json', ...tiny()]));
   await fail([], /holds shard 0\/2 only; merge the shards/, shard);
   const partial = path.join(work, 'partial');
   await fsp.mkdir(partial);
   await fsp.writeFile(path.join(partial, '.cnnfeat-plan.json'), '{}');
-  await fail([], /holds an unfinished extraction; complete it with --resume before --update/, partial);
+  await fail([], /holds an unfinished extraction; complete it \(--resume\) before updating it/, partial);
   // An empty output folder gets a plain extraction, counted as all added.
-  const empty = json(await runCli(['extract', root, '-o', path.join(work, 'new-feat'), '--update', '--json', ...tiny()]));
-  assert.equal(empty.update.added, 23);
-  assert.equal(empty.update.kept, 0);
+  const empty = json<ExtractJson>(await runCli(['extract', root, '-o', path.join(work, 'new-feat'), '--update', '--json', ...tiny()]));
+  assert.equal(empty.update?.added, 23);
+  assert.equal(empty.update?.kept, 0);
 });

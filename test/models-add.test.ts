@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { makeTinyGraphModel } from './graph-fixture.mjs';
-import { serveFiles } from './http-fixture.mjs';
-import { makeColourDataset, makeTinyModel, runCli, tempDir } from './helpers.mjs';
+import { makeTinyGraphModel } from './graph-fixture.js';
+import { serveFiles } from './http-fixture.js';
+import type { ModelCard } from '../dist/models/card.js';
+import { json, lastLine, makeColourDataset, makeTinyModel, manifestOf, readJson, runCli, tempDir, type CliResult, type ExtractJson, type ModelsListRow } from './helpers.js';
 
-const lastLine = (stderr) => stderr.trim().split('\n').at(-1);
+/** `cnnfeat models add --json`: the card written, and where. */
+type AddedJson = ModelCard & { file: string };
 
 test('models add <id> <graph model.json>: a validated user card, listed as user, usable by layers and models path', async (t) => {
   const work = await tempDir(t);
@@ -17,20 +19,21 @@ test('models add <id> <graph model.json>: a validated user card, listed as user,
 
   const added = await runCli(['models', 'add', 'tiny-graph', modelJson, '--preprocess', 'unit', '--json'], { env });
   assert.equal(added.code, 0, added.stderr);
-  const card = JSON.parse(added.stdout);
+  const card = json<AddedJson>(added);
   assert.equal(card.file, path.join(cache, 'cards', 'tiny-graph.json'));
+  assert.ok(card.source.type === 'local', `a local source: ${JSON.stringify(card.source)}`);
   assert.deepEqual(
-    { format: card.format, layer: card.featureLayer, dim: card.dim, input: card.input, source: card.source.type, path: card.source.path },
-    { format: 'graph', layer: 'pool/AvgPool', dim: 4, input: { height: 16, width: 16, channels: 3 }, source: 'local', path: modelJson },
+    { format: card.format, layer: card.featureLayer, dim: card.dim, input: card.input, path: card.source.path },
+    { format: 'graph', layer: 'pool/AvgPool', dim: 4, input: { height: 16, width: 16, channels: 3 }, path: modelJson },
   );
-  assert.match(card.source.weightsDigest, /^sha256:[0-9a-f]{64}$/);
+  assert.match(card.source.weightsDigest ?? 'no digest', /^sha256:[0-9a-f]{64}$/);
 
-  const listed = JSON.parse((await runCli(['models', 'list', '--json'], { env })).stdout);
+  const listed = json<ModelsListRow[]>(await runCli(['models', 'list', '--json'], { env }));
   const row = listed.find((m) => m.id === 'tiny-graph');
-  assert.deepEqual({ user: row.user, dim: row.dim, format: row.format, installed: row.installed }, { user: true, dim: 4, format: 'graph', installed: modelJson });
-  assert.equal(listed.find((m) => m.id === 'resnet50').user, false);
+  assert.deepEqual({ user: row?.user, dim: row?.dim, format: row?.format, installed: row?.installed }, { user: true, dim: 4, format: 'graph', installed: modelJson });
+  assert.equal(listed.find((m) => m.id === 'resnet50')?.user, false);
   const mobilenet = listed.find((m) => m.id === 'mobilenet-v2');
-  assert.deepEqual({ format: mobilenet.format, dim: mobilenet.dim, user: mobilenet.user }, { format: 'graph', dim: 1280, user: false });
+  assert.deepEqual({ format: mobilenet?.format, dim: mobilenet?.dim, user: mobilenet?.user }, { format: 'graph', dim: 1280, user: false });
   assert.match((await runCli(['models', 'list'], { env })).stdout, /^tiny-graph\t4-d @ pool\/AvgPool\tlocal\tuser\t/m);
 
   const layers = await runCli(['layers', 'tiny-graph'], { env });
@@ -44,21 +47,22 @@ test('models add <id> <graph model.json>: a validated user card, listed as user,
 
   // Two layers, concatenated: the card records both and the summed length.
   const two = await runCli(['models', 'add', 'tiny-two', modelJson, '--preprocess', 'unit', '--layer', 'conv/Relu,pool/AvgPool', '--dim', '8', '--json'], { env });
-  assert.equal(two.code, 0, two.stderr);
-  assert.deepEqual([JSON.parse(two.stdout).featureLayer, JSON.parse(two.stdout).dim], ['conv/Relu,pool/AvgPool', 8]);
+  const twoCard = json<AddedJson>(two);
+  assert.deepEqual([twoCard.featureLayer, twoCard.dim], ['conv/Relu,pool/AvgPool', 8]);
 
   // Extraction by id runs the graph on tfjs, cut where the card says, with its preprocessing.
   const images = await makeColourDataset(path.join(work, 'images'), { perClass: 2 });
   const extracted = await runCli(['extract', images, '-o', path.join(work, 'feats'), '--model', 'tiny-two', '--pool', 'avg+max', '--json'], { env });
-  assert.equal(extracted.code, 0, extracted.stderr);
-  assert.deepEqual([JSON.parse(extracted.stdout).rows, JSON.parse(extracted.stdout).dim, JSON.parse(extracted.stdout).engine.startsWith('tfjs-')], [4, 16, true]);
-  const manifest = JSON.parse(await fsp.readFile(path.join(work, 'feats', 'manifest.json'), 'utf8'));
+  const summary = json<ExtractJson>(extracted);
+  assert.deepEqual([summary.rows, summary.dim], [4, 16]);
+  assert.match(summary.engine, /^tfjs-/);
+  const manifest = await manifestOf(path.join(work, 'feats'));
   assert.deepEqual([manifest.settings.layer, manifest.settings.pool, manifest.settings.preprocess], ['conv/Relu,pool/AvgPool', 'avg+max', 'unit']);
   assertFailsOnnx(await runCli(['extract', images, '-o', path.join(work, 'feats-onnx'), '--model', 'tiny-graph', '--engine', 'onnx'], { env }));
 
   // A changed local model is refused by id.
-  const json = JSON.parse(await fsp.readFile(modelJson, 'utf8'));
-  const shard = path.join(path.dirname(modelJson), json.weightsManifest[0].paths[0]);
+  const { weightsManifest } = await readJson<{ weightsManifest: { paths: string[] }[] }>(modelJson);
+  const shard = path.join(path.dirname(modelJson), weightsManifest[0]?.paths[0] ?? 'no shard');
   const bytes = await fsp.readFile(shard);
   bytes[0] ^= 0xff;
   await fsp.writeFile(shard, bytes);
@@ -67,7 +71,7 @@ test('models add <id> <graph model.json>: a validated user card, listed as user,
   assert.match(lastLine(changed.stderr), /^cnnfeat: model tiny-graph: the weights of .* changed since `cnnfeat models add`/);
 });
 
-function assertFailsOnnx(result) {
+function assertFailsOnnx(result: CliResult): void {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /a TensorFlow.js GraphModel cannot be exported to ONNX .*use --engine auto or tfjs/);
 }
@@ -77,8 +81,8 @@ test('models add refuses bad ids, built-in ids, existing ids without --force, un
   const modelJson = await makeTinyGraphModel(path.join(work, 'graph'));
   const cache = path.join(work, 'cache');
   const env = { CNNFEAT_CACHE: cache };
-  const add = (...args) => runCli(['models', 'add', ...args], { env });
-  const cases = [
+  const add = (...args: string[]) => runCli(['models', 'add', ...args], { env });
+  const cases: [string[], RegExp][] = [
     [['../evil', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "\.\.\/evil": use letters, digits/],
     [['resnet50', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "resnet50" is a built-in model; choose another id$/],
     [['g', modelJson, '--preprocess', 'unit', '--layer', 'nope'], /no node named "nope"; list them with `cnnfeat layers`$/],
@@ -110,16 +114,18 @@ test('models add <id> <url> of a LayersModel: downloaded into the cache with pin
 
   const added = await runCli(['models', 'add', 'tiny', `${server.base}model.json`, '--preprocess', 'none', '--layer', 'conv', '--json'], { env });
   assert.equal(added.code, 0, added.stderr);
-  const card = JSON.parse(added.stdout);
-  assert.deepEqual([card.format, card.featureLayer, card.dim, card.source.type], ['layers', 'conv', 8, 'http']);
-  assert.deepEqual(Object.keys(card.source.files).sort(), ['model.json', 'weights.bin']);
-  for (const pin of Object.values(card.source.files)) assert.match(pin.sha256, /^[0-9a-f]{64}$/);
+  const card = json<AddedJson>(added);
+  assert.ok(card.source.type === 'http', `an http source: ${JSON.stringify(card.source)}`);
+  assert.deepEqual([card.format, card.featureLayer, card.dim], ['layers', 'conv', 8]);
+  const pins = card.source.files ?? {};
+  assert.deepEqual(Object.keys(pins).sort(), ['model.json', 'weights.bin']);
+  for (const pin of Object.values(pins)) assert.match(pin.sha256 ?? 'no sha256', /^[0-9a-f]{64}$/);
   await server.close();
 
   const images = await makeColourDataset(path.join(work, 'images'), { perClass: 2 });
   const r = await runCli(['extract', images, '-o', path.join(work, 'feats'), '--model', 'tiny'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const manifest = JSON.parse(await fsp.readFile(path.join(work, 'feats', 'manifest.json'), 'utf8'));
+  const manifest = await manifestOf(path.join(work, 'feats'));
   assert.deepEqual([manifest.settings.model, manifest.settings.layer, manifest.settings.dim, manifest.settings.preprocess], ['tiny', 'conv', 8, 'none']);
   assert.deepEqual(await fsp.readdir(path.join(cache, 'models')), ['tiny']);
 });

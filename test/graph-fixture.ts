@@ -4,17 +4,17 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
-const b64 = (s) => Buffer.from(s).toString('base64');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 const T = { type: 'DT_FLOAT' };
-const ints = (...v) => ({ list: { i: v.map(String) } });
-const constNode = (name, shape) => ({
+const ints = (...v: number[]) => ({ list: { i: v.map(String) } });
+const constNode = (name: string, shape: number[]) => ({
   name,
   op: 'Const',
   attr: { dtype: T, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } },
 });
 
 /** Deterministic weights in [-0.5, 0.5). */
-function weights(n, seed) {
+function weights(n: number, seed: number): Float32Array {
   let s = seed;
   return Float32Array.from({ length: n }, () => {
     s = (s * 1103515245 + 12345) & 0x7fffffff;
@@ -26,7 +26,7 @@ function weights(n, seed) {
  * Writes the graph model into `dir` as model.json + `shards` weight files (the weight bytes split
  * evenly, as tfjs-converter shards them). Returns the model.json path.
  */
-export async function makeTinyGraphModel(dir, { shards = 2 } = {}) {
+export async function makeTinyGraphModel(dir: string, { shards = 2 } = {}): Promise<string> {
   const nodes = [
     {
       name: 'input',
@@ -68,7 +68,7 @@ export async function makeTinyGraphModel(dir, { shards = 2 } = {}) {
   const per = Math.ceil(data.length / shards);
   const paths = Array.from({ length: shards }, (_, i) => `group1-shard${i + 1}of${shards}.bin`);
   await fsp.mkdir(dir, { recursive: true });
-  for (let i = 0; i < shards; i++) await fsp.writeFile(path.join(dir, paths[i]), data.subarray(i * per, (i + 1) * per));
+  for (const [i, name] of paths.entries()) await fsp.writeFile(path.join(dir, name), data.subarray(i * per, (i + 1) * per));
   const json = {
     format: 'graph-model',
     generatedBy: 'cnnfeat tests',

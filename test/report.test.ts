@@ -1,14 +1,17 @@
 // The HTML report: written by `run` and `eval --report`, self-contained, and rendered by a
 // real browser (headless Chromium through playwright-core).
+// The functions handed to page.evaluate run in the browser: they are typed with the DOM library.
+/// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { escapeHtml, renderReport } from '../dist/report/html.js';
+import { computeMetrics, type Metrics } from '../dist/metrics/metrics.js';
+import { escapeHtml, renderReport, type ReportData } from '../dist/report/html.js';
 import { galleryOrder } from '../dist/report/report.js';
-import { makeTinyModel, ROOT, runCli, tempDir, writeImage } from './helpers.mjs';
+import { json, makeTinyModel, ROOT, runCli, tempDir, writeImage, type Rgb } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUTPUT_DIR = path.join(ROOT, 'test-output');
@@ -18,13 +21,14 @@ const ODD_CLASS = 'blue <b>&"x\'';
  * train/ and test/ of two colour classes (one with HTML-special characters in its name);
  * two red images are filed under the blue class in test/, so they are misclassified.
  */
-async function makeDataset(dir) {
-  const colours = { red: [210, 40, 40], [ODD_CLASS]: [40, 60, 210] };
+async function makeDataset(dir: string): Promise<string> {
+  const red: Rgb = [210, 40, 40];
+  const colours: Record<string, Rgb> = { red, [ODD_CLASS]: [40, 60, 210] };
   for (const [name, rgb] of Object.entries(colours)) {
     for (let i = 0; i < 8; i++) await writeImage(path.join(dir, 'train', name, `t${i}.jpg`), { rgb, seed: i + (name === 'red' ? 0 : 500) });
     for (let i = 0; i < 3; i++) await writeImage(path.join(dir, 'test', name, `v${i}.jpg`), { rgb, seed: 100 + i + (name === 'red' ? 0 : 500) });
   }
-  for (let i = 0; i < 2; i++) await writeImage(path.join(dir, 'test', ODD_CLASS, `mislabelled${i}.png`), { rgb: colours.red, seed: 900 + i, format: 'png' });
+  for (let i = 0; i < 2; i++) await writeImage(path.join(dir, 'test', ODD_CLASS, `mislabelled${i}.png`), { rgb: red, seed: 900 + i, format: 'png' });
   return dir;
 }
 
@@ -57,6 +61,80 @@ test('escapeHtml escapes the five special characters; the page has no external r
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
 });
 
+/** A heatmap cell's colours, as red, green and blue bytes. */
+interface CellColours {
+  count: number;
+  background: Rgb;
+  text: Rgb;
+}
+
+const WHITE: Rgb = [255, 255, 255];
+/** The page's ink colour (#1d2330), used on light cells. */
+const INK: Rgb = [29, 35, 48];
+
+/**
+ * The heatmap's scale: white at share 0 to dark blue rgb(8, 69, 148) at share 1, linear per
+ * channel and rounded; white text on cells darker than share 0.5. (The test below pins it to
+ * hand-computed values.)
+ */
+function heatColours(share: number): Omit<CellColours, 'count'> {
+  const mix = (from: number, to: number) => Math.round(from + (to - from) * share);
+  return { background: [mix(255, 8), mix(255, 69), mix(255, 148)], text: share > 0.5 ? WHITE : INK };
+}
+
+/** The colours every cell of `matrix` must have, row by row: each cell's share of its row. */
+function expectedHeatmap(matrix: number[][]): CellColours[] {
+  return matrix.flatMap((row) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((count) => ({ count, ...heatColours(total > 0 ? count / total : 0) }));
+  });
+}
+
+/** `rgb(r, g, b)`, `rgb(r,g,b)`, `#rgb` or `#rrggbb` as bytes. */
+function parseColour(css: string): Rgb {
+  const rgb = /^rgb\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(css.trim());
+  if (rgb) return [Number(rgb[1]), Number(rgb[2]), Number(rgb[3])];
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(css.trim())?.[1];
+  assert.ok(hex, `an opaque rgb() or #hex colour, got "${css}"`);
+  const digits = hex.length === 3 ? [...hex].map((d) => d + d) : [hex.slice(0, 2), hex.slice(2, 4), hex.slice(4, 6)];
+  return [parseInt(digits[0]!, 16), parseInt(digits[1]!, 16), parseInt(digits[2]!, 16)];
+}
+
+/** The heatmap cells of a rendered page as its HTML states them (inline styles), row by row. */
+function heatmapOfHtml(html: string): CellColours[] {
+  return [...html.matchAll(/<td class="cell(?: diag)?" style="([^"]*)"[^>]*>(\d+)<\/td>/g)].map(([, style = '', count]) => {
+    const declared = (property: string) => new RegExp(`(?:^|;)\\s*${property}\\s*:\\s*([^;]+)`).exec(style)?.[1] ?? 'none';
+    return { count: Number(count), background: parseColour(declared('background')), text: parseColour(declared('color')) };
+  });
+}
+
+test('heatmap cells are coloured by their share of the row: white (0) to dark blue (1), white text past one half', () => {
+  const blue = (share: number): Rgb => heatColours(share).background;
+  // The scale at hand-computed points.
+  assert.deepEqual([0, 0.25, 0.5, 0.75, 1].map(blue), [WHITE, [193, 209, 228], [132, 162, 202], [70, 116, 175], [8, 69, 148]]);
+  // Rows of a: [4, 0, 0, 0], b: [1, 3, 0, 0], c: [0, 2, 2, 0]; d never occurs (an empty row).
+  const yTrue = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
+  const yPred = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2];
+  const metrics = computeMetrics(yTrue, yPred, ['a', 'b', 'c', 'd']);
+  const html = renderReport(reportOf(metrics));
+  const cells = heatmapOfHtml(html);
+  assert.equal(cells.length, 16, '4 × 4 cells');
+  const white = { background: WHITE, text: INK };
+  const cell = (count: number, share: number, text: Rgb) => ({ count, background: blue(share), text });
+  assert.deepEqual(cells, [
+    cell(4, 1, WHITE), { count: 0, ...white }, { count: 0, ...white }, { count: 0, ...white },
+    cell(1, 0.25, INK), cell(3, 0.75, WHITE), { count: 0, ...white }, { count: 0, ...white },
+    { count: 0, ...white }, cell(2, 0.5, INK), cell(2, 0.5, INK), { count: 0, ...white },
+    { count: 0, ...white }, { count: 0, ...white }, { count: 0, ...white }, { count: 0, ...white },
+  ]);
+  assert.deepEqual(cells, expectedHeatmap(metrics.confusionMatrix));
+});
+
+/** A report of `metrics` with nothing else in it. */
+function reportOf(metrics: Metrics): ReportData {
+  return { title: 'report', facts: [], metrics, gallery: [], misclassified: 0, scoreLabel: 'votes', createdAt: 'now' };
+}
+
 test('galleryOrder takes the most confident mistake of every class in turn', () => {
   const wrong = [
     { label: 'a', score: 0.9, id: 1 },
@@ -75,8 +153,7 @@ test('run writes report.html; headless Chromium renders the heatmap and the misc
   const dataset = await makeDataset(path.join(work, 'images'));
   const out = path.join(work, 'out');
   const run = await runCli(['run', dataset, '-o', out, '--model', model, '--preprocess', 'none', '--cv', '2', '--json', '--quiet']);
-  assert.equal(run.code, 0, run.stderr);
-  const metrics = JSON.parse(run.stdout);
+  const metrics = json<Metrics>(run);
   const wrong = metrics.counts.total - metrics.counts.correct;
   assert.ok(wrong >= 2, `the mislabelled images are misclassified (${wrong} wrong)`);
 
@@ -107,7 +184,7 @@ test('run writes report.html; headless Chromium renders the heatmap and the misc
   });
   t.after(() => context.close());
   const page = await context.newPage();
-  const requests = [];
+  const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(pathToFileURL(reportFile).href, { waitUntil: 'load' });
 
@@ -117,11 +194,25 @@ test('run writes report.html; headless Chromium renders the heatmap and the misc
     const box = await cell.boundingBox();
     assert.ok(box && box.width > 0 && box.height > 0, `heatmap cell has a box: ${JSON.stringify(box)}`);
   }
-  const background = await cells[0].evaluate((el) => getComputedStyle(el).backgroundColor);
-  assert.match(background, /^rgb/, 'cells are coloured');
+  // The colours the browser paints, not only those the HTML states: a stylesheet rule could override them.
+  const painted = await page.$$eval('#confusion td.cell', (tds) =>
+    tds.map((td) => ({ count: Number(td.textContent), background: getComputedStyle(td).backgroundColor, text: getComputedStyle(td).color })),
+  );
+  const expected = expectedHeatmap(metrics.confusionMatrix);
+  assert.ok(new Set(expected.map((c) => c.background.join())).size >= 3, `the run's matrix has varied row shares: ${JSON.stringify(metrics.confusionMatrix)}`);
+  assert.deepEqual(
+    painted.map((c) => ({ count: c.count, background: parseColour(c.background), text: parseColour(c.text) })),
+    expected,
+    'every cell painted in the colour of its share of the row',
+  );
 
   const images = await page.$$eval('#gallery img', (els) =>
-    els.map((img) => ({ complete: img.complete, naturalWidth: img.naturalWidth, w: img.getBoundingClientRect().width, h: img.getBoundingClientRect().height })),
+    els.map((img) => ({
+      complete: img instanceof HTMLImageElement && img.complete,
+      naturalWidth: img instanceof HTMLImageElement ? img.naturalWidth : 0,
+      w: img.getBoundingClientRect().width,
+      h: img.getBoundingClientRect().height,
+    })),
   );
   assert.equal(images.length, wrong, 'one thumbnail per misclassified image');
   for (const img of images) {

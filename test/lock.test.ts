@@ -6,17 +6,16 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from './helpers.mjs';
-import { acquireLock, LOCK_FILE } from '../dist/index.js';
+import { readJson, recordingLogger, tempDir } from './helpers.js';
+import { acquireLock, LOCK_FILE, type LockHolder } from '../dist/index.js';
 
-const warnings = [];
-const logger = { info() {}, warn: (m) => warnings.push(m), progress: () => ({ update() {}, stop() {} }) };
+const { logger, warnings } = recordingLogger();
 
 test('lock: holder recorded, re-entrant, released (with the folder it created), stale taken over, others refused', async (t) => {
   const base = await tempDir(t);
   const dir = path.join(base, 'out');
   const lock = await acquireLock(dir, 'extract', logger);
-  const holder = JSON.parse(await fsp.readFile(path.join(dir, LOCK_FILE), 'utf8'));
+  const holder = await readJson<LockHolder>(path.join(dir, LOCK_FILE));
   assert.deepEqual([holder.pid, holder.host, holder.command], [process.pid, os.hostname(), 'extract']);
   assert.ok(!Number.isNaN(Date.parse(holder.startedAt)));
   const inner = await acquireLock(dir, 'extract --update', logger);
@@ -31,7 +30,7 @@ test('lock: holder recorded, re-entrant, released (with the folder it created), 
   await new Promise((resolve) => dead.on('exit', resolve));
   await fsp.writeFile(path.join(dir, LOCK_FILE), JSON.stringify({ pid: dead.pid, host: os.hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'merge' }));
   const taken = await acquireLock(dir, 'extract', logger);
-  assert.match(warnings.at(-1), new RegExp(`taking over the lock of process ${dead.pid} on ${os.hostname()} \\(merge, started 2026-01-01T00:00:00Z\\), which no longer runs`));
+  assert.match(warnings.at(-1) ?? 'no warning', new RegExp(`taking over the lock of process ${dead.pid} on ${os.hostname()} \\(merge, started 2026-01-01T00:00:00Z\\), which no longer runs`));
   await taken.release();
   assert.ok(await fsp.access(dir).then(() => true), 'a folder that existed before stays');
 
@@ -51,6 +50,6 @@ test('lock: holder recorded, re-entrant, released (with the folder it created), 
   const old = new Date(Date.now() - 700_000);
   await fsp.utimes(lockFile, old, old);
   const takenOver = await acquireLock(dir, 'extract', logger);
-  assert.match(warnings.at(-1), /taking over the lock of process 7 on node-17 \(extract, started x\), not refreshed for 600 s/);
+  assert.match(warnings.at(-1) ?? 'no warning', /taking over the lock of process 7 on node-17 \(extract, started x\), not refreshed for 600 s/);
   await takenOver.release();
 });

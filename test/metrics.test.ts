@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CnnfeatError } from '../dist/errors.js';
 import { formatMetrics } from '../dist/metrics/format.js';
-import { computeMetrics, confusionMatrix } from '../dist/metrics/metrics.js';
+import { computeMetrics, confusionMatrix, type ClassMetrics } from '../dist/metrics/metrics.js';
 
-const close = (actual, expected, what) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);
+const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);
 // eslint-disable-next-line no-control-regex
-const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 // Hand-computed example. Confusion matrix (rows = true, cols = predicted):
 //          cat dog bird
@@ -33,15 +33,17 @@ test('hand-computed 3-class example matches scikit-learn values', () => {
   close(m.accuracy, 0.6, 'accuracy');
   close(m.balancedAccuracy, (1 / 2 + 2 / 3 + 2 / 3) / 3, 'balanced accuracy');
   close(m.macroF1, 38 / 63, 'macro F1');
-  const expected = [
+  const expected: ClassMetrics[] = [
     { class: 'cat', precision: 2 / 3, recall: 1 / 2, f1: 4 / 7, support: 4 },
     { class: 'dog', precision: 1 / 2, recall: 2 / 3, f1: 4 / 7, support: 3 },
     { class: 'bird', precision: 2 / 3, recall: 2 / 3, f1: 2 / 3, support: 3 },
   ];
+  assert.equal(m.perClass.length, expected.length);
   m.perClass.forEach((c, i) => {
-    assert.equal(c.class, expected[i].class);
-    assert.equal(c.support, expected[i].support);
-    for (const key of ['precision', 'recall', 'f1']) close(c[key], expected[i][key], `${c.class} ${key}`);
+    const want = expected[i]!;
+    assert.equal(c.class, want.class);
+    assert.equal(c.support, want.support);
+    for (const key of ['precision', 'recall', 'f1'] as const) close(c[key], want[key], `${c.class} ${key}`);
   });
 });
 
@@ -87,14 +89,14 @@ test('confusionMatrix counts rows = true, columns = predicted', () => {
 });
 
 test('invalid label vectors are CnnfeatErrors', () => {
-  const usage = (pattern) => (err) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message);
+  const usage = (pattern: RegExp) => (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message);
   assert.throws(() => computeMetrics([0, 1], [0], ['a', 'b']), usage(/2 true labels but 1 predictions/));
   assert.throws(() => computeMetrics([0, 2], [0, 1], ['a', 'b']), usage(/true label 2/));
   assert.throws(() => computeMetrics([0, 1], [0, -1], ['a', 'b']), usage(/prediction -1/));
 });
 
 /** The lines of a report section, from its title line to the next blank line. */
-function section(report, title) {
+function section(report: string, title: string): string[] {
   const lines = report.split('\n');
   const start = lines.findIndex((l) => l.startsWith(title));
   assert.ok(start >= 0, `section "${title}" present`);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { makeColourDataset, makeTinyModel, tempDir } from './helpers.mjs';
+import { makeColourDataset, makeTinyModel, tempDir } from './helpers.js';
 import { extractFeatures, loadExtractor, loadFeatureModel } from '../dist/index.js';
 
 test('tfjs extractor: numTensors and numBytes do not grow over 300 forward passes', async (t) => {
@@ -25,11 +25,13 @@ test('tfjs extractor: numTensors and numBytes do not grow over 300 forward passe
   }
 });
 
-test('whole extractions leave no tensor behind', async (t) => {
+test('whole extractions on tfjs leave no tensor behind', async (t) => {
   const dir = await tempDir(t);
   const images = await makeColourDataset(path.join(dir, 'images'), { perClass: 15 });
-  const fm = await loadFeatureModel({ model: await makeTinyModel(path.join(dir, 'tiny')), preprocess: 'none' });
+  // On tfjs: auto would run the tiny model on onnxruntime, where no tfjs tensor is ever made.
+  const fm = await loadFeatureModel({ model: await makeTinyModel(path.join(dir, 'tiny')), preprocess: 'none', engine: 'tfjs' });
   try {
+    assert.match(fm.extractor.describe().engine, /^tfjs-/);
     await extractFeatures(images, path.join(dir, 'warm'), { featureModel: fm, batchSize: 4 });
     const baseline = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {

@@ -3,28 +3,20 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadEngine } from '../dist/engines/select.js';
+import { POOLS, type CutSpec } from '../dist/engines/engine.js';
+import { loadEngine, type EngineSource } from '../dist/engines/select.js';
 import { weightsDigest } from '../dist/models/download.js';
-import { makeTinyModel, saveLayersModel, tempDir } from './helpers.mjs';
+import { applyLayer, makeTinyModel, readJson, recordingLogger, relativeError, saveLayersModel, tempDir } from './helpers.js';
 
 const PER_IMAGE = 32 * 32 * 3;
-const imagesBatch = (n) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
-const source = async (modelFile) => ({ modelFile, weightsDigest: await weightsDigest(modelFile) });
-const relativeError = (a, b) => {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-};
+const imagesBatch = (n: number) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
+const source = async (modelJson: string): Promise<EngineSource> => ({ modelFile: modelJson, weightsDigest: await weightsDigest(modelJson) });
 
 test('onnx engine: same features as tfjs for several layers and pools, in a worker that leaves when disposed', async (t) => {
   const model = await source(await makeTinyModel(await tempDir(t)));
   const batch = imagesBatch(3);
-  for (const pool of ['avg', 'max', 'avg+max']) {
-    const cut = { layers: ['conv', 'features'], pool };
+  for (const pool of POOLS) {
+    const cut: CutSpec = { layers: ['conv', 'features'], pool };
     const onnx = await loadEngine(model, { ...cut, engine: 'onnx', threads: 1 });
     const tfjs = await loadEngine(model, { ...cut, engine: 'tfjs' });
     assert.equal(onnx.describe().engine, 'onnx');
@@ -56,13 +48,12 @@ test('onnx engine: a batch handed over with transfer is detached, without it kep
 
 test('auto: a model the exporter cannot translate runs on tfjs, saying why; --engine onnx refuses it', async (t) => {
   const input = tf.input({ shape: [16, 16, 3] });
-  const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(input);
-  const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(up);
-  const pooled = tf.layers.globalAveragePooling2d({ name: 'features' }).apply(conv);
+  const up = applyLayer(tf.layers.upSampling2d({ size: [2, 2], name: 'up' }), input);
+  const conv = applyLayer(tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }), up);
+  const pooled = applyLayer(tf.layers.globalAveragePooling2d({ name: 'features' }), conv);
   const modelJson = await saveLayersModel(tf.model({ inputs: input, outputs: pooled }), path.join(await tempDir(t), 'up'));
   const model = await source(modelJson);
-  const messages = [];
-  const logger = { info: (m) => messages.push(m), warn: (m) => messages.push(m), progress: () => ({ update() {}, stop() {} }) };
+  const { logger, all: messages } = recordingLogger();
   const auto = await loadEngine(model, { layers: ['features'], logger });
   t.after(() => auto.dispose());
   assert.match(auto.describe().engine, /^tfjs-/);
@@ -83,16 +74,17 @@ test('a damaged cached export is exported again; a model changed in place gets a
   await first.dispose();
   const [onnxFile] = (await fsp.readdir(path.join(cache, 'onnx'))).filter((f) => f.endsWith('.onnx'));
   await fsp.writeFile(path.join(cache, 'onnx', onnxFile), 'not a model');
-  const warnings = [];
-  const logger = { info() {}, warn: (m) => warnings.push(m), progress: () => ({ update() {}, stop() {} }) };
+  const { logger, warnings } = recordingLogger();
   const again = await loadEngine(await source(modelJson), { engine: 'onnx', logger });
   assert.deepEqual([...(await again.run(batch, 2))], [...expected]);
   await again.dispose();
   assert.match(warnings.join('\n'), /onnxruntime could not run the exported model: .*; exporting the model again/);
 
   // Same weights, another activation: the topology is part of the cache key.
-  const json = JSON.parse(await fsp.readFile(modelJson, 'utf8'));
+  const json = await readJson<{ modelTopology: { config: { layers: { name: string; config: { activation?: string } }[] } } }>(modelJson);
   const conv = json.modelTopology.config.layers.find((l) => l.name === 'conv');
+  assert.ok(conv, 'the tiny model has a layer "conv"');
+  assert.equal(conv.config.activation, 'relu');
   conv.config.activation = 'linear';
   await fsp.writeFile(modelJson, JSON.stringify(json));
   const linear = await loadEngine(await source(modelJson), { engine: 'onnx' });

@@ -5,30 +5,28 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { NPY_HEADER_BYTES, npyHeader, readNpy } from '../dist/features/npy.js';
 import { FeatureWriter } from '../dist/features/writer.js';
-import { featureDirState } from '../dist/features/schema.js';
+import { featureDirState, manifestFor, type ExtractSettings, type FeatureManifest, type Plan } from '../dist/features/schema.js';
 import { readFeatureSet } from '../dist/features/reader.js';
 import { parseCsv, csvField } from '../dist/features/csv.js';
-import { tempDir } from './helpers.mjs';
+import { tempDir } from './helpers.js';
 
-const settings = {
+const settings: ExtractSettings = {
   model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, pool: 'avg', preprocess: 'none', dim: 3,
   input: { height: 32, width: 32 }, resize: 'squash', resizeKernel: 'linear',
 };
-const plan = (n) => ({
+const plan = (n: number): Plan => ({
   imageRoot: '/images',
   classes: ['a', 'b'],
   settings,
   files: Array.from({ length: n }, (_, i) => ({ relPath: `${i % 2 ? 'b' : 'a'}/img ${i},"q".jpg`, label: i % 2 ? 'b' : 'a' })),
+  ignored: [],
 });
-const rowsFor = (from, count) => Float32Array.from({ length: count * 3 }, (_, k) => from * 3 + k + 0.5);
+const rowsFor = (from: number, count: number) => Float32Array.from({ length: count * 3 }, (_, k) => from * 3 + k + 0.5);
 
-function manifestFor(writer) {
-  return {
-    format: 'cnnfeat-features', formatVersion: 1, tool: { name: 'cnnfeat', version: 'test' }, createdAt: 'now',
-    imageRoot: '/images', settings, engine: { engine: 'tfjs-cpu', version: '4.22.0', threads: 1 }, classes: ['a', 'b'],
-    counts: { rows: writer.rows, planned: writer.plan.files.length, skipped: writer.skipped.length, perClass: {} },
-    skipped: [...writer.skipped], timings: { seconds: 1, imagesPerSecond: 1, resumed: writer.resumed },
-  };
+/** The manifest an extraction would write when `writer` is done. */
+function manifestOfWriter(writer: FeatureWriter): FeatureManifest {
+  const engine = { engine: 'tfjs-cpu', version: '4.22.0', threads: 1 } as const;
+  return manifestFor(writer.plan, { rows: writer.rows, skipped: writer.skipped, engine, seconds: 1, imagesPerSecond: 1, resumed: writer.resumed });
 }
 
 test('npy: header is 128 bytes, 64-aligned, and round-trips', async (t) => {
@@ -92,7 +90,7 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
   assert.equal(r.next, 4);
   assert.equal(r.rows, 3);
   await r.commit(rowsFor(3, 2), p.files.slice(4, 6), [], 6, 3);
-  await r.finish(manifestFor(r));
+  await r.finish(manifestOfWriter(r));
   assert.equal(await featureDirState(dir), 'complete');
 
   const set = await readFeatureSet(dir);
@@ -106,7 +104,7 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
 });
 
 /** Starts an extraction of `p` in `dir`, checkpoints its first two rows, and closes it (as if killed). */
-async function interruptedAfterTwoRows(dir, p) {
+async function interruptedAfterTwoRows(dir: string, p: Plan): Promise<void> {
   const w = await FeatureWriter.create(dir, p);
   await w.commit(rowsFor(0, 2), p.files.slice(0, 2), [], 2, 1);
   await w.close();
@@ -128,7 +126,7 @@ test('store: killed right after the plan was written, the directory is unfinishe
   const r = await FeatureWriter.resume(dir, p);
   assert.equal(r.next, 0);
   await r.commit(rowsFor(0, 2), p.files, [], 2, 1);
-  await r.finish(manifestFor(r));
+  await r.finish(manifestOfWriter(r));
   assert.equal((await readFeatureSet(dir)).rows, 2);
 });
 
@@ -149,7 +147,7 @@ test('store: inconsistent files are reported, not silently read', async (t) => {
   const p = plan(2);
   const w = await FeatureWriter.create(dir, p);
   await w.commit(rowsFor(0, 2), p.files, [], 2, 1);
-  await w.finish(manifestFor(w));
+  await w.finish(manifestOfWriter(w));
   const csv = path.join(dir, 'samples.csv');
   const text = await fsp.readFile(csv, 'utf8');
   await fsp.writeFile(csv, text.split('\n').slice(0, 2).join('\n') + '\n');

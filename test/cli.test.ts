@@ -3,39 +3,58 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { json, makeColourDataset, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.mjs';
+import type { ImagePrediction } from '../dist/pipeline/predict.js';
+import type { LayerInfo } from '../dist/engines/tfjs.js';
+import type { EngineStatus } from '../dist/engines/select.js';
+import type { Metrics } from '../dist/metrics/metrics.js';
+import {
+  fileTempDir,
+  json,
+  makeColourDataset,
+  makeTinyModel,
+  manifestOf,
+  readJson,
+  runCli,
+  startCli,
+  writeImage,
+  type CliResult,
+  type ExtractJson,
+  type TrainJson,
+} from './helpers.js';
 
-let work;
-let model;
-let images;
+let work: string;
+let model: string;
+let images: string;
 
 before(async () => {
-  work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cli-'));
+  work = await fileTempDir('cnnfeat-cli-');
   model = await makeTinyModel(path.join(work, 'tiny'));
   images = await makeColourDataset(path.join(work, 'images'), { perClass: 6 });
   await fsp.writeFile(path.join(images, 'red', 'broken.jpg'), 'not a jpeg');
-  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
 });
 
 const tiny = () => ['--model', model, '--preprocess', 'none', '--quiet'];
 /** The CLI failed with `code` and printed one line on stderr that matches `pattern`. */
-function assertFails(r, code, pattern) {
+function assertFails(r: CliResult, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `exit ${r.code}: ${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `one line expected:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
+  assert.match(lines[0]!, pattern);
 }
+
+/** The label of a prediction, or its error. */
+const labelOf = (p: ImagePrediction | undefined) => (p === undefined ? 'missing' : 'label' in p ? p.label : `error: ${p.error}`);
 
 test('extract writes features.npy, samples.csv and manifest.json; skips the broken file', async () => {
   const out = path.join(work, 'feat');
-  const result = json(await runCli(['extract', images, '-o', out, '--json', '--batch-size', '4', ...tiny()]));
+  const result = json<ExtractJson>(await runCli(['extract', images, '-o', out, '--json', '--batch-size', '4', ...tiny()]));
   assert.equal(result.rows, 12);
   assert.equal(result.dim, 8);
   assert.equal(result.engine, 'onnx', 'auto runs an exportable model on onnxruntime');
   assert.deepEqual(result.skipped.map((s) => s.path), ['red/broken.jpg']);
   assert.ok(result.imagesPerSecond > 0);
 
-  const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
+  const manifest = await manifestOf(out);
   assert.equal(manifest.settings.layer, 'features');
   assert.equal(manifest.settings.dim, 8);
   assert.deepEqual(manifest.classes, ['blue', 'red']);
@@ -50,7 +69,7 @@ test('extract writes features.npy, samples.csv and manifest.json; skips the brok
   assert.equal(npy.length, 128 + 12 * 8 * 4);
 
   assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; pass --overwrite/);
-  assert.equal(json(await runCli(['extract', images, '-o', out, '--overwrite', '--json', ...tiny()])).rows, 12);
+  assert.equal(json<ExtractJson>(await runCli(['extract', images, '-o', out, '--overwrite', '--json', ...tiny()])).rows, 12);
 });
 
 test('extract --strict fails at the broken file, naming it', async () => {
@@ -61,11 +80,11 @@ test('extract --strict fails at the broken file, naming it', async () => {
 test('train, eval (text, --json, gates) and predict on the extracted features', async () => {
   const feat = path.join(work, 'feat');
   const clf = path.join(work, 'clf.json');
-  const trained = json(await runCli(['train', feat, '-o', clf, '--json', '--quiet']));
+  const trained = json<TrainJson>(await runCli(['train', feat, '-o', clf, '--json', '--quiet']));
   assert.deepEqual(trained.classes, ['blue', 'red']);
   assert.equal(trained.svm.kernel, 'linear');
 
-  const m = json(await runCli(['eval', clf, feat, '--json']));
+  const m = json<Metrics>(await runCli(['eval', clf, feat, '--json']));
   assert.equal(m.accuracy, 1);
   assert.equal(m.balancedAccuracy, 1);
   assert.equal(m.macroF1, 1);
@@ -87,10 +106,10 @@ test('train, eval (text, --json, gates) and predict on the extracted features', 
   json(await runCli(['extract', swapped, '-o', path.join(work, 'swapped-feat'), '--json', ...tiny()]));
   assertFails(await runCli(['eval', clf, path.join(work, 'swapped-feat'), '--min-accuracy', '0.5', '--json']), 3, /accuracy 0\.0000 is below --min-accuracy 0\.5/);
 
-  const preds = json(await runCli(['predict', clf, path.join(images, 'blue'), path.join(images, 'red', 'img000.jpg'), '--json', '--quiet']));
+  const preds = json<ImagePrediction[]>(await runCli(['predict', clf, path.join(images, 'blue'), path.join(images, 'red', 'img000.jpg'), '--json', '--quiet']));
   assert.equal(preds.length, 7);
-  assert.ok(preds.slice(0, 6).every((p) => p.label === 'blue' && p.score >= 0 && p.score <= 1));
-  assert.equal(preds[6].label, 'red');
+  assert.ok(preds.slice(0, 6).every((p) => 'label' in p && p.label === 'blue' && p.score >= 0 && p.score <= 1));
+  assert.equal(labelOf(preds[6]), 'red');
   // The network moved since training: a clear pointer to -m, and -m finds it by its weights digest.
   const moved = path.join(work, 'tiny-moved');
   await fsp.cp(path.dirname(model), path.join(work, 'tiny-copy'), { recursive: true });
@@ -99,8 +118,9 @@ test('train, eval (text, --json, gates) and predict on the extracted features', 
   json(await runCli(['train', path.join(work, 'feat-copy'), '-o', clfCopy, '--json', '--quiet']));
   await fsp.rename(path.join(work, 'tiny-copy'), moved);
   assertFails(await runCli(['predict', clfCopy, path.join(images, 'blue')]), 2, /tiny-copy\/model\.json is not there any more; point at it with -m/);
-  const found = json(await runCli(['predict', clfCopy, path.join(images, 'blue'), '-m', path.join(moved, 'model.json'), '--json', '--quiet']));
-  assert.ok(found.every((p) => p.label === 'blue'));
+  const found = json<ImagePrediction[]>(await runCli(['predict', clfCopy, path.join(images, 'blue'), '-m', path.join(moved, 'model.json'), '--json', '--quiet']));
+  assert.equal(found.length, 6);
+  assert.ok(found.every((p) => labelOf(p) === 'blue'));
 
   const bad = await runCli(['predict', clf, path.join(images, 'red', 'broken.jpg'), '--quiet']);
   assert.equal(bad.code, 2);
@@ -115,18 +135,18 @@ test('eval refuses features made by another layer', async () => {
 
 test('run: stratified split, writes train/, test/, model.json, metrics.json and prints the eval object', async () => {
   const out = path.join(work, 'run');
-  const m = json(await runCli(['run', images, '-o', out, '--json', '--test-size', '0.34', ...tiny()]));
+  const m = json<Metrics>(await runCli(['run', images, '-o', out, '--json', '--test-size', '0.34', ...tiny()]));
   assert.equal(m.accuracy, 1);
-  const testManifest = JSON.parse(await fsp.readFile(path.join(out, 'test', 'manifest.json'), 'utf8'));
+  const testManifest = await manifestOf(path.join(out, 'test'));
   assert.equal(testManifest.counts.planned, 4, 'round(0.34 × 6) + round(0.34 × 7) test images');
   assert.equal(m.counts.total, testManifest.counts.rows);
   for (const name of ['train/features.npy', 'test/features.npy', 'model.json', 'metrics.json']) await fsp.access(path.join(out, name));
-  assert.deepEqual(JSON.parse(await fsp.readFile(path.join(out, 'metrics.json'), 'utf8')), m);
+  assert.deepEqual(await readJson<Metrics>(path.join(out, 'metrics.json')), m);
 
   const split = path.join(work, 'split');
   await makeColourDataset(split, { perClass: 4, split: 'train' });
   await makeColourDataset(split, { perClass: 2, split: 'val', start: 50 });
-  const given = json(await runCli(['run', split, '-o', path.join(work, 'run2'), '--json', ...tiny()]));
+  const given = json<Metrics>(await runCli(['run', split, '-o', path.join(work, 'run2'), '--json', ...tiny()]));
   assert.equal(given.counts.total, 4);
 });
 
@@ -153,7 +173,7 @@ test('bad input: one clear line and exit code 2', async () => {
   }
   const broken = await runCli(['extract', allBroken, '-o', path.join(work, 'all-broken-feat'), ...tiny()]);
   assert.equal(broken.code, 2);
-  assert.match(broken.stderr.trim().split('\n').at(-1), /none of the 2 images could be decoded/);
+  assert.match(broken.stderr.trim().split('\n').at(-1) ?? '', /none of the 2 images could be decoded/);
 
   const notJson = path.join(work, 'not-json.json');
   await fsp.writeFile(notJson, '{ nope');
@@ -171,12 +191,12 @@ test('bad input: one clear line and exit code 2', async () => {
   const noClass = path.join(work, 'unknown-class');
   await makeColourDataset(noClass, { perClass: 2, split: 'train' });
   await writeImage(path.join(noClass, 'test', 'green', '0.jpg'), { rgb: [0, 200, 0] });
-  assertFails(await runCli(['run', noClass, '-o', path.join(work, 'never'), ...tiny()]), 2, /green have no counterpart/);
+  assertFails(await runCli(['run', noClass, '-o', path.join(work, 'never'), ...tiny()]), 2, /green have no training images in/);
 });
 
 test('--resume checks what it continues; a finished directory is reused only when made the same way', async () => {
   const out = path.join(work, 'feat');
-  const again = json(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
+  const again = json<ExtractJson>(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
   assert.equal(again.rows, 12);
   assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; pass --overwrite/);
   assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image folder or file list/);
@@ -184,7 +204,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const renamed = path.join(work, 'renamed');
   await makeColourDataset(renamed, { perClass: 2 });
   const renamedOut = path.join(work, 'renamed-feat');
-  json(await runCli(['extract', renamed, '-o', renamedOut, '--json', ...tiny()]));
+  json<ExtractJson>(await runCli(['extract', renamed, '-o', renamedOut, '--json', ...tiny()]));
   await fsp.rename(path.join(renamed, 'red', 'img000.jpg'), path.join(renamed, 'red', 'img999.jpg'));
   assertFails(await runCli(['extract', renamed, '-o', renamedOut, '--resume', ...tiny()]), 2, /different image folder or file list; pass --overwrite/);
 
@@ -195,31 +215,32 @@ test('--resume checks what it continues; a finished directory is reused only whe
   await fsp.mkdir(partial);
   await fsp.writeFile(
     path.join(partial, '.cnnfeat-plan.json'),
-    JSON.stringify({ imageRoot: grow, classes: ['blue', 'red'], settings: JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')).settings, files: [] }),
+    JSON.stringify({ imageRoot: grow, classes: ['blue', 'red'], settings: (await manifestOf(out)).settings, files: [] }),
   );
   assertFails(await runCli(['extract', grow, '-o', partial, ...tiny()]), 2, /unfinished extraction; pass --resume/);
   assertFails(await runCli(['extract', grow, '-o', partial, '--resume', ...tiny()]), 2, /the image list changed since the extraction started \(0 files then, 6 now\)/);
-  assert.equal(json(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
+  assert.equal(json<ExtractJson>(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
 });
 
 test('layers lists names and shapes; info reports the engines', async () => {
-  const layers = json(await runCli(['layers', model, '--json']));
+  const layers = json<(LayerInfo & { default: boolean })[]>(await runCli(['layers', model, '--json']));
   assert.deepEqual(layers.map((l) => l.name), ['input', 'conv', 'features', 'head']);
-  assert.deepEqual(layers[2].outputShape, [null, 8]);
+  assert.deepEqual(layers[2]?.outputShape, [null, 8]);
+  assert.deepEqual(layers.filter((l) => l.default).map((l) => l.name), ['features']);
   const text = await runCli(['layers', model]);
   assert.match(text.stdout, /^features .*<- default feature layer$/m);
-  const info = json(await runCli(['info', '--json']));
+  const info = json<{ engines: EngineStatus[]; auto: string; cacheDir: string }>(await runCli(['info', '--json']));
   assert.deepEqual(info.engines.filter((e) => e.available).map((e) => e.engine).slice(0, 1), ['onnx']);
   assert.match(info.auto, /^onnx .* else tfjs-(wasm|node)$/);
   assert.ok(info.cacheDir.length > 0);
 });
 
 /** Waits until an extraction into `out` has checkpointed `rows` rows; fails if `child` ends first. */
-async function waitForRows(out, rows, child) {
+async function waitForRows(out: string, rows: number, child: ReturnType<typeof startCli>): Promise<void> {
   const progressFile = path.join(out, '.cnnfeat-progress.json');
   for (;;) {
     assert.equal(child.exitCode, null, `the extraction ended before ${rows} rows were checkpointed`);
-    const progress = await fsp.readFile(progressFile, 'utf8').then(JSON.parse, () => null);
+    const progress = await readJson<{ rows: number }>(progressFile).catch(() => null);
     if (progress && progress.rows >= rows) return;
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -230,7 +251,7 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
   for (let i = 0; i < 160; i++) {
     await writeImage(path.join(many, i % 2 ? 'a' : 'b', `${i}.png`), { width: 24, height: 24, rgb: [i, 255 - i, 100], seed: i, format: 'png' });
   }
-  const args = (out) => ['extract', many, '-o', out, '--batch-size', '2', ...tiny()];
+  const args = (out: string) => ['extract', many, '-o', out, '--batch-size', '2', ...tiny()];
   const reference = path.join(work, 'many-ref');
   assert.equal((await runCli(args(reference))).code, 0);
 
@@ -245,21 +266,20 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
     assert.equal(incomplete.code, 2);
     assert.match(incomplete.stderr, /unfinished extraction; pass --resume/);
     const resumed = await runCli([...args(out), '--resume', '--json']);
-    assert.equal(JSON.parse(resumed.stdout).rows, 160, resumed.stderr);
+    assert.equal(json<ExtractJson>(resumed).rows, 160);
     for (const name of ['features.npy', 'samples.csv']) {
       assert.ok((await fsp.readFile(path.join(out, name))).equals(await fsp.readFile(path.join(reference, name))), `${name} after kill at ${threshold}`);
     }
-    const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
-    assert.equal(manifest.timings.resumed, true);
+    assert.equal((await manifestOf(out)).timings.resumed, true);
   }
 
   // SIGINT / SIGTERM: stop at the next checkpoint with 130 / 143 and a one-line hint.
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const out = path.join(work, `many-${sig}`);
     const child = startCli(args(out));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     await waitForRows(out, 10, child);
     child.kill(sig);
     assert.equal(await exited, code, stderr);

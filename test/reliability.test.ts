@@ -6,30 +6,36 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { CLI, makeTinyModel, runCli, startCli, writeImage } from './helpers.mjs';
+import type { LockHolder } from '../dist/util/lock.js';
+import { CLI, fileTempDir, json, makeTinyModel, readJson, runCli, startCli, writeImage, type ExtractJson } from './helpers.js';
 
-let work;
-let model;
-let images;
+let work: string;
+let model: string;
+let images: string;
 const TOTAL = 120;
 
 before(async () => {
-  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cnnfeat-reliability-'));
+  work = await fileTempDir('cnnfeat-reliability-');
   model = await makeTinyModel(path.join(work, 'tiny'));
   images = path.join(work, 'images');
   for (let i = 0; i < TOTAL; i++) {
     await writeImage(path.join(images, i % 3 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`), { width: 24, height: 24, rgb: [i * 2, 255 - i, 90], seed: i, format: 'png' });
   }
-  process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
   assert.equal((await runCli(args(path.join(work, 'ref')))).code, 0);
 });
 
-const args = (out, m = model) => ['extract', images, '-o', out, '--batch-size', '2', '--model', m, '--preprocess', 'none', '--quiet'];
-const read = (file) => fsp.readFile(file, 'utf8').then(JSON.parse, () => null);
-const present = (file) => fsp.access(file).then(() => true, () => false);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const args = (out: string, m = model) => ['extract', images, '-o', out, '--batch-size', '2', '--model', m, '--preprocess', 'none', '--quiet'];
+/** The checkpoint of an extraction (`.cnnfeat-progress.json`), as far as these tests read it. */
+interface Checkpoint {
+  rows: number;
+  next: number;
+}
+const read = <T>(file: string) => readJson<T>(file).catch(() => null);
+const progressOf = (out: string) => read<Checkpoint>(path.join(out, '.cnnfeat-progress.json'));
+const present = (file: string) => fsp.access(file).then(() => true, () => false);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function assertSameFiles(out, reference, what) {
+async function assertSameFiles(out: string, reference: string, what: string): Promise<void> {
   for (const name of ['features.npy', 'samples.csv']) {
     assert.ok((await fsp.readFile(path.join(out, name))).equals(await fsp.readFile(path.join(reference, name))), `${name} ${what}`);
   }
@@ -39,7 +45,7 @@ async function assertSameFiles(out, reference, what) {
  * Steps a running child with SIGSTOP/SIGCONT and checks `reached` on the frozen output folder
  * each time; kills it with SIGKILL in the first state where it holds. False if the child ended first.
  */
-async function killWhen(child, reached) {
+async function killWhen(child: ReturnType<typeof startCli>, reached: () => Promise<boolean>): Promise<boolean> {
   const exited = new Promise((resolve) => child.on('exit', resolve));
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) return false;
@@ -56,19 +62,19 @@ async function killWhen(child, reached) {
 
 test('kill -9 before the first checkpoint, mid-run, and while finishing; --resume equals an uninterrupted run', async (t) => {
   const reference = path.join(work, 'ref');
-  const points = {
+  const points: Record<string, (out: string) => Promise<boolean>> = {
     'plan written, no row checkpointed yet': async (out) =>
-      (await present(path.join(out, '.cnnfeat-plan.json'))) && ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) === 0,
-    'mid-run (40 rows checkpointed)': async (out) => ((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) >= 40,
+      (await present(path.join(out, '.cnnfeat-plan.json'))) && ((await progressOf(out))?.rows ?? 0) === 0,
+    'mid-run (40 rows checkpointed)': async (out) => ((await progressOf(out))?.rows ?? 0) >= 40,
     'finishing: every row checkpointed, manifest not yet written': async (out) =>
-      ((await read(path.join(out, '.cnnfeat-progress.json')))?.next ?? 0) === TOTAL && !(await present(path.join(out, 'manifest.json'))),
+      ((await progressOf(out))?.next ?? 0) === TOTAL && !(await present(path.join(out, 'manifest.json'))),
     'finishing: manifest written, checkpoint files not yet removed': async (out) =>
       (await present(path.join(out, 'manifest.json'))) && (await present(path.join(out, '.cnnfeat-plan.json'))),
   };
   let n = 0;
   for (const [point, reached] of Object.entries(points)) {
     let hit = false;
-    let out;
+    let out = '';
     for (let attempt = 0; attempt < 5 && !hit; attempt++) {
       out = path.join(work, `killed-${n++}`);
       hit = await killWhen(startCli(args(out)), () => reached(out));
@@ -82,7 +88,7 @@ test('kill -9 before the first checkpoint, mid-run, and while finishing; --resum
     t.diagnostic(`killed at: ${point}`);
     const resumed = await runCli([...args(out), '--resume', '--json']);
     assert.equal(resumed.code, 0, `${point}: ${resumed.stderr}`);
-    assert.equal(JSON.parse(resumed.stdout).rows, TOTAL);
+    assert.equal(json<ExtractJson>(resumed).rows, TOTAL);
     await assertSameFiles(out, reference, `after a kill at: ${point}`);
     assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))), 'lock released');
   }
@@ -95,14 +101,14 @@ test('lock: a second process refuses at once naming the holder; a dead holder is
   const exited = new Promise((resolve) => first.on('exit', resolve));
   for (;;) {
     assert.equal(first.exitCode, null, 'the first extraction ended too early');
-    if (((await read(path.join(out, '.cnnfeat-progress.json')))?.rows ?? 0) >= 2) break;
+    if (((await progressOf(out))?.rows ?? 0) >= 2) break;
     await sleep(2);
   }
   first.kill('SIGSTOP'); // holds the lock while the other commands try
-  const holder = await read(path.join(out, '.cnnfeat-lock'));
-  assert.equal(holder.pid, first.pid);
-  assert.equal(holder.host, os.hostname());
-  assert.equal(holder.command, 'extract');
+  const holder = await read<LockHolder>(path.join(out, '.cnnfeat-lock'));
+  assert.equal(holder?.pid, first.pid);
+  assert.equal(holder?.host, os.hostname());
+  assert.equal(holder?.command, 'extract');
   for (const extra of [[], ['--resume'], ['--overwrite'], ['--update']]) {
     const second = await runCli([...args(out), ...extra]);
     assert.equal(second.code, 2, second.stderr);
@@ -119,7 +125,7 @@ test('lock: a second process refuses at once naming the holder; a dead holder is
   assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));
 
   // A lock of another machine cannot be checked: refused, naming the host.
-  const foreign = { pid: 4242, host: 'node-17.cluster', startedAt: '2026-01-01T00:00:00.000Z', command: 'merge' };
+  const foreign: LockHolder = { pid: 4242, host: 'node-17.cluster', startedAt: '2026-01-01T00:00:00.000Z', command: 'merge' };
   await fsp.writeFile(path.join(out, '.cnnfeat-lock'), JSON.stringify(foreign));
   const refused = await runCli([...args(out), '--resume']);
   assert.equal(refused.code, 2);
@@ -132,7 +138,7 @@ test('lock: a second process refuses at once naming the holder; a dead holder is
   const code = new Promise((resolve) => child.on('exit', resolve));
   for (;;) {
     assert.equal(child.exitCode, null);
-    if (((await read(path.join(out2, '.cnnfeat-progress.json')))?.rows ?? 0) >= 2) break;
+    if (((await progressOf(out2))?.rows ?? 0) >= 2) break;
     await sleep(2);
   }
   child.kill('SIGINT');
@@ -146,7 +152,7 @@ test('a write error (file-size limit standing in for a full disk): one clear lin
   assert.equal((await runCli(args(reference, wide))).code, 0);
   const out = path.join(work, 'full');
   // 64 KiB per file: the plan fits, features.npy (1 KiB a row) does not.
-  const limited = await new Promise((resolve, reject) => {
+  const limited = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
     const child = spawn('bash', ['-c', 'ulimit -f 64 && exec "$0" "$@"', process.execPath, CLI, ...args(out, wide)], { env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -157,9 +163,9 @@ test('a write error (file-size limit standing in for a full disk): one clear lin
   assert.equal(limited.code, 2, limited.stderr);
   const lines = limited.stderr.trim().split('\n');
   assert.equal(lines.length, 1, limited.stderr);
-  assert.match(lines[0], /^cnnfeat: .*full: file too large for this file system or its limits \(EFBIG, during write\); \d+ rows up to the last checkpoint are kept: fix this and continue with --resume$/);
-  const progress = await read(path.join(out, '.cnnfeat-progress.json'));
-  assert.ok(progress.rows > 0 && progress.rows < TOTAL, `stopped part-way (${progress.rows} rows)`);
+  assert.match(lines[0]!, /^cnnfeat: .*full: file too large for this file system or its limits \(EFBIG, during write\); \d+ rows up to the last checkpoint are kept: fix this and resume \(--resume\)$/);
+  const progress = await progressOf(out);
+  assert.ok(progress && progress.rows > 0 && progress.rows < TOTAL, `stopped part-way (${progress?.rows} rows)`);
   assert.ok(!(await present(path.join(out, '.cnnfeat-lock'))));
   const resumed = await runCli([...args(out, wide), '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);

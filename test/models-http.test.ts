@@ -3,18 +3,20 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { bypassesProxy } from '../dist/models/http.js';
 import { shardUrl } from '../dist/models/http-model.js';
-import { makeTinyGraphModel } from './graph-fixture.mjs';
-import { serveFiles } from './http-fixture.mjs';
-import { makeTinyModel, runCli, tempDir } from './helpers.mjs';
+import { makeTinyGraphModel } from './graph-fixture.js';
+import type { GraphNodeInfo } from '../dist/engines/tfjs-graph.js';
+import type { ModelCard } from '../dist/models/card.js';
+import { serveFiles, type Rule } from './http-fixture.js';
+import { json, lastLine, makeColourDataset, makeTinyModel, manifestOf, readJson, runCli, tempDir, type PulledJson } from './helpers.js';
 
 const QUERY = '?tfjs-format=file';
-const SHARDS = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+const SHARDS = ['group1-shard1of2.bin', 'group1-shard2of2.bin'] as const;
 
 /** A graph model served by a local server (with `rules`), and a fresh cache. */
-async function setup(t, rules = {}) {
+async function setup(t: TestContext, rules: Record<string, Rule> = {}) {
   const work = await tempDir(t);
   const modelDir = path.join(work, 'served');
   await makeTinyGraphModel(modelDir);
@@ -24,12 +26,11 @@ async function setup(t, rules = {}) {
   return { work, modelDir, server, cache, env, url: `${server.base}model.json${QUERY}` };
 }
 
-const lastLine = (stderr) => stderr.trim().split('\n').at(-1);
-const sha256 = async (file) => createHash('sha256').update(await fsp.readFile(file)).digest('hex');
+const sha256 = async (file: string) => createHash('sha256').update(await fsp.readFile(file)).digest('hex');
 
 /** The cache's models folder holds exactly `expected` (no staging folder, no lock). */
-async function assertModelsDir(cache, expected) {
-  const entries = await fsp.readdir(path.join(cache, 'models')).catch(() => []);
+async function assertModelsDir(cache: string, expected: string[]): Promise<void> {
+  const entries = await fsp.readdir(path.join(cache, 'models')).catch((): string[] => []);
   assert.deepEqual(entries.sort(), expected.sort(), 'nothing half-installed is left in the cache');
 }
 
@@ -45,15 +46,14 @@ test('shard URLs follow tfjs: relative to model.json, with its query string', ()
 test('models pull <url>: model.json and every shard installed with sizes and sha256; later uses need no network', async (t) => {
   const { modelDir, server, cache, env, url } = await setup(t);
   const r = await runCli(['models', 'pull', url, '--json'], { env });
-  assert.equal(r.code, 0, r.stderr);
-  const { dir, modelFile, weightsDigest } = JSON.parse(r.stdout);
+  const { dir, modelFile, weightsDigest } = json<PulledJson>(r);
   assert.equal(path.dirname(dir), path.join(cache, 'models'));
   assert.match(path.basename(dir), /^url-[0-9a-f]{16}$/);
   assert.equal(modelFile, path.join(dir, 'model.json'));
-  assert.match(weightsDigest, /^sha256:[0-9a-f]{64}$/);
+  assert.match(weightsDigest ?? 'no digest', /^sha256:[0-9a-f]{64}$/);
   for (const shard of SHARDS) assert.equal(server.hits.get(`/m/${shard}${QUERY}`), 1, `${shard} fetched once, with the query string`);
 
-  const record = JSON.parse(await fsp.readFile(path.join(dir, 'cnnfeat-install.json'), 'utf8'));
+  const record = await readJson<{ url: string; files: { name: string; bytes: number; sha256: string }[] }>(path.join(dir, 'cnnfeat-install.json'));
   assert.equal(record.url, url);
   assert.deepEqual(record.files.map((f) => f.name).sort(), ['model.json', ...SHARDS].sort());
   for (const f of record.files) {
@@ -64,9 +64,8 @@ test('models pull <url>: model.json and every shard installed with sizes and sha
 
   await server.close();
   const layers = await runCli(['layers', url, '--json'], { env });
-  assert.equal(layers.code, 0, layers.stderr);
-  const nodes = JSON.parse(layers.stdout);
-  assert.equal(nodes.find((n) => n.default).name, 'pool/AvgPool');
+  const nodes = json<(GraphNodeInfo & { default: boolean })[]>(layers);
+  assert.deepEqual(nodes.filter((n) => n.default).map((n) => n.name), ['pool/AvgPool']);
   assert.doesNotMatch(layers.stderr, /Downloading/);
 
   // A cached file whose content changed (same size) fails its recorded sha256: not used, pulled again.
@@ -86,12 +85,11 @@ test('a LayersModel by URL: extract --model <url> runs on the downloaded copy', 
   const server = await serveFiles(t, path.join(work, 'served'));
   const env = { CNNFEAT_CACHE: path.join(work, 'cache') };
   const images = path.join(work, 'images');
-  const { makeColourDataset } = await import('./helpers.mjs');
   await makeColourDataset(images, { perClass: 2 });
   const url = `${server.base}model.json`;
   const r = await runCli(['extract', images, '-o', path.join(work, 'feats'), '--model', url, '--preprocess', 'none', '--json'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const manifest = JSON.parse(await fsp.readFile(path.join(work, 'feats', 'manifest.json'), 'utf8'));
+  const manifest = await manifestOf(path.join(work, 'feats'));
   assert.equal(manifest.settings.model, url);
   assert.equal(manifest.settings.dim, 8);
   assert.equal(server.hits.get('/m/weights.bin'), 1);
@@ -143,7 +141,7 @@ test('a 503 is retried and the download then succeeds', async (t) => {
   const r = await runCli(['models', 'pull', url, '--json'], { env: { ...env, CNNFEAT_HTTP_RETRIES: '2' } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(server.hits.get(`/m/${SHARDS[1]}${QUERY}`), 2);
-  await assertModelsDir(cache, [path.basename(JSON.parse(r.stdout).dir)]);
+  await assertModelsDir(cache, [path.basename(json<PulledJson>(r).dir)]);
 });
 
 test('card pins: a wrong sha256 or size is exit 4, and the verified copy already installed stays', async (t) => {
@@ -151,7 +149,7 @@ test('card pins: a wrong sha256 or size is exit 4, and the verified copy already
   const pins = Object.fromEntries(
     await Promise.all(['model.json', ...SHARDS].map(async (f) => [f, { bytes: (await fsp.stat(path.join(modelDir, f))).size, sha256: await sha256(path.join(modelDir, f)) }])),
   );
-  const card = {
+  const card: ModelCard = {
     id: 'pinned',
     title: 'pinned test model',
     source: { type: 'http', url, files: pins },
@@ -170,12 +168,13 @@ test('card pins: a wrong sha256 or size is exit 4, and the verified copy already
   assert.equal(good.code, 0, good.stderr);
   const installedShard = await fsp.readFile(path.join(cache, 'models', 'pinned', SHARDS[1]));
 
-  await fsp.writeFile(cardFile, JSON.stringify({ ...card, source: { ...card.source, files: { ...pins, [SHARDS[1]]: { sha256: 'ab'.repeat(32) } } } }));
+  const source = { type: 'http' as const, url };
+  await fsp.writeFile(cardFile, JSON.stringify({ ...card, source: { ...source, files: { ...pins, [SHARDS[1]]: { sha256: 'ab'.repeat(32) } } } }));
   const wrongHash = await runCli(['models', 'pull', 'pinned'], { env });
   assert.equal(wrongHash.code, 4, wrongHash.stderr);
   assert.match(lastLine(wrongHash.stderr), /group1-shard2of2\.bin\?tfjs-format=file: sha256 [0-9a-f]{64} differs from the pinned (ab){32}; the file changed upstream or the model card is wrong, nothing was installed$/);
 
-  await fsp.writeFile(cardFile, JSON.stringify({ ...card, source: { ...card.source, files: { [SHARDS[0]]: { bytes: pins[SHARDS[0]].bytes + 1 } } } }));
+  await fsp.writeFile(cardFile, JSON.stringify({ ...card, source: { ...source, files: { [SHARDS[0]]: { bytes: pins[SHARDS[0]]!.bytes + 1 } } } }));
   const wrongSize = await runCli(['models', 'pull', 'pinned', '--force'], { env });
   assert.equal(wrongSize.code, 4, wrongSize.stderr);
   assert.match(lastLine(wrongSize.stderr), /group1-shard1of2\.bin\?tfjs-format=file: got \d+ bytes but the model card pins \d+/);
@@ -189,7 +188,7 @@ test('concurrent pulls of the same URL download each file once and both succeed'
   const [a, b] = await Promise.all([runCli(['models', 'pull', url, '--json'], { env }), runCli(['models', 'pull', url, '--json'], { env })]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
-  assert.equal(JSON.parse(a.stdout).dir, JSON.parse(b.stdout).dir);
+  assert.equal(json<PulledJson>(a).dir, json<PulledJson>(b).dir);
   for (const shard of SHARDS) assert.equal(server.hits.get(`/m/${shard}${QUERY}`), 1, `${shard} downloaded once`);
-  await assertModelsDir(cache, [path.basename(JSON.parse(a.stdout).dir)]);
+  await assertModelsDir(cache, [path.basename(json<PulledJson>(a).dir)]);
 });

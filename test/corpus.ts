@@ -3,19 +3,29 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
-import { writeImage } from './helpers.mjs';
+import { writeImage, type Rgb } from './helpers.js';
+
+/** What `extract` must do with a corpus entry. */
+export type Outcome = 'row' | 'skipped' | 'ignored' | 'none' | 'empty';
+
+/** One entry of the corpus: its path under the root, what it is, and what `extract` must do with it. */
+export interface CorpusEntry {
+  path: string;
+  what: string;
+  outcome: Outcome;
+}
 
 /**
  * Writes the corpus under `root` (classes `cats` and `dogs`, plus an empty class folder `empty`
  * when `emptyClass`) and returns its table: every entry with what `extract` must do with it —
  * `row` (exactly one feature row), `skipped` (listed in manifest.json with a reason), `ignored`
- * (passed over by the scan, listed with a reason) or `none` (not an image name: silently not read).
+ * (passed over by the scan, listed with a reason) or `none` (not an image name: silently not read); the empty class folder's outcome is `empty` (a warning; a class without rows in manifest.json).
  */
-export async function makeCorpus(root, { emptyClass = true } = {}) {
-  const table = [];
-  const add = (rel, what, outcome) => table.push({ path: rel, what, outcome });
-  const file = (rel) => path.join(root, rel);
-  const write = async (rel, bytes) => {
+export async function makeCorpus(root: string, { emptyClass = true } = {}): Promise<CorpusEntry[]> {
+  const table: CorpusEntry[] = [];
+  const add = (rel: string, what: string, outcome: Outcome) => table.push({ path: rel, what, outcome });
+  const file = (rel: string) => path.join(root, rel);
+  const write = async (rel: string, bytes: Buffer | string) => {
     await fsp.mkdir(path.dirname(file(rel)), { recursive: true });
     await fsp.writeFile(file(rel), bytes);
   };
@@ -86,24 +96,24 @@ export async function makeCorpus(root, { emptyClass = true } = {}) {
   add('dogs/self', 'symlink to its own folder (dogs/self -> .)', 'ignored');
   if (emptyClass) {
     await fsp.mkdir(file('empty'), { recursive: true });
-    add('empty', 'empty class folder', 'error');
+    add('empty', 'empty class folder', 'empty');
   }
   return table;
 }
 
 /** Pixels of one colour with a little deterministic noise. */
-function noise(width, height, rgb, seed) {
+function noise(width: number, height: number, rgb: Rgb, seed: number): Buffer {
   const pixels = Buffer.alloc(width * height * 3);
   let s = seed * 7919 + 3;
   for (let i = 0; i < pixels.length; i++) {
     s = (s * 1103515245 + 12345) & 0x7fffffff;
-    pixels[i] = Math.max(0, Math.min(255, rgb[i % 3] + ((s >> 16) % 21) - 10));
+    pixels[i] = Math.max(0, Math.min(255, rgb[i % 3]! + ((s >> 16) % 21) - 10));
   }
   return pixels;
 }
 
 /** RGB → RGBA with a left-to-right alpha ramp (some pixels fully transparent). */
-function withAlpha(rgb, n) {
+function withAlpha(rgb: Buffer, n: number): Buffer {
   const out = Buffer.alloc(n * 4);
   for (let i = 0; i < n; i++) {
     rgb.copy(out, i * 4, i * 3, i * 3 + 3);
@@ -112,9 +122,10 @@ function withAlpha(rgb, n) {
   return out;
 }
 
-async function animatedGif() {
+async function animatedGif(): Promise<Buffer> {
+  const colours: Rgb[] = [[255, 0, 0], [0, 255, 0], [0, 0, 255]];
   const frames = await Promise.all(
-    [[255, 0, 0], [0, 255, 0], [0, 0, 255]].map((rgb, i) => sharp(noise(32, 24, rgb, 20 + i), { raw: { width: 32, height: 24, channels: 3 } }).png().toBuffer()),
+    colours.map((rgb, i) => sharp(noise(32, 24, rgb, 20 + i), { raw: { width: 32, height: 24, channels: 3 } }).png().toBuffer()),
   );
   return sharp(frames, { join: { animated: true } }).gif({ delay: 100, loop: 0 }).toBuffer();
 }
@@ -123,7 +134,7 @@ async function animatedGif() {
  * A JPEG stored sideways with EXIF orientation 6 (rotate 90° clockwise to display): the stored
  * pixels are red on the left and blue on the right, so upright the top is red, the bottom blue.
  */
-export async function orientation6Jpeg() {
+export async function orientation6Jpeg(): Promise<Buffer> {
   const width = 60;
   const height = 30;
   const pixels = Buffer.alloc(width * height * 3);
@@ -134,7 +145,7 @@ export async function orientation6Jpeg() {
 }
 
 /** A valid PNG whose header claims `width × height` RGB pixels, with a tiny (short) image stream. */
-export function decompressionBomb(width, height) {
+export function decompressionBomb(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -143,7 +154,7 @@ export function decompressionBomb(width, height) {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }
 
-function chunk(type, data) {
+function chunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
   const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
@@ -152,7 +163,7 @@ function chunk(type, data) {
   return Buffer.concat([len, body, crc]);
 }
 
-function crc32(bytes) {
+function crc32(bytes: Buffer): number {
   let c = 0xffffffff;
   for (const b of bytes) {
     c ^= b;
