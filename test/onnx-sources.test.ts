@@ -138,3 +138,18 @@ test('onnx from an npm tarball card and from a local models add: the card keeps 
   assert.equal(changed.code, 4);
   assert.match(changed.stderr, /the weights of .*model\.onnx changed since `cnnfeat models add`/);
 });
+
+test('run and predict with a .onnx file: the classifier remembers the ONNX network, its cut, input size and preprocessing', async (t) => {
+  const work = await tempDir(t);
+  const env = { CNNFEAT_CACHE: path.join(work, 'cache') };
+  const model = await writeTinyOnnx(path.join(work, 'net', 'tiny.onnx'), { size: 'symbolic' });
+  const data = await makeColourDataset(path.join(work, 'images'), { perClass: 4 });
+  const out = path.join(work, 'out');
+  const run = await runCli(['run', data, '-o', out, '-m', model, '--preprocess', 'torch', '--input', '40x40', '--layer', 'c2', '--kernel', 'linear', '--C', '1', '--test-size', '0.5', '--no-report', '--json', '--quiet'], { env });
+  assert.equal(run.code, 0, run.stderr);
+  const { settings } = await manifestOf(path.join(out, 'test'));
+  assert.deepEqual([settings.model, settings.layer, settings.dim, settings.input, settings.preprocess], [model, 'c2', 16, { height: 40, width: 40 }, 'torch']);
+  const image = path.join(data, 'red', 'img000.jpg');
+  const predicted = json<{ path: string; label: string }[]>(await runCli(['predict', path.join(out, 'model.json'), image, '--json', '--quiet'], { env }));
+  assert.deepEqual(predicted.map((p) => [p.path, p.label]), [[image, 'red']]);
+});

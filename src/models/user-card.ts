@@ -40,15 +40,16 @@ export async function writeUserCard(card: ModelCard): Promise<string> {
  * the size and sha256 of every file); a local model is referenced by absolute path with its
  * weights digest.
  */
-export async function fetchCardSource(opts: { id: string; model: string; logger?: Logger }): Promise<{ source: ModelSource; modelFile: string }> {
+export async function fetchCardSource(opts: { id: string; model: string; logger?: Logger }): Promise<{ source: ModelSource; modelFile: string; weightsDigest: string }> {
   const logger = opts.logger ?? silentLogger;
   if (isModelUrl(opts.model)) {
     const installed = await pullHttpModel({ id: opts.id, url: opts.model, dir: modelCacheDir(opts.id), logger });
     const files = Object.fromEntries(installed.record.files.map((f) => [f.name, { bytes: f.bytes, ...(f.sha256 ? { sha256: f.sha256 } : {}) }]));
-    return { source: { type: 'http', url: opts.model, files }, modelFile: installed.modelFile };
+    return { source: { type: 'http', url: opts.model, files }, modelFile: installed.modelFile, weightsDigest: installed.record.weightsDigest };
   }
   const modelFile = await localModelFile(opts.model);
   if (!modelFile) throw new CnnfeatError(`${opts.model}: no such model.json or .onnx file (nor folder holding one), and not an http(s) URL`);
-  return { source: { type: 'local', path: modelFile, weightsDigest: await weightsDigest(modelFile) }, modelFile };
+  const digest = await weightsDigest(modelFile);
+  return { source: { type: 'local', path: modelFile, weightsDigest: digest }, modelFile, weightsDigest: digest };
 }
 

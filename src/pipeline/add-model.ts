@@ -9,7 +9,6 @@ import type { Logger } from '../util/log.js';
 import { modelFormatOf, type ModelFormat } from '../formats/model-format.js';
 import type { Layout } from '../formats/onnx-model.js';
 import type { ModelCard } from '../models/card.js';
-import { weightsDigest } from '../models/install.js';
 import { checkNewCardId, fetchCardSource, writeUserCard } from '../models/user-card.js';
 import { listLayers } from '../engines/tfjs.js';
 import { loadGraphExtractor, listGraphNodes } from '../engines/tfjs-graph.js';
@@ -42,9 +41,9 @@ export interface AddCardOptions {
  */
 export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCard; file: string }> {
   await checkNewCardId(opts.id, opts.force);
-  const { source, modelFile } = await fetchCardSource(opts);
+  const { source, modelFile, weightsDigest } = await fetchCardSource(opts);
   const format = await modelFormatOf(modelFile);
-  const cut = await inspectCut(modelFile, format, opts);
+  const cut = await inspectCut({ modelFile, weightsDigest }, format, opts);
   if (opts.dim !== undefined && opts.dim !== cut.dim) {
     throw new CnnfeatError(`expected feature length ${opts.dim} (--dim): ${cut.layer} gives ${cut.dim} features; leave it out or correct it`);
   }
@@ -67,14 +66,13 @@ export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCa
 
 /** Loads the model cut at the requested (or default) layers: their names, total dim and input size. */
 async function inspectCut(
-  modelFile: string,
+  { modelFile, weightsDigest }: { modelFile: string; weightsDigest: string },
   format: ModelFormat,
   opts: AddCardOptions,
 ): Promise<{ layer: string; dim: number; input: { height: number; width: number }; layout?: Layout }> {
   const requested = opts.layer?.split(',').map((l) => l.trim());
   if (format === 'onnx') {
-    const source = { modelFile: modelFile, weightsDigest: await weightsDigest(modelFile), input: opts.input };
-    const cut = await cutGraph(source, { layers: requested ?? [], pool: 'avg' }, { logger: opts.logger });
+    const cut = await cutGraph({ modelFile, weightsDigest, input: opts.input }, { layers: requested ?? [], pool: 'avg' }, { logger: opts.logger });
     checkPreprocess(cut, opts.preprocess, modelFile);
     return { layer: cut.layers.join(','), dim: cut.dim, input: cut.input, layout: cut.layout };
   }

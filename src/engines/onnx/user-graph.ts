@@ -42,14 +42,9 @@ export interface UserOnnxOptions extends Partial<EngineLoadOptions> {
 }
 
 /** What is stored beside a wrapped graph: enough to run it without reading the user's model. */
-export interface CutRecord {
+export interface CutRecord extends Omit<FeatureGraph, 'file' | 'cached'> {
   wrapperVersion: number;
   weightsDigest: string;
-  layers: string[];
-  pool: PoolMode;
-  dim: number;
-  pooled: boolean;
-  input: { height: number; width: number };
   /** The user model's input: layout and element type. */
   layout: Layout;
   inputType: string;
@@ -281,7 +276,8 @@ async function runProbe(session: Ort.InferenceSession, model: OnnxModel, pixels:
     const outputs = await session.run({ input: new ort.Tensor('float32', values, [n, size.height, size.width, 3]) });
     return session.outputNames.map((name) => outputs[name]!);
   } catch (err) {
-    throw new CnnfeatError(`${model.file}: onnxruntime could not run the model on a ${size.height}x${size.width} image: ${shortOrtMessage(err)}; check the input size (--input HxW)`);
+    const fixed = model.input.batch !== null && model.input.batch !== 1 ? `it declares a fixed batch of ${model.input.batch}: export it with a dynamic batch axis` : 'check the input size (--input HxW)';
+    throw new CnnfeatError(`${model.file}: onnxruntime could not run the model on a ${size.height}x${size.width} image: ${shortOrtMessage(err)}; ${fixed}`);
   }
 }
 
