@@ -20,7 +20,7 @@ export async function bench({ root, args, log }) {
   const engine = args.engine ?? 'auto';
   const sets = await imageSets(root, args);
   const lib = await import(path.join(root, 'dist', 'index.js'));
-  const modelDir = path.dirname((await lib.resolveModel('resnet50')).modelJson);
+  const modelDir = path.dirname((await lib.resolveModel('resnet50')).modelFile);
   const peer = args['no-peer'] ? null : await peerCommand(root);
   const results = [];
   for (const set of sets) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
-//   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]`
+//   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
+//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…]`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['engine', 'train', 'memory'];
+const SECTIONS = ['engine', 'train', 'memory', 'onnx-model'];
 
 const { values: args } = parseArgs({
   strict: false,
@@ -22,6 +23,8 @@ const { values: args } = parseArgs({
     'train-features': { type: 'string' },
     'memory-sizes': { type: 'string' },
     'memory-model': { type: 'string' },
+    'onnx-model': { type: 'string' },
+    'onnx-preprocess': { type: 'string' },
   },
 });
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);

@@ -62,19 +62,43 @@ export class OnnxRuntimeError extends CnnfeatError {
  */
 export async function loadOnnxExtractor(source: OnnxSource, opts: Partial<EngineLoadOptions> & { logger?: Logger } = {}): Promise<FeatureExtractor> {
   const logger = opts.logger ?? silentLogger;
-  const threads = opts.threads ?? os.availableParallelism();
   const cut = { layers: opts.layers ?? [], pool: opts.pool ?? 'avg' };
-  const exported = await exportedModel(source, cut, logger, false);
+  return startCachedGraph((fresh) => exportedModel(source, cut, logger, fresh), { threads: opts.threads, logger, redo: 'exporting the model again' });
+}
+
+/**
+ * A graph file the engine runs: input `input` float32 [N, H, W, 3] (NHWC), output `features`
+ * [N, dim]; `cached` when it was made by an earlier run.
+ */
+export interface FeatureGraph {
+  file: string;
+  layers: string[];
+  dim: number;
+  pooled: boolean;
+  pool: PoolMode;
+  input: { height: number; width: number };
+  cached: boolean;
+}
+
+/**
+ * Starts the engine on the graph `prepare(false)` gives (from the cache when it can); a cached
+ * graph onnxruntime cannot load is prepared again, once (`prepare(true)`), saying `redo`.
+ */
+export async function startCachedGraph(
+  prepare: (fresh: boolean) => Promise<FeatureGraph>,
+  { threads = os.availableParallelism(), logger = silentLogger, redo }: { threads?: number; logger?: Logger; redo: string },
+): Promise<FeatureExtractor> {
+  const graph = await prepare(false);
   try {
-    return await startExtractor(exported, threads);
+    return await startExtractor(graph, threads);
   } catch (err) {
-    if (!exported.cached) throw err;
-    logger.warn(`${errorMessage(err)}; exporting the model again`);
-    return startExtractor(await exportedModel(source, cut, logger, true), threads);
+    if (!graph.cached) throw err;
+    logger.warn(`${errorMessage(err)}; ${redo}`);
+    return startExtractor(await prepare(true), threads);
   }
 }
 
-async function startExtractor(record: ExportRecord & { file: string }, threads: number): Promise<FeatureExtractor> {
+async function startExtractor(record: Omit<FeatureGraph, 'cached'>, threads: number): Promise<FeatureExtractor> {
   const session = new SessionWorker({ file: record.file, threads });
   try {
     await session.ready;
@@ -184,7 +208,7 @@ class SessionWorker {
   }
 }
 
-function buildExtractor(session: SessionWorker, record: ExportRecord, threads: number): FeatureExtractor {
+function buildExtractor(session: SessionWorker, record: Omit<FeatureGraph, 'cached' | 'file'>, threads: number): FeatureExtractor {
   const { height, width } = record.input;
   return {
     layers: record.layers,
