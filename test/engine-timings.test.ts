@@ -14,7 +14,7 @@ const imagesBatch = (n: number) => Float32Array.from({ length: n * PER_IMAGE }, 
 
 async function tinyModel(t: TestContext) {
   const modelJson = await makeTinyModel(await tempDir(t), { filters: 64 });
-  return { modelJson, weightsDigest: await weightsDigest(modelJson) };
+  return { modelFile: modelJson, weightsDigest: await weightsDigest(modelJson) };
 }
 
 test('thread times: this thread is one of the process, and its CPU time grows with work', () => {
