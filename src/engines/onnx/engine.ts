@@ -8,10 +8,11 @@ import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { inferenceError, type CutSpec, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
+import { inferenceError, type CutSpec, type EngineLoadOptions, type EngineTimings, type FeatureExtractor, type PoolMode, type EngineRunOptions } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
-import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import type { RunTiming, SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import { monotonicMs } from '../../util/thread-times.js';
 
 const require = createRequire(import.meta.url);
 
@@ -110,11 +111,22 @@ async function startExtractor(record: Omit<FeatureGraph, 'cached'>, threads: num
   }
 }
 
+interface PendingRun {
+  resolve: (f: Float32Array) => void;
+  reject: (e: Error) => void;
+  returned: ((batch: Float32Array) => void) | undefined;
+  postedAt: number;
+  images: number;
+}
+
 /** An onnxruntime session in a worker thread, with requests matched to replies by id. */
 class SessionWorker {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, PendingRun>();
   private nextId = 0;
+  private lastFinishedAt = 0;
+  private releasing = false;
+  readonly timings: EngineTimings = { runs: 0, images: 0, inferenceMs: 0, handoverMs: 0, returnMs: 0, inferenceCpuMs: null, inferenceCpuWaitMs: null };
   private failure: Error | null = null;
   readonly ready: Promise<void>;
 
@@ -126,7 +138,11 @@ class SessionWorker {
         if (msg.type === 'error' && msg.id === -1) return reject(new Error(msg.message));
         const call = this.pending.get(msg.id);
         this.settle(msg.id);
-        if (msg.type === 'result') call?.resolve(msg.features);
+        if (msg.type === 'result' && call) {
+          this.count(call, msg.timing);
+          call.returned?.(msg.batch);
+          call.resolve(msg.features);
+        }
         else if (msg.type === 'error') call?.reject(new Error(msg.message));
       });
       this.worker.on('error', (err) => this.fail(err, reject));
@@ -142,20 +158,37 @@ class SessionWorker {
     this.pending.clear();
   }
 
+  private count(call: PendingRun, t: RunTiming): void {
+    const m = this.timings;
+    m.runs++;
+    m.images += call.images;
+    m.inferenceMs += t.finishedAt - t.startedAt;
+    m.handoverMs += Math.max(0, t.startedAt - Math.max(call.postedAt, this.lastFinishedAt));
+    m.returnMs += Math.max(0, monotonicMs() - t.finishedAt);
+    if (t.cpuMs !== null) m.inferenceCpuMs = (m.inferenceCpuMs ?? 0) + t.cpuMs;
+    if (t.cpuWaitMs !== null) m.inferenceCpuWaitMs = (m.inferenceCpuWaitMs ?? 0) + t.cpuWaitMs;
+    this.lastFinishedAt = t.finishedAt;
+  }
+
   /** Keeps the process alive while a reply is awaited, and only then. */
   private settle(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0 && !this.releasing) this.worker.unref();
   }
 
-  run(batch: Float32Array, dims: [number, number, number, 3], transfer: boolean): Promise<Float32Array> {
+  /**
+   * Runs the first `dims[0]` images of `batch`. A transferred batch moves to the worker whole
+   * (when it owns its buffer; else its images are copied) and comes back to `opts.returned`.
+   */
+  run(batch: Float32Array, dims: [number, number, number, 3], opts: EngineRunOptions): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const owned = transfer && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
+    const owned = opts.transfer === true && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
+    const sent = owned ? batch : batch.subarray(0, dims[0] * dims[1] * dims[2] * 3);
     this.worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, batch, dims } satisfies SessionRequest, owned ? [batch.buffer as ArrayBuffer] : []);
+      this.pending.set(id, { resolve, reject, returned: owned ? opts.returned : undefined, postedAt: monotonicMs(), images: dims[0] });
+      this.worker.postMessage({ type: 'run', id, batch: sent, dims } satisfies SessionRequest, owned ? [batch.buffer as ArrayBuffer] : []);
     });
   }
 
@@ -164,8 +197,10 @@ class SessionWorker {
     await this.worker.terminate();
   }
 
+  /** Ends the worker once the runs handed to it are done; the process stays alive until then. */
   async release(): Promise<void> {
     if (this.failure) return;
+    this.releasing = true;
     this.worker.ref();
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.postMessage({ type: 'release' } satisfies SessionRequest);
@@ -183,12 +218,13 @@ function buildExtractor(session: SessionWorker, record: Omit<FeatureGraph, 'cach
     pool: record.pool,
     async run(batch, n, opts) {
       try {
-        return await session.run(batch.subarray(0, n * height * width * 3), [n, height, width, 3], opts?.transfer ?? false);
+        return await session.run(batch, [n, height, width, 3], opts ?? {});
       } catch (err) {
         throw inferenceError(n, err);
       }
     },
     describe: () => ({ engine: 'onnx', version: onnxRuntimeVersion(), threads }),
+    timings: () => ({ ...session.timings }),
     dispose: () => session.release(),
   };
 }
