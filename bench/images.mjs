@@ -1,4 +1,5 @@
-// Benchmark images: generated photos-like JPEGs, made once and kept in the temp folder.
+// Benchmark images: generated photos-like JPEGs, made once and kept in the temp folder, and
+// subsets of datasets linked (not copied) into the temp folder.
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +33,21 @@ export async function generatedImages(count = 256) {
     const file = path.join(dir, i % 2 ? 'b' : 'a', `img${String(i).padStart(4, '0')}.jpg`);
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+  }
+  await fsp.writeFile(path.join(dir, '.complete'), '');
+  return dir;
+}
+
+/** The first `perClass` files (sorted) of each class folder of `source`, as symbolic links in a temp folder. */
+export async function linkedSubset(source, perClass, tag) {
+  const dir = path.join(os.tmpdir(), `cnnfeat-bench-${tag}-${perClass}-v1`);
+  if (existsSync(path.join(dir, '.complete'))) return dir;
+  await fsp.rm(dir, { recursive: true, force: true });
+  for (const cls of (await fsp.readdir(source, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+    await fsp.mkdir(path.join(dir, cls), { recursive: true });
+    for (const name of (await fsp.readdir(path.join(source, cls))).sort().slice(0, perClass)) {
+      await fsp.symlink(path.resolve(source, cls, name), path.join(dir, cls, name));
+    }
   }
   await fsp.writeFile(path.join(dir, '.complete'), '');
   return dir;

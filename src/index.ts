@@ -18,6 +18,8 @@ export { initBackend, type BackendChoice } from './engines/backend.js';
 export { loadExtractor, listLayers, type LayerInfo } from './engines/tfjs.js';
 export { loadEngine, engineStatus, type EngineRequest } from './engines/select.js';
 export { loadOnnxExtractor } from './engines/onnx/engine.js';
+export { loadUserOnnxExtractor, listOnnxTensors, type UserOnnxSource, type OnnxListing, type OnnxTensorInfo } from './engines/onnx/user-graph.js';
+export { readOnnxModel, type OnnxModel, type OnnxImageInput } from './formats/onnx-model.js';
 export { POOLS, ENGINES, ENGINE_CHOICES, type FeatureExtractor, type EngineChoice, type EngineName, type PoolMode, type CutSpec, type EngineDescription } from './engines/engine.js';
 export { loadGraphExtractor, listGraphNodes, type GraphExtractorOptions, type GraphNodeInfo } from './engines/tfjs-graph.js';
 export { readNpy, npyHeader } from './features/npy.js';

@@ -46,10 +46,10 @@ test('shard URLs follow tfjs: relative to model.json, with its query string', ()
 test('models pull <url>: model.json and every shard installed with sizes and sha256; later uses need no network', async (t) => {
   const { modelDir, server, cache, env, url } = await setup(t);
   const r = await runCli(['models', 'pull', url, '--json'], { env });
-  const { dir, modelJson, weightsDigest } = json<PulledJson>(r);
+  const { dir, modelFile, weightsDigest } = json<PulledJson>(r);
   assert.equal(path.dirname(dir), path.join(cache, 'models'));
   assert.match(path.basename(dir), /^url-[0-9a-f]{16}$/);
-  assert.equal(modelJson, path.join(dir, 'model.json'));
+  assert.equal(modelFile, path.join(dir, 'model.json'));
   assert.match(weightsDigest ?? 'no digest', /^sha256:[0-9a-f]{64}$/);
   for (const shard of SHARDS) assert.equal(server.hits.get(`/m/${shard}${QUERY}`), 1, `${shard} fetched once, with the query string`);
 

@@ -10,7 +10,7 @@ import { applyLayer, makeTinyModel, readJson, recordingLogger, relativeError, sa
 
 const PER_IMAGE = 32 * 32 * 3;
 const imagesBatch = (n: number) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
-const source = async (modelJson: string): Promise<EngineSource> => ({ modelJson, weightsDigest: await weightsDigest(modelJson) });
+const source = async (modelJson: string): Promise<EngineSource> => ({ modelFile: modelJson, weightsDigest: await weightsDigest(modelJson) });
 
 test('onnx engine: same features as tfjs for several layers and pools, in a worker that leaves when disposed', async (t) => {
   const model = await source(await makeTinyModel(await tempDir(t)));

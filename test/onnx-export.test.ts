@@ -459,7 +459,7 @@ async function assertRealModelMatches(t: TestContext, cut: RealCut): Promise<voi
   assert.ok(engineErr <= TOLERANCE, `${cut.model} at ${cut.layer}: max |onnx engine - tfjs-wasm| / max |tfjs-wasm| = ${engineErr}`);
 
   // The engine may run an export cached by an earlier run: export the network afresh too.
-  const layersModel = await loadLayersModel(tfjs.resolved.modelJson, 'wasm');
+  const layersModel = await loadLayersModel(tfjs.resolved.modelFile, 'wasm');
   t.after(() => layersModel.dispose());
   const exported = exportToOnnx(layersModel, { layers: [cut.layer] });
   assert.equal(exported.dim, cut.dim);

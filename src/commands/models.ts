@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { CnnfeatError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { describeSource, listCards } from '../models/card.js';
 import { positiveInt } from '../util/validate.js';
-import { addOutputOptions, loggerFor, printResult } from './options.js';
+import { addOutputOptions, loggerFor, parseInputSize, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
@@ -18,13 +17,6 @@ interface AddFlags extends Flags {
   dim?: string;
   title?: string;
   input?: string;
-}
-
-/** Parses `--input HxW`. */
-function parseInputSize(value: string): { height: number; width: number } {
-  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
-  if (!match) throw new CnnfeatError(`--input must be HxW (e.g. 224x224), got "${value}"`);
-  return { height: positiveInt('--input height', match[1]!), width: positiveInt('--input width', match[2]!) };
 }
 
 /** `cnnfeat models list | pull <id|url> | path <id|url> | add <id> <model.json|url>` */
@@ -56,7 +48,7 @@ export function register(program: Command): void {
     );
   });
 
-  addOutputOptions(models.command('pull').description('download and verify a model (card id or model.json URL) into the cache').argument('<id|url>'))
+  addOutputOptions(models.command('pull').description('download and verify a model (card id, or URL of a model.json or .onnx file) into the cache').argument('<id|url>'))
     .option('--force', 'download again even when a verified copy is cached')
     .action(async (spec: string, flags: Flags) => {
       const { fetchModel } = await import('../models/resolve.js');
@@ -65,7 +57,7 @@ export function register(program: Command): void {
     });
 
   addOutputOptions(
-    models.command('path').description("print the folder holding a model's model.json (downloading it if needed)").argument('<id|url>'),
+    models.command('path').description("print the folder holding a model's model.json or .onnx file (downloading it if needed)").argument('<id|url>'),
   ).action(async (spec: string, flags: Flags) => {
     const { fetchModel } = await import('../models/resolve.js');
     const got = await fetchModel(spec, { logger: loggerFor(flags) });
@@ -77,13 +69,13 @@ export function register(program: Command): void {
       .command('add')
       .description('write a user model card into the cache, so the model can be used (and shared) by id')
       .argument('<id>', 'new model id (letters, digits, ".", "_", "-")')
-      .argument('<model>', 'path to a TensorFlow.js model.json (LayersModel or GraphModel) or its http(s) URL'),
+      .argument('<model>', 'path to a TensorFlow.js model.json (LayersModel or GraphModel) or an .onnx file, or the http(s) URL of either'),
   )
     .addOption(new Option('--preprocess <mode>', 'input normalisation of the model').choices(PREPROCESS_MODES).makeOptionMandatory())
-    .option('--layer <names>', 'layer(s) or graph node(s) to cut at, comma-separated (default: the model\'s default feature layer)')
+    .option('--layer <names>', 'layer(s), graph node(s) or ONNX tensor(s) to cut at, comma-separated (default: the model\'s default feature layer)')
     .option('--dim <n>', 'expected feature length (checked)')
     .option('--title <text>', 'one-line description')
-    .option('--input <HxW>', 'input size, for a graph whose input size is open')
+    .option('--input <HxW>', 'input size, for a graph whose input size is open (ONNX default 224x224)')
     .option('--force', 'replace an existing user card with this id')
     .action(async (id: string, model: string, flags: AddFlags) => {
       const { addUserCard } = await import('../pipeline/add-model.js');
@@ -98,6 +90,7 @@ export function register(program: Command): void {
         force: flags.force,
         logger: loggerFor(flags),
       });
-      printResult(flags, { ...card, file }, () => `${card.id}: ${card.dim}-d @ ${card.featureLayer} (${card.format} model) -> ${file}`);
+      const layout = card.layout ? `, ${card.layout} ${card.input.height}x${card.input.width}` : '';
+      printResult(flags, { ...card, file }, () => `${card.id}: ${card.dim}-d @ ${card.featureLayer} (${card.format} model${layout}) -> ${file}`);
     });
 }

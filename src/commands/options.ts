@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ExitCode } from '../errors.js';
+import { CnnfeatError, ExitCode } from '../errors.js';
 import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
@@ -12,6 +12,7 @@ import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 export interface ExtractFlags {
   model?: string;
   layer?: string;
+  input?: string;
   preprocess?: PreprocessMode;
   resize?: ResizeMode;
   resizeKernel?: ResizeKernel;
@@ -35,8 +36,9 @@ function libraryDefault(flags: string, description: string, value: string | numb
 /** Adds the options that choose the network and how images are fed to it. */
 export function addModelOptions(cmd: Command): Command {
   cmd
-    .addOption(libraryDefault('-m, --model <id|model.json|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel), or its http(s) URL', EXTRACT_DEFAULTS.model))
-    .option('--layer <names>', "layer(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense)")
+    .addOption(libraryDefault('-m, --model <id|file|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel) or an .onnx file, or the http(s) URL of either', EXTRACT_DEFAULTS.model))
+    .option('--layer <names>', "layer(s) or ONNX tensor(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense/Gemm/MatMul)")
+    .option('--input <HxW>', "input size for a model that leaves it open (default: the card's, else 224x224)")
     .addOption(libraryDefault('--pool <mode>', 'how a spatial layer output becomes a vector', EXTRACT_DEFAULTS.pool).choices(POOLS))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
     .addOption(libraryDefault('--resize <mode>', 'how images are fitted to the input', EXTRACT_DEFAULTS.resize).choices(RESIZE_MODES))
@@ -74,6 +76,7 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
   return {
     model: flags.model,
     layer: flags.layer,
+    input: flags.input === undefined ? undefined : parseInputSize(flags.input),
     preprocess: flags.preprocess,
     resize: flags.resize,
     resizeKernel: flags.resizeKernel,
@@ -87,6 +90,13 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     logger,
     signal,
   };
+}
+
+/** Parses `--input HxW`. */
+export function parseInputSize(value: string): { height: number; width: number } {
+  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
+  if (!match) throw new CnnfeatError(`--input must be HxW (e.g. 224x224), got "${value}"`);
+  return { height: positiveInt('--input height', match[1]!), width: positiveInt('--input width', match[2]!) };
 }
 
 /** The stderr logger for a command's `--quiet` flag. */

@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .description('classify images with a trained classifier')
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
-    .option('-m, --model <id|model.json>', 'the network, if it moved since training (default: where it was)')
+    .option('-m, --model <id|file>', 'the network (card id, model.json or .onnx file), if it moved since training (default: where it was)')
     .option('--top-k <k>', 'also list the k best classes of each image with their scores (probabilities with a --probability classifier)');
   addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);

@@ -35,6 +35,12 @@ export interface EngineDescription {
   threads: number;
 }
 
+/** Options of `FeatureExtractor.run`. */
+export interface EngineRunOptions {
+  transfer?: boolean;
+  returned?: (batch: Float32Array) => void;
+}
+
 /** A network cut at feature layers, turning preprocessed image batches into feature rows. */
 export interface FeatureExtractor {
   readonly layers: string[];
@@ -47,11 +53,34 @@ export interface FeatureExtractor {
   /**
    * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
    * Leaves no tensor or buffer behind between calls. With `transfer`, the engine may take the
-   * batch's memory instead of copying it (the array is then detached: do not use it again).
+   * batch's memory instead of copying it (the array is then detached: do not use it again);
+   * an engine that took it may hand it back, once the run is done with it, to `returned`, so
+   * that the caller can fill it again instead of allocating the next batch.
    */
-  run(batch: Float32Array, n: number, opts?: { transfer?: boolean }): Promise<Float32Array>;
+  run(batch: Float32Array, n: number, opts?: EngineRunOptions): Promise<Float32Array>;
   describe(): EngineDescription;
+  /** What the engine measured over all its runs so far, when it measures (see EngineTimings). */
+  timings?(): EngineTimings;
   dispose(): void | Promise<void>;
+}
+
+/**
+ * Cumulative measurements of an engine that runs off the calling thread (ms). Differences of two
+ * snapshots describe the runs between them.
+ */
+export interface EngineTimings {
+  runs: number;
+  images: number;
+  /** Wall time of the forward passes. */
+  inferenceMs: number;
+  /** From handing a batch over until its run started, less the time the engine was still busy with an earlier batch. */
+  handoverMs: number;
+  /** From the end of a run until its features reached the caller's thread. */
+  returnMs: number;
+  /** CPU time of the inference threads during the runs (null: not measurable here). */
+  inferenceCpuMs: number | null;
+  /** Time the inference threads were ready to run but waited for a free core (null: not measurable). */
+  inferenceCpuWaitMs: number | null;
 }
 
 /** The error of a failed forward pass (usually memory: a smaller batch helps). */

@@ -1,5 +1,5 @@
 // A small builder for ONNX graphs: nodes, float/int64 initialisers and the ModelProto bytes; used by
-// the Keras exporter and by the classifiers' product graphs.
+// the Keras exporter, the classifiers' product graphs and the wrapper around users' ONNX models.
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -10,9 +10,14 @@ export const OPSET = 13;
 const IR_VERSION = 7;
 
 /** Element types of graph inputs and outputs. */
-export type ElemType = 'float32' | 'float64';
+export type ElemType = 'float32' | 'float64' | 'float16' | 'uint8';
 
-const ELEM_TYPES: Record<ElemType, number> = { float32: onnx.TensorProto.DataType.FLOAT, float64: onnx.TensorProto.DataType.DOUBLE };
+const ELEM_TYPES: Record<ElemType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  uint8: onnx.TensorProto.DataType.UINT8,
+};
 
 /** A node attribute value: numbers are INT unless listed in `floatAttrs`, arrays INTS/FLOATS. */
 export type AttrValue = number | number[] | string;
@@ -85,6 +90,11 @@ export class GraphBuilder {
     const attribute = Object.entries(attrs).map(([name, value]) => attributeOf(name, value, opts.floatAttrs?.includes(name) ?? false));
     this.nodes.push(onnx.NodeProto.create({ opType: op, input: inputs, output: [output], name: this.uniqueName(`${base}/${op}`), attribute }));
     return output;
+  }
+
+  /** The nodes, initialisers, inputs and outputs added so far, to splice into another graph. */
+  parts() {
+    return { nodes: [...this.nodes], initializers: [...this.initializers], inputs: [...this.inputs], outputs: [...this.outputs] };
   }
 
   /** Serialises the graph as an ONNX ModelProto. */

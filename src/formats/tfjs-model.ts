@@ -4,12 +4,12 @@ import { CnnfeatError } from '../errors.js';
 import { readJson, statOrNull } from '../util/fs.js';
 
 /** The two kinds of TensorFlow.js model: a Keras-style LayersModel or a converted TF GraphModel. */
-export type ModelFormat = 'layers' | 'graph';
+export type TfjsFormat = 'layers' | 'graph';
 
 /** A validated TensorFlow.js `model.json` and the paths of its weight shards. */
 export interface TfjsModelFiles {
   json: tf.io.ModelJSON;
-  format: ModelFormat;
+  format: TfjsFormat;
   /** Absolute paths of the weight shards, in manifest order. */
   shards: string[];
 }
@@ -21,7 +21,7 @@ const HINT = 'give the model.json of a TensorFlow.js LayersModel or GraphModel';
  * paths) and tells a GraphModel (`format: graph-model`, or a topology of TF nodes) from a LayersModel.
  * @param where the file or URL named in errors
  */
-export function parseModelJson(json: unknown, where: string): { json: tf.io.ModelJSON; format: ModelFormat; shardPaths: string[] } {
+export function parseModelJson(json: unknown, where: string): { json: tf.io.ModelJSON; format: TfjsFormat; shardPaths: string[] } {
   const model = json as tf.io.ModelJSON;
   const groupsOk =
     Array.isArray(model?.weightsManifest) &&
@@ -30,7 +30,7 @@ export function parseModelJson(json: unknown, where: string): { json: tf.io.Mode
     throw new CnnfeatError(`${where}: not a TensorFlow.js model (needs modelTopology and weightsManifest); ${HINT}`);
   }
   const topology = model.modelTopology as { node?: unknown };
-  const format: ModelFormat = model.format === 'graph-model' || Array.isArray(topology.node) ? 'graph' : 'layers';
+  const format: TfjsFormat = model.format === 'graph-model' || Array.isArray(topology.node) ? 'graph' : 'layers';
   const shardPaths = model.weightsManifest.flatMap((group) => group.paths);
   for (const shard of shardPaths) {
     const parts = shard.split(/[\\/]/);

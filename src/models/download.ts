@@ -8,7 +8,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { modelCacheDir } from '../util/cache.js';
 import type { ModelCard, NpmSource } from './card.js';
-import { httpRecordMatches, pullHttpModel } from './http-model.js';
+import { httpModelFile, httpRecordMatches, pullHttpModel } from './http-model.js';
 import { installModel, recordInstall, verifiedInstall, type InstallRecord, type InstalledModel } from './install.js';
 
 export { weightsDigest, type InstallRecord, type InstalledModel } from './install.js';
@@ -21,8 +21,8 @@ export { weightsDigest, type InstallRecord, type InstalledModel } from './instal
 export async function installedModel(card: ModelCard): Promise<InstalledModel | null> {
   const source = card.source;
   if (source.type === 'local') return null;
-  const matches = source.type === 'npm' ? (r: InstallRecord) => r.integrity === source.integrity : httpRecordMatches(source.url, source.files);
-  return verifiedInstall(modelCacheDir(card.id), card.modelFile, matches);
+  if (source.type === 'npm') return verifiedInstall(modelCacheDir(card.id), card.modelFile, (r) => r.integrity === source.integrity);
+  return verifiedInstall(modelCacheDir(card.id), httpModelFile(source.url), httpRecordMatches(source.url, source.files));
 }
 
 /**

@@ -67,26 +67,26 @@ const MAX_REDIRECTS = 5;
  * Downloads `url` into `dest` (following redirects, through `HTTPS_PROXY` for https URLs unless
  * `NO_PROXY` lists the host), retrying 5xx/429 answers and network failures, and checks the
  * Content-Length and the pin. `onBytes` is told of every chunk (negative after a failed
- * attempt, to roll progress back).
+ * attempt, to roll progress back) and of the Content-Length (null when the server sends none).
  * @throws CnnfeatError (exit code 4) naming the URL: HTTP status, timeout, truncation, size or hash mismatch
  */
 export async function downloadFile(
   url: string,
   dest: string,
-  { pin = {}, settings = httpSettings(), onBytes = () => {} }: { pin?: FilePin; settings?: HttpSettings; onBytes?: (delta: number) => void } = {},
+  { pin = {}, settings = httpSettings(), onBytes = () => {} }: { pin?: FilePin; settings?: HttpSettings; onBytes?: (delta: number, declared: number | null) => void } = {},
 ): Promise<Downloaded> {
   await fsp.mkdir(path.dirname(dest), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     let received = 0;
     try {
-      const result = await attemptDownload(url, dest, settings.timeoutMs, (n) => {
+      const result = await attemptDownload(url, dest, settings.timeoutMs, (n, declared) => {
         received += n;
-        onBytes(n);
+        onBytes(n, declared);
       });
       checkPin(url, result, pin);
       return result;
     } catch (err) {
-      onBytes(-received);
+      onBytes(-received, null);
       const retry = err instanceof AttemptError && err.retry && attempt < settings.retries;
       if (!retry) {
         const tried = attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
@@ -114,7 +114,7 @@ function checkPin(url: string, got: Downloaded, pin: FilePin): void {
 }
 
 /** One GET (with its redirects): streams the body into `dest` while hashing and counting it. */
-async function attemptDownload(url: string, dest: string, timeoutMs: number, onBytes: (n: number) => void): Promise<Downloaded> {
+async function attemptDownload(url: string, dest: string, timeoutMs: number, onBytes: (n: number, declared: number | null) => void): Promise<Downloaded> {
   let target = new URL(url);
   for (let hops = 0; ; hops++) {
     const answer = await request(target, timeoutMs);
@@ -163,7 +163,7 @@ function request(target: URL, timeoutMs: number): Promise<Answer> {
   });
 }
 
-async function saveBody({ res, timedOut }: Answer, dest: string, timeoutMs: number, onBytes: (n: number) => void): Promise<Downloaded> {
+async function saveBody({ res, timedOut }: Answer, dest: string, timeoutMs: number, onBytes: (n: number, declared: number | null) => void): Promise<Downloaded> {
   const declared = res.headers['content-length'] === undefined ? null : Number(res.headers['content-length']);
   const hash = createHash('sha256');
   let bytes = 0;
@@ -171,7 +171,7 @@ async function saveBody({ res, timedOut }: Answer, dest: string, timeoutMs: numb
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
       hash.update(chunk);
-      onBytes(chunk.length);
+      onBytes(chunk.length, declared);
       done(null, chunk);
     },
   });

@@ -6,6 +6,7 @@ import { waitForLockFile } from '../util/lock.js';
 import type { Logger } from '../util/log.js';
 import { INSTALL_RECORD } from '../util/cache.js';
 import { readModelJson } from '../formats/tfjs-model.js';
+import { isOnnxPath, onnxModelFiles } from '../formats/onnx-model.js';
 import { sha256OfFiles } from '../util/hash.js';
 
 /** One installed file: its path relative to the model folder, size and (HTTP sources) sha256. */
@@ -22,10 +23,10 @@ export interface InstallRecord {
   /** npm sources: package spec and tarball integrity. */
   spec?: string;
   integrity?: string;
-  /** HTTP sources: the model.json URL. */
+  /** HTTP sources: the URL of model.json or of the .onnx file. */
   url?: string;
   files: InstalledFile[];
-  /** `sha256:<hex>` of the weight shards, in manifest order. */
+  /** `sha256:<hex>` of the weights (see {@link weightsDigest}). */
   weightsDigest: string;
   installedAt: string;
 }
@@ -33,13 +34,30 @@ export interface InstallRecord {
 /** An installed, verified model on disk. */
 export interface InstalledModel {
   dir: string;
-  modelJson: string;
+  /** The model.json or .onnx file. */
+  modelFile: string;
   record: InstallRecord;
 }
 
-/** `sha256:<hex>` over a model's weight shards, in manifest order. */
-export async function weightsDigest(modelJson: string): Promise<string> {
-  return `sha256:${await sha256OfFiles((await readModelJson(modelJson)).shards)}`;
+/**
+ * The files of a model: model.json then its weight shards (in manifest order), or the .onnx
+ * file then its external-data files; `weights` are those the weights digest covers.
+ */
+async function modelFilesOf(modelFile: string): Promise<{ all: string[]; weights: string[] }> {
+  if (isOnnxPath(modelFile)) {
+    const files = await onnxModelFiles(modelFile);
+    return { all: files, weights: files };
+  }
+  const { shards } = await readModelJson(modelFile);
+  return { all: [modelFile, ...shards], weights: shards };
+}
+
+/**
+ * `sha256:<hex>` of a model's weights: of a TensorFlow.js model's shards in manifest order, of an
+ * ONNX model's .onnx file and external-data files (the .onnx holds the weights unless they are external).
+ */
+export async function weightsDigest(modelFile: string): Promise<string> {
+  return `sha256:${await sha256OfFiles((await modelFilesOf(modelFile)).weights)}`;
 }
 
 /**
@@ -58,12 +76,13 @@ export async function verifiedInstall(
     if ((await statOrNull(where))?.size !== file.bytes) return null;
     if (file.sha256 !== undefined && (await sha256OfFiles([where])) !== file.sha256) return null;
   }
-  return { dir, modelJson: path.join(dir, modelFile), record };
+  return { dir, modelFile: path.join(dir, modelFile), record };
 }
 
 /**
  * Writes the install record of the model unpacked in `staging`: sizes (and, with `hashes`,
- * sha256) of model.json and every shard, and the weights digest.
+ * sha256) of model.json and every shard (or of the .onnx file and its external data), and the
+ * weights digest.
  */
 export async function recordInstall(
   staging: string,
@@ -71,10 +90,9 @@ export async function recordInstall(
   fields: Omit<InstallRecord, 'files' | 'weightsDigest' | 'installedAt'>,
   hashes?: Map<string, string>,
 ): Promise<InstallRecord> {
-  const modelJson = path.join(staging, modelFile);
-  const { shards } = await readModelJson(modelJson);
+  const { all, weights } = await modelFilesOf(path.join(staging, modelFile));
   const files = await Promise.all(
-    [modelJson, ...shards].map(async (file) => {
+    all.map(async (file) => {
       const name = path.relative(staging, file).split(path.sep).join('/');
       const entry: InstalledFile = { name, bytes: (await fsp.stat(file)).size };
       const sha256 = hashes?.get(name);
@@ -82,7 +100,7 @@ export async function recordInstall(
       return entry;
     }),
   );
-  const record: InstallRecord = { ...fields, files, weightsDigest: await weightsDigest(modelJson), installedAt: new Date().toISOString() };
+  const record: InstallRecord = { ...fields, files, weightsDigest: `sha256:${await sha256OfFiles(weights)}`, installedAt: new Date().toISOString() };
   await writeJsonAtomic(path.join(staging, INSTALL_RECORD), record);
   return record;
 }
@@ -134,7 +152,7 @@ export async function installModel(plan: InstallPlan): Promise<InstalledModel> {
     await replaceDir(staging, dir);
     staging = undefined;
     plan.logger.info(`Installed ${record.id} in ${dir}`);
-    return { dir, modelJson: path.join(dir, modelFile), record };
+    return { dir, modelFile: path.join(dir, modelFile), record };
   } catch (err) {
     if (err instanceof CnnfeatError) throw err;
     throw new CnnfeatError(plan.describeFailure(err), ExitCode.model);

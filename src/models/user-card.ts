@@ -7,7 +7,7 @@ import { modelCacheDir, userCardsDir } from '../util/cache.js';
 import { findBuiltInCard, isValidModelId, type ModelCard, type ModelSource } from './card.js';
 import { pullHttpModel } from './http-model.js';
 import { weightsDigest } from './install.js';
-import { isModelUrl, localModelJson } from './resolve.js';
+import { isModelUrl, localModelFile } from './resolve.js';
 
 /** The file of a user card. */
 export function userCardFile(id: string): string {
@@ -40,15 +40,16 @@ export async function writeUserCard(card: ModelCard): Promise<string> {
  * the size and sha256 of every file); a local model is referenced by absolute path with its
  * weights digest.
  */
-export async function fetchCardSource(opts: { id: string; model: string; logger?: Logger }): Promise<{ source: ModelSource; modelJson: string }> {
+export async function fetchCardSource(opts: { id: string; model: string; logger?: Logger }): Promise<{ source: ModelSource; modelFile: string; weightsDigest: string }> {
   const logger = opts.logger ?? silentLogger;
   if (isModelUrl(opts.model)) {
     const installed = await pullHttpModel({ id: opts.id, url: opts.model, dir: modelCacheDir(opts.id), logger });
     const files = Object.fromEntries(installed.record.files.map((f) => [f.name, { bytes: f.bytes, ...(f.sha256 ? { sha256: f.sha256 } : {}) }]));
-    return { source: { type: 'http', url: opts.model, files }, modelJson: installed.modelJson };
+    return { source: { type: 'http', url: opts.model, files }, modelFile: installed.modelFile, weightsDigest: installed.record.weightsDigest };
   }
-  const modelJson = await localModelJson(opts.model);
-  if (!modelJson) throw new CnnfeatError(`${opts.model}: no such model.json (nor folder holding one), and not an http(s) URL`);
-  return { source: { type: 'local', path: modelJson, weightsDigest: await weightsDigest(modelJson) }, modelJson };
+  const modelFile = await localModelFile(opts.model);
+  if (!modelFile) throw new CnnfeatError(`${opts.model}: no such model.json or .onnx file (nor folder holding one), and not an http(s) URL`);
+  const digest = await weightsDigest(modelFile);
+  return { source: { type: 'local', path: modelFile, weightsDigest: digest }, modelFile, weightsDigest: digest };
 }
 

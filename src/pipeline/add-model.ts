@@ -6,19 +6,21 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
-import { readModelJson, type ModelFormat } from '../formats/tfjs-model.js';
+import { modelFormatOf, type ModelFormat } from '../formats/model-format.js';
+import type { Layout } from '../formats/onnx-model.js';
 import type { ModelCard } from '../models/card.js';
 import { checkNewCardId, fetchCardSource, writeUserCard } from '../models/user-card.js';
 import { listLayers } from '../engines/tfjs.js';
 import { loadGraphExtractor, listGraphNodes } from '../engines/tfjs-graph.js';
+import { checkPreprocess, cutGraph } from '../engines/onnx/user-graph.js';
 
 /** What `cnnfeat models add` is given. */
 export interface AddCardOptions {
   id: string;
-  /** Path to a local model.json (or its folder), or the http(s) URL of one. */
+  /** Path to a local model.json or .onnx file (or its folder), or the http(s) URL of one. */
   model: string;
   preprocess: PreprocessMode;
-  /** Layer(s) or node(s), comma-separated (default: the model's default feature layer). */
+  /** Layer(s), node(s) or ONNX tensor(s), comma-separated (default: the model's default feature layer). */
   layer?: string;
   /** Expected feature length; refused when the model gives another. */
   dim?: number;
@@ -39,9 +41,9 @@ export interface AddCardOptions {
  */
 export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCard; file: string }> {
   await checkNewCardId(opts.id, opts.force);
-  const { source, modelJson } = await fetchCardSource(opts);
-  const { format } = await readModelJson(modelJson);
-  const cut = await inspectCut(modelJson, format, opts);
+  const { source, modelFile, weightsDigest } = await fetchCardSource(opts);
+  const format = await modelFormatOf(modelFile);
+  const cut = await inspectCut({ modelFile, weightsDigest }, format, opts);
   if (opts.dim !== undefined && opts.dim !== cut.dim) {
     throw new CnnfeatError(`expected feature length ${opts.dim} (--dim): ${cut.layer} gives ${cut.dim} features; leave it out or correct it`);
   }
@@ -50,8 +52,9 @@ export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCa
     title: opts.title ?? `${opts.id} (added from ${opts.model})`,
     source,
     format,
-    modelFile: source.type === 'local' ? path.basename(source.path) : 'model.json',
+    modelFile: path.basename(modelFile),
     input: { height: cut.input.height, width: cut.input.width, channels: 3 },
+    ...(cut.layout ? { layout: cut.layout } : {}),
     preprocess: opts.preprocess,
     featureLayer: cut.layer,
     dim: cut.dim,
@@ -63,33 +66,38 @@ export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCa
 
 /** Loads the model cut at the requested (or default) layers: their names, total dim and input size. */
 async function inspectCut(
-  modelJson: string,
+  { modelFile, weightsDigest }: { modelFile: string; weightsDigest: string },
   format: ModelFormat,
   opts: AddCardOptions,
-): Promise<{ layer: string; dim: number; input: { height: number; width: number } }> {
+): Promise<{ layer: string; dim: number; input: { height: number; width: number }; layout?: Layout }> {
   const requested = opts.layer?.split(',').map((l) => l.trim());
+  if (format === 'onnx') {
+    const cut = await cutGraph({ modelFile, weightsDigest, input: opts.input }, { layers: requested ?? [], pool: 'avg' }, { logger: opts.logger });
+    checkPreprocess(cut, opts.preprocess, modelFile);
+    return { layer: cut.layers.join(','), dim: cut.dim, input: cut.input, layout: cut.layout };
+  }
   if (format === 'graph') {
-    const layers = requested ?? [(await listGraphNodes(modelJson, { input: opts.input })).defaultNode ?? missingDefault(modelJson)];
-    const extractor = await loadGraphExtractor(modelJson, { layers, input: opts.input });
+    const layers = requested ?? [(await listGraphNodes(modelFile, { input: opts.input })).defaultNode ?? missingDefault(modelFile)];
+    const extractor = await loadGraphExtractor(modelFile, { layers, input: opts.input });
     extractor.dispose();
     return { layer: layers.join(','), dim: extractor.dim, input: extractor.input };
   }
-  const { layers, defaultLayer } = await listLayers(modelJson);
-  const names = requested ?? [defaultLayer ?? missingDefault(modelJson)];
+  const { layers, defaultLayer } = await listLayers(modelFile);
+  const names = requested ?? [defaultLayer ?? missingDefault(modelFile)];
   let dim = 0;
   for (const name of names) {
     const layer = layers.find((l) => l.name === name);
-    if (!layer) throw new CnnfeatError(`${modelJson}: no layer named "${name}"; list them with \`cnnfeat layers\``);
+    if (!layer) throw new CnnfeatError(`${modelFile}: no layer named "${name}"; list them with \`cnnfeat layers\``);
     const shape = layer.outputShape;
     dim += shape.length === 4 ? shape[3]! : shape.slice(1).reduce<number>((a, b) => a * (b ?? NaN), 1);
   }
-  if (!Number.isInteger(dim) || dim <= 0) throw new CnnfeatError(`${modelJson}: cannot tell the feature length of ${names.join(', ')}`);
+  if (!Number.isInteger(dim) || dim <= 0) throw new CnnfeatError(`${modelFile}: cannot tell the feature length of ${names.join(', ')}`);
   const inputShape = layers.find((l) => l.className === 'InputLayer')?.outputShape;
   const input = inputShape && inputShape[1] && inputShape[2] ? { height: inputShape[1], width: inputShape[2] } : opts.input;
-  if (!input) throw new CnnfeatError(`${modelJson}: the model's input size is open; give it with --input HxW`);
+  if (!input) throw new CnnfeatError(`${modelFile}: the model's input size is open; give it with --input HxW`);
   return { layer: names.join(','), dim, input };
 }
 
-function missingDefault(modelJson: string): never {
-  throw new CnnfeatError(`${modelJson}: no default feature layer (no Dense head or global pooling); name one with --layer (see \`cnnfeat layers\`)`);
+function missingDefault(modelFile: string): never {
+  throw new CnnfeatError(`${modelFile}: no default feature layer (no Dense head or global pooling); name one with --layer (see \`cnnfeat layers\`)`);
 }

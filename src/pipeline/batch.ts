@@ -36,10 +36,14 @@ export async function decodeFiles(files: string[], decode: DecodeOptions): Promi
   return out;
 }
 
-/** Preprocesses decoded images into one NHWC float32 batch, as the network takes it. */
-export function toInput(pixels: Buffer[], settings: ExtractSettings): Float32Array {
+/**
+ * Preprocesses decoded images into one NHWC float32 batch, as the network takes it: into `reuse`
+ * when it is large enough (a batch buffer handed back by the engine), else into a new array.
+ * Only the first `pixels.length` images of the result are written.
+ */
+export function toInput(pixels: Buffer[], settings: ExtractSettings, reuse?: Float32Array): Float32Array {
   const perImage = settings.input.height * settings.input.width * 3;
-  const input = new Float32Array(pixels.length * perImage);
+  const input = reuse && reuse.length >= pixels.length * perImage ? reuse : new Float32Array(pixels.length * perImage);
   pixels.forEach((p, i) => preprocessInto(p, settings.preprocess, input, i * perImage));
   return input;
 }

@@ -15,6 +15,8 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
+import { StageClock } from './stage-clock.js';
+import type { ExtractStages } from '../features/schema.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions {
@@ -161,9 +163,23 @@ async function decodeBatch(writer: FeatureWriter, start: number, end: number, de
   };
 }
 
+/** A batch handed to the engine: what to commit when its features arrive. */
+interface SubmittedBatch {
+  files: PlannedFile[];
+  skipped: SkippedFile[];
+  end: number;
+  features: Promise<Float32Array>;
+  /** The features arrived (or the run failed). */
+  settled: boolean;
+}
+
 /**
- * The extraction loop: while batch k runs through the network, batch k+1 is being decoded,
- * so the CPU cores are shared between sharp's threads and inference.
+ * The extraction loop. The engine has its next batch queued before it finishes the current one:
+ * batch k+1 is decoded and preprocessed while batch k runs, and handed over at once; when k's
+ * features arrive the engine is already running k+1, so k is written and checkpointed, and k+2
+ * decoded, meanwhile. At most one batch waits ahead of the running one (bounded memory), in the
+ * float32 buffer the engine handed back from the batch before. (An engine that runs on this
+ * thread has finished k when k+1 is handed over; k+2 is then decoded while k+1 runs.)
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
   const { settings, extractor } = fm;
@@ -175,27 +191,69 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
   const progress = logger.progress(total, 'extract');
-  const nextBatch = (start: number) =>
-    start < total ? decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false) : null;
+  const clock = new StageClock(extractor, batchSize);
+  const buffers: Float32Array[] = [];
+  const nextBatch = (start: number) => {
+    if (start >= total) return null;
+    const t = performance.now();
+    const decoded = decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false);
+    decoded.then(() => clock.decoded(t), () => {});
+    return decoded;
+  };
+  const submit = (batch: DecodedBatch): SubmittedBatch => {
+    const n = batch.files.length;
+    let features: Promise<Float32Array> = Promise.resolve(new Float32Array(0));
+    if (n > 0) {
+      const input = clock.timeSync('preprocess', () => toInput(batch.pixels, settings, buffers.pop()));
+      clock.submitted(n);
+      // An engine that runs on this thread does its work inside this call: counted as waiting for it.
+      features = clock.timeSync('waitEngine', () => extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));
+    }
+    const submitted: SubmittedBatch = { files: batch.files, skipped: batch.skipped, end: batch.end, features, settled: false };
+    const settle = () => void (submitted.settled = true);
+    features.then(settle, settle);
+    return submitted;
+  };
+  const commit = async (done: SubmittedBatch) => {
+    const features = await clock.time('waitEngine', () => done.features);
+    await clock.time('write', () => writer.commit(features, done.files, done.skipped, done.end, secondsBefore + elapsed()));
+    progress.update(done.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
+  };
   throwIfInterrupted(opts.signal, writer);
-  let pending = nextBatch(writer.next);
-  pending?.catch(() => {});
+  let decoding = nextBatch(writer.next);
+  decoding?.catch(() => {});
+  let running: SubmittedBatch | null = null;
   try {
-    while (pending) {
-      const batch = await pending;
-      pending = nextBatch(batch.end);
-      pending?.catch(() => {});
-      const features =
-        batch.files.length > 0 ? await extractor.run(toInput(batch.pixels, settings), batch.files.length, { transfer: true }) : new Float32Array(0);
-      await writer.commit(features, batch.files, batch.skipped, batch.end, secondsBefore + elapsed());
-      progress.update(batch.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
-      throwIfInterrupted(opts.signal, writer);
+    while (decoding || running) {
+      let queued: SubmittedBatch | null = null;
+      if (decoding) {
+        const ready = decoding;
+        decoding = null;
+        const batch = await clock.time('waitDecode', () => ready).catch(async (err: unknown) => {
+          if (running) await commit(running).catch(() => {}); // keep the rows before the failure
+          throw err;
+        });
+        // Nothing runs ahead of `batch`: decode the next one now, before handing `batch` over.
+        if (!running || running.settled) decoding = nextBatch(batch.end);
+        queued = submit(batch);
+      }
+      if (running) {
+        const finishing = running;
+        await clock.time('waitEngine', () => finishing.features.catch(() => {}));
+        clock.received();
+        // The engine has moved on to `queued`: decode the batch after it while `running` is written.
+        if (queued && !decoding) decoding = nextBatch(queued.end);
+        await commit(running);
+        throwIfInterrupted(opts.signal, writer);
+      }
+      decoding?.catch(() => {});
+      running = queued;
     }
   } finally {
     progress.stop();
-    if (pending) await pending.catch(() => {});
+    if (decoding) await decoding.catch(() => {});
   }
-  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed());
+  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), clock.finish());
   reportFiles(manifest.ignored, 'passed over by the scan', logger);
   reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);
@@ -211,7 +269,7 @@ function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWrit
   throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
 }
 
-function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number): FeatureManifest {
+function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number, stages: ExtractStages): FeatureManifest {
   return manifestFor(writer.plan, {
     rows: writer.rows,
     skipped: writer.skipped,
@@ -219,6 +277,7 @@ function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond:
     seconds,
     imagesPerSecond,
     resumed: writer.resumed,
+    stages,
   });
 }
 

@@ -14,13 +14,21 @@ export const DEFAULT_MODEL = EXTRACT_DEFAULTS.model;
 
 /** Options choosing the network, its cut and its input handling. */
 export interface FeatureModelOptions {
-  /** Card id or path to a TensorFlow.js LayersModel model.json (default `resnet50`). */
+  /**
+   * Card id, path to a TensorFlow.js model.json or an .onnx file (or their folder), or the http(s)
+   * URL of either (default `resnet50`).
+   */
   model?: string;
   /**
-   * Layer(s) to cut at, comma-separated; their pooled outputs are concatenated (default: the
-   * card's feature layer, else the input of the last Dense).
+   * Layer(s), graph node(s) or ONNX tensor(s) to cut at, comma-separated; their pooled outputs are
+   * concatenated (default: the card's feature layer, else the input of the last Dense/Gemm/MatMul).
    */
   layer?: string;
+  /**
+   * Input height × width for a model that leaves them open (default: the card's, else 224×224);
+   * a model with a fixed input size refuses another one.
+   */
+  input?: { height: number; width: number };
   /** Pooling of spatial layer outputs (default `avg`). */
   pool?: PoolMode;
   /** Input normalisation (default: the card's; `none` for a local model without one). */
@@ -52,16 +60,19 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   const resolved = await resolveModel(opts.model ?? DEFAULT_MODEL, logger);
   const preprocess = opts.preprocess ?? resolved.preprocess;
   if (!preprocess) {
-    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}`);
+    const hint = resolved.format === 'onnx' ? ' (torch for timm/torchvision exports)' : '';
+    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}${hint}`);
   }
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
-  const extractor = await loadEngine(resolved, {
-    engine: opts.engine ?? EXTRACT_DEFAULTS.engine,
-    layers,
-    pool: opts.pool ?? EXTRACT_DEFAULTS.pool,
-    threads: opts.threads,
-    logger,
-  });
+  const extractor = await loadEngine(
+    { ...resolved, input: opts.input ?? resolved.input },
+    { engine: opts.engine ?? EXTRACT_DEFAULTS.engine, layers, pool: opts.pool ?? EXTRACT_DEFAULTS.pool, threads: opts.threads, preprocess, logger },
+  );
+  const { height, width } = extractor.input;
+  if (opts.input && (opts.input.height !== height || opts.input.width !== width)) {
+    await extractor.dispose();
+    throw new CnnfeatError(`--model ${resolved.id}: the model's input is fixed at ${height}x${width}; leave out the input size (--input ${opts.input.height}x${opts.input.width})`);
+  }
   const settings: ExtractSettings = {
     model: resolved.id,
     weightsDigest: resolved.weightsDigest,

@@ -8,10 +8,11 @@ import { sha256OfFiles, sha256OfText } from '../../util/hash.js';
 import { makeDir, readJson, statOrNull, writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { inferenceError, type CutSpec, type EngineLoadOptions, type FeatureExtractor, type PoolMode } from '../engine.js';
+import { inferenceError, type CutSpec, type EngineLoadOptions, type EngineTimings, type FeatureExtractor, type PoolMode, type EngineRunOptions } from '../engine.js';
 import { defaultFeatureLayer, imageInputOf, loadLayersModel } from '../tfjs.js';
 import { EXPORTER_VERSION, exportToOnnx } from './export.js';
-import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import type { RunTiming, SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
+import { monotonicMs } from '../../util/thread-times.js';
 
 const require = createRequire(import.meta.url);
 
@@ -61,19 +62,43 @@ export class OnnxRuntimeError extends CnnfeatError {
  */
 export async function loadOnnxExtractor(source: OnnxSource, opts: Partial<EngineLoadOptions> & { logger?: Logger } = {}): Promise<FeatureExtractor> {
   const logger = opts.logger ?? silentLogger;
-  const threads = opts.threads ?? os.availableParallelism();
   const cut = { layers: opts.layers ?? [], pool: opts.pool ?? 'avg' };
-  const exported = await exportedModel(source, cut, logger, false);
+  return startCachedGraph((fresh) => exportedModel(source, cut, logger, fresh), { threads: opts.threads, logger, redo: 'exporting the model again' });
+}
+
+/**
+ * A graph file the engine runs: input `input` float32 [N, H, W, 3] (NHWC), output `features`
+ * [N, dim]; `cached` when it was made by an earlier run.
+ */
+export interface FeatureGraph {
+  file: string;
+  layers: string[];
+  dim: number;
+  pooled: boolean;
+  pool: PoolMode;
+  input: { height: number; width: number };
+  cached: boolean;
+}
+
+/**
+ * Starts the engine on the graph `prepare(false)` gives (from the cache when it can); a cached
+ * graph onnxruntime cannot load is prepared again, once (`prepare(true)`), saying `redo`.
+ */
+export async function startCachedGraph(
+  prepare: (fresh: boolean) => Promise<FeatureGraph>,
+  { threads = os.availableParallelism(), logger = silentLogger, redo }: { threads?: number; logger?: Logger; redo: string },
+): Promise<FeatureExtractor> {
+  const graph = await prepare(false);
   try {
-    return await startExtractor(exported, threads);
+    return await startExtractor(graph, threads);
   } catch (err) {
-    if (!exported.cached) throw err;
-    logger.warn(`${errorMessage(err)}; exporting the model again`);
-    return startExtractor(await exportedModel(source, cut, logger, true), threads);
+    if (!graph.cached) throw err;
+    logger.warn(`${errorMessage(err)}; ${redo}`);
+    return startExtractor(await prepare(true), threads);
   }
 }
 
-async function startExtractor(record: ExportRecord & { file: string }, threads: number): Promise<FeatureExtractor> {
+async function startExtractor(record: Omit<FeatureGraph, 'cached'>, threads: number): Promise<FeatureExtractor> {
   const session = new SessionWorker({ file: record.file, threads });
   try {
     await session.ready;
@@ -86,11 +111,22 @@ async function startExtractor(record: ExportRecord & { file: string }, threads: 
   }
 }
 
+interface PendingRun {
+  resolve: (f: Float32Array) => void;
+  reject: (e: Error) => void;
+  returned: ((batch: Float32Array) => void) | undefined;
+  postedAt: number;
+  images: number;
+}
+
 /** An onnxruntime session in a worker thread, with requests matched to replies by id. */
 class SessionWorker {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (f: Float32Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, PendingRun>();
   private nextId = 0;
+  private lastFinishedAt = 0;
+  private releasing = false;
+  readonly timings: EngineTimings = { runs: 0, images: 0, inferenceMs: 0, handoverMs: 0, returnMs: 0, inferenceCpuMs: null, inferenceCpuWaitMs: null };
   private failure: Error | null = null;
   readonly ready: Promise<void>;
 
@@ -102,7 +138,11 @@ class SessionWorker {
         if (msg.type === 'error' && msg.id === -1) return reject(new Error(msg.message));
         const call = this.pending.get(msg.id);
         this.settle(msg.id);
-        if (msg.type === 'result') call?.resolve(msg.features);
+        if (msg.type === 'result' && call) {
+          this.count(call, msg.timing);
+          call.returned?.(msg.batch);
+          call.resolve(msg.features);
+        }
         else if (msg.type === 'error') call?.reject(new Error(msg.message));
       });
       this.worker.on('error', (err) => this.fail(err, reject));
@@ -118,20 +158,37 @@ class SessionWorker {
     this.pending.clear();
   }
 
+  private count(call: PendingRun, t: RunTiming): void {
+    const m = this.timings;
+    m.runs++;
+    m.images += call.images;
+    m.inferenceMs += t.finishedAt - t.startedAt;
+    m.handoverMs += Math.max(0, t.startedAt - Math.max(call.postedAt, this.lastFinishedAt));
+    m.returnMs += Math.max(0, monotonicMs() - t.finishedAt);
+    if (t.cpuMs !== null) m.inferenceCpuMs = (m.inferenceCpuMs ?? 0) + t.cpuMs;
+    if (t.cpuWaitMs !== null) m.inferenceCpuWaitMs = (m.inferenceCpuWaitMs ?? 0) + t.cpuWaitMs;
+    this.lastFinishedAt = t.finishedAt;
+  }
+
   /** Keeps the process alive while a reply is awaited, and only then. */
   private settle(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0 && !this.releasing) this.worker.unref();
   }
 
-  run(batch: Float32Array, dims: [number, number, number, 3], transfer: boolean): Promise<Float32Array> {
+  /**
+   * Runs the first `dims[0]` images of `batch`. A transferred batch moves to the worker whole
+   * (when it owns its buffer; else its images are copied) and comes back to `opts.returned`.
+   */
+  run(batch: Float32Array, dims: [number, number, number, 3], opts: EngineRunOptions): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const owned = transfer && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
+    const owned = opts.transfer === true && batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
+    const sent = owned ? batch : batch.subarray(0, dims[0] * dims[1] * dims[2] * 3);
     this.worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, batch, dims } satisfies SessionRequest, owned ? [batch.buffer as ArrayBuffer] : []);
+      this.pending.set(id, { resolve, reject, returned: owned ? opts.returned : undefined, postedAt: monotonicMs(), images: dims[0] });
+      this.worker.postMessage({ type: 'run', id, batch: sent, dims } satisfies SessionRequest, owned ? [batch.buffer as ArrayBuffer] : []);
     });
   }
 
@@ -140,8 +197,10 @@ class SessionWorker {
     await this.worker.terminate();
   }
 
+  /** Ends the worker once the runs handed to it are done; the process stays alive until then. */
   async release(): Promise<void> {
     if (this.failure) return;
+    this.releasing = true;
     this.worker.ref();
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.postMessage({ type: 'release' } satisfies SessionRequest);
@@ -149,7 +208,7 @@ class SessionWorker {
   }
 }
 
-function buildExtractor(session: SessionWorker, record: ExportRecord, threads: number): FeatureExtractor {
+function buildExtractor(session: SessionWorker, record: Omit<FeatureGraph, 'cached' | 'file'>, threads: number): FeatureExtractor {
   const { height, width } = record.input;
   return {
     layers: record.layers,
@@ -159,12 +218,13 @@ function buildExtractor(session: SessionWorker, record: ExportRecord, threads: n
     pool: record.pool,
     async run(batch, n, opts) {
       try {
-        return await session.run(batch.subarray(0, n * height * width * 3), [n, height, width, 3], opts?.transfer ?? false);
+        return await session.run(batch, [n, height, width, 3], opts ?? {});
       } catch (err) {
         throw inferenceError(n, err);
       }
     },
     describe: () => ({ engine: 'onnx', version: onnxRuntimeVersion(), threads }),
+    timings: () => ({ ...session.timings }),
     dispose: () => session.release(),
   };
 }

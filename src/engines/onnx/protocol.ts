@@ -6,11 +6,22 @@ export interface SessionSetup {
   threads: number;
 }
 
+/** When a run happened (ms on the process-wide monotonic clock) and what its threads cost. */
+export interface RunTiming {
+  startedAt: number;
+  finishedAt: number;
+  /** CPU time of the worker's thread and onnxruntime's intra-op threads during the run (null: unknown). */
+  cpuMs: number | null;
+  /** Time those threads were runnable but waited for a core (null: unknown). */
+  cpuWaitMs: number | null;
+}
+
 export type SessionRequest =
   | { type: 'run'; id: number; batch: Float32Array; dims: [number, number, number, 3] }
   | { type: 'release' };
 
 export type SessionResponse =
   | { type: 'ready' }
-  | { type: 'result'; id: number; features: Float32Array }
+  /** `batch` is the request's batch, handed back for reuse. */
+  | { type: 'result'; id: number; features: Float32Array; timing: RunTiming; batch: Float32Array }
   | { type: 'error'; id: number; message: string };

@@ -4,12 +4,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { currentThreadId, monotonicMs, processThreadIds, threadsTimes } from '../../util/thread-times.js';
 import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
 
 const setup = workerData as SessionSetup;
 const port = parentPort!;
 const reply = (msg: SessionResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
+const threadsBefore = new Set(processThreadIds());
 const session = ort.InferenceSession.create(setup.file, {
   intraOpNumThreads: setup.threads,
   interOpNumThreads: 1,
@@ -20,12 +22,25 @@ const session = ort.InferenceSession.create(setup.file, {
   // next batch (measured: extract/raw 0.87 with spinning, 0.95 without, on 2 cores).
   extra: { session: { intra_op: { allow_spinning: '0' } } },
 });
+/** This thread and onnxruntime's intra-op pool (the threads the session started), for CPU accounting. */
+const inferenceThreads = session.then(() => {
+  const started = processThreadIds().filter((id) => !threadsBefore.has(id)).slice(-(setup.threads - 1));
+  const self = currentThreadId();
+  return self === null ? [] : [self, ...(setup.threads > 1 ? started : [])];
+});
 session.then(
   () => reply({ type: 'ready' }),
   (err: unknown) => reply({ type: 'error', id: -1, message: String((err as Error)?.message ?? err) }),
 );
 
-port.on('message', async (msg: SessionRequest) => {
+// Requests are handled one after the other: a batch queued behind a running one starts (and is
+// timed) when that one has replied.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (msg: SessionRequest) => {
+  queue = queue.then(() => handle(msg)).catch(() => port.close());
+});
+
+async function handle(msg: SessionRequest): Promise<void> {
   if (msg.type === 'release') {
     await (await session).release();
     port.close();
@@ -34,11 +49,23 @@ port.on('message', async (msg: SessionRequest) => {
   try {
     const [n, height, width] = msg.dims;
     const input = new ort.Tensor('float32', msg.batch.subarray(0, n * height * width * 3), msg.dims);
+    const threads = await inferenceThreads;
+    const before = threadsTimes(threads);
+    const startedAt = monotonicMs();
     const { features } = await (await session).run({ input });
+    const finishedAt = monotonicMs();
+    const after = threadsTimes(threads);
     const out = features!.data as Float32Array;
     const data = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
-    reply({ type: 'result', id: msg.id, features: data }, [data.buffer as ArrayBuffer]);
+    const timing = {
+      startedAt,
+      finishedAt,
+      cpuMs: before && after ? after.cpuMs - before.cpuMs : null,
+      cpuWaitMs: before && after ? after.waitMs - before.waitMs : null,
+    };
+    const back = msg.batch.byteOffset === 0 && msg.batch.byteLength === msg.batch.buffer.byteLength ? [msg.batch.buffer as ArrayBuffer] : [];
+    reply({ type: 'result', id: msg.id, features: data, timing, batch: msg.batch }, [data.buffer as ArrayBuffer, ...back]);
   } catch (err) {
     reply({ type: 'error', id: msg.id, message: String((err as Error)?.message ?? err) });
   }
-});
+}

@@ -1,0 +1,79 @@
+// Issue 13: where an extraction's time goes (manifest.json timings.stages), the thread settings in
+// force, and the pipelined batch loop (batches queued ahead, buffers reused) keeping rows exact.
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { FeatureManifest } from '../dist/features/schema.js';
+import { json, makeColourDataset, makeTinyModel, manifestOf, runCli, tempDir } from './helpers.js';
+
+const near = (a: number, b: number, tolerance: number, what: string) => assert.ok(Math.abs(a - b) <= tolerance, `${what}: ${a} vs ${b}`);
+
+async function tinySetup(t: TestContext, perClass = 7) {
+  const dir = await tempDir(t);
+  const images = await makeColourDataset(path.join(dir, 'images'), { perClass });
+  const model = await makeTinyModel(path.join(dir, 'model'));
+  const extract = (out: string, ...more: string[]) =>
+    runCli(['extract', images, '-o', path.join(dir, out), '--model', model, '--preprocess', 'none', '--json', ...more], { env: { UV_THREADPOOL_SIZE: '2' } });
+  return { dir, images, extract };
+}
+
+test('extract records where its time went, stage by stage, and the thread settings in force', async (t) => {
+  const { dir, extract } = await tinySetup(t);
+  json(await extract('out', '--batch-size', '4', '--threads', '1'));
+  const manifest = (await manifestOf(path.join(dir, 'out'))) as FeatureManifest;
+  assert.equal(manifest.engine.engine, 'onnx');
+  const st = manifest.timings.stages;
+  assert.ok(st, 'timings.stages is written');
+  assert.equal(st.images, 14);
+  assert.equal(st.batches, 4, '4 + 4 + 4 + 2 images');
+  assert.equal(st.batchSize, 4);
+  assert.ok(st.seconds > 0 && st.seconds <= manifest.timings.seconds + 0.002);
+  const { waitDecode, preprocess, waitEngine, write, other } = st.main;
+  for (const [name, v] of Object.entries(st.main)) assert.ok(v >= 0, `main.${name} ≥ 0`);
+  near(waitDecode + preprocess + waitEngine + write + other, st.seconds, 0.006, 'main-thread stages add up to the total');
+  near(st.engine.inference + st.engine.idle, st.seconds, 0.002, 'inference + idle = total');
+  assert.ok(st.engine.inference > 0);
+  assert.ok(st.engine.beforeFirstBatch + st.engine.afterLastBatch <= st.engine.idle + 0.002);
+  assert.equal(st.engine.firstBatch?.images, 4);
+  assert.ok(st.engine.firstBatch.inference <= st.engine.inference);
+  near(st.engine.utilization * st.seconds, st.engine.inference, 0.002, 'utilization = inference / total');
+  assert.ok(st.decode > 0 && st.engine.handover >= 0 && st.engine.return >= 0);
+  assert.deepEqual(st.threads.inference, 1, '--threads is the inference thread count');
+  assert.equal(st.threads.decodeConcurrency, 2, 'UV_THREADPOOL_SIZE bounds the images decoded at once');
+  assert.ok(Number.isInteger(st.threads.libvips) && st.threads.libvips >= 1);
+  if (process.platform === 'linux') {
+    assert.ok(st.cpu, 'CPU per thread group is measured on Linux');
+    assert.ok(st.cpu.inference !== null && st.cpu.inference >= 0, 'CPU of the inference threads is measured');
+    assert.ok(st.cpu.inferenceWaitedForCore !== null && st.cpu.inferenceWaitedForCore >= 0);
+    assert.ok(st.cpu.main > 0 && st.cpu.decodeAndOther >= 0);
+    near(st.cpu.main + st.cpu.inference + st.cpu.decodeAndOther, st.cpu.process, 0.003, 'thread groups add up to the process');
+  }
+});
+
+test('rows do not depend on the batch size: batches queued ahead and refilled buffers (a short last batch too) give the same bytes', async (t) => {
+  const { dir, extract } = await tinySetup(t);
+  for (const batch of ['1', '3', '5', '32']) json(await extract(`b${batch}`, '--batch-size', batch));
+  const reference = await fsp.readFile(path.join(dir, 'b1', 'features.npy'));
+  for (const batch of ['3', '5', '32']) {
+    assert.ok(reference.equals(await fsp.readFile(path.join(dir, `b${batch}`, 'features.npy'))), `batch size ${batch} equals batch size 1`);
+    assert.equal(await fsp.readFile(path.join(dir, `b${batch}`, 'samples.csv'), 'utf8'), await fsp.readFile(path.join(dir, 'b1', 'samples.csv'), 'utf8'));
+  }
+});
+
+test('a decode failure under --strict keeps every row of the batches before it; --resume (skipping it) then equals a fresh run', async (t) => {
+  const { dir, images, extract } = await tinySetup(t);
+  // Sorted order is blue/img000…img006, blue/img0065, red/…: the broken file is the 8th, in the third batch of 3.
+  const broken = path.join(images, 'blue', 'img0065.jpg');
+  await fsp.writeFile(broken, 'not an image');
+  const failed = await extract('out', '--batch-size', '3', '--strict');
+  assert.equal(failed.code, 2, failed.stderr);
+  assert.match(failed.stderr, /img0065\.jpg/);
+  const progress = JSON.parse(await fsp.readFile(path.join(dir, 'out', '.cnnfeat-progress.json'), 'utf8')) as { rows: number; next: number };
+  assert.equal(progress.rows, 6, 'the two batches before the broken file are checkpointed');
+  json(await extract('out', '--batch-size', '3', '--resume'));
+  json(await extract('fresh', '--batch-size', '3'));
+  for (const file of ['features.npy', 'samples.csv']) {
+    assert.ok((await fsp.readFile(path.join(dir, 'out', file))).equals(await fsp.readFile(path.join(dir, 'fresh', file))), `${file} equals a fresh run`);
+  }
+});
