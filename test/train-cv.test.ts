@@ -156,6 +156,13 @@ test('train: cross-validation by default over svc and the linear classifiers, a 
   assert.equal(single.selection, undefined);
   assert.deepEqual([single.classifier, single.options.kernel, single.options.C, single.options.scale], ['svc', 'rbf', 3, 'none']);
 
+  // A classifier file of version 1 (the svc model under "svm") still loads and predicts identically.
+  const v2 = JSON.parse(await fsp.readFile(path.join(work, 'single.json'), 'utf8'));
+  const { model: svcModel, ...rest } = v2;
+  await fsp.writeFile(path.join(work, 'v1.json'), JSON.stringify({ ...rest, formatVersion: 1, svm: svcModel }));
+  const [now, before] = await Promise.all(['single.json', 'v1.json'].map(async (f) => json<{ path: string; label: string; score: number }[]>(await runCli(['predict', path.join(work, f), path.join(work, 'images'), '--json', '--quiet']))));
+  assert.deepEqual(before, now);
+
   const grid = json<TrainOut>(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
   assert.deepEqual(grid.selection.results.map((r) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']], 'a grid naming kernels is an svc grid');
   assert.deepEqual([grid.selection.folds, grid.selection.seed, grid.selection.scoring], [3, 4, 'accuracy']);
