@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
 //   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
+//   [--scale-features <train-dir>,<test-dir>] [--scale-sizes 10000,50000] [--scale-c 1] [--scale-scale l2]
 //   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…]`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
@@ -10,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['engine', 'train', 'memory', 'onnx-model'];
+const SECTIONS = ['engine', 'train', 'train-scale', 'memory', 'onnx-model'];
 
 const { values: args } = parseArgs({
   strict: false,
@@ -23,6 +24,10 @@ const { values: args } = parseArgs({
     'train-features': { type: 'string' },
     'memory-sizes': { type: 'string' },
     'memory-model': { type: 'string' },
+    'scale-features': { type: 'string' },
+    'scale-sizes': { type: 'string' },
+    'scale-c': { type: 'string' },
+    'scale-scale': { type: 'string' },
     'onnx-model': { type: 'string' },
     'onnx-preprocess': { type: 'string' },
   },

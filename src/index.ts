@@ -1,6 +1,6 @@
 /**
  * cnnfeat as a library: scan labelled image folders, extract CNN features to disk, train and
- * score SVM classifiers. The CLI (`cnnfeat`) is a thin layer over these functions.
+ * score classifiers (SVMs, logistic regression). The CLI (`cnnfeat`) is a thin layer over these functions.
  */
 export { CnnfeatError, ExitCode } from './errors.js';
 export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type Dataset, type Sample } from './dataset/scan.js';
@@ -38,7 +38,9 @@ export { updateFeatures, type UpdateResult } from './pipeline/update.js';
 export { mergeFeatureDirs, type MergeOptions } from './features/merge.js';
 export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './util/lock.js';
 export { parseShard, selectShard, type ShardSpec } from './dataset/shard.js';
-export { trainClassifier, DEFAULT_SVM, type TrainOptions } from './pipeline/train.js';
+export { trainClassifier, type TrainOptions } from './pipeline/train.js';
+export { trainModel, predictModel, planTraining, describeModel, CLASSIFIERS, type ClassifierChoice, type ClassifierModel, type TrainedModel } from './classifiers/classifier.js';
+export { trainLinear, predictLinear, LINEAR_DEFAULTS, type LinearModel, type LinearOptions } from './classifiers/linear-model.js';
 export { writeReport, buildReport } from './report/report.js';
 export { renderReport, type ReportData } from './report/html.js';
 export { evaluateClassifier, type Evaluation } from './pipeline/evaluate.js';

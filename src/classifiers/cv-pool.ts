@@ -1,16 +1,30 @@
 /**
- * A small pool of worker threads running cross-validation fold tasks in parallel, or the main
- * thread when one thread is asked for.
+ * A small pool of worker threads running fit tasks in parallel (svc fold tasks, linear-SVM
+ * class paths), or the main thread when one thread is asked for.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { runFoldTask, type FoldScore, type FoldTask } from './cv-task.js';
 import { loadLibsvm } from './libsvm.js';
+import { runSvmPathTask, type SvmPathResult, type SvmPathTask } from './svm-path-task.js';
+
+/** Tasks the pool runs, and their results. */
+export type PoolTask = { kind: 'svc'; task: FoldTask } | { kind: 'svm-path'; task: SvmPathTask };
+type ResultOf<T extends PoolTask> = T extends { kind: 'svc' } ? FoldScore[] : SvmPathResult[];
+/** Progress of a path task: C index and passes done. */
+export type PassProgress = (c: number, iteration: number) => void;
 
 interface Pending {
-  resolve: (r: FoldScore[]) => void;
+  resolve: (r: unknown) => void;
   reject: (e: Error) => void;
+  onPass?: PassProgress;
+}
+
+/** Runs a task in this thread. */
+async function runHere(task: PoolTask, onPass?: PassProgress): Promise<unknown> {
+  if (task.kind === 'svc') return runFoldTask(await loadLibsvm(), task.task);
+  return runSvmPathTask(task.task, onPass);
 }
 
 /** Default number of fit threads: the cores, at most 4 (each holds a problem in wasm memory). */
@@ -30,16 +44,20 @@ export class FitPool {
   private constructor(private readonly workers: Worker[]) {
     this.idle.push(...workers);
     for (const w of workers) {
-      w.on('message', (msg: { id: number; result?: FoldScore[]; error?: string; exitCode?: number }) => {
+      w.on('message', (msg: { id: number; result?: unknown; error?: string; exitCode?: number; pass?: [number, number] }) => {
         const p = this.pending.get(msg.id);
+        if (msg.pass) {
+          p?.onPass?.(...msg.pass);
+          return;
+        }
         this.pending.delete(msg.id);
         this.release(w);
-        if (msg.error !== undefined) p?.reject(new CnnfeatError(`cross-validation: ${msg.error}`, msg.exitCode ?? ExitCode.internal));
+        if (msg.error !== undefined) p?.reject(new CnnfeatError(`training: ${msg.error}`, msg.exitCode ?? ExitCode.internal));
         else p?.resolve(msg.result!);
       });
-      w.on('error', (err) => this.fail(new CnnfeatError(`cross-validation worker failed: ${err.message}`, 1)));
+      w.on('error', (err) => this.fail(new CnnfeatError(`training worker failed: ${err.message}`, 1)));
       w.on('exit', (code) => {
-        if (!this.closing) this.fail(new CnnfeatError(`cross-validation worker exited (code ${code})`, 1));
+        if (!this.closing) this.fail(new CnnfeatError(`training worker exited (code ${code})`, 1));
       });
     }
   }
@@ -56,6 +74,24 @@ export class FitPool {
   }
 
   private closing = false;
+
+  /** Runs every task, at most {@link size} at once; results in task order. */
+  async all<T extends PoolTask>(tasks: T[], onPass?: (task: number, c: number, iteration: number) => void): Promise<ResultOf<T>[]> {
+    const out = new Array<ResultOf<T>>(tasks.length);
+    const running: Promise<void>[] = [];
+    let failure: unknown;
+    for (let t = 0; t < tasks.length && failure === undefined; t++) {
+      await this.ready();
+      const fit = this.run(tasks[t]!, onPass ? (c, it) => onPass(t, c, it) : undefined).then((r) => {
+        out[t] = r;
+      });
+      fit.catch((err: unknown) => (failure ??= err));
+      running.push(fit);
+    }
+    await Promise.allSettled(running);
+    if (failure !== undefined) throw failure;
+    return out;
+  }
 
   /** Fails every pending task and wakes whoever waits for a worker. */
   private fail(error: CnnfeatError): void {
@@ -80,15 +116,16 @@ export class FitPool {
 
   /**
    * Runs a task on a free worker (call {@link ready} first to bound the tasks in flight).
-   * `task.K` should live in a SharedArrayBuffer, so that it is not copied.
+   * Large arrays (`K`, the feature matrix) should live in SharedArrayBuffers, so that they are
+   * not copied.
    */
-  async run(task: FoldTask): Promise<FoldScore[]> {
-    if (this.workers.length === 0) return runFoldTask(await loadLibsvm(), task);
+  async run<T extends PoolTask>(task: T, onPass?: PassProgress): Promise<ResultOf<T>> {
+    if (this.workers.length === 0) return (await runHere(task, onPass)) as ResultOf<T>;
     await this.ready();
     const worker = this.idle.shift()!;
     const id = this.nextId++;
-    return new Promise<FoldScore[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<ResultOf<T>>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onPass });
       worker.postMessage({ id, task });
     });
   }

@@ -1,15 +1,29 @@
 /**
- * Worker thread of the cross-validation pool: runs fold tasks on its own libsvm instance
- * (libsvm-js is single-threaded wasm; two workers use two cores).
+ * Worker thread of the fit pool: runs svc fold tasks on its own libsvm instance (libsvm-js is
+ * single-threaded wasm) and linear-SVM class paths on the shared feature matrix.
  */
 import { parentPort } from 'node:worker_threads';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { runFoldTask, type FoldTask } from './cv-task.js';
+import { runFoldTask } from './cv-task.js';
+import type { PoolTask } from './cv-pool.js';
 import { loadLibsvm } from './libsvm.js';
+import { runSvmPathTask } from './svm-path-task.js';
 
-parentPort?.on('message', async ({ id, task }: { id: number; task: FoldTask }) => {
+/** Least time between two progress messages of a task. */
+const PROGRESS_MS = 500;
+
+parentPort?.on('message', async ({ id, task }: { id: number; task: PoolTask }) => {
   try {
-    const result = runFoldTask(await loadLibsvm(), task);
+    let last = 0;
+    const result =
+      task.kind === 'svc'
+        ? runFoldTask(await loadLibsvm(), task.task)
+        : runSvmPathTask(task.task, (c, iteration) => {
+            const now = performance.now();
+            if (now - last < PROGRESS_MS) return;
+            last = now;
+            parentPort?.postMessage({ id, pass: [c, iteration] });
+          });
     parentPort?.postMessage({ id, result });
   } catch (err) {
     parentPort?.postMessage({ id, error: errorMessage(err), exitCode: err instanceof CnnfeatError ? err.exitCode : ExitCode.internal });

@@ -2,13 +2,14 @@ import { CnnfeatError } from '../errors.js';
 import { diffSettings, settingsFromDisk, type ExtractSettings, type FeatureSignature } from '../features/schema.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
+import type { ClassifierModel } from './classifier.js';
 import type { ModelSelection } from './model-selection.js';
-import type { SvmModel } from './svm.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */
 export interface ClassifierFile {
   format: 'cnnfeat-classifier';
-  formatVersion: 1;
+  /** 2 since the linear classifiers (`model`); version 1 files hold an svc model under `svm`. */
+  formatVersion: 1 | 2;
   tool: { name: 'cnnfeat'; version: string };
   createdAt: string;
   /** How the training features were made; eval/predict inputs must match the signature part. */
@@ -16,28 +17,29 @@ export interface ClassifierFile {
   classes: string[];
   /** `seconds`: the whole training (selection + refit); `fitSeconds`: the final fit alone. */
   trainedOn: { dir: string; rows: number; perClass: Record<string, number>; seconds: number; fitSeconds?: number };
-  /** The cross-validation table that chose the SVM options, when trained with `--cv`. */
+  /** The cross-validation table that chose the settings, when they were chosen. */
   selection?: ModelSelection;
-  svm: SvmModel;
+  /** The trained model: svc (`type: 'svm'`), linear-svm or logistic (`type: 'linear'`). */
+  model: ClassifierModel;
 }
 
 /** Builds the file object of a freshly trained classifier. */
 export function classifierFile(
-  svm: SvmModel,
+  model: ClassifierModel,
   features: ExtractSettings,
   trainedOn: ClassifierFile['trainedOn'],
   selection?: ModelSelection,
 ): ClassifierFile {
   return {
     format: 'cnnfeat-classifier',
-    formatVersion: 1,
+    formatVersion: 2,
     tool: TOOL_STAMP,
     createdAt: new Date().toISOString(),
     features,
-    classes: svm.classes,
+    classes: model.classes,
     trainedOn,
     ...(selection ? { selection } : {}),
-    svm,
+    model,
   };
 }
 
@@ -49,14 +51,18 @@ export async function saveClassifier(file: string, classifier: ClassifierFile): 
 /** Reads a classifier file, failing clearly on anything else. */
 export async function loadClassifier(file: string): Promise<ClassifierFile> {
   const hint = 'give a model.json written by `cnnfeat train`';
-  const parsed = await readJson<Partial<ClassifierFile> | null>(file, hint).catch((err: unknown) => {
+  const parsed = await readJson<(Partial<ClassifierFile> & { svm?: ClassifierModel }) | null>(file, hint).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CnnfeatError(`${file}: no such file; ${hint}`);
     throw err;
   });
   if (parsed?.features) parsed.features = settingsFromDisk(parsed.features);
+  if (parsed && parsed.model === undefined && parsed.svm !== undefined) {
+    parsed.model = parsed.svm; // version 1
+    delete parsed.svm;
+  }
   const valid =
     parsed?.format === 'cnnfeat-classifier' &&
-    parsed.svm?.type === 'svm' &&
+    (parsed.model?.type === 'svm' || parsed.model?.type === 'linear') &&
     Array.isArray(parsed.classes) &&
     typeof parsed.features === 'object' &&
     SIGNATURE_KEYS.every((k) => parsed.features?.[k] !== undefined);

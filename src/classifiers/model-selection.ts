@@ -17,6 +17,9 @@ import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
 import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 import { seededRandom } from '../util/random.js';
+import type { LinearClassifier } from './linear-model.js';
+import type { LinearGridRecord } from './linear-selection.js';
+import type { SvmLoss } from './linear-svm.js';
 
 /** The values tried for each SVM option. */
 export interface Grid {
@@ -37,9 +40,46 @@ export interface GridPoint {
 
 export { CV_SCORINGS, type CvScoring } from './cv-task.js';
 
+/** A grid point of a linear classifier (see linear-selection.ts). */
+export interface LinearPoint {
+  classifier: LinearClassifier;
+  C: number;
+  scale: Scaling;
+  loss?: SvmLoss;
+}
+
+/** A point of a selection: an svc grid point (no `classifier` in files written before issue 10) or a linear one. */
+export type SelectionPoint = (GridPoint & { classifier?: 'svc' }) | LinearPoint;
+
+/** Whether a selection point is a linear classifier's. */
+export function isLinearPoint(p: SelectionPoint): p is LinearPoint {
+  return p.classifier === 'linear-svm' || p.classifier === 'logistic';
+}
+
+/** The columns of a selection point in tables: classifier, kernel, C, gamma, scale ('-' where they do not apply). */
+export function pointColumns(p: SelectionPoint): { classifier: string; kernel: string; C: string; gamma: string; scale: string } {
+  if (isLinearPoint(p)) {
+    return { classifier: p.classifier + (p.loss === 'hinge' ? ' (hinge)' : ''), kernel: '-', C: String(p.C), gamma: '-', scale: p.scale };
+  }
+  return { classifier: 'svc', kernel: p.kernel, C: String(p.C), gamma: p.kernel === 'rbf' ? String(p.gamma) : '-', scale: p.scale };
+}
+
+/** How a selection validated, in words: `5-fold stratified cross-validation` or `a stratified 20 % holdout`. */
+export function describeValidation(s: Pick<ModelSelection, 'method' | 'folds' | 'valSize' | 'halving'>): string {
+  const share = `${Math.round((s.valSize ?? 0) * 100)} %`;
+  if (s.method === 'halving') return `successive halving on stratified ${share} held-out splits (every setting on ${s.halving?.rows} rows, the best ${s.halving?.keep} on all)`;
+  return s.method === 'holdout' ? `one stratified held-out split (${share} of the rows)` : `${s.folds}-fold stratified cross-validation`;
+}
+
 /** The cross-validated score of one grid point. */
 export interface CvResult {
-  params: GridPoint;
+  params: SelectionPoint;
+  /** Linear classifiers: whether every fold's fit converged within the iteration cap. */
+  converged?: boolean;
+  /** Successive halving: the round (1: all points on a subsample, 2: the best on all rows). */
+  round?: 1 | 2;
+  /** Rows the fits of this result trained on (per fold). */
+  trainRows?: number;
   /** Mean validation score over the folds. */
   mean: number;
   /** Population standard deviation of the fold scores (as scikit-learn's std_test_score). */
@@ -53,12 +93,22 @@ export interface CvResult {
 
 /** The record of a model selection, stored in the classifier file. */
 export interface ModelSelection {
-  method: 'stratified-k-fold';
+  /**
+   * k-fold: `folds` folds; holdout: one stratified split keeping `valSize` of the rows for
+   * validation; halving: holdouts in two rounds (every point on a subsample of `halving.rows`
+   * rows, then the best `halving.keep` on all rows).
+   */
+  method: 'stratified-k-fold' | 'holdout' | 'halving';
+  halving?: { rows: number; keep: number };
   folds: number;
+  valSize?: number;
   seed: number;
   scoring: CvScoring;
   classWeight: ClassWeight;
-  grid: Grid;
+  /** The svc grid searched (absent when no svc point was). */
+  grid?: Grid;
+  /** The linear grid searched, with the C values each scaling used. */
+  linearGrid?: LinearGridRecord;
   results: CvResult[];
   /** Index into `results` of the chosen point (the first of rank 1, as scikit-learn). */
   best: number;
@@ -159,7 +209,7 @@ export function gridPoints(grid: Grid): GridPoint[] {
  */
 export function stratifiedFolds(labels: number[], k: number, seed: number): number[] {
   if (!Number.isInteger(k) || k < 2 || k > labels.length) {
-    throw new CnnfeatError(`--cv: ${k} folds need between 2 and ${labels.length} (the number of training rows)`);
+    throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${labels.length} (the number of training rows), got ${k}`);
   }
   const random = seededRandom(seed);
   const byClass = new Map<number, number[]>();
@@ -279,7 +329,7 @@ function foldTask(data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: nu
 }
 
 /** Ranks of the means, 1 = best, ties sharing the lower rank (scipy's rankdata 'min'). */
-function ranks(means: number[]): number[] {
+export function ranks(means: number[]): number[] {
   return means.map((m) => 1 + means.filter((other) => other > m).length);
 }
 
@@ -294,11 +344,45 @@ export interface SelectionOptions {
   onProgress?: (done: number, total: number) => void;
   /** Threads fitting folds in parallel (default: the cores, at most 4; 1 = this thread only). */
   threads?: number;
+  /** A fold assignment to use instead of stratified k-fold (e.g. a holdout split: 0 train, 1 validation). */
+  fold?: number[];
+  /** The folds scored (default all): each is held out in turn. */
+  evaluate?: number[];
+  /** Worker threads to use (kept open); default: a pool of `threads` made and closed here. */
+  pool?: FitPool;
 }
 
 /** The kernels of a grid: linear once, RBF once per gamma. */
 function kernelSpecs(grid: Grid): KernelSpec[] {
   return grid.kernel.flatMap((kernel): KernelSpec[] => (kernel === 'linear' ? [{ kernel, gamma: grid.gamma[0]! }] : grid.gamma.map((gamma) => ({ kernel, gamma }))));
+}
+
+/** The selection's results best first (by rank, then grid order), with their grid index. */
+export function rankedResults(selection: ModelSelection): { result: ModelSelection['results'][number]; index: number }[] {
+  return selection.results.map((result, index) => ({ result, index })).sort((a, b) => a.result.rank - b.result.rank || a.index - b.index);
+}
+
+/**
+ * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
+ * training part fits the kernel matrices held in memory. Checked by `run` before extracting.
+ */
+export function assertCvFits(n: number, folds: number): void {
+  if (!Number.isInteger(folds) || folds < 2 || folds > n) {
+    throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${n} (the number of training rows), got ${folds}`);
+  }
+  assertSvcFits(Math.ceil((n * (folds - 1)) / folds), 'cross-validation folds of');
+}
+
+/**
+ * Fails unless svc (libsvm's kernel SVM) can train on `rows` rows: its kernel matrix is n × n.
+ * @param what how the rows are described in the message
+ */
+export function assertSvcFits(rows: number, what = 'training sets of'): void {
+  if (rows > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
+    );
+  }
 }
 
 /**
@@ -312,61 +396,44 @@ function kernelSpecs(grid: Grid): KernelSpec[] {
  * @param nClasses number of class indices
  * @throws CnnfeatError (exit 2) on an empty grid or an impossible number of folds
  */
-/** The selection's results best first (by rank, then grid order), with their grid index. */
-export function rankedResults(selection: ModelSelection): { result: ModelSelection['results'][number]; index: number }[] {
-  return selection.results.map((result, index) => ({ result, index })).sort((a, b) => a.result.rank - b.result.rank || a.index - b.index);
-}
-
-/**
- * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
- * training part fits the kernel matrices held in memory. Checked by `run` before extracting.
- */
-export function assertCvFits(n: number, folds: number): void {
-  if (!Number.isInteger(folds) || folds < 2 || folds > n) {
-    throw new CnnfeatError(`--cv: ${folds} folds need between 2 and ${n} (the number of training rows)`);
-  }
-  const foldRows = Math.ceil((n * (folds - 1)) / folds);
-  if (foldRows > PRECOMPUTED_MAX_ROWS) {
-    throw new CnnfeatError(
-      `--cv: folds of ${foldRows} training rows exceed the ${PRECOMPUTED_MAX_ROWS} that cross-validation holds in memory; give --kernel and --C for a single fit, or train on a subset`,
-    );
-  }
-}
-
 export async function selectModel(X: Float32Array, n: number, d: number, labels: number[], nClasses: number, opts: SelectionOptions): Promise<ModelSelection> {
   const started = performance.now();
   const scoring = opts.scoring ?? 'balanced_accuracy';
   const classWeight = opts.classWeight ?? 'none';
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
-  assertCvFits(n, opts.folds);
-  const data: SelectionData = { X, n, d, labels, nClasses, fold: stratifiedFolds(labels, opts.folds, opts.seed) };
+  const fold = opts.fold ?? stratifiedFolds(labels, opts.folds, opts.seed);
+  const evaluate = opts.evaluate ?? Array.from({ length: opts.folds }, (_, f) => f);
+  if (!opts.fold) assertCvFits(n, opts.folds);
+  else assertSvcFits(Math.max(...evaluate.map((f) => fold.filter((x) => x !== f).length)));
+  const data: SelectionData = { X, n, d, labels, nClasses, fold };
   const key = (p: { scale: Scaling; kernel: Kernel; gamma: SvmOptions['gamma']; C: number }) => `${p.scale}|${p.kernel}|${p.kernel === 'linear' ? '' : p.gamma}|${p.C}`;
   const scores = new Map(points.map((p) => [key(p), { folds: [] as number[], seconds: 0 }]));
-  const total = points.length * opts.folds;
+  const total = points.length * evaluate.length;
   let done = 0;
   const record = (scale: Scaling, spec: KernelSpec, f: number, results: FoldScore[]) => {
     opts.grid.C.forEach((C, c) => {
       const entry = scores.get(key({ scale, ...spec, C }))!;
-      entry.folds[f] = results[c]!.score;
+      entry.folds[evaluate.indexOf(f)] = results[c]!.score;
       entry.seconds += results[c]!.seconds;
       opts.onProgress?.(++done, total);
     });
   };
-  const pool = FitPool.create(opts.threads ?? defaultFitThreads());
+  const pool = opts.pool ?? FitPool.create(opts.threads ?? defaultFitThreads());
   const running: Promise<void>[] = [];
   let failure: unknown = null;
   try {
     for (const scale of opts.grid.scale) {
       if (failure) break;
       const shared = await sharedProducts(data, scale);
-      for (let f = 0; f < opts.folds && !failure; f++) {
+      for (const f of evaluate) {
+        if (failure) break;
         const fp = await foldProducts(data, scale, f, shared);
         for (const spec of kernelSpecs(opts.grid)) {
           await pool.ready();
           if (failure) break;
           const task = foldTask(data, fp, foldKernel(fp, spec), opts.grid.C, scoring, classWeight);
-          const fit = pool.run(task).then((results) => record(scale, spec, f, results));
+          const fit = pool.run({ kind: 'svc', task }).then((results) => record(scale, spec, f, results));
           fit.catch((err: unknown) => (failure ??= err)); // handled here; rethrown below
           running.push(fit);
         }
@@ -375,7 +442,7 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
     await Promise.all(running);
   } finally {
     await Promise.allSettled(running);
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
   const partial = points.map((params) => {
     const { folds, seconds } = scores.get(key(params))!;

@@ -193,10 +193,10 @@ export function encodeFloat32(values: Float32Array): string {
  * Decodes {@link encodeFloat32} output.
  * @throws CnnfeatError when the length is not `expected` values
  */
-export function decodeFloat32(base64: string, expected: number): Float32Array {
+export function decodeFloat32(base64: string, expected: number, what = 'SVM model: support vectors'): Float32Array {
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length !== expected * 4) {
-    throw new CnnfeatError(`SVM model: support vectors hold ${bytes.length / 4} values, expected ${expected} (corrupt model?)`);
+    throw new CnnfeatError(`${what} hold ${bytes.length / 4} values, expected ${expected} (corrupt model?)`);
   }
   const out = new Float32Array(expected);
   new Uint8Array(out.buffer).set(bytes);

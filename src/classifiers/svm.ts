@@ -101,7 +101,7 @@ export interface SvmPrediction {
  * Checks the shape and values of a row-major matrix.
  * @throws CnnfeatError (exit 2) on a size mismatch or a non-finite value
  */
-function checkMatrix(X: Float32Array, n: number, d: number, what: string): void {
+export function checkMatrix(X: Float32Array, n: number, d: number, what: string): void {
   if (!Number.isInteger(n) || n < 0 || !Number.isInteger(d) || d < 1) {
     throw new CnnfeatError(`${what}: invalid matrix shape ${n}x${d}`);
   }
@@ -350,6 +350,11 @@ export async function trainSvm(
   opts: SvmOptions,
 ): Promise<SvmModel> {
   checkOptions(opts);
+  if (n > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `classifier svc: training sets of ${n} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
+    );
+  }
   checkMatrix(X, n, d, 'SVM training');
   const present = checkLabels(labels, n, classes);
   if (present < 2) {

@@ -5,7 +5,7 @@ import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber, seedOption } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
-import { addExtractOptions, addOutputOptions, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags } from './options.js';
+import { addExtractOptions, addOutputOptions, exitOnSignal, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags, type SignalExit } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends ExtractFlags, SvmFlags, GateFlags {
@@ -37,11 +37,19 @@ export function register(program: Command): void {
       report: flags.report,
     };
     const interrupts = handleInterrupts(logger);
+    let signals: SignalExit | undefined;
     const result = await runPipeline(datasetDir, flags.output, {
       ...extractOptionsFrom(flags, logger, interrupts.signal),
       ...options,
-      onExtracted: () => interrupts.release(),
-    }).finally(() => interrupts.release());
+      onExtracted: () => {
+        interrupts.release();
+        signals = exitOnSignal(logger, 'the features are kept (train on them with `cnnfeat train`); no classifier file was written');
+      },
+      saving: (write) => signals!.finishing(write),
+    }).finally(() => {
+      interrupts.release();
+      signals?.release();
+    });
     printResult(flags, result.metrics, () =>
       [
         `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,

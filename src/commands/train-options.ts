@@ -1,38 +1,49 @@
 import { Option, type Command } from 'commander';
-import { CLASS_WEIGHTS, KERNELS, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
+import { CLASSIFIERS, DEFAULT_FOLDS, KFOLD_MAX_ROWS, type ClassifierChoice, type TrainOptions } from '../classifiers/classifier.js';
+import { LINEAR_DEFAULTS } from '../classifiers/linear-model.js';
+import { SVM_LOSSES, type SvmLoss } from '../classifiers/linear-svm.js';
+import { CV_SCORINGS, DEFAULT_GRID, describeValidation, formatGrid, pointColumns, rankedResults, type CvScoring, type ModelSelection } from '../classifiers/model-selection.js';
 import { SCALINGS } from '../classifiers/scaling.js';
-import { CV_SCORINGS, DEFAULT_GRID, formatGrid, parseGrid, rankedResults, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
-import { CnnfeatError } from '../errors.js';
-import { positiveInt, positiveNumber, seedOption } from '../util/validate.js';
-import { DEFAULT_SVM, type TrainOptions } from '../pipeline/train.js';
+import { CLASS_WEIGHTS, KERNELS, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
+import { finiteNumber, positiveInt, positiveNumber, seedOption } from '../util/validate.js';
 
-/** Raw SVM flags as commander parses them (undefined = not given). */
+/** Raw training flags as commander parses them (undefined = not given). */
 export interface SvmFlags {
+  classifier?: string;
   kernel?: SvmOptions['kernel'];
   C?: string;
   gamma?: string;
   scale?: SvmOptions['scale'];
+  loss?: SvmLoss;
   probability?: boolean;
-  classWeight: ClassWeight;
+  classWeight?: ClassWeight;
   cv?: string;
+  valSize?: string;
   grid?: string;
-  scoring: CvScoring;
-  seed: string;
+  scoring?: CvScoring;
+  seed?: string;
+  tol?: string;
+  maxIter?: string;
 }
 
-/** Adds the SVM and model-selection options shared by `train` and `run` (`run` has its own --seed). */
+/** Adds the classifier and model-selection options shared by `train` and `run` (`run` has its own --seed). */
 export function addSvmOptions(cmd: Command, { seed = true } = {}): Command {
   cmd
-    .option('--cv <k>', 'choose kernel/C/gamma/scaling by stratified k-fold cross-validation on the training features, then refit (default: 5 folds unless --kernel or --C is given)')
-    .option('--grid <spec>', `grid searched by --cv, ";"-separated key=values (default "${formatGrid(DEFAULT_GRID)}")`)
-    .addOption(new Option('--scoring <metric>', 'what --cv maximises').choices(CV_SCORINGS).default('balanced_accuracy'))
-    .addOption(new Option('--kernel <kernel>', `SVM kernel; alone (without --cv) a single fit (default ${DEFAULT_SVM.kernel})`).choices(KERNELS))
-    .option('-C, --C <value>', `SVM regularisation: cost of a margin violation; alone (without --cv) a single fit (default ${DEFAULT_SVM.C})`)
-    .option('--gamma <value>', "RBF width: a number, 'scale' (1/(D·var X)) or 'auto' (1/D) (default scale)")
-    .addOption(new Option('--scale <how>', `feature scaling fitted on the training set (default ${DEFAULT_SVM.scale} for a single fit)`).choices(SCALINGS))
-    .addOption(new Option('--class-weight <how>', "'balanced' weights each class's C by n/(classes·n_class), for skewed classes").choices(CLASS_WEIGHTS).default('none'))
-    .option('--probability', "fit libsvm's Platt scaling so that predictions carry calibrated probabilities");
-  if (seed) cmd.option('--seed <n>', 'seed of the cross-validation folds', '0');
+    .option('--classifier <name>', `${CLASSIFIERS.join('|')}: auto chooses among svc (≤ 5000 training rows), linear-svm and logistic by cross-validation (default auto)`)
+    .option('--cv <k>', `choose the settings by stratified k-fold cross-validation on the training features, then refit (default: ${DEFAULT_FOLDS} folds up to ${KFOLD_MAX_ROWS} rows, else --val-size 0.2)`)
+    .option('--val-size <fraction>', 'choose the settings on one stratified held-out share of the training rows instead of k folds, then refit')
+    .option('--grid <spec>', `svc grid searched, ";"-separated key=values (default "${formatGrid(DEFAULT_GRID)}"); its C and scale also replace the linear classifiers' C and scale grids`)
+    .addOption(new Option('--scoring <metric>', 'what model selection maximises (default balanced_accuracy)').choices(CV_SCORINGS))
+    .addOption(new Option('--kernel <kernel>', 'svc kernel; alone (without --cv/--val-size/--grid) a single svc fit (default linear)').choices(KERNELS))
+    .option('-C, --C <value>', 'regularisation: cost of a margin violation (svc, linear-svm) or inverse L2 strength (logistic); alone, a single fit (default 1)')
+    .option('--gamma <value>', "svc RBF width: a number, 'scale' (1/(D·var X)) or 'auto' (1/D) (default scale)")
+    .addOption(new Option('--scale <how>', 'feature scaling fitted on the training set (default: chosen by cross-validation; none for a single fit)').choices(SCALINGS))
+    .addOption(new Option('--loss <loss>', 'linear-svm loss (default squared_hinge, liblinear -s 1; hinge = -s 3)').choices(SVM_LOSSES))
+    .option('--tol <value>', `linear classifiers' stopping tolerance (default ${LINEAR_DEFAULTS['linear-svm'].tol} for linear-svm: max−min projected gradient; ${LINEAR_DEFAULTS.logistic.tol} for logistic: max |gradient|)`)
+    .option('--max-iter <n>', `linear classifiers' iteration cap; a fit that hits it warns (default ${LINEAR_DEFAULTS['linear-svm'].maxIter} passes for linear-svm, ${LINEAR_DEFAULTS.logistic.maxIter} L-BFGS iterations for logistic)`)
+    .addOption(new Option('--class-weight <how>', "'balanced' weights each class by n/(classes·n_class), for skewed classes (default none)").choices(CLASS_WEIGHTS))
+    .option('--probability', "svc: fit libsvm's Platt scaling so that predictions carry calibrated probabilities (logistic always has probabilities)");
+  if (seed) cmd.option('--seed <n>', 'seed of the cross-validation folds and of the solvers (default 0)');
   return cmd;
 }
 
@@ -41,51 +52,39 @@ function gammaFrom(value: string): SvmOptions['gamma'] {
   return value === 'scale' || value === 'auto' ? value : positiveNumber('--gamma (or scale, auto)', value);
 }
 
-/** The grid of `--grid`, with the axes given by --kernel/--C/--gamma/--scale fixed to those values. */
-function gridFrom(flags: SvmFlags): Grid {
-  const grid = flags.grid === undefined ? { ...DEFAULT_GRID } : parseGrid(flags.grid);
-  if (flags.kernel) grid.kernel = [flags.kernel];
-  if (flags.C !== undefined) grid.C = [positiveNumber('--C', flags.C)];
-  if (flags.gamma !== undefined) grid.gamma = [gammaFrom(flags.gamma)];
-  if (flags.scale) grid.scale = [flags.scale];
-  return grid;
-}
-
-/**
- * Maps SVM flags to training options, validating numbers. Cross-validation when --cv or
- * --grid is given, or when neither --kernel nor --C is (the default); a single fit otherwise.
- */
+/** Maps the flags onto library training options (the library holds every default and policy). */
 export function trainOptionsFrom(flags: SvmFlags): TrainOptions {
-  const select = flags.cv !== undefined || flags.grid !== undefined || (flags.kernel === undefined && flags.C === undefined);
-  const classWeight = flags.classWeight;
-  const probability = Boolean(flags.probability);
-  if (!select) {
-    return {
-      svm: {
-        kernel: flags.kernel ?? DEFAULT_SVM.kernel,
-        C: flags.C === undefined ? DEFAULT_SVM.C : positiveNumber('--C', flags.C),
-        gamma: flags.gamma === undefined ? DEFAULT_SVM.gamma : gammaFrom(flags.gamma),
-        scale: flags.scale ?? DEFAULT_SVM.scale,
-        probability,
-        classWeight,
-      },
-    };
-  }
-  const folds = flags.cv === undefined ? 5 : positiveInt('--cv', flags.cv);
-  if (folds < 2) throw new CnnfeatError(`--cv must be at least 2 folds, got ${flags.cv}`);
-  const seed = seedOption('--seed', flags.seed);
-  return { selection: { grid: gridFrom(flags), folds, seed, scoring: flags.scoring, classWeight, probability } };
+  const number = <T>(value: string | undefined, parse: (v: string) => T): T | undefined => (value === undefined ? undefined : parse(value));
+  return {
+    classifier: flags.classifier as ClassifierChoice | undefined,
+    C: number(flags.C, (v) => positiveNumber('--C', v)),
+    kernel: flags.kernel,
+    gamma: number(flags.gamma, gammaFrom),
+    scale: flags.scale,
+    loss: flags.loss,
+    folds: number(flags.cv, (v) => positiveInt('--cv', v)),
+    valSize: number(flags.valSize, (v) => finiteNumber('--val-size', v)),
+    grid: flags.grid,
+    seed: number(flags.seed, (v) => seedOption('--seed', v)),
+    scoring: flags.scoring,
+    classWeight: flags.classWeight,
+    probability: flags.probability,
+    tol: number(flags.tol, (v) => finiteNumber('--tol', v)),
+    maxIter: number(flags.maxIter, (v) => positiveInt('--max-iter', v)),
+  };
 }
 
 /** Text table of a model selection, best first marked with `*`. */
 export function formatSelection(selection: ModelSelection, limit = 10): string {
   const sorted = rankedResults(selection).map(({ result, index }) => ({ r: result, i: index }));
-  const lines = [`${selection.folds}-fold cross-validation (${selection.scoring}, seed ${selection.seed}), ${selection.results.length} settings in ${selection.seconds.toFixed(1)} s:`];
-  lines.push('  rank  kernel  C       gamma   scale     score            fit ms');
+  const lines = [`${describeValidation(selection)} (${selection.scoring}, seed ${selection.seed}), ${selection.results.length} settings in ${selection.seconds.toFixed(1)} s:`];
+  lines.push('  rank  classifier  kernel  C          gamma     scale     score            fit ms');
   for (const { r, i } of sorted.slice(0, limit)) {
-    const p = r.params;
+    const p = pointColumns(r.params);
+    const notes = [...(r.round ? [`round ${r.round}, ${r.trainRows} training rows`] : []), ...(r.converged === false ? ['hit the iteration cap'] : [])];
+    const warn = notes.length ? `  (${notes.join('; ')})` : '';
     lines.push(
-      `${i === selection.best ? '*' : ' '} ${String(r.rank).padStart(4)}  ${p.kernel.padEnd(6)}  ${String(p.C).padEnd(6)}  ${(p.kernel === 'rbf' ? String(p.gamma) : '-').padEnd(6)}  ${p.scale.padEnd(8)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}  ${(r.fitSeconds * 1000).toFixed(1)}`,
+      `${i === selection.best ? '*' : ' '} ${String(r.rank).padStart(4)}  ${p.classifier.padEnd(10)}  ${p.kernel.padEnd(6)}  ${p.C.padEnd(9)}  ${p.gamma.padEnd(8)}  ${p.scale.padEnd(8)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}  ${(r.fitSeconds * 1000).toFixed(1)}${warn}`,
     );
   }
   if (sorted.length > limit) lines.push(`  … ${sorted.length - limit} more in the classifier file's "selection"`);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
 import { readFeatureSet } from '../features/reader.js';
-import { describeSvm } from '../classifiers/svm.js';
+import { classifierOf, describeModel } from '../classifiers/classifier.js';
 import { trainWithLogger } from '../pipeline/train.js';
-import { addOutputOptions, loggerFor, printResult } from './options.js';
+import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends SvmFlags {
@@ -17,7 +17,9 @@ export function trainingSummary(classifier: ClassifierFile) {
   return {
     classes: classifier.classes,
     rows: classifier.trainedOn.rows,
-    svm: classifier.svm.options,
+    classifier: classifierOf(classifier.model),
+    options: classifier.model.options,
+    ...(classifier.model.type === 'linear' ? { solver: classifier.model.solver } : {}),
     seconds: classifier.trainedOn.seconds,
     fitSeconds: classifier.trainedOn.fitSeconds,
     ...(classifier.selection ? { selection: classifier.selection } : {}),
@@ -28,21 +30,21 @@ export function trainingSummary(classifier: ClassifierFile) {
 export function register(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train an SVM classifier on a feature directory (settings chosen by cross-validation unless --kernel/--C are given)')
+    .description('train a classifier on a feature directory (classifier and settings chosen by cross-validation unless --C/--kernel is given)')
     .argument('<features-dir>', 'feature directory written by `cnnfeat extract`')
     .requiredOption('-o, --output <model.json>', 'classifier file to write');
   addOutputOptions(addSvmOptions(cmd)).action(async (featuresDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const options = trainOptionsFrom(flags);
-    const set = await readFeatureSet(featuresDir);
+    const set = await readFeatureSet(featuresDir, { shared: true });
+    const signals = exitOnSignal(logger);
     const classifier = await trainWithLogger(set, options, logger);
-    await saveClassifier(flags.output, classifier);
+    await signals.finishing(() => saveClassifier(flags.output, classifier)).finally(() => signals.release());
     const summary = { output: flags.output, ...trainingSummary(classifier) };
     printResult(flags, summary, () => {
-      const chosen = `SVM (${describeSvm(classifier.svm.options)})`;
       return [
         ...(classifier.selection ? [formatSelection(classifier.selection)] : []),
-        `trained an ${chosen} on ${set.rows} rows, ${classifier.classes.length} classes in ${summary.seconds.toFixed(1)} s (final fit ${(summary.fitSeconds ?? 0).toFixed(1)} s) → ${flags.output}`,
+        `trained ${describeModel(classifier.model)} on ${set.rows} rows, ${classifier.classes.length} classes in ${summary.seconds.toFixed(1)} s (final fit ${(summary.fitSeconds ?? 0).toFixed(1)} s) → ${flags.output}`,
       ].join('\n');
     });
   });

@@ -33,14 +33,16 @@ export interface Matrix {
 
 /**
  * Reads a 2-D little-endian float32, C-order .npy file (any header version and length) straight
- * into one Float32Array, so files larger than a Node.js Buffer (2 GiB) load too.
+ * into one Float32Array, so files larger than a Node.js Buffer (2 GiB) load too; with `shared`, in
+ * a SharedArrayBuffer.
  * @throws CnnfeatError naming the file when it is not such a file or is truncated.
  */
-export async function readNpy(file: string): Promise<Matrix> {
+export async function readNpy(file: string, { shared = false }: { shared?: boolean } = {}): Promise<Matrix> {
   const handle = await fsp.open(file, 'r');
   try {
     const { rows, cols, dataOffset } = await readNpyHeader(handle, file);
-    const data = new Float32Array(rows * cols);
+    // In a SharedArrayBuffer, worker threads (the linear SVM's) read the matrix without a copy.
+    const data = shared ? new Float32Array(new SharedArrayBuffer(rows * cols * 4)) : new Float32Array(rows * cols);
     const bytes = new Uint8Array(data.buffer);
     for (let done = 0; done < bytes.length; ) {
       const chunk = Math.min(bytes.length - done, 1 << 28);

@@ -66,11 +66,11 @@ export interface FeatureSet extends FeatureIndex {
 
 /**
  * Loads a finished feature directory, checking that `features.npy`, `samples.csv` and the
- * manifest agree.
+ * manifest agree. `shared`: the matrix in a SharedArrayBuffer (training reads it from worker threads).
  */
-export async function readFeatureSet(dir: string): Promise<FeatureSet> {
+export async function readFeatureSet(dir: string, opts: { shared?: boolean } = {}): Promise<FeatureSet> {
   const index = await readFeatureIndex(dir);
-  const matrix = await readNpy(path.join(dir, FEATURES_FILE));
+  const matrix = await readNpy(path.join(dir, FEATURES_FILE), opts);
   return { ...index, X: matrix.data };
 }
 

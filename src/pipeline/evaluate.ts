@@ -1,4 +1,4 @@
-import { predictSvm } from '../classifiers/svm.js';
+import { predictModel } from '../classifiers/classifier.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import type { FeatureSet } from '../features/reader.js';
 import { computeMetrics, type Evaluation } from '../metrics/metrics.js';
@@ -13,7 +13,7 @@ import { labelIndices } from './train.js';
 export async function evaluateClassifier(classifier: ClassifierFile, set: FeatureSet): Promise<Evaluation> {
   assertSameFeatures(classifier, set.manifest.settings, set.dir);
   const truth = labelIndices(set.labels, classifier.classes, set.dir);
-  const { labels, scores } = await predictSvm(classifier.svm, set.X, set.rows, set.dim);
+  const { labels, scores } = await predictModel(classifier.model, set.X, set.rows, set.dim);
   const predictions = set.paths.map((p, i) => ({
     path: p,
     label: set.labels[i]!,

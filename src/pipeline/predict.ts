@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { exists } from '../util/fs.js';
-import { predictSvm } from '../classifiers/svm.js';
+import { predictModel } from '../classifiers/classifier.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
@@ -56,7 +56,7 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
   });
-  const { labels, scores, classScores } = await predictSvm(classifier.svm, rows, decodedIndex.length, f.dim);
+  const { labels, scores, classScores } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
   decodedIndex.forEach((index, i) => {
     const top = opts.topK ? { top: topClasses(classScores[i]!, classifier.classes, opts.topK) } : {};

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
-import { assertCvFits } from '../classifiers/model-selection.js';
+import { planTraining } from '../classifiers/classifier.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/reader.js';
@@ -13,11 +13,11 @@ import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
 import { RUN_DEFAULTS } from './defaults.js';
-import { DEFAULT_SVM, trainWithLogger, type TrainOptions } from './train.js';
+import { trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
 export interface RunOptions extends ExtractOptions {
-  /** How to train (default: a single linear fit, C=1). */
+  /** How to train (default: `auto`, chosen by cross-validation; see `planTraining`). */
   train?: TrainOptions;
 
   /** Fraction held out when the dataset has no train/test folders (default 0.2). */
@@ -27,6 +27,8 @@ export interface RunOptions extends ExtractOptions {
   report?: boolean;
   /** Called once both feature directories are written, before training. */
   onExtracted?: () => void;
+  /** Wraps the write of the classifier file (the CLI holds signals off during it). */
+  saving?: (write: () => Promise<void>) => Promise<void>;
 
 }
 
@@ -41,7 +43,7 @@ export interface RunResult {
   /** The HTML report, unless `report: false`. */
   reportFile?: string;
   trainSeconds: number;
-  /** The cross-validation table, when the SVM was chosen by cross-validation. */
+  /** The cross-validation table, when the classifier was chosen by cross-validation. */
   selection?: ClassifierFile['selection'];
 }
 
@@ -55,16 +57,17 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const { split, train, test } = await splitDataset(datasetDir, opts);
   const sides = split === 'given' ? ` (${path.basename(train.root)}/ + ${path.basename(test.root)}/)` : '';
   logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
-  const selection = opts.train && 'selection' in opts.train ? opts.train.selection : undefined;
-  if (selection) assertCvFits(train.samples.length, selection.folds); // before hours of extraction
+  const perClass = new Map<string, number>();
+  for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
+  planTraining(opts.train ?? {}, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
   const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
     await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
   ]);
   opts.onExtracted?.();
-  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train')), opts.train ?? { svm: DEFAULT_SVM }, logger);
+  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), opts.train ?? {}, logger);
   const modelFile = path.join(outDir, 'model.json');
-  await saveClassifier(modelFile, classifier);
+  await (opts.saving ?? ((write) => write()))(() => saveClassifier(modelFile, classifier));
   const testSet = await readFeatureSet(path.join(outDir, 'test'));
   const evaluation = await evaluateClassifier(classifier, testSet);
   const { metrics } = evaluation;

@@ -1,32 +1,13 @@
 import { CnnfeatError } from '../errors.js';
-import { trainSvm, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
+import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
-import { selectModel, type CvScoring, type Grid, type ModelSelection } from '../classifiers/model-selection.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 
-/** Default SVM settings of a single fit: the linear SVC of the original recipe (scikit-learn's `SVC(kernel='linear', C=1)`). */
-export const DEFAULT_SVM: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none' };
-
-/** Model selection settings: the grid, folds and seed, and what the refit adds. */
-export interface SelectionSettings {
-  grid: Grid;
-  folds: number;
-  seed: number;
-  scoring?: CvScoring;
-  classWeight?: ClassWeight;
-  /** Fit Platt probabilities in the final refit. */
-  probability?: boolean;
-}
-
-/** How to train: one fit with given options, or model selection by cross-validation then a refit. */
-export type TrainOptions = { svm: SvmOptions } | { selection: SelectionSettings };
+export type { TrainOptions } from '../classifiers/classifier.js';
 
 /** Progress callbacks of {@link trainClassifier}. */
-export interface TrainProgress {
-  /** Cross-validation fits done and total. */
-  onCvProgress?: (done: number, total: number) => void;
-}
+export type TrainProgress = Pick<TrainHooks, 'onProgress' | 'warn' | 'onStart'>;
 
 /** Class index of each row, for the class list of the feature set. */
 export function labelIndices(labels: string[], classes: string[], source: string): number[] {
@@ -42,65 +23,78 @@ export function labelIndices(labels: string[], classes: string[], source: string
   });
 }
 
-/** The SVM options of a selection's best grid point, with the refit extras. */
-function bestOptions(selection: ModelSelection, settings: SelectionSettings): SvmOptions {
-  const best = selection.results[selection.best]!.params;
-  return { ...best, probability: settings.probability, classWeight: settings.classWeight };
-}
-
 /**
- * Trains an SVM on a feature set and wraps it with the provenance of its features. With
- * `selection`, the options are first chosen by stratified k-fold cross-validation on this
- * feature set (nothing else is looked at), then refitted on all of it.
+ * Trains a classifier on a feature set and wraps it with the provenance of its features.
+ * Without options this is what `cnnfeat train` does: `auto` chooses the classifier and its
+ * settings by cross-validation on this feature set only, then refits on all of it (see
+ * `planTraining` in classifiers/classifier.ts for the policy).
  */
-export async function trainClassifier(set: FeatureSet, options: TrainOptions = { svm: DEFAULT_SVM }, progress: TrainProgress = {}): Promise<ClassifierFile> {
+export async function trainClassifier(set: FeatureSet, options: TrainOptions = {}, progress: TrainProgress = {}): Promise<ClassifierFile> {
   const classes = set.manifest.classes.filter((c) => (set.manifest.counts.perClass[c] ?? 0) > 0);
   if (classes.length < 2) {
     throw new CnnfeatError(`${set.dir}: a classifier needs at least 2 classes with images, found ${classes.length} (${classes.join(', ') || 'none'})`);
   }
   const labels = labelIndices(set.labels, classes, set.dir);
   const started = Date.now();
-  let selection: ModelSelection | undefined;
-  let svmOptions: SvmOptions;
-  if ('selection' in options) {
-    const s = options.selection;
-    selection = await selectModel(set.X, set.rows, set.dim, labels, classes.length, { ...s, onProgress: progress.onCvProgress });
-    svmOptions = bestOptions(selection, s);
-  } else svmOptions = options.svm;
-  const fitStarted = Date.now();
-  const svm = await trainSvm(set.X, set.rows, set.dim, labels, classes, svmOptions);
+  const { model, selection, fitSeconds } = await trainModel(set.X, set.rows, set.dim, labels, classes, options, { ...progress, source: `${set.dir}/features.npy` });
   const perClass = Object.fromEntries(classes.map((c) => [c, set.manifest.counts.perClass[c] ?? 0]));
-  const now = Date.now();
-  return classifierFile(
-    svm,
-    set.manifest.settings,
-    { dir: set.dir, rows: set.rows, perClass, seconds: (now - started) / 1000, fitSeconds: (now - fitStarted) / 1000 },
-    selection,
-  );
+  return classifierFile(model, set.manifest.settings, { dir: set.dir, rows: set.rows, perClass, seconds: (Date.now() - started) / 1000, fitSeconds }, selection);
 }
 
-/** One line describing training options, for the log. */
-export function describeTraining(options: TrainOptions, rows: number): string {
-  if ('svm' in options) {
-    const s = options.svm;
-    return `Training a ${s.kernel} SVM (C=${s.C}, scale=${s.scale}) on ${rows} rows…`;
+/** One line describing how training will go, for the log. */
+export function describeTraining(plan: TrainingPlan, options: TrainOptions, rows: number): string {
+  if (plan.kind === 'fit') {
+    const s = plan.spec;
+    const what = s.classifier === 'svc' ? `svc (${s.svm.kernel}, C=${s.svm.C}, scale=${s.svm.scale})` : `${s.classifier} (C=${s.C}, scale=${s.scale})`;
+    return `Training ${what} on ${rows} rows…`;
   }
-  const { grid, folds, scoring } = options.selection;
-  const points = grid.scale.length * grid.C.length * grid.kernel.reduce((a, k) => a + (k === 'linear' ? 1 : grid.gamma.length), 0);
-  return `Choosing among ${points} SVM settings by ${folds}-fold cross-validation (${scoring}) on ${rows} training rows, then refitting…`;
+  const svc = plan.svcGrid ? plan.svcGrid.scale.length * plan.svcGrid.C.length * plan.svcGrid.kernel.reduce((a, k) => a + (k === 'linear' ? 1 : plan.svcGrid!.gamma.length), 0) : 0;
+  const lin = plan.linearGrid ? plan.linearGrid.classifier.length * plan.linearGrid.C.length * plan.linearGrid.scale.length : 0;
+  const kinds = [...(plan.svcGrid ? ['svc'] : []), ...(plan.linearGrid?.classifier ?? [])].join(', ');
+  const how = plan.split.method === 'holdout' ? `a stratified ${Math.round(plan.split.valSize * 100)} % held-out split` : `${plan.split.folds}-fold cross-validation`;
+  return `Choosing among ${svc + lin} settings (${kinds}) by ${how} (${options.scoring ?? 'balanced_accuracy'}) on ${rows} training rows, then refitting…`;
 }
+
+/** Seconds between two progress lines when stderr is not a terminal. */
+const LOG_EVERY_MS = 15000;
+
+/** "1m05s" */
+function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Words of each training phase in progress output. */
+const PHASES = { svc: 'svc selection', linear: 'linear selection', fit: 'final fit' } as const;
 
 /**
- * {@link trainClassifier} with a log line and a progress bar over the cross-validation grid.
+ * {@link trainClassifier} with a log line, warnings, and progress on stderr: a bar per phase on
+ * a terminal, otherwise a line every 15 s (phase, what runs, fits done, ETA).
  */
 export async function trainWithLogger(set: FeatureSet, options: TrainOptions, logger: Logger): Promise<ClassifierFile> {
-  logger.info(describeTraining(options, set.rows));
   let bar: Progress | undefined;
+  let phase = '';
+  let started = 0;
+  let lastLine = 0;
   try {
     return await trainClassifier(set, options, {
-      onCvProgress: (done, total) => {
-        bar ??= logger.progress(total, 'cv');
-        bar.update(done);
+      onStart: (plan) => logger.info(describeTraining(plan, options, set.rows)),
+      warn: (message) => logger.warn(message),
+      onProgress: ({ phase: now, done, total, detail }) => {
+        if (now !== phase) {
+          bar?.stop();
+          phase = now;
+          started = lastLine = performance.now();
+          bar = logger.progress(total, PHASES[now], 'fits');
+        }
+        bar!.update(Math.floor(done));
+        const t = performance.now();
+        if (t - lastLine >= LOG_EVERY_MS && !process.stderr.isTTY) {
+          lastLine = t;
+          const elapsed = (t - started) / 1000;
+          const eta = done > 0 ? duration((elapsed * (total - done)) / done) : '?';
+          logger.info(`  ${PHASES[now]}: ${detail}; ${done.toFixed(1)}/${total} fits in ${duration(elapsed)}, ETA ${eta}`);
+        }
       },
     });
   } finally {

@@ -3,7 +3,7 @@
  * (thumbnails are data URIs). Every text that comes from data (class names, paths, settings)
  * goes through {@link escapeHtml}.
  */
-import { rankedResults, type ModelSelection } from '../classifiers/model-selection.js';
+import { describeValidation, pointColumns, rankedResults, type ModelSelection } from '../classifiers/model-selection.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** One misclassified test image in the gallery. */
@@ -113,12 +113,13 @@ function selectionTable(s: ModelSelection): string {
   const order = rankedResults(s).map(({ result, index }) => ({ r: result, i: index }));
   const rows = order
     .map(({ r, i }) => {
-      const p = r.params;
-      return `<tr${i === s.best ? ' class="best"' : ''}><td>${r.rank}</td><td class="l">${escapeHtml(p.kernel)}</td><td>${p.C}</td><td class="l">${p.kernel === 'rbf' ? escapeHtml(String(p.gamma)) : '–'}</td><td class="l">${escapeHtml(p.scale)}</td><td>${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}</td><td>${r.folds.map((f) => f.toFixed(3)).join(' ')}</td><td>${Math.round(r.fitSeconds * 1000)}</td></tr>`;
+      const p = pointColumns(r.params);
+      const cells = [p.classifier, p.kernel, p.C, p.gamma, p.scale].map((v, c) => `<td${c === 2 ? '' : ' class="l"'}>${escapeHtml(v)}</td>`).join('');
+      return `<tr${i === s.best ? ' class="best"' : ''}><td>${r.rank}</td>${cells}<td>${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}</td><td>${r.folds.map((f) => f.toFixed(3)).join(' ')}</td><td>${Math.round(r.fitSeconds * 1000)}</td></tr>`;
     })
     .join('\n');
-  return `<p class="note">${s.folds}-fold stratified cross-validation on the training features only (seed ${s.seed}), scored by ${escapeHtml(s.scoring.replace('_', ' '))}; the best setting (bold) was refitted on all training rows. ${s.results.length} settings in ${s.seconds.toFixed(1)} s.</p>
-<table id="cv"><thead><tr><th>rank</th><th class="l">kernel</th><th>C</th><th class="l">gamma</th><th class="l">scale</th><th>mean ± std</th><th>per fold</th><th>fit ms</th></tr></thead><tbody>
+  return `<p class="note">${escapeHtml(describeValidation(s))} on the training features only (seed ${s.seed}), scored by ${escapeHtml(s.scoring.replace('_', ' '))}; the best setting (bold) was refitted on all training rows. ${s.results.length} settings in ${s.seconds.toFixed(1)} s.</p>
+<table id="cv"><thead><tr><th>rank</th><th class="l">classifier</th><th class="l">kernel</th><th>C</th><th class="l">gamma</th><th class="l">scale</th><th>mean ± std</th><th>per fold</th><th>fit ms</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
 }

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ClassifierFile } from '../classifiers/model-file.js';
-import { describeSvm } from '../classifiers/svm.js';
+import { describeModel, scoreMeaning } from '../classifiers/classifier.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Evaluation } from '../metrics/metrics.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -67,20 +67,19 @@ export async function buildReport(classifier: ClassifierFile, set: FeatureSet, e
     gallery.push({ ...p, thumbnail: await thumbnailDataUri(path.resolve(set.manifest.imageRoot, p.path)) });
   }
   const f = classifier.features;
-  const svm = describeSvm(classifier.svm.options);
   return {
     title: opts.title ?? `cnnfeat report: ${path.basename(path.resolve(set.manifest.imageRoot))}`,
     facts: [
       ['test images', set.manifest.imageRoot],
       ['features', `${f.model} @ ${f.layer}, ${f.dim}-d, preprocess ${f.preprocess}`],
-      ['classifier', `SVM ${svm}`],
+      ['classifier', describeModel(classifier.model)],
       ['trained on', `${classifier.trainedOn.rows} rows in ${classifier.trainedOn.seconds.toFixed(1)} s`],
     ],
     metrics: evaluation.metrics,
     selection: classifier.selection,
     gallery,
     misclassified: wrong.length,
-    scoreLabel: classifier.svm.options.probability ? 'score: Platt probability of the predicted class' : 'score: share of one-vs-one duels the predicted class won',
+    scoreLabel: `score: ${scoreMeaning(classifier.model)}`,
     createdAt: new Date().toISOString(),
   };
 }

@@ -1,17 +1,17 @@
-// Tests of the libsvm-js based SVM classifier (run after `tsc`).
+// Tests of the libsvm-js based SVM classifier (svc), compiled with the other tests by tsc.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { predictSvm, resolveGamma, trainSvm } from '../dist/classifiers/svm.js';
+import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLASSES = ['cat', 'dog', 'bird'];
 
 /** Deterministic uniform [0, 1) generator (LCG). */
-function rng(seed) {
+function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -20,7 +20,7 @@ function rng(seed) {
 }
 
 /** Standard normal deviates from a uniform generator (Box-Muller). */
-function gaussian(rand) {
+function gaussian(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
@@ -32,23 +32,23 @@ function gaussian(rand) {
 function blobs({ n = 60, nTest = 30, d = 16, k = 3, sep = 4, seed = 1, firstClass = 2, offset = 0, gain = 1 } = {}) {
   const g = gaussian(rng(seed));
   const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
-  const make = (count) => {
+  const make = (count: number) => {
     const X = new Float32Array(count * d);
-    const y = [];
+    const y: number[] = [];
     for (let i = 0; i < count; i++) {
       const c = (i + firstClass) % k;
       y.push(c);
-      for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c][j] + g());
+      for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c]![j]! + g());
     }
     return { X, y };
   };
   return { d, k, train: make(n), test: make(nTest) };
 }
 
-const accuracy = (pred, truth) => pred.filter((l, i) => l === truth[i]).length / truth.length;
-const BASE = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none' };
+const accuracy = (pred: number[], truth: number[]) => pred.filter((l, i) => l === truth[i]).length / truth.length;
+const BASE: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none' };
 
-for (const kernel of ['linear', 'rbf']) {
+for (const kernel of ['linear', 'rbf'] as const) {
   test(`${kernel} SVM separates 3 Gaussian blobs in 16-d (train and held-out accuracy 1.0)`, async () => {
     const { d, train, test: held } = blobs();
     const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel });
@@ -71,10 +71,10 @@ test('model is a plain JSON object with resolved options; classes keep ascending
   assert.equal(model.trainedOn, 60);
   assert.equal(model.dim, 16);
   assert.equal(model.scaling.kind, 'standard');
-  assert.equal(model.scaling.mean.length, 16);
-  assert.equal(model.scaling.std.length, 16);
+  assert.equal(model.scaling.mean?.length, 16);
+  assert.equal(model.scaling.std?.length, 16);
   assert.match(model.libsvm, /^svm_type c_svc\nkernel_type precomputed\nnr_class 3\n/);
-  assert.equal(Buffer.from(model.supportVectors, 'base64').length, 4 * 16 * Number(/total_sv (\d+)/.exec(model.libsvm)[1]));
+  assert.equal(Buffer.from(model.supportVectors ?? '', 'base64').length, 4 * 16 * Number(/total_sv (\d+)/.exec(model.libsvm)?.[1]));
   assert.match(model.libsvm, /\nlabel 0 1 2\n/);
   assert.deepEqual(JSON.parse(JSON.stringify(model)), model);
 });
@@ -116,9 +116,9 @@ test('standard scaling is fitted on training data and applied at predict time', 
   const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel: 'rbf', scale: 'standard' });
   for (let j = 0; j < d; j++) {
     let mean = 0;
-    for (let i = 0; i < 60; i++) mean += train.X[i * d + j] / 60;
-    assert.ok(Math.abs(model.scaling.mean[j] - mean) < 1e-3, `mean of feature ${j}`);
-    assert.ok(model.scaling.std[j] > 10, `std of feature ${j}`);
+    for (let i = 0; i < 60; i++) mean += train.X[i * d + j]! / 60;
+    assert.ok(Math.abs(model.scaling.mean![j]! - mean) < 1e-3, `mean of feature ${j}`);
+    assert.ok(model.scaling.std![j]! > 10, `std of feature ${j}`);
   }
   const scaled = await predictSvm(model, held.X, 30, d);
   assert.equal(accuracy(scaled.labels, held.y), 1);
@@ -154,7 +154,7 @@ test('vote scores on overlapping classes are fractions of k-1 duels, at least 1/
   // Heavily overlapping 5-class data (deterministic: some predicted classes lose one duel).
   const { d, train, test: held } = blobs({ n: 300, nTest: 200, d: 10, k: 5, sep: 0.3, seed: 13 });
   const classes = ['a', 'b', 'c', 'd', 'e'];
-  for (const kernel of ['linear', 'rbf']) {
+  for (const kernel of ['linear', 'rbf'] as const) {
     const model = await trainSvm(train.X, 300, d, train.y, classes, { ...BASE, kernel });
     const { labels, scores } = await predictSvm(model, held.X, 200, d);
     assert.ok(accuracy(labels, held.y) < 0.8, 'fixture really overlaps');
@@ -180,30 +180,30 @@ test('classes without samples are kept in the model but never predicted', async 
  * The same model as an ordinary linear/RBF libsvm text with inline support vectors, as
  * classifier files written before precomputed-kernel training hold it.
  */
-function asNativeModel(model) {
-  const d = model.dim;
-  const sv = new Float32Array(new Uint8Array(Buffer.from(model.supportVectors, 'base64')).buffer);
+function asNativeModel(model: SvmModel): SvmModel {
+  const d = model.dim!;
+  const sv = new Float32Array(new Uint8Array(Buffer.from(model.supportVectors!, 'base64')).buffer);
   const [header, body] = model.libsvm.split('\nSV\n');
   const kernelLines = model.options.kernel === 'rbf' ? `kernel_type rbf\ngamma ${model.options.gamma}` : 'kernel_type linear';
-  const lines = body.trim().split('\n').map((line, s) => {
+  const lines = body!.trim().split('\n').map((line, s) => {
     const coefs = line.trim().split(' ').slice(0, -1).join(' ');
     const values = Array.from(sv.subarray(s * d, (s + 1) * d), (v, j) => `${j + 1}:${v}`).join(' ');
     return `${coefs} ${values}`;
   });
-  const { supportVectors, ...rest } = model;
+  const { supportVectors: _vectors, ...rest } = model;
   return { ...rest, libsvm: `${header.replace('kernel_type precomputed', kernelLines)}\nSV\n${lines.join('\n')}\n` };
 }
 
 test('classifier files with an ordinary libsvm model (inline support vectors) predict the same', async () => {
   const { d, train, test: held } = blobs();
-  for (const kernel of ['linear', 'rbf']) {
+  for (const kernel of ['linear', 'rbf'] as const) {
     const model = await trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, kernel, scale: 'standard' });
     const native = asNativeModel(model);
     assert.match(native.libsvm, new RegExp(`kernel_type ${kernel}\n`));
     const a = await predictSvm(model, held.X, held.y.length, d);
     const b = await predictSvm(native, held.X, held.y.length, d);
     assert.deepEqual(b.labels, a.labels);
-    b.scores.forEach((s, i) => assert.ok(Math.abs(s - a.scores[i]) < 1e-9));
+    b.scores.forEach((s, i) => assert.ok(Math.abs(s - a.scores[i]!) < 1e-9));
   }
 });
 
@@ -223,7 +223,7 @@ test('models longer than SVM.load can take through the wasm stack still load and
 
 test('errors: a single class, shape mismatches, bad options and wrong dimensions are CnnfeatErrors (exit 2)', async () => {
   const { d, train } = blobs();
-  const isUsage = (pattern) => (err) => {
+  const isUsage = (pattern: RegExp) => (err: unknown) => {
     assert.ok(err instanceof CnnfeatError, `${err}`);
     assert.equal(err.exitCode, 2);
     assert.match(err.message, pattern);
@@ -242,11 +242,11 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
 
   const model = await trainSvm(train.X, 60, d, train.y, CLASSES, BASE);
   await assert.rejects(predictSvm(model, train.X.subarray(0, 60 * 8), 60, 8), isUsage(/8 dimensions.*trained on 16/));
-  await assert.rejects(predictSvm({ ...model, type: 'knn' }, train.X, 60, d), isUsage(/not an SVM model/));
+  await assert.rejects(predictSvm({ ...model, type: 'knn' } as unknown as SvmModel, train.X, 60, d), isUsage(/not an SVM model/));
   await assert.rejects(predictSvm({ ...model, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/not a precomputed-kernel model/));
   const { supportVectors, ...withoutVectors } = model;
   await assert.rejects(predictSvm({ ...withoutVectors, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/lacks "nr_class"/));
-  await assert.rejects(predictSvm({ ...model, supportVectors: supportVectors.slice(8) }, train.X, 60, d), isUsage(/corrupt model/));
+  await assert.rejects(predictSvm({ ...model, supportVectors: supportVectors!.slice(8) }, train.X, 60, d), isUsage(/corrupt model/));
   assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [], classScores: [] });
 });
 
@@ -267,28 +267,37 @@ test('loading libsvm prints nothing and leaves no global side effects', () => {
   assert.equal(child.stdout, '0,0,1,1,2,2');
 });
 
-test('above 5,000 rows libsvm trains with its own kernel (an ordinary model); prediction runs in chunks', async () => {
-  // Two classes 3 apart on the first axis, uniform noise of width 1: linearly separable.
-  const rand = rng(3);
+test('above 5,000 rows svc refuses in one line naming the linear classifiers (its n×n kernel matrix would not fit)', async () => {
   const d = 3;
   const y = Array.from({ length: 5001 }, (_, i) => i % 2);
-  const X = Float32Array.from({ length: 5001 * d }, (_, k) => rand() - 0.5 + (k % d === 0 ? 3 * y[Math.floor(k / d)] : 0));
-  const train = { X, y };
-  const model = await trainSvm(train.X, 5001, d, train.y, ['a', 'b'], BASE);
+  const X = new Float32Array(5001 * d).map((_, k) => (k % d === 0 ? 3 * y[Math.floor(k / d)]! : 0));
+  await assert.rejects(trainSvm(X, 5001, d, y, ['a', 'b'], BASE), (err: unknown) => {
+    assert.ok(err instanceof CnnfeatError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /^classifier svc: training sets of 5001 rows exceed the 5000 .*--classifier linear-svm/);
+    return true;
+  });
+});
+
+test('low-dimensional sets (n > 64·d) train with the kernel of libsvm itself (an ordinary model) and predict in chunks', async () => {
+  const rand = rng(3);
+  const d = 3;
+  const n = 1500;
+  const y = Array.from({ length: n }, (_, i) => i % 2);
+  const X = Float32Array.from({ length: n * d }, (_, k) => rand() - 0.5 + (k % d === 0 ? 3 * y[Math.floor(k / d)]! : 0));
+  const model = await trainSvm(X, n, d, y, ['a', 'b'], BASE);
   assert.equal(model.supportVectors, undefined);
   assert.match(model.libsvm, /\nkernel_type linear\n/);
-  const { labels, classScores } = await predictSvm(model, train.X, 5001, d);
-  assert.equal(labels.length, 5001);
-  assert.equal(classScores.length, 5001);
-  const accuracy = labels.filter((l, i) => l === train.y[i]).length / 5001;
-  assert.equal(accuracy, 1);
+  const { labels, classScores } = await predictSvm(model, X, n, d);
+  assert.equal(classScores.length, n);
+  assert.equal(accuracy(labels, y), 1);
 });
 
 test('class weights of too many classes for libsvm-js options are refused on both training paths, not truncated', async () => {
   const classes = Array.from({ length: 30 }, (_, c) => `c${c}`);
   const labels = Array.from({ length: 90 }, (_, i) => i % 30);
-  const features = (d) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
-  const opts = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
+  const features = (d: number) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
+  const opts: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
   await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'kernel-matrix path');
   await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
   const fewer = await trainSvm(features(16), 90, 16, labels.map((l) => l % 10), classes.slice(0, 10), opts);

@@ -6,10 +6,27 @@ import { before, test } from 'node:test';
 import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
-import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.mjs';
+import type { Metrics } from '../dist/metrics/metrics.js';
+import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.js';
+
+/** The `train --json` fields these tests read. */
+interface TrainOut {
+  classifier: string;
+  options: { kernel?: string; C: number; scale: string };
+  selection: {
+    method: string;
+    folds: number;
+    valSize?: number;
+    seed: number;
+    scoring: string;
+    best: number;
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+  };
+}
+
 
 /** Seeded uniform numbers in [0, 1). */
-function rng(seed) {
+function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
 }
@@ -17,9 +34,9 @@ function rng(seed) {
 /**
  * Gaussian-ish blobs: class c centred at `sep` on axis c; `counts[c]` samples of class c.
  */
-function blobs(counts, { d = 8, sep = 3, seed = 1 } = {}) {
+function blobs(counts: number[], { d = 8, sep = 3, seed = 1 } = {}) {
   const rand = rng(seed);
-  const y = counts.flatMap((n, c) => Array(n).fill(c));
+  const y: number[] = counts.flatMap((n, c) => Array<number>(n).fill(c));
   const X = new Float32Array(y.length * d);
   y.forEach((c, i) => {
     for (let j = 0; j < d; j++) X[i * d + j] = (rand() + rand() + rand() - 1.5) + (j === c ? sep : 0);
@@ -33,7 +50,7 @@ test('parseGrid: readable syntax, defaults for keys not given, clear errors', ()
   assert.deepEqual(parseGrid('C=1'), { ...DEFAULT_GRID, C: [1] });
   assert.equal(gridPoints(DEFAULT_GRID).length, 30);
   assert.equal(gridPoints(g).length, 2 * (3 + 3 * 2), 'linear ignores gamma');
-  for (const [bad, pattern] of [
+  for (const [bad, pattern] of <[string, RegExp][]>[
     ['kernel=poly', /kernel=poly is not a kernel/],
     ['C=0', /C=0 is not a positive number/],
     ['C=abc', /C=abc/],
@@ -60,7 +77,7 @@ test('stratifiedFolds: seeded, every fold gets its share of every class, sizes d
 });
 
 /** Two classes in 2-d: a disc (class 0) inside a ring (class 1): no line separates them. */
-function ring(n, seed) {
+function ring(n: number, seed: number) {
   const rand = rng(seed);
   const X = new Float32Array(2 * n);
   const y = Array.from({ length: n }, (_, i) => i % 2);
@@ -84,9 +101,9 @@ test('selectModel: scores the grid on training rows only, picks a setting that f
   const best = a.results[a.best];
   assert.equal(best.rank, 1);
   assert.ok(a.results.every((r) => r.mean <= best.mean && r.folds.length === 3));
-  assert.equal(best.params.kernel, 'rbf', 'no line separates a disc from a ring');
+  assert.equal('kernel' in best.params && best.params.kernel, 'rbf', 'no line separates a disc from a ring');
   assert.ok(best.mean > 0.95, `best CV score ${best.mean}`);
-  const linear = a.results.filter((r) => r.params.kernel === 'linear');
+  const linear = a.results.filter((r) => 'kernel' in r.params && r.params.kernel === 'linear');
   assert.ok(linear.every((r) => r.mean < 0.8), `linear scores ${linear.map((r) => r.mean)}`);
   for (const r of a.results) {
     const mean = r.folds.reduce((s, v) => s + v, 0) / 3;
@@ -99,7 +116,7 @@ test('class weights: the sklearn formula; balanced weights recover the minority 
   // 95 vs 5 overlapping samples: unweighted, the minority class is mostly swallowed.
   const train = blobs([95, 5], { sep: 1, seed: 5 });
   const test = blobs([100, 100], { sep: 1, seed: 6 });
-  const recall1 = async (classWeight) => {
+  const recall1 = async (classWeight: 'none' | 'balanced') => {
     const model = await trainSvm(train.X, train.n, train.d, train.y, ['a', 'b'], { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', classWeight });
     assert.equal(model.options.classWeight, classWeight);
     const { labels } = await predictSvm(model, test.X, test.n, test.d);
@@ -110,8 +127,8 @@ test('class weights: the sklearn formula; balanced weights recover the minority 
   assert.ok(balanced > plain + 0.2, `minority recall: none ${plain}, balanced ${balanced}`);
 });
 
-let work;
-let feat;
+let work: string;
+let feat: string;
 
 before(async () => {
   work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cv-'));
@@ -122,27 +139,37 @@ before(async () => {
   json(await runCli(['extract', images, '-o', feat, '--model', model, '--preprocess', 'none', '--json', '--quiet']));
 });
 
-test('train: cross-validation by default, a single fit with --kernel/--C, the CV table in the classifier file', async () => {
+test('train: cross-validation by default over svc and the linear classifiers, a single fit with --kernel/--C, the CV table in the classifier file', async () => {
   const cvFile = path.join(work, 'cv.json');
-  const cv = json(await runCli(['train', feat, '-o', cvFile, '--json', '--quiet']));
+  const cv = json<TrainOut>(await runCli(['train', feat, '-o', cvFile, '--json', '--quiet']));
   assert.equal(cv.selection.folds, 5);
-  assert.equal(cv.selection.results.length, 30);
+  assert.equal(cv.selection.results.length, 54, '30 svc + 2 linear classifiers × 4 C × 3 scalings');
+  assert.deepEqual([...new Set(cv.selection.results.map((r) => r.params.classifier))], ['svc', 'linear-svm', 'logistic']);
   const stored = JSON.parse(await fsp.readFile(cvFile, 'utf8'));
   assert.deepEqual(stored.selection, cv.selection);
   const best = stored.selection.results[stored.selection.best].params;
-  assert.deepEqual({ kernel: stored.svm.options.kernel, C: stored.svm.options.C, scale: stored.svm.options.scale }, { kernel: best.kernel, C: best.C, scale: best.scale });
+  const chosen = stored.model.type === 'linear' ? stored.model.options.classifier : 'svc';
+  assert.deepEqual({ classifier: chosen, C: stored.model.options.C, scale: stored.model.options.scale }, { classifier: best.classifier, C: best.C, scale: best.scale });
+  assert.equal(stored.formatVersion, 2);
 
-  const single = json(await runCli(['train', feat, '-o', path.join(work, 'single.json'), '--kernel', 'rbf', '--C', '3', '--json', '--quiet']));
+  const single = json<TrainOut>(await runCli(['train', feat, '-o', path.join(work, 'single.json'), '--kernel', 'rbf', '--C', '3', '--json', '--quiet']));
   assert.equal(single.selection, undefined);
-  assert.deepEqual([single.svm.kernel, single.svm.C, single.svm.scale], ['rbf', 3, 'none']);
+  assert.deepEqual([single.classifier, single.options.kernel, single.options.C, single.options.scale], ['svc', 'rbf', 3, 'none']);
 
-  const grid = json(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
-  assert.deepEqual(grid.selection.results.map((r) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']]);
+  // A classifier file of version 1 (the svc model under "svm") still loads and predicts identically.
+  const v2 = JSON.parse(await fsp.readFile(path.join(work, 'single.json'), 'utf8'));
+  const { model: svcModel, ...rest } = v2;
+  await fsp.writeFile(path.join(work, 'v1.json'), JSON.stringify({ ...rest, formatVersion: 1, svm: svcModel }));
+  const [now, before] = await Promise.all(['single.json', 'v1.json'].map(async (f) => json<{ path: string; label: string; score: number }[]>(await runCli(['predict', path.join(work, f), path.join(work, 'images'), '--json', '--quiet']))));
+  assert.deepEqual(before, now);
+
+  const grid = json<TrainOut>(await runCli(['train', feat, '-o', path.join(work, 'grid.json'), '--grid', 'kernel=linear;C=0.5,2', '--scale', 'l2', '--cv', '3', '--seed', '4', '--scoring', 'accuracy', '--json', '--quiet']));
+  assert.deepEqual(grid.selection.results.map((r) => [r.params.kernel, r.params.C, r.params.scale]), [['linear', 0.5, 'l2'], ['linear', 2, 'l2']], 'a grid naming kernels is an svc grid');
   assert.deepEqual([grid.selection.folds, grid.selection.seed, grid.selection.scoring], [3, 4, 'accuracy']);
 
   const text = await runCli(['train', feat, '-o', path.join(work, 'text.json'), '--grid', 'kernel=linear;C=1;scale=none', '--quiet']);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /5-fold cross-validation \(balanced_accuracy, seed 0\)/);
+  assert.match(text.stdout, /5-fold stratified cross-validation \(balanced_accuracy, seed 0\)/);
 
   const bad = await runCli(['train', feat, '-o', path.join(work, 'x.json'), '--grid', 'kernel=poly']);
   assert.equal(bad.code, 2);
@@ -154,7 +181,7 @@ test('predict --top-k with a --probability classifier: ranked Platt probabilitie
   const clf = path.join(work, 'prob.json');
   json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--probability', '--json', '--quiet']));
   const images = path.join(work, 'images');
-  const preds = json(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
+  const preds = json<{ label: string; score: number; top: { label: string; score: number }[] }[]>(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
   assert.equal(preds.length, 10);
   for (const p of preds) {
     assert.equal(p.top.length, 2);
@@ -179,7 +206,7 @@ test('gates: --min-balanced-accuracy and --min-class-recall fail with exit 3 and
   await fsp.writeFile(path.join(swapped, 'samples.csv'), csv.replace(/,blue$/gm, ',tmp').replace(/,red$/gm, ',blue').replace(/,tmp$/gm, ',red'));
   const ba = await runCli(['eval', clf, swapped, '--min-balanced-accuracy', '0.5']);
   assert.equal(ba.code, 3);
-  assert.match(ba.stderr.trim().split('\n').at(-1), /^cnnfeat: balanced accuracy 0\.0000 is below --min-balanced-accuracy 0\.5$/);
+  assert.match(ba.stderr.trim().split('\n').at(-1) ?? '', /^cnnfeat: balanced accuracy 0\.0000 is below --min-balanced-accuracy 0\.5$/);
   const recall = await runCli(['eval', clf, swapped, '--min-class-recall', '0.5', '--quiet']);
   assert.equal(recall.code, 3);
   assert.match(recall.stderr.trim(), /^cnnfeat: recall of 2 class\(es\) is below --min-class-recall 0\.5: blue 0\.0000, red 0\.0000$/);

@@ -1,0 +1,270 @@
+// The linear classifiers (issue 10): each solver against its optimality conditions, agreement
+// with libsvm's linear C-SVC, determinism, the training policy and its refusals, the oracle that
+// cross-validation fold scores equal plain fits on the same rows (issue 12 item 4).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { planTraining, predictModel, trainModel, type TrainOptions } from '../dist/classifiers/classifier.js';
+import { DualCdProblem, type SvmLoss } from '../dist/classifiers/linear-svm.js';
+import { LogisticProblem } from '../dist/classifiers/logistic.js';
+import { predictLinear, trainLinear } from '../dist/classifiers/linear-model.js';
+import { isLinearPoint, stratifiedFolds } from '../dist/classifiers/model-selection.js';
+import { allRows, fitScaledView } from '../dist/classifiers/scaled-view.js';
+import type { Scaling } from '../dist/classifiers/scaling.js';
+import { predictSvm, trainSvm } from '../dist/classifiers/svm.js';
+import { CnnfeatError } from '../dist/errors.js';
+import { computeMetrics } from '../dist/metrics/metrics.js';
+
+/** Seeded uniform numbers in [0, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+}
+
+interface Data {
+  X: Float32Array;
+  y: number[];
+  n: number;
+  d: number;
+  classes: string[];
+}
+
+/** k overlapping Gaussian-ish blobs in d dimensions, with an offset and gain (so scalings matter). */
+function blobs({ n = 90, d = 6, k = 3, sep = 2, seed = 1, offset = 3, gain = 2 } = {}): Data {
+  const rand = rng(seed);
+  const g = () => rand() + rand() + rand() - 1.5;
+  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
+  const y = Array.from({ length: n }, (_, i) => i % k);
+  const X = new Float32Array(n * d);
+  y.forEach((c, i) => {
+    for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c]![j]! + g()) * (1 + j);
+  });
+  return { X, y, n, d, classes: Array.from({ length: k }, (_, c) => `c${c}`) };
+}
+
+/** The rows of X under a scaling, explicitly (float64), as the solvers see them implicitly. */
+function scaledRows(data: Data, scale: Scaling): Float64Array[] {
+  const view = fitScaledView(data.X, data.n, data.d, scale, allRows(data.n));
+  return Array.from({ length: data.n }, (_, i) =>
+    Float64Array.from({ length: data.d }, (_, j) => {
+      const x = data.X[i * data.d + j]!;
+      if (scale === 'standard') return (x - view.mean![j]!) * view.invStd![j]!;
+      if (scale === 'l2') return x * view.rowScale![i]!;
+      return x;
+    }),
+  );
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
+  return s;
+};
+
+const SCALINGS: Scaling[] = ['none', 'standard', 'l2'];
+
+for (const loss of ['squared_hinge', 'hinge'] as SvmLoss[]) {
+  test(`linear-svm (${loss}): projected gradient within tolerance and a vanishing duality gap, every scaling`, () => {
+    const data = blobs({ sep: 1.2 });
+    const C = 0.5;
+    for (const scale of SCALINGS) {
+      const rows = allRows(data.n);
+      const view = fitScaledView(data.X, data.n, data.d, scale, rows);
+      const y = Int8Array.from(data.y, (c) => (c === 1 ? 1 : -1));
+      const problem = new DualCdProblem(view, rows, y);
+      const tol = 1e-6;
+      const result = problem.solve({ C, loss, tol, maxIter: 100000, seed: 3 });
+      assert.ok(result.converged, `${scale}: converged`);
+      const { w, intercept } = problem.weights();
+      const Xs = scaledRows(data, scale);
+      const hinge = loss === 'hinge';
+      const U = hinge ? C : Infinity;
+      const diag = hinge ? 0 : 1 / (2 * C);
+      // w = Σ α_i y_i x_i (with the bias feature B = 1): the primal-dual link.
+      for (let j = 0; j < data.d; j++) {
+        const sum = Xs.reduce((s, x, i) => s + problem.alpha[i]! * y[i]! * x[j]!, 0);
+        assert.ok(Math.abs(sum - w[j]!) < 1e-8 * (1 + Math.abs(sum)), `${scale}: w[${j}] = Σ α y x`);
+      }
+      let pgMax = -Infinity;
+      let pgMin = Infinity;
+      let primalLoss = 0;
+      let dualQuad = 0;
+      let alphaSum = 0;
+      Xs.forEach((x, i) => {
+        const a = problem.alpha[i]!;
+        assert.ok(a >= 0 && a <= U, `${scale}: 0 ≤ α ≤ U`);
+        const margin = y[i]! * (dot(w, x) + intercept);
+        const G = margin - 1 + diag * a;
+        const pg = a === 0 ? Math.min(G, 0) : a === U ? Math.max(G, 0) : G;
+        pgMax = Math.max(pgMax, pg);
+        pgMin = Math.min(pgMin, pg);
+        const xi = Math.max(0, 1 - margin);
+        primalLoss += hinge ? xi : xi * xi;
+        dualQuad += diag * a * a;
+        alphaSum += a;
+      });
+      // The solver measures PG during its last pass (as liblinear); recomputed after it, it can be a little larger.
+      assert.ok(pgMax - pgMin <= 10 * tol, `${scale}: max PG − min PG ${pgMax - pgMin}`);
+      const wNorm = dot(w, w) + intercept * intercept;
+      const primal = 0.5 * wNorm + C * primalLoss;
+      const dual = -(0.5 * wNorm + 0.5 * dualQuad - alphaSum); // −(½αᵀ(Q+D)α − eᵀα)
+      assert.ok(primal - dual >= -1e-9 && primal - dual <= 1e-4 * primal, `${scale}: gap ${primal - dual} of ${primal}`);
+    }
+  });
+}
+
+test('logistic: the gradient of the objective at the solution is within the tolerance, every scaling, with class weights', async () => {
+  const data = blobs({ sep: 1, n: 120 });
+  const C = 2;
+  for (const scale of SCALINGS) {
+    for (const weights of [undefined, [1, 2, 0.5]]) {
+      const rows = allRows(data.n);
+      const view = fitScaledView(data.X, data.n, data.d, scale, rows);
+      const problem = new LogisticProblem(view, rows, data.y, 3, weights);
+      const result = await problem.fit({ C, tol: 1e-6, ftol: 0, maxIter: 5000 });
+      assert.ok(result.converged, `${scale}: converged (${result.reason})`);
+      const { W, intercept } = problem.weights();
+      // The gradient recomputed in float64 from the explicit scaled rows.
+      const Xs = scaledRows(data, scale);
+      const K = 3;
+      const gW = new Float64Array(K * data.d);
+      const gb = new Float64Array(K);
+      Xs.forEach((x, i) => {
+        const z = Array.from({ length: K }, (_, k) => dot(W.subarray(k * data.d, (k + 1) * data.d), x) + intercept[k]!);
+        const max = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - max));
+        const sum = e.reduce((a, b) => a + b, 0);
+        const omega = (weights ? weights[data.y[i]!]! : 1) / data.n;
+        for (let k = 0; k < K; k++) {
+          const r = omega * (e[k]! / sum - (k === data.y[i] ? 1 : 0));
+          gb[k] += r;
+          for (let j = 0; j < data.d; j++) gW[k * data.d + j] += r * x[j]!;
+        }
+      });
+      let gmax = 0;
+      for (let t = 0; t < K * data.d; t++) gmax = Math.max(gmax, Math.abs(gW[t]! + W[t]! / (C * data.n)));
+      for (const g of gb) gmax = Math.max(gmax, Math.abs(g));
+      assert.ok(gmax <= 2e-6, `${scale}${weights ? ' weighted' : ''}: max |gradient| ${gmax}`);
+    }
+  }
+});
+
+test('on separable data, linear-svm and logistic predict exactly as libsvm linear C-SVC', async () => {
+  const train = blobs({ n: 150, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
+  const held = blobs({ n: 90, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
+  const svc = await trainSvm(train.X, train.n, train.d, train.y, train.classes, { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none' });
+  const reference = (await predictSvm(svc, held.X, held.n, held.d)).labels;
+  assert.equal(computeMetrics(held.y, reference, held.classes).accuracy, 1, 'separable fixture');
+  for (const classifier of ['linear-svm', 'logistic'] as const) {
+    for (const loss of classifier === 'linear-svm' ? (['squared_hinge', 'hinge'] as const) : [undefined]) {
+      const model = await trainLinear(train.X, train.n, train.d, train.y, train.classes, { classifier, C: 1, scale: 'none', loss });
+      const { labels, classScores } = await predictLinear(JSON.parse(JSON.stringify(model)), held.X, held.n, held.d);
+      assert.deepEqual(labels, reference, `${classifier} ${loss ?? ''}`);
+      if (classifier === 'logistic') for (const p of classScores) assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6, 'probabilities sum to 1');
+    }
+  }
+});
+
+test('deterministic: the same seed gives the same weights, in worker threads or not', async () => {
+  const data = blobs({ n: 300, d: 10, k: 4, sep: 0.8, seed: 9 });
+  for (const classifier of ['linear-svm', 'logistic'] as const) {
+    const fit = (threads: number) => trainLinear(data.X, data.n, data.d, data.y, data.classes.concat('c3'), { classifier, C: 3, scale: 'standard', seed: 4 }, { threads });
+    const [a, b, c] = [await fit(2), await fit(2), await fit(1)];
+    assert.equal(a.weights, b.weights, `${classifier}: same run twice`);
+    assert.equal(a.weights, c.weights, `${classifier}: 1 thread = 2 threads`);
+    assert.deepEqual(a.intercept, c.intercept);
+  }
+});
+
+test('a fit that hits its iteration cap warns, naming the cap option', async () => {
+  const data = blobs({ n: 200, sep: 0.3 });
+  const warnings: string[] = [];
+  const model = await trainLinear(data.X, data.n, data.d, data.y, data.classes, { classifier: 'logistic', C: 1000, scale: 'none', maxIter: 2 }, { warn: (m) => warnings.push(m) });
+  assert.equal(model.solver.converged, false);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /logistic \(C=1000, scale=none\) did not converge within 2 L-BFGS iterations.*--max-iter/);
+});
+
+test('policy: auto cross-validates svc and the linear classifiers up to 5,000 rows, halving above; C alone is one fit', () => {
+  const small = planTraining({}, 400);
+  assert.equal(small.kind, 'select');
+  if (small.kind !== 'select') return;
+  assert.deepEqual(small.split, { method: 'stratified-k-fold', folds: 5 });
+  assert.ok(small.svcGrid && small.linearGrid);
+  assert.deepEqual(small.linearGrid.classifier, ['linear-svm', 'logistic']);
+  const large = planTraining({}, 60000);
+  assert.ok(large.kind === 'select' && !large.svcGrid && large.halving && large.split.method === 'holdout');
+  const val = planTraining({ valSize: 0.1 }, 60000);
+  assert.ok(val.kind === 'select' && !val.halving && val.split.method === 'holdout' && val.split.valSize === 0.1, '--val-size: one holdout of the whole grid');
+  assert.deepEqual(planTraining({ C: 2 }, 400), { kind: 'fit', spec: { classifier: 'svc', svm: { kernel: 'linear', C: 2, gamma: 'scale', scale: 'none', probability: undefined, classWeight: undefined } } });
+  assert.deepEqual(planTraining({ C: 2 }, 9000), { kind: 'fit', spec: { classifier: 'linear-svm', C: 2, scale: 'none' } });
+  const few = planTraining({}, 40, 3);
+  assert.ok(few.kind === 'select' && few.split.method === 'stratified-k-fold' && few.split.folds === 3, 'the default folds follow the smallest class');
+  assert.equal(planTraining({}, 40, 1).kind, 'fit', 'a class of one row: one fit');
+});
+
+test('bad input: one clear error naming the option, exit code 2', async () => {
+  const data = blobs({ n: 60 });
+  const isUsage = (pattern: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof CnnfeatError, String(err));
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, pattern);
+    assert.ok(!err.message.includes('\n'));
+    return true;
+  };
+  const train = (o: TrainOptions, X = data.X, y = data.y) => trainModel(X, data.n, data.d, y, data.classes, o, { source: 'feats/features.npy' });
+  await assert.rejects(train({ classifier: 'foo' as never }), isUsage(/classifier \(--classifier\) must be one of auto, svc, linear-svm, logistic, got "foo"/));
+  await assert.rejects(train({ C: 0 }), isUsage(/C \(--C\) must be a number > 0/));
+  await assert.rejects(train({ classifier: 'logistic', C: -1 }), isUsage(/C \(--C\) must be a number > 0/));
+  for (const valSize of [0, 1, 1.5, -0.2]) await assert.rejects(train({ valSize }), isUsage(/validation share \(--val-size\) must be a number in \(0, 1\)/));
+  await assert.rejects(train({ folds: 25 }), isUsage(/class "c0" has 20 row\(s\); cross-validation needs at least the number of folds \(--cv 25\)/));
+  const withNaN = Float32Array.from(data.X);
+  withNaN[7 * data.d + 2] = NaN;
+  await assert.rejects(train({}, withNaN), isUsage(/feats\/features\.npy: non-finite feature value \(NaN\) in row 7, feature 2/));
+  const withInf = Float32Array.from(data.X);
+  withInf[3] = Infinity;
+  await assert.rejects(train({ classifier: 'linear-svm' }, withInf), isUsage(/non-finite feature value \(Infinity\) in row 0, feature 3/));
+  await assert.rejects(train({}, data.X, data.y.map(() => 1)), isUsage(/needs rows of at least 2 classes, got 1/));
+  await assert.rejects(train({ classifier: 'svc' }, new Float32Array(6001 * data.d), Array.from({ length: 6001 }, (_, i) => i % 3)), (err: unknown) => err instanceof CnnfeatError);
+  await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/apply to the classifier svc only/));
+  await assert.rejects(train({ classifier: 'linear-svm', probability: true }), isUsage(/not available for linear-svm; use the classifier logistic/));
+});
+
+test('svc above its 5,000-row limit: a one-line refusal naming --classifier linear-svm', () => {
+  assert.throws(() => planTraining({ classifier: 'svc' }, 8000), (err: unknown) => err instanceof CnnfeatError && /^classifier svc: .* \d+ rows exceed the 5000 .*--classifier linear-svm/.test(err.message));
+  assert.throws(() => planTraining({ kernel: 'rbf', C: 1 }, 8000), /--classifier linear-svm/);
+});
+
+test('oracle: every fold score of the selection equals a plain fit + predict on that fold, every classifier and scaling', async () => {
+  const data = blobs({ n: 96, d: 5, k: 3, sep: 0.9, seed: 21 });
+  const folds = 3;
+  const seed = 2;
+  const options: TrainOptions = {
+    folds,
+    seed,
+    grid: 'C=0.3,3;scale=none,standard,l2',
+    // Tight tolerances: the selection warm-starts along C, the plain fits start cold; both reach the same optimum.
+    tol: 1e-7,
+    maxIter: 100000,
+  };
+  const { selection } = await trainModel(data.X, data.n, data.d, data.y, data.classes, options);
+  assert.ok(selection);
+  const kinds = new Set(selection.results.map((r) => `${r.params.classifier}/${r.params.scale}`));
+  assert.equal(kinds.size, 9, [...kinds].join(' '));
+  const fold = stratifiedFolds(data.y, folds, seed);
+  for (const r of selection.results) {
+    for (let f = 0; f < folds; f++) {
+      const trainRows = data.y.flatMap((_, i) => (fold[i] === f ? [] : [i]));
+      const validRows = data.y.flatMap((_, i) => (fold[i] === f ? [i] : []));
+      const gather = (rows: number[]) => Float32Array.from(rows.flatMap((i) => Array.from(data.X.subarray(i * data.d, (i + 1) * data.d))));
+      const p = r.params;
+      const o: TrainOptions = isLinearPoint(p)
+        ? { classifier: p.classifier, C: p.C, scale: p.scale, tol: 1e-7, maxIter: 100000, seed }
+        : { classifier: 'svc', kernel: p.kernel, C: p.C, gamma: p.gamma, scale: p.scale };
+      const { model } = await trainModel(gather(trainRows), trainRows.length, data.d, trainRows.map((i) => data.y[i]!), data.classes, o);
+      const { labels } = await predictModel(model, gather(validRows), validRows.length, data.d);
+      const truth = validRows.map((i) => data.y[i]!);
+      const expected = computeMetrics(truth, labels, data.classes).balancedAccuracy;
+      assert.equal(r.folds[f], expected, `${p.classifier} ${isLinearPoint(p) ? '' : p.kernel} C=${p.C} ${p.scale} fold ${f}`);
+    }
+  }
+});

@@ -1,0 +1,176 @@
+// `train` / `eval` / `run` with their defaults above 5,000 training rows (issue 10): the default
+// never refuses and never crashes at a size svc cannot train; bad options are one line, exit 2;
+// a signal during training leaves no classifier file. Small feature dimensions keep it fast.
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { npyHeader } from '../dist/features/npy.js';
+import type { Metrics } from '../dist/metrics/metrics.js';
+import { json, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.js';
+
+/** The `train --json` fields these tests read. */
+interface TrainOut {
+  classifier: string;
+  options: { kernel?: string; C: number; scale: string };
+  selection: {
+    method: string;
+    folds: number;
+    valSize?: number;
+    seed: number;
+    scoring: string;
+    best: number;
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+  };
+}
+
+
+/** Seeded uniform numbers in [0, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+}
+
+/**
+ * Writes a finished feature directory of `n` rows: `k` overlapping classes in `d` dimensions
+ * (class c shifted by `sep` along axis c), as `cnnfeat extract` would have written it.
+ */
+async function writeFeatureDir(dir: string, { n, d = 8, k = 3, sep = 1.5, seed = 1 }: { n: number; d?: number; k?: number; sep?: number; seed?: number }): Promise<void> {
+  const rand = rng(seed);
+  const classes = Array.from({ length: k }, (_, c) => `class${c}`);
+  const labels = Array.from({ length: n }, (_, i) => i % k);
+  const X = new Float32Array(n * d);
+  labels.forEach((c, i) => {
+    for (let j = 0; j < d; j++) X[i * d + j] = 2 + rand() + rand() - 1 + (j === c ? sep : 0);
+  });
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'features.npy'), Buffer.concat([npyHeader(n, d), Buffer.from(X.buffer)]));
+  await fsp.writeFile(path.join(dir, 'samples.csv'), `row,path,label\n${labels.map((c, i) => `${i},${classes[c]}/${i}.jpg,${classes[c]}`).join('\n')}\n`);
+  const perClass = Object.fromEntries(classes.map((c, ci) => [c, labels.filter((l) => l === ci).length]));
+  const manifest = {
+    format: 'cnnfeat-features',
+    formatVersion: 1,
+    tool: { name: 'cnnfeat', version: 'test' },
+    createdAt: new Date(0).toISOString(),
+    imageRoot: dir,
+    settings: { model: 'generated', weightsDigest: 'sha256:generated', layer: 'features', pooled: false, pool: 'avg', preprocess: 'none', dim: d, input: { height: 8, width: 8 }, resize: 'squash', resizeKernel: 'linear' },
+    engine: { engine: 'onnx', version: 'test', threads: 1 },
+    classes,
+    counts: { rows: n, planned: n, skipped: 0, perClass },
+    planDigest: 'sha256:generated',
+    skipped: [],
+    ignored: [],
+    timings: { seconds: 0, imagesPerSecond: 0, resumed: false },
+  };
+  await fsp.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+}
+
+test('train with defaults on 6,000 rows: successive halving over the linear classifiers, then eval and the report', async (t) => {
+  const work = await tempDir(t, 'cnnfeat-scale-');
+  const train = path.join(work, 'train');
+  const held = path.join(work, 'test');
+  await writeFeatureDir(train, { n: 6000, seed: 1 });
+  await writeFeatureDir(held, { n: 600, seed: 2 });
+  const clf = path.join(work, 'clf.json');
+  const trained = json<TrainOut>(await runCli(['train', train, '-o', clf, '--json', '--quiet']));
+  assert.ok(['linear-svm', 'logistic'].includes(trained.classifier), trained.classifier);
+  assert.equal(trained.selection.method, 'halving');
+  const rounds = trained.selection.results.map((r) => r.round);
+  assert.equal(rounds.filter((r) => r === 1).length, 24, 'round 1: 2 classifiers × 4 C × 3 scalings');
+  assert.equal(rounds.filter((r) => r === 2).length, 3, 'round 2: the best 3 on all rows');
+  assert.equal(trained.selection.results[trained.selection.best].round, 2);
+  const file = JSON.parse(await fsp.readFile(clf, 'utf8'));
+  assert.equal(file.model.type, 'linear');
+  assert.equal(Buffer.from(file.model.weights, 'base64').length, 3 * 8 * 4, 'weights: classes × dim float32');
+  const m = json<Metrics>(await runCli(['eval', clf, held, '--json', '--report', path.join(work, 'report.html')]));
+  assert.ok(m.accuracy > 0.8, `accuracy ${m.accuracy}`);
+  const html = await fsp.readFile(path.join(work, 'report.html'), 'utf8');
+  assert.match(html, /successive halving/);
+
+  const svc = await runCli(['train', train, '-o', path.join(work, 'svc.json'), '--classifier', 'svc']);
+  assert.equal(svc.code, 2);
+  assert.match(svc.stderr.trim(), /^cnnfeat: classifier svc: training sets of \d+ rows exceed the 5000 .*--classifier linear-svm/);
+  assert.equal(svc.stderr.trim().split('\n').length, 1);
+
+  const logistic = json<TrainOut>(await runCli(['train', train, '-o', path.join(work, 'lr.json'), '--classifier', 'logistic', '--C', '1', '--scale', 'standard', '--json', '--quiet']));
+  assert.deepEqual([logistic.classifier, logistic.options.C, logistic.options.scale, logistic.selection], ['logistic', 1, 'standard', undefined]);
+  const validated = json<TrainOut>(await runCli(['train', train, '-o', path.join(work, 'v.json'), '--classifier', 'linear-svm', '--val-size', '0.25', '--grid', 'C=0.1,1', '--json', '--quiet']));
+  assert.equal(validated.selection.method, 'holdout');
+  assert.equal(validated.selection.valSize, 0.25);
+  assert.equal(validated.selection.results.length, 6);
+});
+
+test('bad training options: one line naming the option, exit 2', async (t) => {
+  const work = await tempDir(t, 'cnnfeat-scale-bad-');
+  const feat = path.join(work, 'feat');
+  await writeFeatureDir(feat, { n: 30 });
+  const out = path.join(work, 'x.json');
+  const cases: [string[], RegExp][] = [
+    [['--classifier', 'foo'], /classifier \(--classifier\) must be one of auto, svc, linear-svm, logistic, got "foo"/],
+    [['--C', '0'], /--C must be a number > 0/],
+    [['--C', '-2', '--classifier', 'logistic'], /--C must be a number > 0/],
+    [['--val-size', '1'], /validation share \(--val-size\) must be a number in \(0, 1\), got 1/],
+    [['--val-size', '0'], /validation share \(--val-size\) must be a number in \(0, 1\), got 0/],
+    [['--cv', '20'], /class "class0" has 10 row\(s\); cross-validation needs at least the number of folds \(--cv 20\)/],
+    [['--loss', 'hinge', '--classifier', 'logistic'], /loss \(--loss\) applies to the classifier linear-svm only/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli(['train', feat, '-o', out, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), pattern, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, args.join(' '));
+  }
+  // NaN in the features; a single class.
+  const bad = path.join(work, 'nan');
+  await fsp.cp(feat, bad, { recursive: true });
+  const npy = await fsp.readFile(path.join(bad, 'features.npy'));
+  npy.writeFloatLE(NaN, 128 + 4 * (5 * 8 + 1));
+  await fsp.writeFile(path.join(bad, 'features.npy'), npy);
+  const nan = await runCli(['train', bad, '-o', out]);
+  assert.equal(nan.code, 2);
+  assert.match(nan.stderr.trim(), /nan\/features\.npy: non-finite feature value \(NaN\) in row 5, feature 1$/);
+  const one = path.join(work, 'one');
+  await writeFeatureDir(one, { n: 12, k: 1 });
+  const single = await runCli(['train', one, '-o', out]);
+  assert.equal(single.code, 2);
+  assert.match(single.stderr.trim(), /a classifier needs at least 2 classes with images, found 1/);
+  await assert.rejects(fsp.access(out), 'no classifier file written');
+});
+
+test('SIGINT and SIGTERM during training: exit 130 / 143, no classifier file', async (t) => {
+  const work = await tempDir(t, 'cnnfeat-scale-sig-');
+  const feat = path.join(work, 'feat');
+  await writeFeatureDir(feat, { n: 20000, d: 64, sep: 0.2 });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const out = path.join(work, `${signal}.json`);
+    const child = startCli(['train', feat, '-o', out]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    await new Promise<void>((resolve) => child.stderr.once('data', () => resolve())); // training has started
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill(signal);
+    const exit = await new Promise<number | null>((resolve) => child.on('close', (c: number | null) => resolve(c)));
+    assert.equal(exit, code, stderr);
+    assert.match(stderr, new RegExp(`${signal}: stopped; no classifier file was written`));
+    assert.deepEqual((await fsp.readdir(work)).filter((f) => f.startsWith(signal)), [], 'nothing half-written');
+  }
+});
+
+test('run with defaults on 5,400 generated images: extracts, trains a linear classifier, evaluates', async (t) => {
+  const work = await tempDir(t, 'cnnfeat-scale-run-');
+  const model = await makeTinyModel(path.join(work, 'tiny'));
+  const colours: Record<string, [number, number, number]> = { red: [200, 40, 40], green: [40, 190, 50], blue: [40, 60, 210] };
+  const perClass = 1800;
+  for (const [name, rgb] of Object.entries(colours)) {
+    for (let i = 0; i < perClass; i++) {
+      await writeImage(path.join(work, 'images', name, `${i}.png`), { width: 4, height: 4, rgb, seed: i, format: 'png' });
+    }
+  }
+  const out = path.join(work, 'out');
+  const m = json<Metrics>(await runCli(['run', path.join(work, 'images'), '-o', out, '--model', model, '--preprocess', 'none', '--test-size', '0.05', '--no-report', '--json', '--quiet']));
+  assert.ok(m.accuracy > 0.95, `accuracy ${m.accuracy}`);
+  const clf = JSON.parse(await fsp.readFile(path.join(out, 'model.json'), 'utf8'));
+  assert.equal(clf.model.type, 'linear');
+  assert.ok(clf.trainedOn.rows > 5000, String(clf.trainedOn.rows));
+  assert.equal(clf.selection.method, 'halving');
+});
