@@ -53,7 +53,7 @@ export async function bench(ctx) {
 
 async function modelOptions(model, work, root) {
   if (model === 'tiny') {
-    const { makeTinyModel } = await import(path.join(root, 'test', 'helpers.mjs'));
+    const { makeTinyModel } = await import(path.join(root, 'dist-test', 'helpers.js'));
     return ['--model', await makeTinyModel(path.join(work, 'tiny-model')), '--preprocess', 'none'];
   }
   return ['--model', model];

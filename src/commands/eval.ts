@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { loadClassifier } from '../classifiers/model-file.js';
-import { readFeatureSet } from '../features/reader.js';
 import { formatMetrics } from '../metrics/format.js';
-import { evaluateClassifier } from '../pipeline/evaluate.js';
-import { writeReport } from '../report/report.js';
 import { colorEnabled } from '../util/log.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
@@ -27,11 +23,17 @@ export function register(program: Command): void {
   addGateOptions(addOutputOptions(cmd)).action(async (modelFile: string, featuresDir: string, flags: Flags) => {
     const gates = parseGates(flags);
     const logger = loggerFor(flags);
+    const [{ loadClassifier }, { readFeatureSet }, { evaluateClassifier }] = await Promise.all([
+      import('../classifiers/model-file.js'),
+      import('../features/reader.js'),
+      import('../pipeline/evaluate.js'),
+    ]);
     const classifier = await loadClassifier(modelFile);
     const set = await readFeatureSet(featuresDir);
     const evaluation = await evaluateClassifier(classifier, set);
     const { metrics } = evaluation;
     if (flags.report) {
+      const { writeReport } = await import('../report/report.js');
       await writeReport(flags.report, classifier, set, evaluation);
       logger.info(`wrote ${flags.report}`);
     }

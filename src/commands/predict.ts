@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { loadClassifier } from '../classifiers/model-file.js';
-import { collectImages } from '../dataset/scan.js';
 import { CnnfeatError } from '../errors.js';
-import { predictImages } from '../pipeline/predict.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
 import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
@@ -29,6 +26,11 @@ export function register(program: Command): void {
   addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
+    const [{ loadClassifier }, { collectImages }, { predictImages }] = await Promise.all([
+      import('../classifiers/model-file.js'),
+      import('../dataset/scan.js'),
+      import('../pipeline/predict.js'),
+    ]);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
 import { RUN_DEFAULTS } from '../pipeline/defaults.js';
-import { runPipeline } from '../pipeline/run.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber, seedOption } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
@@ -36,6 +35,7 @@ export function register(program: Command): void {
       seed: seedOption('--seed', flags.seed),
       report: flags.report,
     };
+    const { runPipeline } = await import('../pipeline/run.js');
     const interrupts = handleInterrupts(logger);
     let signals: SignalExit | undefined;
     const result = await runPipeline(datasetDir, flags.output, {

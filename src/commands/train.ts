@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
-import { readFeatureSet } from '../features/reader.js';
+import type { ClassifierFile } from '../classifiers/model-file.js';
 import { classifierOf, describeModel } from '../classifiers/classifier.js';
-import { trainWithLogger } from '../pipeline/train.js';
 import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
@@ -36,6 +34,11 @@ export function register(program: Command): void {
   addOutputOptions(addSvmOptions(cmd)).action(async (featuresDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const options = trainOptionsFrom(flags);
+    const [{ saveClassifier }, { readFeatureSet }, { trainWithLogger }] = await Promise.all([
+      import('../classifiers/model-file.js'),
+      import('../features/reader.js'),
+      import('../pipeline/train.js'),
+    ]);
     const set = await readFeatureSet(featuresDir, { shared: true });
     const signals = exitOnSignal(logger);
     const classifier = await trainWithLogger(set, options, logger);

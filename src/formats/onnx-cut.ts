@@ -1,9 +1,8 @@
 // Finding where to cut an ONNX graph: which tensors depend on the image, which nodes a cut needs,
 // the likely feature tensors, the default cut and the layout of a spatial tensor.
-import onnxProto from 'onnx-proto';
+import { onnx } from './onnx-proto.js';
 import { toInt, type GraphProto, type Layout, type NodeProto, type TensorProto } from './onnx-model.js';
 
-const { onnx } = onnxProto;
 
 /** Ops that take and give channel-first (NCHW) tensors: their image operand fixes a tensor's layout. */
 const CHANNEL_FIRST_OPS = new Set([

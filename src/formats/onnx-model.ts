@@ -1,11 +1,11 @@
 // Reading ONNX model files: the ModelProto, its image input, its opset and its external data files.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
+import { onnx } from './onnx-proto.js';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
 import { statOrNull } from '../util/fs.js';
 
-const { onnx } = onnxProto;
 
 export type ModelProto = InstanceType<typeof onnx.ModelProto>;
 export type GraphProto = onnxProto.onnx.IGraphProto;

@@ -3,7 +3,7 @@
 // one output `features` [N, D].
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import onnxProto from 'onnx-proto';
+import { onnx } from './onnx-proto.js';
 import { CnnfeatError } from '../errors.js';
 import { writeAllAt, writeFileAtomic } from '../util/fs.js';
 import { GraphBuilder } from './onnx-graph.js';
@@ -20,7 +20,6 @@ import {
   type TensorProto,
 } from './onnx-model.js';
 
-const { onnx } = onnxProto;
 
 /** Names of the wrapped graph's input and output (what the onnx engine's worker feeds and reads). */
 export const WRAPPED_INPUT = 'input';

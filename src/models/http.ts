@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import http from 'node:http';
@@ -6,9 +7,11 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { HttpsProxyAgent as ProxyAgentClass } from 'https-proxy-agent';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
+
+const requireCjs = createRequire(import.meta.url);
 
 /** Size and/or sha256 a downloaded file must have. */
 export interface FilePin {
@@ -215,6 +218,7 @@ function proxyAgent(target: URL): http.Agent | undefined {
   if (!proxy || bypassesProxy(target.hostname, process.env.NO_PROXY ?? process.env.no_proxy ?? '')) return undefined;
   let agent = agents.get(proxy);
   if (!agent) {
+    const { HttpsProxyAgent } = requireCjs('https-proxy-agent') as { HttpsProxyAgent: typeof ProxyAgentClass }; // only behind a proxy
     agent = new HttpsProxyAgent(proxy);
     agents.set(proxy, agent);
   }
