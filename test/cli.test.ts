@@ -68,13 +68,13 @@ test('extract writes features.npy, samples.csv and manifest.json; skips the brok
   const npy = await fsp.readFile(path.join(out, 'features.npy'));
   assert.equal(npy.length, 128 + 12 * 8 * 4);
 
-  assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; pass --overwrite/);
+  assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; overwrite them \(--overwrite\)/);
   assert.equal(json<ExtractJson>(await runCli(['extract', images, '-o', out, '--overwrite', '--json', ...tiny()])).rows, 12);
 });
 
 test('extract --strict fails at the broken file, naming it', async () => {
   const r = await runCli(['extract', images, '-o', path.join(work, 'strict'), '--strict', ...tiny()]);
-  assertFails(r, 2, /red\/broken\.jpg: .*drop --strict/);
+  assertFails(r, 2, /red\/broken\.jpg: .*leave strict mode \(--strict\) off/);
 });
 
 test('train, eval (text, --json, gates) and predict on the extracted features', async () => {
@@ -154,7 +154,7 @@ test('bad input: one clear line and exit code 2', async () => {
   assertFails(await runCli(['extract', path.join(work, 'nope'), '-o', path.join(work, 'x'), ...tiny()]), 2, /nope: no such folder/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', path.join(work, 'no-model.json')]), 2, /not a model id/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--batch-size', '0', ...tiny()]), 2, /--batch-size must be a positive integer/);
-  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', model]), 2, /pass --preprocess/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--model', model]), 2, /no model card gives its preprocessing; name it \(--preprocess/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--layer', 'nope', ...tiny()]), 2, /no layer named "nope"/);
   assertFails(await runCli(['train', images, '-o', path.join(work, 'm.json')]), 2, /not a cnnfeat feature directory/);
   assertFails(await runCli(['eval', path.join(work, 'nope.json'), path.join(work, 'feat')]), 2, /no such file/);
@@ -198,7 +198,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const out = path.join(work, 'feat');
   const again = json<ExtractJson>(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
   assert.equal(again.rows, 12);
-  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; pass --overwrite/);
+  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; overwrite it \(--overwrite\)/);
   assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image folder or file list/);
   // Same folder and count, one file renamed since: not the same input.
   const renamed = path.join(work, 'renamed');
@@ -206,7 +206,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const renamedOut = path.join(work, 'renamed-feat');
   json<ExtractJson>(await runCli(['extract', renamed, '-o', renamedOut, '--json', ...tiny()]));
   await fsp.rename(path.join(renamed, 'red', 'img000.jpg'), path.join(renamed, 'red', 'img999.jpg'));
-  assertFails(await runCli(['extract', renamed, '-o', renamedOut, '--resume', ...tiny()]), 2, /different image folder or file list; pass --overwrite/);
+  assertFails(await runCli(['extract', renamed, '-o', renamedOut, '--resume', ...tiny()]), 2, /different image folder or file list; overwrite it \(--overwrite\)/);
 
   // An unfinished extraction of a folder that changed since is not silently mixed.
   const grow = path.join(work, 'grow');
@@ -217,7 +217,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
     path.join(partial, '.cnnfeat-plan.json'),
     JSON.stringify({ imageRoot: grow, classes: ['blue', 'red'], settings: (await manifestOf(out)).settings, files: [] }),
   );
-  assertFails(await runCli(['extract', grow, '-o', partial, ...tiny()]), 2, /unfinished extraction; pass --resume/);
+  assertFails(await runCli(['extract', grow, '-o', partial, ...tiny()]), 2, /unfinished extraction; resume it \(--resume\)/);
   assertFails(await runCli(['extract', grow, '-o', partial, '--resume', ...tiny()]), 2, /the image list changed since the extraction started \(0 files then, 6 now\)/);
   assert.equal(json<ExtractJson>(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
 });
@@ -264,7 +264,7 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
     await exited;
     const incomplete = await runCli(args(out));
     assert.equal(incomplete.code, 2);
-    assert.match(incomplete.stderr, /unfinished extraction; pass --resume/);
+    assert.match(incomplete.stderr, /unfinished extraction; resume it \(--resume\)/);
     const resumed = await runCli([...args(out), '--resume', '--json']);
     assert.equal(json<ExtractJson>(resumed).rows, 160);
     for (const name of ['features.npy', 'samples.csv']) {
@@ -284,7 +284,7 @@ test('kill -9 during extraction, then --resume: the result equals an uninterrupt
     child.kill(sig);
     assert.equal(await exited, code, stderr);
     assert.match(stderr, new RegExp(`${sig}: stopping after the current batch`));
-    assert.match(stderr, /cnnfeat: interrupted; \d+ rows are saved in .*, continue with --resume/);
+    assert.match(stderr, /cnnfeat: interrupted; \d+ rows are saved in .*, resume \(--resume\) to continue/);
     assert.equal((await runCli([...args(out), '--resume'])).code, 0);
     assert.ok((await fsp.readFile(path.join(out, 'features.npy'))).equals(await fsp.readFile(path.join(reference, 'features.npy'))), sig);
   }

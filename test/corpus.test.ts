@@ -84,7 +84,7 @@ test('corpus of odd and broken files: one row per decodable image, reasons for t
   assert.equal(strict.code, 2);
   assert.equal(strict.stderr.trim().split('\n').length, 1, strict.stderr);
   assert.ok(strict.stderr.includes(`${path.join(root, skipped[0]!)}: `), strict.stderr);
-  assert.match(strict.stderr, /drop --strict to skip it/);
+  assert.match(strict.stderr, /leave strict mode \(--strict\) off to skip it/);
 
   const reasons = new Map([...manifest.skipped, ...manifest.ignored].map((s) => [s.path, s.reason]));
   for (const e of table) {

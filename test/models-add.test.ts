@@ -73,7 +73,7 @@ test('models add <id> <graph model.json>: a validated user card, listed as user,
 
 function assertFailsOnnx(result: CliResult): void {
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /a TensorFlow.js GraphModel cannot be exported to ONNX .*use --engine auto or tfjs/);
+  assert.match(result.stderr, /a TensorFlow.js GraphModel cannot be exported to ONNX .*use the auto or tfjs engine \(--engine\)/);
 }
 
 test('models add refuses bad ids, built-in ids, existing ids without --force, unknown layers and a wrong --dim', async (t) => {

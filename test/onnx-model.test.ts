@@ -236,7 +236,7 @@ test('onnx model: float16 and uint8 inputs get a Cast in the graph', async (t) =
   t.after(() => bytes.dispose());
   const unit = await float32.run(pixels.map((v) => v / 255), 2);
   assertClose(await bytes.run(pixels.slice(), 2), [unit.subarray(0, 16), unit.subarray(16)], 1e-5, 'uint8 input');
-  await assert.rejects(loadEngine(await source(path.join(dir, 'u8.onnx')), { preprocess: 'torch' }), /takes uint8 pixels \(0–255\); use --preprocess none/);
+  await assert.rejects(loadEngine(await source(path.join(dir, 'u8.onnx')), { preprocess: 'torch' }), /takes uint8 pixels \(0–255\); use no preprocessing \(--preprocess none\)/);
 });
 
 test('onnx model: layers lists node outputs with op and shape, marks global pooling and the pre-logits default cut', async (t) => {
@@ -303,9 +303,9 @@ test('onnx model: every bad input is one line and exit code 2, before anything i
     [{ model: tiny, layer: 'w1' }, /tensor "w1" does not depend on the image input "input" \(a weight or constant\)/],
     [{ model: unknownOp }, /onnxruntime 1\.\d+\.\d+ cannot run this model: it has no operator FooBar in opset 13/],
     [{ model: noImage }, /vector\.onnx: no 4-D image input with 3 channels .*; its inputs: "x" float32 \[N, 10\]/],
-    [{ model: tiny, engine: 'tfjs' }, /an ONNX model runs on onnxruntime only; use --engine auto or onnx/],
+    [{ model: tiny, engine: 'tfjs' }, /an ONNX model runs on onnxruntime only; use the auto or onnx engine \(--engine\)/],
     [{ model: tiny, input: { height: 64, width: 64 } }, /the model's input is fixed at 32x32 \("input" float32 \[batch, 3, 32, 32\] NCHW\); leave out the input size/],
-    [{ model: tiny, preprocess: undefined }, /no model card gives its preprocessing; pass --preprocess .* \(torch for timm\/torchvision exports\)/],
+    [{ model: tiny, preprocess: undefined }, /no model card gives its preprocessing; name it \(--preprocess .*; torch for timm\/torchvision exports\)/],
   ];
   for (const [opts, message] of cases) {
     const err = await loadFeatureModel({ preprocess: 'torch', ...opts }).then(

@@ -298,8 +298,8 @@ test('class weights of too many classes for libsvm-js options are refused on bot
   const labels = Array.from({ length: 90 }, (_, i) => i % 30);
   const features = (d: number) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
   const opts: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
-  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'kernel-matrix path');
-  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /--class-weight balanced: too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
+  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'kernel-matrix path');
+  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
   const fewer = await trainSvm(features(16), 90, 16, labels.map((l) => l % 10), classes.slice(0, 10), opts);
   assert.equal(fewer.classes.length, 10, 'ten classes fit');
 });

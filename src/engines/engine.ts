@@ -85,5 +85,5 @@ export interface EngineTimings {
 
 /** The error of a failed forward pass (usually memory: a smaller batch helps). */
 export function inferenceError(n: number, err: unknown): CnnfeatError {
-  return new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller --batch-size`, ExitCode.internal);
+  return new CnnfeatError(`inference failed on a batch of ${n}: ${errorMessage(err)}; try a smaller batch size (--batch-size)`, ExitCode.internal);
 }

@@ -56,7 +56,7 @@ export async function loadEngine(model: EngineSource, req: EngineRequest = {}): 
 /** GraphModels (tfjs-converter output) run on tfjs only: the exporter reads Keras layers. */
 function loadGraphModel(model: EngineSource, req: EngineRequest): Promise<FeatureExtractor> {
   if (req.engine === 'onnx') {
-    throw new CnnfeatError(`${model.modelFile}: a TensorFlow.js GraphModel cannot be exported to ONNX (only Keras LayersModels can); use --engine auto or tfjs`);
+    throw new CnnfeatError(`${model.modelFile}: a TensorFlow.js GraphModel cannot be exported to ONNX (only Keras LayersModels can); use the auto or tfjs engine (--engine)`);
   }
   const backend = !req.engine || req.engine === 'auto' ? 'auto' : tfjsBackendOf(req.engine);
   return loadGraphExtractor(model.modelFile, { ...req, backend, input: model.input });
@@ -65,7 +65,7 @@ function loadGraphModel(model: EngineSource, req: EngineRequest): Promise<Featur
 /** ONNX models run on onnxruntime only. */
 function loadOnnxModel(model: EngineSource, req: EngineRequest): Promise<FeatureExtractor> {
   if (req.engine && req.engine !== 'auto' && req.engine !== 'onnx') {
-    throw new CnnfeatError(`${model.modelFile}: an ONNX model runs on onnxruntime only; use --engine auto or onnx`);
+    throw new CnnfeatError(`${model.modelFile}: an ONNX model runs on onnxruntime only; use the auto or onnx engine (--engine)`);
   }
   return loadUserOnnxExtractor(model, req);
 }

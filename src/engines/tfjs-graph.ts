@@ -155,7 +155,7 @@ export async function loadGraphExtractor(modelJson: string, opts: GraphExtractor
     let layers = opts.layers?.length ? opts.layers : null;
     if (!layers) {
       const fallback = describeNodes(graph).filter((n) => n.feature).at(-1)?.name;
-      if (!fallback) throw new CnnfeatError(`${modelJson}: no global pooling node to cut at; name a node with --layer (see \`cnnfeat layers\`)`);
+      if (!fallback) throw new CnnfeatError(`${modelJson}: no global pooling node to cut at; name the node to cut at (--layer; see \`cnnfeat layers\`)`);
       layers = [fallback];
     }
     checkNodes(graph, layers, modelJson);

@@ -52,7 +52,7 @@ export function defaultFeatureLayer(model: tf.LayersModel): string {
   const dense = [...model.layers].reverse().find((l) => l.getClassName() === 'Dense');
   const feeding = dense?.inboundNodes[0]?.inboundLayers[0];
   if (!feeding || feeding.getClassName() === 'InputLayer') {
-    throw new CnnfeatError('the model has no Dense classifier head to cut before; name a layer with --layer (see `cnnfeat layers`)');
+    throw new CnnfeatError('the model has no Dense classifier head to cut before; name the layer to cut at (--layer; see `cnnfeat layers`)');
   }
   return feeding.name;
 }

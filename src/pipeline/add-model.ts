@@ -94,10 +94,10 @@ async function inspectCut(
   if (!Number.isInteger(dim) || dim <= 0) throw new CnnfeatError(`${modelFile}: cannot tell the feature length of ${names.join(', ')}`);
   const inputShape = layers.find((l) => l.className === 'InputLayer')?.outputShape;
   const input = inputShape && inputShape[1] && inputShape[2] ? { height: inputShape[1], width: inputShape[2] } : opts.input;
-  if (!input) throw new CnnfeatError(`${modelFile}: the model's input size is open; give it with --input HxW`);
+  if (!input) throw new CnnfeatError(`${modelFile}: the model's input size is open; give the input size (--input HxW)`);
   return { layer: names.join(','), dim, input };
 }
 
 function missingDefault(modelFile: string): never {
-  throw new CnnfeatError(`${modelFile}: no default feature layer (no Dense head or global pooling); name one with --layer (see \`cnnfeat layers\`)`);
+  throw new CnnfeatError(`${modelFile}: no default feature layer (no Dense head or global pooling); name the layer to cut at (--layer; see \`cnnfeat layers\`)`);
 }

@@ -98,10 +98,10 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
     const hashFlag = manifest.files ? hashFlagChange(manifest.files, plan.files) : null;
     if (changed.length === 0 && hashFlag) throw new CnnfeatError(`${outDir}: ${hashFlag}`);
     const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
-    const update = changed.length > 0 ? '' : ', or --update to process only new, changed and removed files';
-    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; pass --overwrite to replace it${update}`);
+    const update = changed.length > 0 ? '' : ', or update it (--update) to process only new, changed and removed files';
+    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; overwrite it (--overwrite)${update}`);
   }
-  if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and use --overwrite`);
+  if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and overwrite it (--overwrite)`);
   logger.info(`${outDir} is already complete; reusing it`);
   return resultOf(outDir, manifest);
 }
@@ -109,13 +109,13 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
 function assertWritable(outDir: string, state: string, opts: ExtractOptions): void {
   if (opts.overwrite || state === 'empty') return;
   if (state === 'complete' && !opts.resume) {
-    throw new CnnfeatError(`${outDir} already holds finished features; pass --overwrite to replace them or choose another -o`);
+    throw new CnnfeatError(`${outDir} already holds finished features; overwrite them (--overwrite) or choose another output folder`);
   }
   if (state === 'partial' && !opts.resume) {
-    throw new CnnfeatError(`${outDir} holds an unfinished extraction; pass --resume to continue it or --overwrite to start over`);
+    throw new CnnfeatError(`${outDir} holds an unfinished extraction; resume it (--resume) or start over, overwriting it (--overwrite)`);
   }
   if (state === 'foreign') {
-    throw new CnnfeatError(`${outDir} has features.npy/samples.csv not written by a cnnfeat run; pass --overwrite or choose another -o`);
+    throw new CnnfeatError(`${outDir} has features.npy/samples.csv not written by a cnnfeat run; overwrite them (--overwrite) or choose another output folder`);
   }
 }
 
@@ -149,11 +149,11 @@ async function decodeBatch(writer: FeatureWriter, start: number, end: number, de
   ).catch((err: unknown) => {
     const known = fromSystemError(err);
     if (!known) throw err;
-    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix or restore the file and continue with --resume`);
+    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix or restore the file and resume (--resume)`);
   });
   if (strict && failed.length > 0) {
     const file = path.join(writer.plan.imageRoot, planned[failed[0]!.index]!.relPath);
-    throw new CnnfeatError(`${file}: ${failed[0]!.reason}; fix or remove the file, or drop --strict to skip it`);
+    throw new CnnfeatError(`${file}: ${failed[0]!.reason}; fix or remove the file, or leave strict mode (--strict) off to skip it`);
   }
   return {
     files: ok.map((i) => planned[i]!),
@@ -266,7 +266,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
 function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWriter): void {
   if (!signal?.aborted) return;
   const code = typeof signal.reason === 'number' ? signal.reason : ExitCode.interrupted;
-  throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, continue with --resume`, code);
+  throw new CnnfeatError(`interrupted; ${writer.rows} rows are saved in ${writer.dir}, resume (--resume) to continue`, code);
 }
 
 function buildManifest(writer: FeatureWriter, fm: FeatureModel, imagesPerSecond: number, seconds: number, stages: ExtractStages): FeatureManifest {

@@ -60,8 +60,8 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   const resolved = await resolveModel(opts.model ?? DEFAULT_MODEL, logger);
   const preprocess = opts.preprocess ?? resolved.preprocess;
   if (!preprocess) {
-    const hint = resolved.format === 'onnx' ? ' (torch for timm/torchvision exports)' : '';
-    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; pass --preprocess ${PREPROCESS_MODES.join('|')}${hint}`);
+    const hint = resolved.format === 'onnx' ? '; torch for timm/torchvision exports' : '';
+    throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; name it (--preprocess ${PREPROCESS_MODES.join('|')}${hint})`);
   }
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
   const extractor = await loadEngine(

@@ -81,7 +81,7 @@ export async function loadUserOnnxExtractor(source: UserOnnxSource, opts: UserOn
 /** A model with a uint8 input takes raw pixels: any other normalisation is refused. */
 export function checkPreprocess(record: Pick<CutRecord, 'inputType'>, preprocess: string | undefined, modelFile: string): void {
   if (record.inputType === 'uint8' && preprocess !== undefined && preprocess !== 'none') {
-    throw new CnnfeatError(`${modelFile}: the model takes uint8 pixels (0–255); use --preprocess none`);
+    throw new CnnfeatError(`${modelFile}: the model takes uint8 pixels (0–255); use no preprocessing (--preprocess none)`);
   }
 }
 
@@ -175,7 +175,7 @@ function checkedCut(model: OnnxModel, requested: string[]): string[] {
   if (requested.length === 0) {
     const fallback = defaultCut(index, fromImage);
     if (!fallback) {
-      throw new CnnfeatError(`${model.file}: no classifier head (Gemm/MatMul) and not a single output to cut at; name tensors with --layer (see \`cnnfeat layers ${model.file}\`)`);
+      throw new CnnfeatError(`${model.file}: no classifier head (Gemm/MatMul) and not a single output to cut at; name the tensors to cut at (--layer; see \`cnnfeat layers ${model.file}\`)`);
     }
     return [fallback];
   }
