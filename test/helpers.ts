@@ -223,3 +223,24 @@ export interface ModelsListRow {
 }
 /** `cnnfeat models pull --json`. */
 export type PulledJson = Awaited<ReturnType<typeof fetchModel>>;
+
+/** The `train --json` fields these tests read. */
+export interface TrainOut {
+  classifier: string;
+  options: { kernel?: string; C: number; scale: string };
+  selection: {
+    method: string;
+    folds: number;
+    valSize?: number;
+    seed: number;
+    scoring: string;
+    best: number;
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+  };
+}
+
+/** Seeded uniform numbers in [0, 1). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+}

@@ -7,29 +7,7 @@ import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } fro
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
-import { json, makeColourDataset, makeTinyModel, runCli } from './helpers.js';
-
-/** The `train --json` fields these tests read. */
-interface TrainOut {
-  classifier: string;
-  options: { kernel?: string; C: number; scale: string };
-  selection: {
-    method: string;
-    folds: number;
-    valSize?: number;
-    seed: number;
-    scoring: string;
-    best: number;
-    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
-  };
-}
-
-
-/** Seeded uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
+import { json, makeColourDataset, makeTinyModel, runCli, rng, type TrainOut } from './helpers.js';
 
 /**
  * Gaussian-ish blobs: class c centred at `sep` on axis c; `counts[c]` samples of class c.

@@ -7,29 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { npyHeader } from '../dist/features/npy.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
-import { json, makeTinyModel, runCli, startCli, tempDir, writeImage } from './helpers.js';
-
-/** The `train --json` fields these tests read. */
-interface TrainOut {
-  classifier: string;
-  options: { kernel?: string; C: number; scale: string };
-  selection: {
-    method: string;
-    folds: number;
-    valSize?: number;
-    seed: number;
-    scoring: string;
-    best: number;
-    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
-  };
-}
-
-
-/** Seeded uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
+import { json, makeTinyModel, runCli, startCli, tempDir, writeImage, rng, type TrainOut } from './helpers.js';
 
 /**
  * Writes a finished feature directory of `n` rows: `k` overlapping classes in `d` dimensions
