@@ -15,10 +15,9 @@ import { CV_SCORINGS, type CvScoring } from './cv-task.js';
 import { describeLinear, LINEAR_CLASSIFIERS, predictLinear, sharedMatrix, trainLinear, type LinearClassifier, type LinearModel } from './linear-model.js';
 import { DEFAULT_LINEAR_GRID, selectLinear, type LinearGrid } from './linear-selection.js';
 import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
-import { assertSvcFits, DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
+import { assertSvcFits, DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
 import { SCALINGS, type Scaling } from './scaling.js';
 import { CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
-import { seededRandom } from '../util/random.js';
 
 /** Classifier choices. */
 export const CLASSIFIERS = ['auto', 'svc', ...LINEAR_CLASSIFIERS] as const;
@@ -242,41 +241,6 @@ function checkLabels(labels: number[], n: number, classes: string[], plan: Train
       throw new CnnfeatError(`${source}: class "${classes[c]}" has ${count} row(s); ${why}; give fewer folds, add images of it, or give C (--C) for a single fit`);
     }
   });
-}
-
-/**
- * Seeded stratified holdout: each class's rows are shuffled and round(share · count) of them
- * (at least 1, at most count − 1) are held out.
- * @returns 0 (train) or 1 (validation) per row
- */
-export function stratifiedHoldout(labels: number[], valSize: number, seed: number): number[] {
-  const random = seededRandom(seed);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
-  const fold = new Array<number>(labels.length).fill(0);
-  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const members = byClass.get(label)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    const held = Math.min(members.length - 1, Math.max(1, Math.round(valSize * members.length)));
-    for (const i of members.slice(0, held)) fold[i] = 1;
-  }
-  return fold;
-}
-
-/**
- * A stratified subsample of about `rows` rows split into training (0) and held-out (1) rows;
- * the other rows are left out (−1).
- */
-export function subsampleHoldout(labels: number[], rows: number, valSize: number, seed: number): number[] {
-  const keep = stratifiedHoldout(labels, Math.min(1, rows / labels.length), seed + 1);
-  const members = keep.flatMap((k, i) => (k === 1 ? [i] : []));
-  const inner = stratifiedHoldout(members.map((i) => labels[i]!), valSize, seed);
-  const fold = new Array<number>(labels.length).fill(-1);
-  members.forEach((i, t) => (fold[i] = inner[t]!));
-  return fold;
 }
 
 /** The fit settings of a selection point, with the options' extras. */
