@@ -68,7 +68,7 @@ export async function bench({ root, args, log }) {
   let data;
   let source;
   if (featuresDir) {
-    const { readFeatureSet } = await import(path.join(root, 'dist', 'features', 'store.js'));
+    const { readFeatureSet } = await import(path.join(root, 'dist', 'features', 'reader.js'));
     const set = await readFeatureSet(featuresDir);
     const classes = [...new Set(set.labels)].sort();
     data = { X: set.X, rows: set.rows, dim: set.dim, classes, labels: set.labels.map((l) => classes.indexOf(l)) };
