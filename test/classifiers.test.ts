@@ -200,6 +200,19 @@ test('policy: auto cross-validates svc and the linear classifiers up to 5,000 ro
   const few = planTraining({}, 40, 3);
   assert.ok(few.kind === 'select' && few.split.method === 'stratified-k-fold' && few.split.folds === 3, 'the default folds follow the smallest class');
   assert.equal(planTraining({}, 40, 1).kind, 'fit', 'a class of one row: one fit');
+  // auto's single fit follows what the options ask for.
+  assert.deepEqual(planTraining({ C: 2, loss: 'hinge' }, 400), { kind: 'fit', spec: { classifier: 'linear-svm', C: 2, scale: 'none', loss: 'hinge' } }, 'a loss: linear-svm');
+  assert.deepEqual(planTraining({ C: 2, probability: true }, 9000), { kind: 'fit', spec: { classifier: 'logistic', C: 2, scale: 'none' } }, 'probabilities above 5,000 rows: logistic');
+});
+
+test('options that none of the planned classifiers uses are refused, not ignored', () => {
+  const refused = (o: TrainOptions, n: number, pattern: RegExp) =>
+    assert.throws(() => planTraining(o, n), (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message), JSON.stringify(o));
+  refused({ classifier: 'svc', tol: 1e-3 }, 400, /tolerance and iteration cap \(--tol, --max-iter\) apply to the linear classifiers only; this training fits svc only/);
+  refused({ C: 1, maxIter: 5 }, 400, /--max-iter\) apply to the linear classifiers only; this training fits svc only/);
+  refused({ kernel: 'rbf', loss: 'hinge' }, 400, /loss \(--loss\) applies to the classifier linear-svm only; this training fits svc only/);
+  refused({ loss: 'hinge', probability: true }, 9000, /loss \(--loss\) applies to the classifier linear-svm only; this training fits logistic only/);
+  assert.equal(planTraining({ tol: 1e-3 }, 400).kind, 'select', 'a selection with linear classifiers uses --tol');
 });
 
 test('bad input: one clear error naming the option, exit code 2', async () => {

@@ -179,23 +179,33 @@ function linearGridOf(o: TrainOptions, classifiers: LinearClassifier[]): LinearG
 /**
  * The training policy: one fit when C (or an svc kernel/gamma) is given without folds, a
  * validation share or a grid; otherwise model selection — k-fold (5) up to
- * {@link KFOLD_MAX_ROWS} rows, one stratified 20 % holdout above — over svc's grid (when its
- * training sets fit its {@link PRECOMPUTED_MAX_ROWS}-row limit) and the linear classifiers'.
+ * {@link KFOLD_MAX_ROWS} rows, successive halving on stratified 20 % holdouts above — over svc's
+ * grid (when its training sets fit its {@link PRECOMPUTED_MAX_ROWS}-row limit) and the linear
+ * classifiers'. `auto`'s single fit is svc up to that limit, linear-svm above (and whenever
+ * linear-svm's loss is given), logistic above it with probabilities asked for.
  * With the default folds, a class of fewer than 5 rows lowers them to its count; a class of a
  * single row leaves no validation to do, so the default is then one fit.
  * @param n training rows
  * @param smallestClass rows of the smallest class with rows (default: no limit)
+ * @throws CnnfeatError (exit 2) on bad options, options none of the planned classifiers uses, or svc above its size limit
  */
 export function planTraining(o: TrainOptions, n: number, smallestClass = Infinity): TrainingPlan {
   checkTrainOptions(o);
   if (smallestClass < 2 && o.folds === undefined && o.valSize === undefined && o.grid === undefined && o.C === undefined) {
     return planTraining({ ...o, C: 1 }, n);
   }
+  const plan = planOf(o, n, smallestClass);
+  checkOptionsUsed(o, plan);
+  return plan;
+}
+
+function planOf(o: TrainOptions, n: number, smallestClass: number): TrainingPlan {
   const choice = o.classifier ?? 'auto';
   const svcAxes = o.kernel !== undefined || o.gamma !== undefined || gridNamesKernels(o.grid);
   const single = (o.C !== undefined || o.kernel !== undefined || o.gamma !== undefined) && o.folds === undefined && o.valSize === undefined && o.grid === undefined;
   if (single) {
-    const kind: ClassifierKind = choice === 'auto' ? (svcAxes || n <= PRECOMPUTED_MAX_ROWS ? 'svc' : 'linear-svm') : choice;
+    const auto: ClassifierKind = svcAxes ? 'svc' : o.loss !== undefined ? 'linear-svm' : n <= PRECOMPUTED_MAX_ROWS ? 'svc' : o.probability ? 'logistic' : 'linear-svm';
+    const kind: ClassifierKind = choice === 'auto' ? auto : choice;
     if (kind === 'svc') {
       assertSvcFits(n);
       return { kind: 'fit', spec: { classifier: 'svc', svm: { kernel: o.kernel ?? 'linear', C: o.C ?? 1, gamma: o.gamma ?? 'scale', scale: o.scale ?? 'none', probability: o.probability, classWeight: o.classWeight } } };
@@ -205,7 +215,6 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
   const halving = o.folds === undefined && o.valSize === undefined && n > KFOLD_MAX_ROWS;
   const folds = o.folds ?? (o.valSize === undefined && !halving ? Math.max(2, Math.min(DEFAULT_FOLDS, smallestClass)) : undefined);
   const split = folds !== undefined ? { method: 'stratified-k-fold' as const, folds } : { method: 'holdout' as const, valSize: o.valSize ?? DEFAULT_VAL_SIZE };
-  const trainRows = split.method === 'holdout' ? Math.ceil(n * (1 - split.valSize)) : Math.ceil((n * (split.folds - 1)) / split.folds);
   // svc only when its refit on all rows fits as well.
   const wantsSvc = choice === 'svc' || (choice === 'auto' && (svcAxes || n <= PRECOMPUTED_MAX_ROWS));
   if (choice === 'svc' || svcAxes) assertSvcFits(n);
@@ -217,6 +226,15 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
     ...(wantsSvc ? { svcGrid: svcGridOf(o) } : {}),
     ...(linear.length ? { linearGrid: linearGridOf(o, linear) } : {}),
   };
+}
+
+/** Refuses options that none of the classifiers a plan trains would use (rather than ignoring them). */
+function checkOptionsUsed(o: TrainOptions, plan: TrainingPlan): void {
+  const kinds: ClassifierKind[] = plan.kind === 'fit' ? [plan.spec.classifier] : [...(plan.svcGrid ? ['svc' as const] : []), ...(plan.linearGrid?.classifier ?? [])];
+  const trains = `this training fits ${kinds.join(', ')} only`;
+  check(o.loss === undefined || kinds.includes('linear-svm'), `loss (--loss) applies to the classifier linear-svm only; ${trains}`);
+  check((o.tol === undefined && o.maxIter === undefined) || kinds.some((k) => k !== 'svc'), `tolerance and iteration cap (--tol, --max-iter) apply to the linear classifiers only; ${trains} (choose one with --classifier linear-svm|logistic)`);
+  check(!o.probability || kinds.some((k) => k !== 'linear-svm'), `probabilities (--probability) are not available for linear-svm; ${trains} (use the classifier logistic or svc)`);
 }
 
 /**
