@@ -13,12 +13,7 @@ import type { Scaling } from '../dist/classifiers/scaling.js';
 import { predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 import { computeMetrics } from '../dist/metrics/metrics.js';
-
-/** Seeded uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
+import { rng } from './helpers.js';
 
 interface Data {
   X: Float32Array;
@@ -237,7 +232,11 @@ test('bad input: one clear error naming the option, exit code 2', async () => {
   withInf[3] = Infinity;
   await assert.rejects(train({ classifier: 'linear-svm' }, withInf), isUsage(/non-finite feature value \(Infinity\) in row 0, feature 3/));
   await assert.rejects(train({}, data.X, data.y.map(() => 1)), isUsage(/needs rows of at least 2 classes, got 1/));
-  await assert.rejects(train({ classifier: 'svc' }, new Float32Array(6001 * data.d), Array.from({ length: 6001 }, (_, i) => i % 3)), (err: unknown) => err instanceof CnnfeatError);
+  const big = 6001;
+  await assert.rejects(
+    trainModel(new Float32Array(big * data.d), big, data.d, Array.from({ length: big }, (_, i) => i % 3), data.classes, { classifier: 'svc' }),
+    isUsage(/^classifier svc: training sets of 6001 rows exceed the 5000 .*--classifier linear-svm/),
+  );
   await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/apply to the classifier svc only/));
   await assert.rejects(train({ classifier: 'linear-svm', probability: true }), isUsage(/not available for linear-svm; use the classifier logistic/));
 });
