@@ -2,6 +2,7 @@
 // never refuses and never crashes at a size svc cannot train; bad options are one line, exit 2;
 // a signal during training leaves no classifier file. Small feature dimensions keep it fast.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -151,4 +152,31 @@ test('run with defaults on 5,400 generated images: extracts, trains a linear cla
   assert.equal(clf.model.type, 'linear');
   assert.ok(clf.trainedOn.rows > 5000, String(clf.trainedOn.rows));
   assert.equal(clf.selection.method, 'halving');
+});
+
+test('a signal during or after the write of the classifier file exits 130 saying the file is written', async (t) => {
+  const dir = await tempDir(t, 'cnnfeat-scale-sigwrite-');
+  const options = new URL('../dist/commands/options.js', import.meta.url).href;
+  const log = new URL('../dist/util/log.js', import.meta.url).href;
+  const scripts = {
+    during: `process.kill(process.pid, 'SIGINT'); await new Promise((r) => setTimeout(r, 100)); console.log('write done');`,
+    after: `console.log('write done');`,
+  };
+  for (const [when, body] of Object.entries(scripts)) {
+    const file = path.join(dir, `${when}.mjs`);
+    await fsp.writeFile(
+      file,
+      `const { exitOnSignal } = await import(${JSON.stringify(options)});
+       const { createLogger } = await import(${JSON.stringify(log)});
+       const signals = exitOnSignal(createLogger());
+       await signals.finishing(async () => { ${body} }, 'model.json is written');
+       process.kill(process.pid, 'SIGINT');
+       await new Promise((r) => setTimeout(r, 5000));
+       console.log('not stopped');`,
+    );
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    assert.equal(r.status, 130, `${when}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'write done', when);
+    assert.match(r.stderr, /SIGINT: stopped; model\.json is written/, when);
+  }
 });
