@@ -15,9 +15,9 @@ import { CV_SCORINGS, type CvScoring } from './cv-task.js';
 import { describeLinear, LINEAR_CLASSIFIERS, predictLinear, sharedMatrix, trainLinear, type LinearClassifier, type LinearModel } from './linear-model.js';
 import { DEFAULT_LINEAR_GRID, selectLinear, type LinearGrid } from './linear-selection.js';
 import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
-import { assertSvcFits, DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
+import { DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
 import { SCALINGS, type Scaling } from './scaling.js';
-import { CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
+import { assertSvcFits, CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
 
 /** Classifier choices. */
 export const CLASSIFIERS = ['auto', 'svc', ...LINEAR_CLASSIFIERS] as const;
@@ -368,10 +368,7 @@ async function runSelection(
 
 /** One fit with the given settings. */
 async function fit(X: Float32Array, n: number, d: number, labels: number[], classes: string[], spec: FitSpec, o: TrainOptions, hooks: TrainHooks): Promise<ClassifierModel> {
-  if (spec.classifier === 'svc') {
-    assertSvcFits(n);
-    return trainSvm(X, n, d, labels, classes, spec.svm);
-  }
+  if (spec.classifier === 'svc') return trainSvm(X, n, d, labels, classes, spec.svm);
   return trainLinear(X, n, d, labels, classes, { ...spec, classWeight: o.classWeight, tol: o.tol, maxIter: o.maxIter, seed: o.seed }, {
     threads: o.threads,
     warn: hooks.warn,

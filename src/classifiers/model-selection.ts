@@ -15,7 +15,7 @@ import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './ke
 import { defaultFitThreads, FitPool } from './cv-pool.js';
 import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
-import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
+import { assertSvcFits, balancedClassWeights, gatherRows, KERNELS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 import { seededRandom } from '../util/random.js';
 import type { LinearClassifier } from './linear-model.js';
 import type { LinearGridRecord } from './linear-selection.js';
@@ -405,25 +405,13 @@ export function rankedResults(selection: ModelSelection): { result: ModelSelecti
 
 /**
  * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
- * training part fits the kernel matrices held in memory. Checked by `run` before extracting.
+ * training part fits svc's kernel matrix.
  */
 export function assertCvFits(n: number, folds: number): void {
   if (!Number.isInteger(folds) || folds < 2 || folds > n) {
     throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${n} (the number of training rows), got ${folds}`);
   }
   assertSvcFits(Math.ceil((n * (folds - 1)) / folds), 'cross-validation folds of');
-}
-
-/**
- * Fails unless svc (libsvm's kernel SVM) can train on `rows` rows: its kernel matrix is n × n.
- * @param what how the rows are described in the message
- */
-export function assertSvcFits(rows: number, what = 'training sets of'): void {
-  if (rows > PRECOMPUTED_MAX_ROWS) {
-    throw new CnnfeatError(
-      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
-    );
-  }
 }
 
 /**
