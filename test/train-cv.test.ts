@@ -6,7 +6,6 @@ import { before, test } from 'node:test';
 import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
-import type { Metrics } from '../dist/metrics/metrics.js';
 import { json, makeColourDataset, makeTinyModel, runCli, rng, type TrainOut } from './helpers.js';
 
 /**
