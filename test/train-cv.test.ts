@@ -124,6 +124,8 @@ test('train: cross-validation by default over svc and the linear classifiers, a 
   assert.equal(cv.selection.folds, 5);
   assert.equal(cv.selection.results.length, 54, '30 svc + 2 linear classifiers × 4 C × 3 scalings');
   assert.deepEqual([...new Set(cv.selection.results.map((r) => r.params.classifier))], ['svc', 'linear-svm', 'logistic']);
+  const linearRows = new Set(cv.selection.results.filter((r) => r.params.classifier !== 'svc').map((r) => r.trainRows));
+  assert.deepEqual([...linearRows], [16], 'linear fits train on 4 of the 5 folds of 20 rows');
   const stored = JSON.parse(await fsp.readFile(cvFile, 'utf8'));
   assert.deepEqual(stored.selection, cv.selection);
   const best = stored.selection.results[stored.selection.best].params;

@@ -58,6 +58,10 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   assert.equal(rounds.filter((r) => r === 1).length, 24, 'round 1: 2 classifiers × 4 C × 3 scalings');
   assert.equal(rounds.filter((r) => r === 2).length, 3, 'round 2: the best 3 on all rows');
   assert.equal(trained.selection.results[trained.selection.best].round, 2);
+  const rowsOf = (round: number) => [...new Set(trained.selection.results.filter((r) => r.round === round).map((r) => r.trainRows!))];
+  const [round1Rows, round2Rows] = [rowsOf(1), rowsOf(2)];
+  assert.ok(round1Rows.length === 1 && Math.abs(round1Rows[0]! - 4000) <= 3, `round 1: 80 % of a 5,000-row subsample (per-class rounding), got ${round1Rows}`);
+  assert.deepEqual(round2Rows, [4800], 'round 2: 80 % of all rows');
   const file = JSON.parse(await fsp.readFile(clf, 'utf8'));
   assert.equal(file.model.type, 'linear');
   assert.equal(Buffer.from(file.model.weights, 'base64').length, 3 * 8 * 4, 'weights: classes × dim float32');

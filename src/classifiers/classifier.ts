@@ -267,6 +267,13 @@ function specOf(p: SelectionPoint, o: TrainOptions): FitSpec {
   return { classifier: 'svc', svm: { kernel: p.kernel, C: p.C, gamma: p.gamma, scale: p.scale, probability: o.probability, classWeight: o.classWeight } };
 }
 
+/** Rows a fit trains on when each of the `evaluate` folds is held out in turn (their mean, rounded; −1 rows are left out). */
+function trainRowsPerFold(fold: number[], evaluate: number[]): number {
+  const used = fold.filter((g) => g >= 0).length;
+  const trained = evaluate.map((f) => used - fold.filter((g) => g === f).length);
+  return Math.round(trained.reduce((a, b) => a + b, 0) / trained.length);
+}
+
 /** Runs a model selection plan; the returned record's `best` is the first of rank 1. */
 async function runSelection(
   X: Float32Array,
@@ -321,7 +328,7 @@ async function runSelection(
         onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done, total, detail: `${plan.halving ? 'round 1: ' : ''}${detail}` }),
       });
       linearRecord = linear.record;
-      const round1 = linear.results.map((r) => ({ ...r, trainRows: round1Fold.filter((g) => g === 0).length, ...(plan.halving ? { round: 1 as const } : {}) }));
+      const round1 = linear.results.map((r) => ({ ...r, trainRows: trainRowsPerFold(round1Fold, evaluate), ...(plan.halving ? { round: 1 as const } : {}) }));
       results.push(...round1);
       if (plan.halving) {
         const best = round1.map((r, i) => ({ r, i })).sort((a, b) => b.r.mean - a.r.mean || a.i - b.i).slice(0, plan.halving.keep);
@@ -334,7 +341,7 @@ async function runSelection(
             evaluate,
             onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done: t + done / total, total: best.length, detail: `round 2: ${detail}` }),
           });
-          results.push(...again.results.map((x) => ({ ...x, round: 2 as const, trainRows: fold.filter((g) => g === 0).length })));
+          results.push(...again.results.map((x) => ({ ...x, round: 2 as const, trainRows: trainRowsPerFold(fold, evaluate) })));
         }
       }
     }

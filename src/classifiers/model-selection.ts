@@ -78,7 +78,7 @@ export interface CvResult {
   converged?: boolean;
   /** Successive halving: the round (1: all points on a subsample, 2: the best on all rows). */
   round?: 1 | 2;
-  /** Rows the fits of this result trained on (per fold). */
+  /** Linear classifiers: rows each fit of this result trained on (k-fold: the mean over the folds). */
   trainRows?: number;
   /** Mean validation score over the folds. */
   mean: number;
