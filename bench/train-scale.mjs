@@ -14,15 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { rng } from './random.mjs';
 import { runCnnfeat } from './child.mjs';
 
 const PYTHON = '/usr/bin/python3';
-
-/** Seeded uniform numbers in [0, 1). */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
 
 /** Synthetic CNN-like rows: sparse non-negative class prototypes plus noise, clipped at 0. */
 function synthetic(rows, dim, classes, seed) {

@@ -9,15 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { rng } from './random.mjs';
 
 const PYTHON = '/usr/bin/python3';
 const SYNTHETIC = { rows: 2500, dim: 2048, classes: 10 };
-
-/** Seeded uniform numbers in [0, 1) (LCG; good enough for test data). */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
 
 /** Synthetic CNN-like features: a sparse non-negative class prototype plus noise, clipped at 0. */
 function syntheticFeatures({ rows, dim, classes }, seed = 42) {
@@ -68,7 +63,7 @@ export async function bench({ root, args, log }) {
   let data;
   let source;
   if (featuresDir) {
-    const { readFeatureSet } = await import(path.join(root, 'dist', 'features', 'store.js'));
+    const { readFeatureSet } = await import(path.join(root, 'dist', 'features', 'reader.js'));
     const set = await readFeatureSet(featuresDir);
     const classes = [...new Set(set.labels)].sort();
     data = { X: set.X, rows: set.rows, dim: set.dim, classes, labels: set.labels.map((l) => classes.indexOf(l)) };

@@ -13,12 +13,7 @@ import type { Scaling } from '../dist/classifiers/scaling.js';
 import { predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 import { computeMetrics } from '../dist/metrics/metrics.js';
-
-/** Seeded uniform numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
+import { rng } from './helpers.js';
 
 interface Data {
   X: Float32Array;
@@ -200,6 +195,19 @@ test('policy: auto cross-validates svc and the linear classifiers up to 5,000 ro
   const few = planTraining({}, 40, 3);
   assert.ok(few.kind === 'select' && few.split.method === 'stratified-k-fold' && few.split.folds === 3, 'the default folds follow the smallest class');
   assert.equal(planTraining({}, 40, 1).kind, 'fit', 'a class of one row: one fit');
+  // auto's single fit follows what the options ask for.
+  assert.deepEqual(planTraining({ C: 2, loss: 'hinge' }, 400), { kind: 'fit', spec: { classifier: 'linear-svm', C: 2, scale: 'none', loss: 'hinge' } }, 'a loss: linear-svm');
+  assert.deepEqual(planTraining({ C: 2, probability: true }, 9000), { kind: 'fit', spec: { classifier: 'logistic', C: 2, scale: 'none' } }, 'probabilities above 5,000 rows: logistic');
+});
+
+test('options that none of the planned classifiers uses are refused, not ignored', () => {
+  const refused = (o: TrainOptions, n: number, pattern: RegExp) =>
+    assert.throws(() => planTraining(o, n), (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message), JSON.stringify(o));
+  refused({ classifier: 'svc', tol: 1e-3 }, 400, /tolerance and iteration cap \(--tol, --max-iter\) apply to the linear classifiers only; this training fits svc only/);
+  refused({ C: 1, maxIter: 5 }, 400, /--max-iter\) apply to the linear classifiers only; this training fits svc only/);
+  refused({ kernel: 'rbf', loss: 'hinge' }, 400, /loss \(--loss\) applies to the classifier linear-svm only; this training fits svc only/);
+  refused({ loss: 'hinge', probability: true }, 9000, /loss \(--loss\) applies to the classifier linear-svm only; this training fits logistic only/);
+  assert.equal(planTraining({ tol: 1e-3 }, 400).kind, 'select', 'a selection with linear classifiers uses --tol');
 });
 
 test('bad input: one clear error naming the option, exit code 2', async () => {
@@ -224,7 +232,11 @@ test('bad input: one clear error naming the option, exit code 2', async () => {
   withInf[3] = Infinity;
   await assert.rejects(train({ classifier: 'linear-svm' }, withInf), isUsage(/non-finite feature value \(Infinity\) in row 0, feature 3/));
   await assert.rejects(train({}, data.X, data.y.map(() => 1)), isUsage(/needs rows of at least 2 classes, got 1/));
-  await assert.rejects(train({ classifier: 'svc' }, new Float32Array(6001 * data.d), Array.from({ length: 6001 }, (_, i) => i % 3)), (err: unknown) => err instanceof CnnfeatError);
+  const big = 6001;
+  await assert.rejects(
+    trainModel(new Float32Array(big * data.d), big, data.d, Array.from({ length: big }, (_, i) => i % 3), data.classes, { classifier: 'svc' }),
+    isUsage(/^classifier svc: training sets of 6001 rows exceed the 5000 .*--classifier linear-svm/),
+  );
   await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/apply to the classifier svc only/));
   await assert.rejects(train({ classifier: 'linear-svm', probability: true }), isUsage(/not available for linear-svm; use the classifier logistic/));
 });

@@ -235,7 +235,7 @@ export interface TrainOut {
     seed: number;
     scoring: string;
     best: number;
-    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number }[];
+    results: { params: { classifier?: string; kernel?: string; C: number; scale: string }; round?: number; trainRows?: number }[];
   };
 }
 

@@ -108,7 +108,7 @@ test('collectImages expands folders recursively and keeps files', async (t) => {
   await assert.rejects(collectImages([path.join(root, 'nope')]), /no such file/);
 });
 
-test('stratified split: deterministic for a seed, per-class proportions, both sides non-empty', async (t) => {
+test('stratified split: deterministic for a seed, per-class proportions, both sides non-empty', async () => {
   const samples: Sample[] = [];
   for (const label of ['a', 'b']) for (let i = 0; i < (label === 'a' ? 10 : 3); i++) samples.push({ file: `${label}${i}`, relPath: `${label}/${i}.jpg`, label });
   const ds: Dataset = { root: '/x', classes: ['a', 'b'], samples, emptyClasses: [], ignored: [] };

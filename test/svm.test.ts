@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
+import { rng, ROOT } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLASSES = ['cat', 'dog', 'bird'];
-
-/** Deterministic uniform [0, 1) generator (LCG). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** Standard normal deviates from a uniform generator (Box-Muller). */
 function gaussian(rand: () => number): () => number {

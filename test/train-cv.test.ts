@@ -6,7 +6,6 @@ import { before, test } from 'node:test';
 import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
 import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
-import type { Metrics } from '../dist/metrics/metrics.js';
 import { json, makeColourDataset, makeTinyModel, runCli, rng, type TrainOut } from './helpers.js';
 
 /**
@@ -107,12 +106,14 @@ test('class weights: the sklearn formula; balanced weights recover the minority 
 
 let work: string;
 let feat: string;
+let tinyModel: string;
+let imagesDir: string;
 
 before(async () => {
   work = await fsp.mkdtemp(path.join((await import('node:os')).tmpdir(), 'cnnfeat-cv-'));
   process.on('exit', () => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
-  const model = await makeTinyModel(path.join(work, 'tiny'));
-  const images = await makeColourDataset(path.join(work, 'images'), { perClass: 10 });
+  const model = (tinyModel = await makeTinyModel(path.join(work, 'tiny')));
+  const images = (imagesDir = await makeColourDataset(path.join(work, 'images'), { perClass: 10 }));
   feat = path.join(work, 'feat');
   json(await runCli(['extract', images, '-o', feat, '--model', model, '--preprocess', 'none', '--json', '--quiet']));
 });
@@ -123,6 +124,8 @@ test('train: cross-validation by default over svc and the linear classifiers, a 
   assert.equal(cv.selection.folds, 5);
   assert.equal(cv.selection.results.length, 54, '30 svc + 2 linear classifiers × 4 C × 3 scalings');
   assert.deepEqual([...new Set(cv.selection.results.map((r) => r.params.classifier))], ['svc', 'linear-svm', 'logistic']);
+  const linearRows = new Set(cv.selection.results.filter((r) => r.params.classifier !== 'svc').map((r) => r.trainRows));
+  assert.deepEqual([...linearRows], [16], 'linear fits train on 4 of the 5 folds of 20 rows');
   const stored = JSON.parse(await fsp.readFile(cvFile, 'utf8'));
   assert.deepEqual(stored.selection, cv.selection);
   const best = stored.selection.results[stored.selection.best].params;
@@ -153,6 +156,18 @@ test('train: cross-validation by default over svc and the linear classifiers, a 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr.trim(), /^cnnfeat: --grid: kernel=poly is not a kernel/);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
+});
+
+test('runPipeline: its seed seeds the split and the folds, as `run --seed` does', async () => {
+  const { runPipeline } = await import('../dist/pipeline/run.js');
+  const options = { model: tinyModel, preprocess: 'none' as const, report: false, train: { grid: 'kernel=linear;C=1;scale=none' } };
+  const library = await runPipeline(imagesDir, path.join(work, 'run-lib'), { ...options, seed: 3 });
+  assert.equal(library.selection?.seed, 3);
+  const cli = await runCli(['run', imagesDir, '-o', path.join(work, 'run-cli'), '--model', tinyModel, '--preprocess', 'none', '--no-report', '--grid', 'kernel=linear;C=1;scale=none', '--seed', '3', '--quiet']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const fromCli = JSON.parse(await fsp.readFile(path.join(work, 'run-cli', 'model.json'), 'utf8'));
+  assert.deepEqual(fromCli.selection.results.map((r: { folds: number[] }) => r.folds), library.selection!.results.map((r) => r.folds), 'the same folds');
+  assert.equal(fromCli.selection.seed, 3);
 });
 
 test('predict --top-k with a --probability classifier: ranked Platt probabilities', async () => {

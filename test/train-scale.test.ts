@@ -2,6 +2,7 @@
 // never refuses and never crashes at a size svc cannot train; bad options are one line, exit 2;
 // a signal during training leaves no classifier file. Small feature dimensions keep it fast.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -57,6 +58,10 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   assert.equal(rounds.filter((r) => r === 1).length, 24, 'round 1: 2 classifiers × 4 C × 3 scalings');
   assert.equal(rounds.filter((r) => r === 2).length, 3, 'round 2: the best 3 on all rows');
   assert.equal(trained.selection.results[trained.selection.best].round, 2);
+  const rowsOf = (round: number) => [...new Set(trained.selection.results.filter((r) => r.round === round).map((r) => r.trainRows!))];
+  const [round1Rows, round2Rows] = [rowsOf(1), rowsOf(2)];
+  assert.ok(round1Rows.length === 1 && Math.abs(round1Rows[0]! - 4000) <= 3, `round 1: 80 % of a 5,000-row subsample (per-class rounding), got ${round1Rows}`);
+  assert.deepEqual(round2Rows, [4800], 'round 2: 80 % of all rows');
   const file = JSON.parse(await fsp.readFile(clf, 'utf8'));
   assert.equal(file.model.type, 'linear');
   assert.equal(Buffer.from(file.model.weights, 'base64').length, 3 * 8 * 4, 'weights: classes × dim float32');
@@ -151,4 +156,31 @@ test('run with defaults on 5,400 generated images: extracts, trains a linear cla
   assert.equal(clf.model.type, 'linear');
   assert.ok(clf.trainedOn.rows > 5000, String(clf.trainedOn.rows));
   assert.equal(clf.selection.method, 'halving');
+});
+
+test('a signal during or after the write of the classifier file exits 130 saying the file is written', async (t) => {
+  const dir = await tempDir(t, 'cnnfeat-scale-sigwrite-');
+  const options = new URL('../dist/commands/options.js', import.meta.url).href;
+  const log = new URL('../dist/util/log.js', import.meta.url).href;
+  const scripts = {
+    during: `process.kill(process.pid, 'SIGINT'); await new Promise((r) => setTimeout(r, 100)); console.log('write done');`,
+    after: `console.log('write done');`,
+  };
+  for (const [when, body] of Object.entries(scripts)) {
+    const file = path.join(dir, `${when}.mjs`);
+    await fsp.writeFile(
+      file,
+      `const { exitOnSignal } = await import(${JSON.stringify(options)});
+       const { createLogger } = await import(${JSON.stringify(log)});
+       const signals = exitOnSignal(createLogger());
+       await signals.finishing(async () => { ${body} }, 'model.json is written');
+       process.kill(process.pid, 'SIGINT');
+       await new Promise((r) => setTimeout(r, 5000));
+       console.log('not stopped');`,
+    );
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    assert.equal(r.status, 130, `${when}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'write done', when);
+    assert.match(r.stderr, /SIGINT: stopped; model\.json is written/, when);
+  }
 });

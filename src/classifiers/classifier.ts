@@ -15,10 +15,9 @@ import { CV_SCORINGS, type CvScoring } from './cv-task.js';
 import { describeLinear, LINEAR_CLASSIFIERS, predictLinear, sharedMatrix, trainLinear, type LinearClassifier, type LinearModel } from './linear-model.js';
 import { DEFAULT_LINEAR_GRID, selectLinear, type LinearGrid } from './linear-selection.js';
 import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
-import { assertSvcFits, DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
+import { DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
 import { SCALINGS, type Scaling } from './scaling.js';
-import { CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
-import { seededRandom } from '../util/random.js';
+import { assertSvcFits, CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
 
 /** Classifier choices. */
 export const CLASSIFIERS = ['auto', 'svc', ...LINEAR_CLASSIFIERS] as const;
@@ -180,23 +179,33 @@ function linearGridOf(o: TrainOptions, classifiers: LinearClassifier[]): LinearG
 /**
  * The training policy: one fit when C (or an svc kernel/gamma) is given without folds, a
  * validation share or a grid; otherwise model selection — k-fold (5) up to
- * {@link KFOLD_MAX_ROWS} rows, one stratified 20 % holdout above — over svc's grid (when its
- * training sets fit its {@link PRECOMPUTED_MAX_ROWS}-row limit) and the linear classifiers'.
+ * {@link KFOLD_MAX_ROWS} rows, successive halving on stratified 20 % holdouts above — over svc's
+ * grid (when its training sets fit its {@link PRECOMPUTED_MAX_ROWS}-row limit) and the linear
+ * classifiers'. `auto`'s single fit is svc up to that limit, linear-svm above (and whenever
+ * linear-svm's loss is given), logistic above it with probabilities asked for.
  * With the default folds, a class of fewer than 5 rows lowers them to its count; a class of a
  * single row leaves no validation to do, so the default is then one fit.
  * @param n training rows
  * @param smallestClass rows of the smallest class with rows (default: no limit)
+ * @throws CnnfeatError (exit 2) on bad options, options none of the planned classifiers uses, or svc above its size limit
  */
 export function planTraining(o: TrainOptions, n: number, smallestClass = Infinity): TrainingPlan {
   checkTrainOptions(o);
   if (smallestClass < 2 && o.folds === undefined && o.valSize === undefined && o.grid === undefined && o.C === undefined) {
     return planTraining({ ...o, C: 1 }, n);
   }
+  const plan = planOf(o, n, smallestClass);
+  checkOptionsUsed(o, plan);
+  return plan;
+}
+
+function planOf(o: TrainOptions, n: number, smallestClass: number): TrainingPlan {
   const choice = o.classifier ?? 'auto';
   const svcAxes = o.kernel !== undefined || o.gamma !== undefined || gridNamesKernels(o.grid);
   const single = (o.C !== undefined || o.kernel !== undefined || o.gamma !== undefined) && o.folds === undefined && o.valSize === undefined && o.grid === undefined;
   if (single) {
-    const kind: ClassifierKind = choice === 'auto' ? (svcAxes || n <= PRECOMPUTED_MAX_ROWS ? 'svc' : 'linear-svm') : choice;
+    const auto: ClassifierKind = svcAxes ? 'svc' : o.loss !== undefined ? 'linear-svm' : n <= PRECOMPUTED_MAX_ROWS ? 'svc' : o.probability ? 'logistic' : 'linear-svm';
+    const kind: ClassifierKind = choice === 'auto' ? auto : choice;
     if (kind === 'svc') {
       assertSvcFits(n);
       return { kind: 'fit', spec: { classifier: 'svc', svm: { kernel: o.kernel ?? 'linear', C: o.C ?? 1, gamma: o.gamma ?? 'scale', scale: o.scale ?? 'none', probability: o.probability, classWeight: o.classWeight } } };
@@ -206,7 +215,6 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
   const halving = o.folds === undefined && o.valSize === undefined && n > KFOLD_MAX_ROWS;
   const folds = o.folds ?? (o.valSize === undefined && !halving ? Math.max(2, Math.min(DEFAULT_FOLDS, smallestClass)) : undefined);
   const split = folds !== undefined ? { method: 'stratified-k-fold' as const, folds } : { method: 'holdout' as const, valSize: o.valSize ?? DEFAULT_VAL_SIZE };
-  const trainRows = split.method === 'holdout' ? Math.ceil(n * (1 - split.valSize)) : Math.ceil((n * (split.folds - 1)) / split.folds);
   // svc only when its refit on all rows fits as well.
   const wantsSvc = choice === 'svc' || (choice === 'auto' && (svcAxes || n <= PRECOMPUTED_MAX_ROWS));
   if (choice === 'svc' || svcAxes) assertSvcFits(n);
@@ -218,6 +226,15 @@ export function planTraining(o: TrainOptions, n: number, smallestClass = Infinit
     ...(wantsSvc ? { svcGrid: svcGridOf(o) } : {}),
     ...(linear.length ? { linearGrid: linearGridOf(o, linear) } : {}),
   };
+}
+
+/** Refuses options that none of the classifiers a plan trains would use (rather than ignoring them). */
+function checkOptionsUsed(o: TrainOptions, plan: TrainingPlan): void {
+  const kinds: ClassifierKind[] = plan.kind === 'fit' ? [plan.spec.classifier] : [...(plan.svcGrid ? ['svc' as const] : []), ...(plan.linearGrid?.classifier ?? [])];
+  const trains = `this training fits ${kinds.join(', ')} only`;
+  check(o.loss === undefined || kinds.includes('linear-svm'), `loss (--loss) applies to the classifier linear-svm only; ${trains}`);
+  check((o.tol === undefined && o.maxIter === undefined) || kinds.some((k) => k !== 'svc'), `tolerance and iteration cap (--tol, --max-iter) apply to the linear classifiers only; ${trains} (choose one with --classifier linear-svm|logistic)`);
+  check(!o.probability || kinds.some((k) => k !== 'linear-svm'), `probabilities (--probability) are not available for linear-svm; ${trains} (use the classifier logistic or svc)`);
 }
 
 /**
@@ -244,45 +261,17 @@ function checkLabels(labels: number[], n: number, classes: string[], plan: Train
   });
 }
 
-/**
- * Seeded stratified holdout: each class's rows are shuffled and round(share · count) of them
- * (at least 1, at most count − 1) are held out.
- * @returns 0 (train) or 1 (validation) per row
- */
-export function stratifiedHoldout(labels: number[], valSize: number, seed: number): number[] {
-  const random = seededRandom(seed);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
-  const fold = new Array<number>(labels.length).fill(0);
-  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const members = byClass.get(label)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    const held = Math.min(members.length - 1, Math.max(1, Math.round(valSize * members.length)));
-    for (const i of members.slice(0, held)) fold[i] = 1;
-  }
-  return fold;
-}
-
-/**
- * A stratified subsample of about `rows` rows split into training (0) and held-out (1) rows;
- * the other rows are left out (−1).
- */
-export function subsampleHoldout(labels: number[], rows: number, valSize: number, seed: number): number[] {
-  const keep = stratifiedHoldout(labels, Math.min(1, rows / labels.length), seed + 1);
-  const members = keep.flatMap((k, i) => (k === 1 ? [i] : []));
-  const inner = stratifiedHoldout(members.map((i) => labels[i]!), valSize, seed);
-  const fold = new Array<number>(labels.length).fill(-1);
-  members.forEach((i, t) => (fold[i] = inner[t]!));
-  return fold;
-}
-
 /** The fit settings of a selection point, with the options' extras. */
 function specOf(p: SelectionPoint, o: TrainOptions): FitSpec {
   if (isLinearPoint(p)) return { classifier: p.classifier, C: p.C, scale: p.scale, ...(p.loss ? { loss: p.loss } : {}) };
   return { classifier: 'svc', svm: { kernel: p.kernel, C: p.C, gamma: p.gamma, scale: p.scale, probability: o.probability, classWeight: o.classWeight } };
+}
+
+/** Rows a fit trains on when each of the `evaluate` folds is held out in turn (their mean, rounded; −1 rows are left out). */
+function trainRowsPerFold(fold: number[], evaluate: number[]): number {
+  const used = fold.filter((g) => g >= 0).length;
+  const trained = evaluate.map((f) => used - fold.filter((g) => g === f).length);
+  return Math.round(trained.reduce((a, b) => a + b, 0) / trained.length);
 }
 
 /** Runs a model selection plan; the returned record's `best` is the first of rank 1. */
@@ -339,7 +328,7 @@ async function runSelection(
         onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done, total, detail: `${plan.halving ? 'round 1: ' : ''}${detail}` }),
       });
       linearRecord = linear.record;
-      const round1 = linear.results.map((r) => ({ ...r, trainRows: round1Fold.filter((g) => g === 0).length, ...(plan.halving ? { round: 1 as const } : {}) }));
+      const round1 = linear.results.map((r) => ({ ...r, trainRows: trainRowsPerFold(round1Fold, evaluate), ...(plan.halving ? { round: 1 as const } : {}) }));
       results.push(...round1);
       if (plan.halving) {
         const best = round1.map((r, i) => ({ r, i })).sort((a, b) => b.r.mean - a.r.mean || a.i - b.i).slice(0, plan.halving.keep);
@@ -352,7 +341,7 @@ async function runSelection(
             evaluate,
             onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done: t + done / total, total: best.length, detail: `round 2: ${detail}` }),
           });
-          results.push(...again.results.map((x) => ({ ...x, round: 2 as const, trainRows: fold.filter((g) => g === 0).length })));
+          results.push(...again.results.map((x) => ({ ...x, round: 2 as const, trainRows: trainRowsPerFold(fold, evaluate) })));
         }
       }
     }
@@ -386,10 +375,7 @@ async function runSelection(
 
 /** One fit with the given settings. */
 async function fit(X: Float32Array, n: number, d: number, labels: number[], classes: string[], spec: FitSpec, o: TrainOptions, hooks: TrainHooks): Promise<ClassifierModel> {
-  if (spec.classifier === 'svc') {
-    assertSvcFits(n);
-    return trainSvm(X, n, d, labels, classes, spec.svm);
-  }
+  if (spec.classifier === 'svc') return trainSvm(X, n, d, labels, classes, spec.svm);
   return trainLinear(X, n, d, labels, classes, { ...spec, classWeight: o.classWeight, tol: o.tol, maxIter: o.maxIter, seed: o.seed }, {
     threads: o.threads,
     warn: hooks.warn,

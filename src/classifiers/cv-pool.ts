@@ -21,8 +21,8 @@ interface Pending {
   onPass?: PassProgress;
 }
 
-/** Runs a task in this thread. */
-async function runHere(task: PoolTask, onPass?: PassProgress): Promise<unknown> {
+/** Runs a task in this thread (the pool's own without workers, and each worker's). */
+export async function runTask(task: PoolTask, onPass?: PassProgress): Promise<unknown> {
   if (task.kind === 'svc') return runFoldTask(await loadLibsvm(), task.task);
   return runSvmPathTask(task.task, onPass);
 }
@@ -120,7 +120,7 @@ export class FitPool {
    * not copied.
    */
   async run<T extends PoolTask>(task: T, onPass?: PassProgress): Promise<ResultOf<T>> {
-    if (this.workers.length === 0) return (await runHere(task, onPass)) as ResultOf<T>;
+    if (this.workers.length === 0) return (await runTask(task, onPass)) as ResultOf<T>;
     await this.ready();
     const worker = this.idle.shift()!;
     const id = this.nextId++;

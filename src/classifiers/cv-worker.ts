@@ -4,10 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { runFoldTask } from './cv-task.js';
-import type { PoolTask } from './cv-pool.js';
-import { loadLibsvm } from './libsvm.js';
-import { runSvmPathTask } from './svm-path-task.js';
+import { runTask, type PoolTask } from './cv-pool.js';
 
 /** Least time between two progress messages of a task. */
 const PROGRESS_MS = 500;
@@ -15,15 +12,12 @@ const PROGRESS_MS = 500;
 parentPort?.on('message', async ({ id, task }: { id: number; task: PoolTask }) => {
   try {
     let last = 0;
-    const result =
-      task.kind === 'svc'
-        ? runFoldTask(await loadLibsvm(), task.task)
-        : runSvmPathTask(task.task, (c, iteration) => {
-            const now = performance.now();
-            if (now - last < PROGRESS_MS) return;
-            last = now;
-            parentPort?.postMessage({ id, pass: [c, iteration] });
-          });
+    const result = await runTask(task, (c, iteration) => {
+      const now = performance.now();
+      if (now - last < PROGRESS_MS) return;
+      last = now;
+      parentPort?.postMessage({ id, pass: [c, iteration] });
+    });
     parentPort?.postMessage({ id, result });
   } catch (err) {
     parentPort?.postMessage({ id, error: errorMessage(err), exitCode: err instanceof CnnfeatError ? err.exitCode : ExitCode.internal });

@@ -72,8 +72,9 @@ function cubicStep(a: number, fa: number, ga: number, b: number, fb: number, gb:
 }
 
 /**
- * Minimises `fn` from `x` (modified in place).
- * @param f0 and g0 may be passed when the objective at x is already known
+ * Minimises `fn` from `x` (modified in place); see the module comment for when it stops.
+ * @param fn objective and gradient
+ * @param x starting point, overwritten with the minimiser
  */
 export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSettings): Promise<LbfgsResult> {
   const size = x.length;

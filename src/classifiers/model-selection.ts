@@ -15,7 +15,7 @@ import { crossProducts, rbfFromProducts, rowSquaredNorms, subMatrix } from './ke
 import { defaultFitThreads, FitPool } from './cv-pool.js';
 import type { CvScoring, FoldScore, FoldTask } from './cv-task.js';
 import { applyScaling, fitScaling, SCALINGS, type Scaling } from './scaling.js';
-import { balancedClassWeights, gatherRows, KERNELS, PRECOMPUTED_MAX_ROWS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
+import { assertSvcFits, balancedClassWeights, gatherRows, KERNELS, resolveGamma, type ClassWeight, type Kernel, type SvmOptions } from './svm.js';
 import { seededRandom } from '../util/random.js';
 import type { LinearClassifier } from './linear-model.js';
 import type { LinearGridRecord } from './linear-selection.js';
@@ -78,7 +78,7 @@ export interface CvResult {
   converged?: boolean;
   /** Successive halving: the round (1: all points on a subsample, 2: the best on all rows). */
   round?: 1 | 2;
-  /** Rows the fits of this result trained on (per fold). */
+  /** Linear classifiers: rows each fit of this result trained on (k-fold: the mean over the folds). */
   trainRows?: number;
   /** Mean validation score over the folds. */
   mean: number;
@@ -199,6 +199,30 @@ export function gridPoints(grid: Grid): GridPoint[] {
 }
 
 /**
+ * The rows of each class (classes in ascending order), each class's rows shuffled in turn by
+ * one seeded generator (Fisher–Yates): the common first step of the stratified splits below.
+ */
+function shuffledClasses(labels: number[], seed: number): number[][] {
+  const random = seededRandom(seed);
+  const byClass = new Map<number, number[]>();
+  labels.forEach((label, i) => {
+    const members = byClass.get(label);
+    if (members) members.push(i);
+    else byClass.set(label, [i]);
+  });
+  return [...byClass.keys()]
+    .sort((a, b) => a - b)
+    .map((label) => {
+      const members = byClass.get(label)!;
+      for (let i = members.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [members[i], members[j]] = [members[j]!, members[i]!];
+      }
+      return members;
+    });
+}
+
+/**
  * Seeded stratified k-fold assignment: each class's samples are shuffled and dealt to the
  * folds in turn, continuing where the previous class stopped, so every fold gets about 1/k
  * of every class and the folds differ in size by at most one.
@@ -211,19 +235,36 @@ export function stratifiedFolds(labels: number[], k: number, seed: number): numb
   if (!Number.isInteger(k) || k < 2 || k > labels.length) {
     throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${labels.length} (the number of training rows), got ${k}`);
   }
-  const random = seededRandom(seed);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
   const fold = new Array<number>(labels.length).fill(0);
   let next = 0;
-  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const members = byClass.get(label)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    for (const i of members) fold[i] = next++ % k;
+  for (const members of shuffledClasses(labels, seed)) for (const i of members) fold[i] = next++ % k;
+  return fold;
+}
+
+/**
+ * Seeded stratified holdout: each class's rows are shuffled and round(share · count) of them
+ * (at least 1, at most count − 1) are held out.
+ * @returns 0 (train) or 1 (validation) per row
+ */
+export function stratifiedHoldout(labels: number[], valSize: number, seed: number): number[] {
+  const fold = new Array<number>(labels.length).fill(0);
+  for (const members of shuffledClasses(labels, seed)) {
+    const held = Math.min(members.length - 1, Math.max(1, Math.round(valSize * members.length)));
+    for (const i of members.slice(0, held)) fold[i] = 1;
   }
+  return fold;
+}
+
+/**
+ * A stratified subsample of about `rows` rows split into training (0) and held-out (1) rows;
+ * the other rows are left out (−1).
+ */
+export function subsampleHoldout(labels: number[], rows: number, valSize: number, seed: number): number[] {
+  const keep = stratifiedHoldout(labels, Math.min(1, rows / labels.length), seed + 1);
+  const members = keep.flatMap((k, i) => (k === 1 ? [i] : []));
+  const inner = stratifiedHoldout(members.map((i) => labels[i]!), valSize, seed);
+  const fold = new Array<number>(labels.length).fill(-1);
+  members.forEach((i, t) => (fold[i] = inner[t]!));
   return fold;
 }
 
@@ -364,25 +405,13 @@ export function rankedResults(selection: ModelSelection): { result: ModelSelecti
 
 /**
  * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
- * training part fits the kernel matrices held in memory. Checked by `run` before extracting.
+ * training part fits svc's kernel matrix.
  */
 export function assertCvFits(n: number, folds: number): void {
   if (!Number.isInteger(folds) || folds < 2 || folds > n) {
     throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${n} (the number of training rows), got ${folds}`);
   }
   assertSvcFits(Math.ceil((n * (folds - 1)) / folds), 'cross-validation folds of');
-}
-
-/**
- * Fails unless svc (libsvm's kernel SVM) can train on `rows` rows: its kernel matrix is n × n.
- * @param what how the rows are described in the message
- */
-export function assertSvcFits(rows: number, what = 'training sets of'): void {
-  if (rows > PRECOMPUTED_MAX_ROWS) {
-    throw new CnnfeatError(
-      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
-    );
-  }
 }
 
 /**

@@ -7,7 +7,7 @@
  * Matrices are dense, row-major: row `i`, feature `j` is `X[i * d + j]`.
  */
 import { CnnfeatError } from '../errors.js';
-import type { Scaling, ScalingParams } from './scaling.js';
+import { columnStats, type Scaling, type ScalingParams } from './scaling.js';
 
 /** A matrix with a scaling applied implicitly. */
 export interface ScaledView {
@@ -35,33 +35,6 @@ export function inverseRowNorms(X: Float32Array, n: number, d: number): Float64A
   return out;
 }
 
-/**
- * Column means and population standard deviations over some rows (all when `rows` is absent),
- * accumulated in float64 without copying the rows. Columns of zero spread get std 1.
- */
-export function columnStats(X: Float32Array, d: number, rows: ArrayLike<number>): { mean: Float64Array; std: Float64Array } {
-  const mean = new Float64Array(d);
-  const ss = new Float64Array(d);
-  const count = rows.length;
-  for (let r = 0; r < count; r++) {
-    const off = rows[r]! * d;
-    for (let j = 0; j < d; j++) mean[j] += X[off + j]!;
-  }
-  for (let j = 0; j < d; j++) mean[j] = count > 0 ? mean[j]! / count : 0;
-  for (let r = 0; r < count; r++) {
-    const off = rows[r]! * d;
-    for (let j = 0; j < d; j++) {
-      const diff = X[off + j]! - mean[j]!;
-      ss[j] += diff * diff;
-    }
-  }
-  for (let j = 0; j < d; j++) {
-    const std = count > 0 ? Math.sqrt(ss[j]! / count) : 0;
-    ss[j] = std > 0 && Number.isFinite(std) ? std : 1;
-  }
-  return { mean, std: ss };
-}
-
 /** All row indices 0..n-1. */
 export function allRows(n: number): Int32Array {
   const rows = new Int32Array(n);
@@ -76,7 +49,7 @@ export function allRows(n: number): Int32Array {
  */
 export function fitScaledView(X: Float32Array, n: number, d: number, kind: Scaling, rows: ArrayLike<number>, rowScale?: Float64Array): ScaledView {
   if (kind === 'standard') {
-    const { mean, std } = columnStats(X, d, rows);
+    const { mean, std } = columnStats(X, n, d, rows);
     return { X, n, d, kind, mean, invStd: std.map((s) => 1 / s) };
   }
   if (kind === 'l2') return { X, n, d, kind, rowScale: rowScale ?? inverseRowNorms(X, n, d) };

@@ -26,45 +26,35 @@ export interface ScalingParams {
 }
 
 /**
- * Per-feature mean of a row-major matrix, accumulated in float64.
- * @param X row-major matrix of `n` rows and `d` columns
- * @param n number of rows
- * @param d number of columns
- * @returns the `d` column means
- */
-export function columnMeans(X: ArrayLike<number>, n: number, d: number): Float64Array {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const off = i * d;
-    for (let j = 0; j < d; j++) mean[j] += X[off + j];
-  }
-  if (n > 0) for (let j = 0; j < d; j++) mean[j] /= n;
-  return mean;
-}
-
-/**
- * Per-feature population standard deviation (ddof = 0) around the given means.
+ * Column means and population standard deviations (ddof = 0) of a row-major matrix, over some
+ * of its rows (all `n` when `rows` is absent), accumulated in float64 without copying the rows.
  * Columns with zero (or non-finite) spread get std 1, so scaling leaves them centred but unscaled.
  * @param X row-major matrix of `n` rows and `d` columns
- * @param n number of rows
- * @param d number of columns
- * @param mean column means, as returned by {@link columnMeans}
- * @returns the `d` column standard deviations, never 0
+ * @param rows row indices to use (default 0..n-1)
+ * @returns the `d` column means, and the `d` standard deviations, never 0
  */
-export function columnStds(X: ArrayLike<number>, n: number, d: number, mean: Float64Array): Float64Array {
+export function columnStats(X: ArrayLike<number>, n: number, d: number, rows?: ArrayLike<number>): { mean: Float64Array; std: Float64Array } {
+  const count = rows ? rows.length : n;
+  const rowAt = rows ? (r: number) => rows[r]! : (r: number) => r;
+  const mean = new Float64Array(d);
   const ss = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const off = i * d;
+  for (let r = 0; r < count; r++) {
+    const off = rowAt(r) * d;
+    for (let j = 0; j < d; j++) mean[j] += X[off + j]!;
+  }
+  for (let j = 0; j < d; j++) mean[j] = count > 0 ? mean[j]! / count : 0;
+  for (let r = 0; r < count; r++) {
+    const off = rowAt(r) * d;
     for (let j = 0; j < d; j++) {
-      const diff = X[off + j] - mean[j];
+      const diff = X[off + j]! - mean[j]!;
       ss[j] += diff * diff;
     }
   }
   for (let j = 0; j < d; j++) {
-    const std = n > 0 ? Math.sqrt(ss[j] / n) : 0;
+    const std = count > 0 ? Math.sqrt(ss[j]! / count) : 0;
     ss[j] = std > 0 && Number.isFinite(std) ? std : 1;
   }
-  return ss;
+  return { mean, std: ss };
 }
 
 /**
@@ -77,8 +67,7 @@ export function columnStds(X: ArrayLike<number>, n: number, d: number, mean: Flo
  */
 export function fitScaling(X: ArrayLike<number>, n: number, d: number, kind: Scaling): ScalingParams {
   if (kind !== 'standard') return { kind };
-  const mean = columnMeans(X, n, d);
-  const std = columnStds(X, n, d, mean);
+  const { mean, std } = columnStats(X, n, d);
   return { kind, mean: Array.from(mean), std: Array.from(std) };
 }
 

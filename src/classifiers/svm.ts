@@ -266,11 +266,24 @@ export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasse
 }
 
 /**
- * Largest training set trained through a precomputed kernel matrix: libsvm-js holds it as
- * n × (n+1) 16-byte nodes in wasm memory (400 MB at 5,000 rows). Larger sets use libsvm's
- * own (much slower) kernel evaluation.
+ * Largest training set of svc: libsvm-js holds the precomputed kernel matrix as n × (n+1)
+ * 16-byte nodes in wasm memory (400 MB at 5,000 rows); its own kernel evaluation on larger sets
+ * runs for minutes and grows until node crashes, so larger sets are refused.
  */
 export const PRECOMPUTED_MAX_ROWS = 5000;
+
+/**
+ * Fails unless svc can train on `rows` rows (see {@link PRECOMPUTED_MAX_ROWS}).
+ * @param what how the rows are described in the message
+ * @throws CnnfeatError (exit 2) naming the linear classifiers
+ */
+export function assertSvcFits(rows: number, what = 'training sets of'): void {
+  if (rows > PRECOMPUTED_MAX_ROWS) {
+    throw new CnnfeatError(
+      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
+    );
+  }
+}
 
 /**
  * Whether training through a kernel matrix pays: it needs n² memory and copying, and saves a
@@ -326,10 +339,10 @@ async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params:
  *
  * Fits the scaling on `X` (standard: per-feature mean/std with std 0 → 1; l2: per-row unit
  * norm), resolves gamma on the scaled matrix, then trains libsvm with the classes in
- * ascending index order (as scikit-learn's SVC). Up to {@link PRECOMPUTED_MAX_ROWS} samples
- * (and unless the features are very few), libsvm solves on a precomputed kernel matrix (same
- * problem, far fewer operations) and the model keeps its support vectors beside the text;
- * otherwise libsvm evaluates the kernel itself and the model text holds them.
+ * ascending index order (as scikit-learn's SVC). Unless the features are very few, libsvm
+ * solves on a precomputed kernel matrix (same problem, far fewer operations) and the model keeps
+ * its support vectors beside the text; otherwise libsvm evaluates the kernel itself and the
+ * model text holds them. At most {@link PRECOMPUTED_MAX_ROWS} samples.
  *
  * @param X row-major `n` x `d` feature matrix
  * @param n number of samples
@@ -339,7 +352,7 @@ async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params:
  * @param opts kernel, C, gamma, scaling, probability, class weights
  * @returns a JSON-serialisable model for {@link predictSvm}
  * @throws CnnfeatError (exit 2) on shape/label mismatches, non-finite values, bad options,
- *   or fewer than 2 classes with samples
+ *   fewer than 2 classes with samples, or more samples than svc takes
  */
 export async function trainSvm(
   X: Float32Array,
@@ -350,11 +363,7 @@ export async function trainSvm(
   opts: SvmOptions,
 ): Promise<SvmModel> {
   checkOptions(opts);
-  if (n > PRECOMPUTED_MAX_ROWS) {
-    throw new CnnfeatError(
-      `classifier svc: training sets of ${n} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
-    );
-  }
+  assertSvcFits(n);
   checkMatrix(X, n, d, 'SVM training');
   const present = checkLabels(labels, n, classes);
   if (present < 2) {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { describeSource, listCards } from '../models/card.js';

@@ -144,41 +144,46 @@ export function handleInterrupts(logger: Logger): Interrupts {
 
 /** A section during which SIGINT/SIGTERM stop the process at once (see {@link exitOnSignal}). */
 export interface SignalExit {
-  /** Runs `fn` (writing a result) without being cut: a signal during it exits after it. */
-  finishing<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` (writing a result) without being cut: a signal during it exits after it.
+   * @param written what a signal after `fn` says instead (the result is then on disk)
+   */
+  finishing<T>(fn: () => Promise<T>, written?: string): Promise<T>;
   release(): void;
 }
 
 /**
  * While training: SIGINT/SIGTERM exit at once with 130/143 (a fit holds nothing worth
- * finishing), saying that no classifier was written; during {@link SignalExit.finishing} (the
- * atomic write of the classifier file) the exit waits until the write is done or undone.
+ * finishing), saying `what` (that no classifier was written); during {@link SignalExit.finishing}
+ * (the atomic write of the classifier file) the exit waits until the write is done or undone,
+ * and then says which.
  */
 export function exitOnSignal(logger: Logger, what = 'no classifier file was written'): SignalExit {
   let busy = false;
-  let pending: number | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
-    if (busy) {
-      pending = code;
-      return;
-    }
+  let pending: NodeJS.Signals | undefined;
+  const stop = (sig: NodeJS.Signals): never => {
     if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
     logger.warn(`${sig}: stopped; ${what}`);
-    process.exit(code);
+    process.exit(sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted);
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (busy) pending ??= sig;
+    else stop(sig);
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const release = () => {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   };
   return {
-    async finishing(fn) {
+    async finishing(fn, written) {
       busy = true;
       try {
-        return await fn();
+        const result = await fn();
+        if (written !== undefined) what = written;
+        return result;
       } finally {
         busy = false;
-        if (pending !== undefined) process.exit(pending);
+        if (pending !== undefined) stop(pending);
       }
     },
     release,

@@ -45,7 +45,7 @@ export function register(program: Command): void {
         interrupts.release();
         signals = exitOnSignal(logger, 'the features are kept (train on them with `cnnfeat train`); no classifier file was written');
       },
-      saving: (write) => signals!.finishing(write),
+      saving: (write) => signals!.finishing(write, `${flags.output}/model.json is written; the metrics and the report were not`),
     }).finally(() => {
       interrupts.release();
       signals?.release();

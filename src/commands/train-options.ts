@@ -30,7 +30,7 @@ export interface SvmFlags {
 export function addSvmOptions(cmd: Command, { seed = true } = {}): Command {
   cmd
     .option('--classifier <name>', `${CLASSIFIERS.join('|')}: auto chooses among svc (≤ 5000 training rows), linear-svm and logistic by cross-validation (default auto)`)
-    .option('--cv <k>', `choose the settings by stratified k-fold cross-validation on the training features, then refit (default: ${DEFAULT_FOLDS} folds up to ${KFOLD_MAX_ROWS} rows, else --val-size 0.2)`)
+    .option('--cv <k>', `choose the settings by stratified k-fold cross-validation on the training features, then refit (default: ${DEFAULT_FOLDS} folds up to ${KFOLD_MAX_ROWS} rows, else successive halving on stratified 20 % holdouts)`)
     .option('--val-size <fraction>', 'choose the settings on one stratified held-out share of the training rows instead of k folds, then refit')
     .option('--grid <spec>', `svc grid searched, ";"-separated key=values (default "${formatGrid(DEFAULT_GRID)}"); its C and scale also replace the linear classifiers' C and scale grids`)
     .addOption(new Option('--scoring <metric>', 'what model selection maximises (default balanced_accuracy)').choices(CV_SCORINGS))

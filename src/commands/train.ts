@@ -42,7 +42,7 @@ export function register(program: Command): void {
     const set = await readFeatureSet(featuresDir, { shared: true });
     const signals = exitOnSignal(logger);
     const classifier = await trainWithLogger(set, options, logger);
-    await signals.finishing(() => saveClassifier(flags.output, classifier)).finally(() => signals.release());
+    await signals.finishing(() => saveClassifier(flags.output, classifier), `${flags.output} is written`).finally(() => signals.release());
     const summary = { output: flags.output, ...trainingSummary(classifier) };
     printResult(flags, summary, () => {
       return [

@@ -40,7 +40,7 @@ export interface FeatureSignature {
 export interface ExtractSettings extends FeatureSignature {
   input: { height: number; width: number };
   resize: ResizeMode;
-  /** Interpolation kernel of the resize (`kernel` in files written before 0.2). */
+  /** Interpolation kernel of the resize (`kernel` in files written before the rename, still read). */
   resizeKernel: ResizeKernel;
 }
 

@@ -1,6 +1,7 @@
 // A small builder for ONNX graphs: nodes, float/int64 initialisers and the ModelProto bytes; used by
 // the Keras exporter, the classifiers' product graphs and the wrapper around users' ONNX models.
 import { onnx } from './onnx-proto.js';
+import { elementTypeCode } from './onnx-model.js';
 
 
 /** ONNX operator set the exporter writes (every op used exists there; onnxruntime ≥ 1.8 runs it). */
@@ -10,12 +11,6 @@ const IR_VERSION = 7;
 
 /** Element types of graph inputs and outputs. */
 export type ElemType = 'float32' | 'float64' | 'float16' | 'uint8';
-
-/** The ONNX element type number of an {@link ElemType}. */
-function elemTypeOf(type: ElemType): number {
-  const T = onnx.TensorProto.DataType;
-  return { float32: T.FLOAT, float64: T.DOUBLE, float16: T.FLOAT16, uint8: T.UINT8 }[type];
-}
 
 /** A node attribute value: numbers are INT unless listed in `floatAttrs`, arrays INTS/FLOATS. */
 export type AttrValue = number | number[] | string;
@@ -120,7 +115,7 @@ function valueInfo(name: string, dims: Dim[], type: ElemType) {
     name,
     type: {
       tensorType: {
-        elemType: elemTypeOf(type),
+        elemType: elementTypeCode(type),
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

@@ -80,16 +80,24 @@ async function downloadOnnxInto(staging: string, modelFile: string, { id, url }:
   const file = path.join(staging, modelFile);
   hashes.set(modelFile, (await downloadWithProgress(url, file, pins[modelFile], settings, logger, modelFile)).sha256);
   const locations = externalLocations(decodeOnnx(await fsp.readFile(file), url, ExitCode.model), url, ExitCode.model);
-  const unknownPins = Object.keys(pins).filter((name) => name !== modelFile && !locations.includes(name));
-  if (unknownPins.length > 0) {
-    throw new CnnfeatError(`${url}: the model card pins ${unknownPins.join(', ')}, which the ONNX file does not use; the card is wrong`, ExitCode.model);
-  }
+  refuseUnknownPins(url, pins, modelFile, locations, 'the ONNX file does not use');
   for (const location of locations) {
     hashes.set(location, (await downloadWithProgress(shardUrl(url, location), path.join(staging, location), pins[location], settings, logger, location)).sha256);
   }
   return recordInstall(staging, modelFile, { id, url }, hashes).catch((err: unknown) => {
     throw new CnnfeatError(`${url}: ${errorMessage(err).replace(/^[^:]*: /, '')}; nothing was installed`, ExitCode.model);
   });
+}
+
+/** Refuses a card's pins of files the model does not consist of (the card is wrong). */
+function refuseUnknownPins(url: string, pins: Record<string, FilePin>, modelFile: string, files: string[], why: string): void {
+  const unknown = Object.keys(pins).filter((name) => name !== modelFile && !files.includes(name));
+  if (unknown.length > 0) throw new CnnfeatError(`${url}: the model card pins ${unknown.join(', ')}, which ${why}; the card is wrong`, ExitCode.model);
+}
+
+/** The progress bar's rate: kB/s of `bytes` received since `startedAt` (Date.now()). */
+function kbPerSecond(bytes: number, startedAt: number): number {
+  return bytes / 1024 / Math.max(0.001, (Date.now() - startedAt) / 1000);
 }
 
 /** One download with a progress bar in kB once the server announces the size. */
@@ -104,7 +112,7 @@ async function downloadWithProgress(url: string, dest: string, pin: FilePin | un
       onBytes(delta, declared) {
         received += delta;
         progress ??= declared === null ? null : logger.progress(Math.ceil(declared / 1024), `Downloading ${name} (kB)`, 'kB');
-        progress?.update(Math.ceil(received / 1024), { rate: received / 1024 / Math.max(0.001, (Date.now() - started) / 1000) });
+        progress?.update(Math.ceil(received / 1024), { rate: kbPerSecond(received, started) });
       },
     });
   } finally {
@@ -125,10 +133,7 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
     throw new CnnfeatError(`${url}: not JSON (${errorMessage(err)}); give the URL of a TensorFlow.js model.json`, ExitCode.model);
   }
   const { json, shardPaths } = parseModelJson(parsedJson, url);
-  const unknownPins = Object.keys(pins).filter((name) => name !== 'model.json' && !shardPaths.includes(name));
-  if (unknownPins.length > 0) {
-    throw new CnnfeatError(`${url}: the model card pins ${unknownPins.join(', ')}, which model.json does not list; the card is wrong`, ExitCode.model);
-  }
+  refuseUnknownPins(url, pins, 'model.json', shardPaths, 'model.json does not list');
   const declared = declaredWeightBytes(json);
   const progress =
     declared === null ? silentLogger.progress(0, '') : logger.progress(Math.ceil(declared / 1024), `Downloading ${shardPaths.length} weight files (kB)`, 'kB');
@@ -141,7 +146,7 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
         settings,
         onBytes(delta) {
           received += delta;
-          progress.update(Math.ceil(received / 1024), { rate: received / 1024 / Math.max(0.001, (Date.now() - started) / 1000) });
+          progress.update(Math.ceil(received / 1024), { rate: kbPerSecond(received, started) });
         },
       });
       hashes.set(shard, got.sha256);

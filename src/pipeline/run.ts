@@ -22,6 +22,7 @@ export interface RunOptions extends ExtractOptions {
 
   /** Fraction held out when the dataset has no train/test folders (default 0.2). */
   testSize?: number;
+  /** Seed of that split, and of the training's folds and solvers unless `train.seed` is given (default 0), as `run --seed`. */
   seed?: number;
   /** Write `<out>/report.html` (default true). */
   report?: boolean;
@@ -59,13 +60,14 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
   const perClass = new Map<string, number>();
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
-  planTraining(opts.train ?? {}, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
+  const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
+  planTraining(trainOptions, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
   const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
     await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
     await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
   ]);
   opts.onExtracted?.();
-  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), opts.train ?? {}, logger);
+  const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), trainOptions, logger);
   const modelFile = path.join(outDir, 'model.json');
   await (opts.saving ?? ((write) => write()))(() => saveClassifier(modelFile, classifier));
   const testSet = await readFeatureSet(path.join(outDir, 'test'));

@@ -1,6 +1,7 @@
 import { CnnfeatError } from '../errors.js';
 import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
+import { describeValidation, gridPoints } from '../classifiers/model-selection.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 
@@ -48,10 +49,16 @@ export function describeTraining(plan: TrainingPlan, options: TrainOptions, rows
     const what = s.classifier === 'svc' ? `svc (${s.svm.kernel}, C=${s.svm.C}, scale=${s.svm.scale})` : `${s.classifier} (C=${s.C}, scale=${s.scale})`;
     return `Training ${what} on ${rows} rows…`;
   }
-  const svc = plan.svcGrid ? plan.svcGrid.scale.length * plan.svcGrid.C.length * plan.svcGrid.kernel.reduce((a, k) => a + (k === 'linear' ? 1 : plan.svcGrid!.gamma.length), 0) : 0;
+  const svc = plan.svcGrid ? gridPoints(plan.svcGrid).length : 0;
   const lin = plan.linearGrid ? plan.linearGrid.classifier.length * plan.linearGrid.C.length * plan.linearGrid.scale.length : 0;
   const kinds = [...(plan.svcGrid ? ['svc'] : []), ...(plan.linearGrid?.classifier ?? [])].join(', ');
-  const how = plan.split.method === 'holdout' ? `a stratified ${Math.round(plan.split.valSize * 100)} % held-out split` : `${plan.split.folds}-fold cross-validation`;
+  const { split } = plan;
+  const how = describeValidation({
+    method: plan.halving ? 'halving' : split.method,
+    halving: plan.halving,
+    folds: split.method === 'holdout' ? 1 : split.folds,
+    valSize: split.method === 'holdout' ? split.valSize : undefined,
+  });
   return `Choosing among ${svc + lin} settings (${kinds}) by ${how} (${options.scoring ?? 'balanced_accuracy'}) on ${rows} training rows, then refitting…`;
 }
 
