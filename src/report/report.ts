@@ -39,7 +39,11 @@ export async function thumbnailDataUri(file: string, size = THUMBNAIL_SIZE): Pro
  */
 export function galleryOrder<T extends { label: string; score: number }>(wrong: T[]): T[] {
   const byClass = new Map<string, T[]>();
-  for (const p of [...wrong].sort((a, b) => b.score - a.score)) byClass.set(p.label, [...(byClass.get(p.label) ?? []), p]);
+  for (const p of [...wrong].sort((a, b) => b.score - a.score)) {
+    const items = byClass.get(p.label);
+    if (items) items.push(p);
+    else byClass.set(p.label, [p]);
+  }
   const rankInClass = new Map<T, number>();
   for (const items of byClass.values()) items.forEach((p, i) => rankInClass.set(p, i));
   return [...wrong].sort((a, b) => rankInClass.get(a)! - rankInClass.get(b)! || b.score - a.score || a.label.localeCompare(b.label));
