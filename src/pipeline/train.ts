@@ -96,7 +96,7 @@ export async function trainWithLogger(set: FeatureSet, options: TrainOptions, lo
         }
         bar!.update(Math.floor(done));
         const t = performance.now();
-        if (t - lastLine >= LOG_EVERY_MS && !process.stderr.isTTY) {
+        if (t - lastLine >= LOG_EVERY_MS && !logger.bars) {
           lastLine = t;
           const elapsed = (t - started) / 1000;
           const eta = done > 0 ? duration((elapsed * (total - done)) / done) : '?';

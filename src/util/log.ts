@@ -9,6 +9,8 @@ export interface Logger {
   warn(message: string): void;
   /** A progress display counting `total` items; `unit` names them in the rate (default `img`). */
   progress(total: number, label: string, unit?: string): Progress;
+  /** Whether `progress` draws bars (a terminal); without them, long work logs a progress line now and then. */
+  readonly bars?: boolean;
 }
 
 /** A progress display; a no-op when stderr is not a terminal or output is quiet. */
@@ -32,7 +34,9 @@ const noProgress: Progress = { update() {}, stop() {} };
 export function createLogger({ quiet = false }: { quiet?: boolean } = {}): Logger {
   const stderr = process.stderr;
   const yellow = colorEnabled() ? (s: string) => `\x1b[33m${s}\x1b[39m` : (s: string) => s;
+  const bars = !quiet && Boolean(stderr.isTTY);
   return {
+    bars,
     info(message) {
       if (!quiet) stderr.write(`${message}\n`);
     },
@@ -40,7 +44,7 @@ export function createLogger({ quiet = false }: { quiet?: boolean } = {}): Logge
       stderr.write(`${yellow('warning:')} ${message}\n`);
     },
     progress(total, label, unit = 'img') {
-      if (quiet || !stderr.isTTY) return noProgress;
+      if (!bars) return noProgress;
       return terminalProgress(total, label, unit);
     },
   };
