@@ -59,9 +59,14 @@ export function isLinearPoint(p: SelectionPoint): p is LinearPoint {
 /** The columns of a selection point in tables: classifier, kernel, C, gamma, scale ('-' where they do not apply). */
 export function pointColumns(p: SelectionPoint): { classifier: string; kernel: string; C: string; gamma: string; scale: string } {
   if (isLinearPoint(p)) {
-    return { classifier: p.classifier + (p.loss === 'hinge' ? ' (hinge)' : ''), kernel: '-', C: String(p.C), gamma: '-', scale: p.scale };
+    return { classifier: p.classifier + (p.loss === 'hinge' ? ' (hinge)' : ''), kernel: '-', C: shortNumber(p.C), gamma: '-', scale: p.scale };
   }
-  return { classifier: 'svc', kernel: p.kernel, C: String(p.C), gamma: p.kernel === 'rbf' ? String(p.gamma) : '-', scale: p.scale };
+  return { classifier: 'svc', kernel: p.kernel, C: shortNumber(p.C), gamma: p.kernel === 'rbf' ? shortNumber(p.gamma) : '-', scale: p.scale };
+}
+
+/** A number for a table column: small values in exponent form (4.88e-6), so that columns stay narrow. */
+function shortNumber(value: number | string): string {
+  return typeof value === 'number' && value !== 0 && Math.abs(value) < 1e-3 ? value.toExponential(2).replace(/\.?0+e/, 'e') : String(value);
 }
 
 /** How a selection validated, in words: `5-fold stratified cross-validation` or `a stratified 20 % holdout`. */
