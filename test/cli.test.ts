@@ -68,7 +68,7 @@ test('extract writes features.npy, samples.csv and manifest.json; skips the brok
   const npy = await fsp.readFile(path.join(out, 'features.npy'));
   assert.equal(npy.length, 128 + 12 * 8 * 4);
 
-  assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; overwrite them \(--overwrite\)/);
+  assertFails(await runCli(['extract', images, '-o', out, ...tiny()]), 2, /already holds finished features; reuse them \(--resume\), replace them \(--overwrite\)/);
   assert.equal(json<ExtractJson>(await runCli(['extract', images, '-o', out, '--overwrite', '--json', ...tiny()])).rows, 12);
 });
 
@@ -184,7 +184,7 @@ test('bad input: one clear line and exit code 2', async () => {
   const aFile = path.join(work, 'a-file');
   await fsp.writeFile(aFile, '');
   assertFails(await runCli(['extract', images, '-o', aFile, ...tiny()]), 2, /a-file: already exists|a-file.*not a folder/);
-  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'no', 'dir', 'clf.json'), '--quiet']), 2, /no such file or folder/);
+  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'no', 'dir', 'clf.json'), '--quiet']), 2, /clf\.json: cannot be written \(folder .*no\/dir does not exist\)/);
   const gate = await runCli(['run', images, '-o', path.join(work, 'never'), '--min-accuracy', 'abc', ...tiny()]);
   assertFails(gate, 2, /--min-accuracy must be a number/);
   await assert.rejects(fsp.access(path.join(work, 'never')), 'nothing is extracted before the options are checked');

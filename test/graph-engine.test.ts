@@ -116,7 +116,7 @@ test('graph extractor: default cut at the last global pooling node, rows indepen
   const probs = await head.run(batch, 4);
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(probs[2 * i]! + probs[2 * i + 1]! - 1) < 1e-5, 'softmax rows sum to 1');
 
-  await assert.rejects(loadGraphExtractor(modelJson, { layers: ['nope'] }), /no node named "nope"; list them with `cnnfeat layers`/);
+  await assert.rejects(loadGraphExtractor(modelJson, { layers: ['nope'] }), /has no node named "nope"; closest: .*\(all of them: `cnnfeat layers .*model\.json`\)/);
 });
 
 test('listGraphNodes: nodes without weights, shapes, global pooling marked, default node', async (t) => {

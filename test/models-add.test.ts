@@ -85,7 +85,7 @@ test('models add refuses bad ids, built-in ids, existing ids without --force, un
   const cases: [string[], RegExp][] = [
     [['../evil', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "\.\.\/evil": use letters, digits/],
     [['resnet50', modelJson, '--preprocess', 'unit'], /^cnnfeat: model id "resnet50" is a built-in model; choose another id$/],
-    [['g', modelJson, '--preprocess', 'unit', '--layer', 'nope'], /no node named "nope"; list them with `cnnfeat layers`$/],
+    [['g', modelJson, '--preprocess', 'unit', '--layer', 'nope'], /has no node named "nope"; closest: .*\(all of them: `cnnfeat layers .*`\)$/],
     [['g', modelJson, '--preprocess', 'unit', '--dim', '5'], /^cnnfeat: expected feature length 5 \(--dim\): pool\/AvgPool gives 4 features; leave it out or correct it$/],
     [['g', path.join(work, 'missing.json'), '--preprocess', 'unit'], /missing\.json: no such model\.json/],
     [['g', modelJson], /required option '--preprocess <mode>' not specified/],

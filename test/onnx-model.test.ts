@@ -299,7 +299,7 @@ test('onnx model: every bad input is one line and exit code 2, before anything i
     [{ model: truncated }, /truncated\.onnx: the ONNX file is truncated \(700 bytes; .*\); download or copy it again/],
     [{ model: external }, /its external data file tiny\.onnx\.data \(initializer "w1"\) is missing; copy it next to the model/],
     [{ model: tiny, layer: 'c3' }, /no tensor named "c3"; closest: "c1", "c2", .*\(all of them: `cnnfeat layers .*tiny\.onnx`\)/],
-    [{ model: path.join(ROOT, 'test', 'fixtures', 'torch-tiny.onnx'), layer: 'layer1/Relu' }, /no tensor named "layer1\/Relu"; closest: "\/layer1\/Relu_output_0", "\/layer1\/Relu_1_output_0", /],
+    [{ model: path.join(ROOT, 'test', 'fixtures', 'torch-tiny.onnx'), layer: 'layer1/Relu' }, /no tensor named "layer1\/Relu"; closest: "\/layer1\/Relu_output_0", "\/layer1\/Relu_1_output_0"/],
     [{ model: tiny, layer: 'w1' }, /tensor "w1" does not depend on the image input "input" \(a weight or constant\)/],
     [{ model: unknownOp }, /onnxruntime 1\.\d+\.\d+ cannot run this model: it has no operator FooBar in opset 13/],
     [{ model: noImage }, /vector\.onnx: no 4-D image input with 3 channels .*; its inputs: "x" float32 \[N, 10\]/],

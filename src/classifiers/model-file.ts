@@ -1,6 +1,7 @@
 import { CnnfeatError } from '../errors.js';
 import { diffSettings, settingsFromDisk, type ExtractSettings, type FeatureSignature } from '../features/schema.js';
-import { readJson, writeJsonAtomic } from '../util/fs.js';
+import path from 'node:path';
+import { exists, isDirectory, readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
 import type { ClassifierModel } from './classifier.js';
 import type { ModelSelection } from './model-selection.js';
@@ -51,6 +52,12 @@ export async function saveClassifier(file: string, classifier: ClassifierFile): 
 /** Reads a classifier file, failing clearly on anything else. */
 export async function loadClassifier(file: string): Promise<ClassifierFile> {
   const hint = 'give a model.json written by `cnnfeat train`';
+  if (await isDirectory(file)) {
+    const featureDir = await exists(path.join(file, 'manifest.json'));
+    throw new CnnfeatError(
+      `${file}: is ${featureDir ? 'a feature directory' : 'a folder'}, not a classifier file; the classifier file (a model.json written by \`cnnfeat train\`) comes first${featureDir ? ', the feature directory second' : ''}`,
+    );
+  }
   const parsed = await readJson<(Partial<ClassifierFile> & { svm?: ClassifierModel }) | null>(file, hint).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CnnfeatError(`${file}: no such file; ${hint}`);
     throw err;

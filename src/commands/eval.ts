@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
 import { colorEnabled } from '../util/log.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
+import { assertWritableFile } from '../util/fs.js';
 import { addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags extends GateFlags {
@@ -28,6 +29,7 @@ export function register(program: Command): void {
       import('../features/reader.js'),
       import('../pipeline/evaluate.js'),
     ]);
+    if (flags.report) await assertWritableFile(flags.report, 'the report (--report)', 'report.html');
     const classifier = await loadClassifier(modelFile);
     const set = await readFeatureSet(featuresDir);
     const evaluation = await evaluateClassifier(classifier, set);

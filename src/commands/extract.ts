@@ -12,6 +12,7 @@ interface Flags extends ExtractFlags {
   shards?: string;
   json?: boolean;
   quiet?: boolean;
+  topFoldersAreClasses?: boolean;
 }
 
 /** `cnnfeat extract <image-dir> -o <features-dir>` */
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <dir>', 'feature directory to write (features.npy, samples.csv, manifest.json)');
   addOutputOptions(addExtractOptions(cmd))
     .option('--update', 'bring a finished feature directory up to date: only new or changed files are processed, rows of deleted files dropped')
+    .option('--top-folders-are-classes', 'label rows by the top folders even when they look like a train/test split (train/, val/ with class folders)')
     .option('--hash', 'record (and with --update compare) a sha256 of each file instead of relying on size and modification time')
     .option('--shard <i/n>', 'extract only part i of n (0-based) of the sorted file list; join the parts with `cnnfeat merge`')
     .option('--shards <n>', 'like --shard, with the index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID')
@@ -30,7 +32,7 @@ export function register(program: Command): void {
       const logger = loggerFor(flags);
       const shard = parseShard(flags.shard, flags.shards);
       const interrupts = handleInterrupts(logger);
-      const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard };
+      const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard, topFoldersAreClasses: flags.topFoldersAreClasses };
       const run: Promise<ExtractResult | UpdateResult> = flags.update
         ? import('../pipeline/update.js').then(({ updateFeatures }) => updateFeatures(imageDir, flags.output, opts))
         : import('../pipeline/extract.js').then(({ extractFeatures }) => extractFeatures(imageDir, flags.output, opts));

@@ -10,7 +10,7 @@ import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from 
 interface Flags extends ExtractFlags, SvmFlags, GateFlags {
   output: string;
   testSize?: string;
-  seed: string;
+  seed?: string;
   json?: boolean;
   quiet?: boolean;
   report: boolean;
@@ -25,14 +25,14 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <dir>', 'output folder: train/, test/, model.json, metrics.json, report.html')
     .option('--test-size <fraction>', `held-out fraction when there is no given split (default: ${RUN_DEFAULTS.testSize})`)
     .option('--no-report', 'do not write report.html')
-    .option('--seed <n>', 'seed of the stratified split and of the cross-validation folds', String(RUN_DEFAULTS.seed));
+    .option('--seed <n>', `seed of the stratified split and of the cross-validation folds (default: ${RUN_DEFAULTS.seed})`);
   addGateOptions(addOutputOptions(addSvmOptions(addExtractOptions(cmd), { seed: false }))).action(async (datasetDir: string, flags: Flags) => {
     const logger = loggerFor(flags);
     const gates = parseGates(flags);
     const options = {
       train: trainOptionsFrom(flags),
       testSize: flags.testSize === undefined ? undefined : finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
-      seed: seedOption('--seed', flags.seed),
+      seed: flags.seed === undefined ? undefined : seedOption('--seed', flags.seed),
       report: flags.report,
     };
     const { runPipeline } = await import('../pipeline/run.js');

@@ -43,7 +43,7 @@ export function addSvmOptions(cmd: Command, { seed = true } = {}): Command {
     .option('--max-iter <n>', `linear classifiers' iteration cap; a fit that hits it warns (default ${LINEAR_DEFAULTS['linear-svm'].maxIter} passes for linear-svm, ${LINEAR_DEFAULTS.logistic.maxIter} L-BFGS iterations for logistic)`)
     .addOption(new Option('--class-weight <how>', "'balanced' weights each class by n/(classes·n_class), for skewed classes (default none)").choices(CLASS_WEIGHTS))
     .option('--probability', "svc: fit libsvm's Platt scaling so that predictions carry calibrated probabilities (logistic always has probabilities)");
-  if (seed) cmd.option('--seed <n>', 'seed of the cross-validation folds and of the solvers (default 0)');
+  if (seed) cmd.option('--seed <n>', 'seed of the cross-validation folds and of the solvers (default: 0)');
   return cmd;
 }
 

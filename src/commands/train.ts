@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ClassifierFile } from '../classifiers/model-file.js';
 import { classifierOf, describeModel } from '../classifiers/classifier.js';
+import { assertWritableFile } from '../util/fs.js';
 import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';
 import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
@@ -39,6 +40,7 @@ export function register(program: Command): void {
       import('../features/reader.js'),
       import('../pipeline/train.js'),
     ]);
+    await assertWritableFile(flags.output, 'the classifier file (-o)', 'model.json');
     const set = await readFeatureSet(featuresDir, { shared: true });
     const signals = exitOnSignal(logger);
     const classifier = await trainWithLogger(set, options, logger);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { isDirectory } from '../util/fs.js';
 import type { Dataset, Sample } from './scan.js';
 import { seededRandom } from '../util/random.js';
+import { CnnfeatError } from '../errors.js';
 
 /** Folder names recognised as a given train/test split, in order of preference for the test side. */
 const TEST_FOLDERS = ['test', 'val', 'valid', 'validation'];
@@ -18,6 +19,27 @@ export async function findGivenSplit(dir: string): Promise<{ train: string; test
     if (await isDirectory(test)) return { train, test };
   }
   return null;
+}
+
+/**
+ * Refuses a scanned folder whose top folders are the sides of a given split (`train/` and
+ * `test|val|valid|validation/` with class folders inside) rather than classes: extracted as it
+ * is, its rows would be labelled by split.
+ * @param shownAs the folder as the user gave it, for the message
+ * @throws CnnfeatError naming the folder, unless `topFoldersAreClasses` says the top folders are classes
+ */
+export function assertNotSplitRoot(ds: Dataset, { topFoldersAreClasses = false } = {}, shownAs = ds.root): void {
+  if (topFoldersAreClasses || !ds.classes.includes('train')) return;
+  const testSide = TEST_FOLDERS.find((name) => ds.classes.includes(name));
+  if (testSide === undefined || !holdsClassFolders(ds, 'train')) return;
+  throw new CnnfeatError(
+    `${shownAs}: is a train/${testSide} split, not a folder of classes; extract one side (cnnfeat extract ${path.join(shownAs, 'train')}) or all of it (cnnfeat run ${shownAs}), or say that train and ${testSide} are the classes (--top-folders-are-classes)`,
+  );
+}
+
+/** Whether the images of class `label` lie in sub-folders of it (`train/ants/1.jpg`), as in a split side. */
+function holdsClassFolders(ds: Dataset, label: string): boolean {
+  return ds.samples.some((s) => s.label === label && s.relPath.split('/').length > 2);
 }
 
 /**

@@ -5,6 +5,7 @@ import { initBackend, tfjsDescription, type BackendChoice, type BackendName } fr
 import type { EngineDescription, FeatureExtractor, PoolMode } from './engine.js';
 import { modelFileHandler } from './tfjs-io.js';
 import { tfjsExtractor } from './tfjs-extractor.js';
+import { unknownCutError } from '../util/names.js';
 
 /** Options of {@link loadGraphExtractor}. */
 export interface GraphExtractorOptions {
@@ -87,7 +88,7 @@ function checkNodes(graph: LoadedGraph, names: string[], modelJson: string): voi
   const known = new Set(graph.nodes.map((n) => n.name));
   for (const name of names) {
     if (!known.has(name.replace(/:\d+$/, ''))) {
-      throw new CnnfeatError(`${modelJson}: no node named "${name}"; list them with \`cnnfeat layers\``);
+      throw unknownCutError('node', name, [...known], modelJson);
     }
   }
 }

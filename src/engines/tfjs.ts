@@ -4,6 +4,7 @@ import { modelFileHandler } from './tfjs-io.js';
 import { initBackend, tfjsDescription, type BackendChoice, type BackendName } from './backend.js';
 import type { CutSpec, FeatureExtractor, PoolMode } from './engine.js';
 import { tfjsExtractor } from './tfjs-extractor.js';
+import { unknownCutError } from '../util/names.js';
 
 /** A layer of a LayersModel as listed by `cnnfeat layers`. */
 export interface LayerInfo {
@@ -103,7 +104,7 @@ function cutAt(model: tf.LayersModel, layers: string[], modelJson: string): tf.L
     try {
       return model.getLayer(name).output as tf.SymbolicTensor;
     } catch {
-      throw new CnnfeatError(`${modelJson}: no layer named "${name}"; list them with \`cnnfeat layers\``);
+      throw unknownCutError('layer', name, model.layers.map((l) => l.name), modelJson);
     }
   });
   return tf.model({ inputs: model.inputs, outputs });

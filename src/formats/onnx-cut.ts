@@ -261,27 +261,3 @@ export function tensorLayout(index: GraphIndex, tensor: string, image: { name: s
   }
   return image.layout;
 }
-
-/** Up to `count` names closest to `name`: those containing it first (shortest first), then by edit distance. */
-export function closestNames(name: string, names: string[], count = 5): string[] {
-  const query = name.toLowerCase();
-  const scored = [...new Set(names)].map((n) => {
-    const lower = n.toLowerCase();
-    const contains = lower.includes(query) || query.includes(lower);
-    return { n, score: contains ? Math.abs(n.length - name.length) - 1000 : editDistance(query, lower) };
-  });
-  return scored.sort((a, b) => a.score - b.score || a.n.localeCompare(b.n)).slice(0, count).map((s) => s.n);
-}
-
-/** Levenshtein distance. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}

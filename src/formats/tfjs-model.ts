@@ -23,6 +23,12 @@ const HINT = 'give the model.json of a TensorFlow.js LayersModel or GraphModel';
  */
 export function parseModelJson(json: unknown, where: string): { json: tf.io.ModelJSON; format: TfjsFormat; shardPaths: string[] } {
   const model = json as tf.io.ModelJSON;
+  if ((json as { format?: unknown } | null)?.format === 'cnnfeat-classifier') {
+    const network = (json as { features?: { model?: unknown } }).features?.model;
+    throw new CnnfeatError(
+      `${where}: is a cnnfeat classifier file, not a network; --model takes the network the features come from${typeof network === 'string' ? ` (this classifier's: ${network})` : ''}, and the classifier file goes to cnnfeat eval or predict`,
+    );
+  }
   const groupsOk =
     Array.isArray(model?.weightsManifest) &&
     model.weightsManifest.every((g) => Array.isArray(g?.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights));
@@ -39,6 +45,24 @@ export function parseModelJson(json: unknown, where: string): { json: tf.io.Mode
     }
   }
   return { json: model, format, shardPaths };
+}
+
+/**
+ * The names a cut (`--layer`) can take, read from the topology without loading the weights:
+ * GraphModel node names, or Keras layer names; null when the topology does not name every layer.
+ */
+export function cutNamesOf(json: tf.io.ModelJSON): string[] | null {
+  const topology = json.modelTopology as { node?: { name?: unknown }[]; model_config?: unknown; config?: unknown };
+  const listed = Array.isArray(topology.node) ? topology.node : kerasLayersOf(topology.model_config ?? topology);
+  const names = listed?.map((entry) => (entry as { config?: { name?: unknown } }).config?.name ?? entry.name);
+  return names?.every((n): n is string => typeof n === 'string') ? names : null;
+}
+
+/** The layer list of a Keras model config: `config.layers` (functional, newer Sequential) or `config` itself (older Sequential). */
+function kerasLayersOf(modelConfig: unknown): { name?: unknown }[] | undefined {
+  const config = (modelConfig as { config?: unknown } | undefined)?.config;
+  const layers = Array.isArray(config) ? config : (config as { layers?: unknown } | undefined)?.layers;
+  return Array.isArray(layers) ? layers : undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import { checkNewCardId, fetchCardSource, writeUserCard } from '../models/user-c
 import { listLayers } from '../engines/tfjs.js';
 import { loadGraphExtractor, listGraphNodes } from '../engines/tfjs-graph.js';
 import { checkPreprocess, cutGraph } from '../engines/onnx/user-graph.js';
+import { unknownCutError } from '../util/names.js';
 
 /** What `cnnfeat models add` is given. */
 export interface AddCardOptions {
@@ -87,7 +88,7 @@ async function inspectCut(
   let dim = 0;
   for (const name of names) {
     const layer = layers.find((l) => l.name === name);
-    if (!layer) throw new CnnfeatError(`${modelFile}: no layer named "${name}"; list them with \`cnnfeat layers\``);
+    if (!layer) throw unknownCutError('layer', name, layers.map((l) => l.name), modelFile);
     const shape = layer.outputShape;
     dim += shape.length === 4 ? shape[3]! : shape.slice(1).reduce<number>((a, b) => a * (b ?? NaN), 1);
   }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
+import { assertNotSplitRoot } from '../dataset/split.js';
 import type { DecodeOptions } from '../image/decode.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { FeatureWriter } from '../features/writer.js';
@@ -22,6 +23,8 @@ import type { ExtractStages } from '../features/schema.js';
 export interface ExtractOptions extends FeatureModelOptions {
   /** Images per forward pass (default 32). */
   batchSize?: number;
+  /** The top folders are classes even where they look like a given split (`train/`, `val/`); see `assertNotSplitRoot`. */
+  topFoldersAreClasses?: boolean;
   /** Fail at the first undecodable file instead of skipping it. */
   strict?: boolean;
   /** Continue an interrupted extraction in the output directory. */
@@ -60,6 +63,7 @@ export async function extractFeatures(images: string | Dataset, outDir: string, 
   const logger = opts.logger ?? silentLogger;
   const scanned = typeof images === 'string';
   const dataset = scanned ? await scanDataset(images) : images;
+  if (scanned) assertNotSplitRoot(dataset, opts, images);
   assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract', logger, () => extractLocked(dataset, outDir, opts, logger));
 }
@@ -109,7 +113,7 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
 function assertWritable(outDir: string, state: string, opts: ExtractOptions): void {
   if (opts.overwrite || state === 'empty') return;
   if (state === 'complete' && !opts.resume) {
-    throw new CnnfeatError(`${outDir} already holds finished features; overwrite them (--overwrite) or choose another output folder`);
+    throw new CnnfeatError(`${outDir} already holds finished features; reuse them (--resume), replace them (--overwrite) or choose another output folder`);
   }
   if (state === 'partial' && !opts.resume) {
     throw new CnnfeatError(`${outDir} holds an unfinished extraction; resume it (--resume) or start over, overwriting it (--overwrite)`);

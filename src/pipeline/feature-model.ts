@@ -8,6 +8,8 @@ import type { ExtractSettings } from '../features/schema.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
+import { cutNamesOf, readModelJson } from '../formats/tfjs-model.js';
+import { unknownCutError } from '../util/names.js';
 
 /** Default model id. */
 export const DEFAULT_MODEL = EXTRACT_DEFAULTS.model;
@@ -64,6 +66,7 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; name it (--preprocess ${PREPROCESS_MODES.join('|')}${hint})`);
   }
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
+  if (opts.layer !== undefined) await assertCutNames(resolved, layers);
   const extractor = await loadEngine(
     { ...resolved, input: opts.input ?? resolved.input },
     { engine: opts.engine ?? EXTRACT_DEFAULTS.engine, layers, pool: opts.pool ?? EXTRACT_DEFAULTS.pool, threads: opts.threads, preprocess, logger },
@@ -86,6 +89,20 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     resizeKernel: opts.resizeKernel ?? EXTRACT_DEFAULTS.resizeKernel,
   };
   return { resolved, extractor, settings };
+}
+
+/**
+ * Checks named cuts against a TensorFlow.js model's topology before anything is loaded or
+ * exported (ONNX models check their tensor names when their graph is read).
+ */
+async function assertCutNames(resolved: ResolvedModel, layers: string[]): Promise<void> {
+  if (resolved.format === 'onnx') return;
+  const known = cutNamesOf((await readModelJson(resolved.modelFile)).json);
+  if (known === null) return;
+  const names = new Set(known);
+  const kind = resolved.format === 'graph' ? 'node' : 'layer';
+  const missing = layers.find((name) => !names.has(kind === 'node' ? name.replace(/:\d+$/, '') : name));
+  if (missing !== undefined) throw unknownCutError(kind, missing, known, resolved.id);
 }
 
 /** `--layer a,b` as a list (empty: the model's default). */

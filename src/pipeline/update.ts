@@ -2,6 +2,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
+import { assertNotSplitRoot } from '../dataset/split.js';
 import { sameFile } from '../dataset/file-keys.js';
 import { withLock } from '../util/lock.js';
 import { gatherRows, RowReader, writeFeatureDir, type RowSource } from '../features/rows.js';
@@ -32,6 +33,7 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
   }
   const scanned = typeof images === 'string';
   const dataset = scanned ? await scanDataset(images) : images;
+  if (scanned) assertNotSplitRoot(dataset, opts, images);
   assertUsableDataset(dataset, { strict: opts.strict, logger: scanned ? logger : undefined });
   return withLock(outDir, 'extract --update', logger, async () => {
     await completePendingUpdate(outDir, logger);

@@ -48,11 +48,37 @@ export async function makeDir(dir: string): Promise<void> {
 }
 
 /**
+ * Checks, before long work, that `file` can be written when the work is done: it is not a
+ * folder, and a file can be created beside it.
+ * @param role what the file is, for messages: "the classifier file (-o)"
+ * @param example a file name for it, suggested inside a folder given instead
+ */
+export async function assertWritableFile(file: string, role: string, example: string): Promise<void> {
+  if (await isDirectory(file)) {
+    throw new CnnfeatError(`${file}: is a folder; ${role} is a file path (e.g. ${path.join(file, example)})`);
+  }
+  const probe = tempPathOf(file);
+  try {
+    await (await fsp.open(probe, 'w')).close();
+    await fsp.unlink(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const why = code === 'ENOENT' ? `folder ${path.dirname(file)} does not exist` : (SYSTEM_ERRORS[code] ?? (err as Error).message);
+    throw new CnnfeatError(`${file}: cannot be written (${why}); choose another path for ${role}`);
+  }
+}
+
+/** The temporary file an atomic write of `file` goes through, beside it. */
+function tempPathOf(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
+/**
  * Writes `data` to `file` atomically: a temporary file in the same directory is written,
  * flushed and renamed over the target, so readers see the old or the new content, never half.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = tempPathOf(file);
   try {
     const handle = await fsp.open(tmp, 'w');
     try {

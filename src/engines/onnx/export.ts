@@ -4,6 +4,7 @@ import { CnnfeatError, ExitCode } from '../../errors.js';
 import type { CutSpec, PoolMode } from '../engine.js';
 import { GraphBuilder } from '../../formats/onnx-graph.js';
 import { convKernelToOihw, depthwiseKernelToOihw, pair, windowPadding, type Weight } from './layers.js';
+import { unknownCutError } from '../../util/names.js';
 
 /** Version of the translation; bump whenever the exported graph changes (part of cache keys). */
 export const EXPORTER_VERSION = 1;
@@ -90,7 +91,7 @@ function cutTensor(model: tf.LayersModel, name: string): SymTensor {
   try {
     layer = model.getLayer(name);
   } catch {
-    throw new CnnfeatError(`no layer named "${name}" in the model; list them with \`cnnfeat layers\``);
+    throw unknownCutError('layer', name, model.layers.map((l) => l.name), model.name || 'the model');
   }
   const inModel = modelNodes(model);
   const nodes = nodesOf(layer).filter((_, k) => inModel.has(nodeKey(layer, k)));

@@ -12,7 +12,8 @@ import { makeDir, readJson, statOrNull, writeJsonAtomic } from '../../util/fs.js
 import { sha256OfText } from '../../util/hash.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import { classifierHead, closestNames, defaultCut, featureReason, GraphIndex, tensorLayout } from '../../formats/onnx-cut.js';
+import { unknownCutError } from '../../util/names.js';
+import { classifierHead, defaultCut, featureReason, GraphIndex, tensorLayout } from '../../formats/onnx-cut.js';
 import { declaredType, readOnnxModel, type Dim, type Layout, type OnnxImageInput, type OnnxModel } from '../../formats/onnx-model.js';
 import { bytesWithData, wrapModel, writeModelFiles, type CutTensor } from '../../formats/onnx-wrap.js';
 import type { EngineLoadOptions, FeatureExtractor, PoolMode } from '../engine.js';
@@ -182,8 +183,7 @@ function checkedCut(model: OnnxModel, requested: string[]): string[] {
   const known = new Set([model.input.name, ...index.tensorNames()]);
   for (const name of requested) {
     if (!known.has(name) && !index.initializers.has(name)) {
-      const near = closestNames(name, [...known]).map((n) => `"${n}"`).join(', ');
-      throw new CnnfeatError(`${model.file}: no tensor named "${name}"; closest: ${near} (all of them: \`cnnfeat layers ${model.file}\`)`);
+      throw unknownCutError('tensor', name, [...known], model.file);
     }
     if (!fromImage.has(name)) {
       throw new CnnfeatError(`${model.file}: tensor "${name}" does not depend on the image input "${model.input.name}" (a weight or constant); cut at a tensor computed from the image`);
