@@ -31,7 +31,7 @@ export function register(program: Command): void {
     printResult(flags, info, () =>
       [
         `cnnfeat   ${info.cnnfeat} (node ${info.node}, ${info.platform})`,
-        `engines   ${engines.map((e) => `${e.engine}${e.available ? '' : ' (not installed)'}`).join(', ')}`,
+        `engines   ${engines.map((e) => `${e.engine}${e.available ? '' : ` (${unavailable(e.engine, info.versions)})`}`).join(', ')}`,
         `auto      ${info.auto}`,
         `versions  ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`,
         `cache     ${info.cacheDir}`,
@@ -40,4 +40,9 @@ export function register(program: Command): void {
       ].join('\n'),
     );
   });
+}
+
+/** Why an engine cannot run: tfjs-node's package is installed without its install script's native library where scripts are off. */
+function unavailable(engine: string, versions: Record<string, string | null>): string {
+  return engine === 'tfjs-node' && versions['@tensorflow/tfjs-node'] ? 'no native library: npm rebuild @tensorflow/tfjs-node --ignore-scripts=false' : 'not installed';
 }
