@@ -51,7 +51,8 @@ test('escapeHtml escapes the five special characters; the page has no external r
     },
     gallery: [{ path: 'b/<x>.jpg', label: 'b', predicted: '<i>', score: 1 }],
     misclassified: 1,
-    scoreLabel: 'votes',
+    scoreLabel: 'score: probability',
+    scoreKind: 'probability',
     createdAt: 'now',
   });
   assert.ok(!html.includes('<script'), 'title escaped');
@@ -132,7 +133,7 @@ test('heatmap cells are coloured by their share of the row: white (0) to dark bl
 
 /** A report of `metrics` with nothing else in it. */
 function reportOf(metrics: Metrics): ReportData {
-  return { title: 'report', facts: [], metrics, gallery: [], misclassified: 0, scoreLabel: 'votes', createdAt: 'now' };
+  return { title: 'report', facts: [], metrics, gallery: [], misclassified: 0, scoreLabel: 'score: probability', scoreKind: 'probability', createdAt: 'now' };
 }
 
 test('galleryOrder takes the most confident mistake of every class in turn', () => {
