@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { computeMetrics, type Metrics } from '../dist/metrics/metrics.js';
 import { escapeHtml, renderReport, type ReportData } from '../dist/report/html.js';
 import { galleryOrder } from '../dist/report/report.js';
-import { json, makeTinyModel, ROOT, runCli, tempDir, writeImage, type Rgb } from './helpers.js';
+import { formatScore, type ScoreKind } from '../dist/classifiers/scores.js';
+import { json, makeTinyModel, manifestOf, ROOT, runCli, tempDir, writeImage, type Rgb } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUTPUT_DIR = path.join(ROOT, 'test-output');
@@ -51,7 +52,8 @@ test('escapeHtml escapes the five special characters; the page has no external r
     },
     gallery: [{ path: 'b/<x>.jpg', label: 'b', predicted: '<i>', score: 1 }],
     misclassified: 1,
-    scoreLabel: 'votes',
+    scoreLabel: 'score: probability',
+    scoreKind: 'probability',
     createdAt: 'now',
   });
   assert.ok(!html.includes('<script'), 'title escaped');
@@ -130,9 +132,14 @@ test('heatmap cells are coloured by their share of the row: white (0) to dark bl
   assert.deepEqual(cells, expectedHeatmap(metrics.confusionMatrix));
 });
 
+/** Inverse of escapeHtml. */
+function unescapeHtml(html: string): string {
+  return html.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+}
+
 /** A report of `metrics` with nothing else in it. */
 function reportOf(metrics: Metrics): ReportData {
-  return { title: 'report', facts: [], metrics, gallery: [], misclassified: 0, scoreLabel: 'votes', createdAt: 'now' };
+  return { title: 'report', facts: [], metrics, gallery: [], misclassified: 0, scoreLabel: 'score: probability', scoreKind: 'probability', createdAt: 'now' };
 }
 
 test('galleryOrder takes the most confident mistake of every class in turn', () => {
@@ -168,6 +175,26 @@ test('run writes report.html; headless Chromium renders the heatmap and the misc
   const ev = await runCli(['eval', path.join(out, 'model.json'), path.join(out, 'test'), '--report', evalReport, '--quiet']);
   assert.equal(ev.code, 0, ev.stderr);
   assert.match(await fsp.readFile(evalReport, 'utf8'), /<div class="gallery" id="gallery">/);
+
+  // An svc without probabilities: the gallery shows decision values and is ordered by them.
+  const svc = path.join(work, 'svc.json');
+  json(await runCli(['train', path.join(out, 'train'), '-o', svc, '--kernel', 'linear', '--json', '--quiet']));
+  const svcReport = path.join(work, 'svc-report.html');
+  const svcEval = await runCli(['eval', svc, path.join(out, 'test'), '--report', svcReport, '--quiet']);
+  assert.equal(svcEval.code, 0, svcEval.stderr);
+  const svcHtml = await fsp.readFile(svcReport, 'utf8');
+  assert.match(svcHtml, /true → predicted · score: decision value \(/);
+  const captions = [...svcHtml.matchAll(/<span class="t">([^<]*)<\/span> → <span class="p">[^<]*<\/span> · (\S+)<br><span class="f">([^<]*)<\/span>/g)].map((m) => ({ label: unescapeHtml(m[1]!), shown: m[2]!, path: unescapeHtml(m[3]!) }));
+  assert.ok(captions.length >= 2, `mistakes in the gallery: ${captions.length}`);
+  const imageRoot = (await manifestOf(path.join(out, 'test'))).imageRoot;
+  const predicted = json<{ path: string; score: number; scoreKind: ScoreKind }[]>(await runCli(['predict', svc, ...captions.map((c) => path.join(imageRoot, c.path)), '--json', '--quiet']));
+  const scored = captions.map((c, i) => ({ ...c, score: predicted[i]!.score }));
+  captions.forEach((c, i) => assert.equal(c.shown, formatScore(predicted[i]!.score, predicted[i]!.scoreKind), `${c.path}: the caption shows its decision value`));
+  assert.ok(new Set(scored.map((c) => c.score)).size > 1, 'the mistakes have different scores');
+  for (const label of new Set(scored.map((c) => c.label))) {
+    const ofClass = scored.filter((c) => c.label === label).map((c) => c.score);
+    assert.deepEqual(ofClass, [...ofClass].sort((a, b) => b - a), `${label}: most confident mistakes first`);
+  }
 
   if (!existsSync(CHROMIUM)) {
     t.skip(`no Chromium at ${CHROMIUM} (install the Debian package chromium, or set CHROMIUM_PATH)`);

@@ -46,8 +46,10 @@ for (const kernel of ['linear', 'rbf'] as const) {
     const onTest = await predictSvm(model, held.X, 30, d);
     assert.equal(accuracy(onTrain.labels, train.y), 1);
     assert.equal(accuracy(onTest.labels, held.y), 1);
-    // Without probability, a score is the fraction of the 2 duels won: separable => all 1.
-    assert.deepEqual(new Set(onTest.scores), new Set([1]));
+    // Without probability, a score is votes + a margin term in (-1/3, 1/3): separable => the
+    // winner won both of its duels, and the margins differ from sample to sample.
+    for (const s of onTest.scores) assert.ok(s > 2 - 1 / 3 && s < 2 + 1 / 3, `score ${s}`);
+    assert.ok(new Set(onTest.scores).size > 1);
   });
 }
 
@@ -140,20 +142,22 @@ test('probability mode: scores are Platt probabilities in [0, 1], at least 1/k f
   assert.ok(accuracy(labels, held.y) >= 0.8);
 });
 
-test('vote scores on overlapping classes are fractions of k-1 duels, at least 1/2 for the winner', async () => {
+test('decision scores on overlapping classes: votes + a margin term, the winner has the most votes', async () => {
   // Heavily overlapping 5-class data (deterministic: some predicted classes lose one duel).
   const { d, train, test: held } = blobs({ n: 300, nTest: 200, d: 10, k: 5, sep: 0.3, seed: 13 });
   const classes = ['a', 'b', 'c', 'd', 'e'];
   for (const kernel of ['linear', 'rbf'] as const) {
     const model = await trainSvm(train.X, 300, d, train.y, classes, { ...BASE, kernel });
-    const { labels, scores } = await predictSvm(model, held.X, 200, d);
+    const { labels, scores, classScores, scoreKind } = await predictSvm(model, held.X, 200, d);
+    assert.equal(scoreKind, 'decision');
     assert.ok(accuracy(labels, held.y) < 0.8, 'fixture really overlaps');
-    for (const s of scores) {
-      assert.ok(Number.isInteger(s * 4), `score ${s} is a multiple of 1/4`);
-      // Scores are the votes of libsvm's predicted class: a round-robin winner wins >= half.
-      assert.ok(s >= 0.5 && s <= 1, `winner's vote fraction ${s}`);
-    }
-    assert.ok(scores.some((s) => s < 1), `${kernel}: some predicted classes lose a duel`);
+    const votes = (s: number) => Math.round(s);
+    classScores.forEach((row, i) => {
+      // A round-robin winner wins at least half of its 4 duels; no class has more votes.
+      assert.ok(votes(scores[i]!) >= 2 && votes(scores[i]!) <= 4, `winner's votes ${scores[i]}`);
+      for (const s of row) assert.ok(votes(s) <= votes(scores[i]!) && Math.abs(s - votes(s)) <= 1 / 3 + 1e-12, `score ${s}`);
+    });
+    assert.ok(scores.some((s) => votes(s) < 4), `${kernel}: some predicted classes lose a duel`);
   }
 });
 
@@ -237,7 +241,7 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
   const { supportVectors, ...withoutVectors } = model;
   await assert.rejects(predictSvm({ ...withoutVectors, libsvm: 'svm_type c_svc\ngarbage\nSV\n' }, train.X, 60, d), isUsage(/lacks "nr_class"/));
   await assert.rejects(predictSvm({ ...model, supportVectors: supportVectors!.slice(8) }, train.X, 60, d), isUsage(/corrupt model/));
-  assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [], classScores: [] });
+  assert.deepEqual(await predictSvm(model, new Float32Array(0), 0, d), { labels: [], scores: [], classScores: [], scoreKind: 'decision' });
 });
 
 test('loading libsvm prints nothing and leaves no global side effects', () => {

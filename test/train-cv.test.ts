@@ -174,9 +174,10 @@ test('predict --top-k with a --probability classifier: ranked Platt probabilitie
   const clf = path.join(work, 'prob.json');
   json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--probability', '--json', '--quiet']));
   const images = path.join(work, 'images');
-  const preds = json<{ label: string; score: number; top: { label: string; score: number }[] }[]>(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
+  const preds = json<{ label: string; score: number; scoreKind: string; top: { label: string; score: number }[] }[]>(await runCli(['predict', clf, path.join(images, 'red'), '--top-k', '2', '--json', '--quiet']));
   assert.equal(preds.length, 10);
   for (const p of preds) {
+    assert.equal(p.scoreKind, 'probability');
     assert.equal(p.top.length, 2);
     assert.equal(p.top[0].label, p.label);
     assert.equal(p.top[0].score, p.score);
@@ -185,6 +186,31 @@ test('predict --top-k with a --probability classifier: ranked Platt probabilitie
   }
   const text = await runCli(['predict', clf, path.join(images, 'red', 'img000.jpg'), '--top-k', '2', '--quiet']);
   assert.match(text.stdout, /img000\.jpg\tred 0\.\d{3}\tblue 0\.\d{3}/);
+});
+
+test('predict --top-k with an svc without probabilities: ranked decision values, said so in JSON and text', async () => {
+  const clf = path.join(work, 'decision.json');
+  json(await runCli(['train', feat, '-o', clf, '--kernel', 'linear', '--json', '--quiet']));
+  const images = path.join(work, 'images');
+  type Scored = { label: string; score: number; scoreKind: string; top: { label: string; score: number }[] };
+  const preds = json<Scored[]>(await runCli(['predict', clf, images, '--top-k', '2', '--json', '--quiet']));
+  assert.ok(preds.length >= 20);
+  for (const p of preds) {
+    assert.equal(p.scoreKind, 'decision');
+    assert.deepEqual(p.top.map((c) => c.label).sort(), ['blue', 'red']);
+    assert.equal(p.top[0].label, p.label, 'the prediction ranks first');
+    assert.equal(p.top[0].score, p.score);
+    assert.ok(p.score >= 0, 'two classes: the winner has the non-negative side of the decision value');
+    assert.equal(p.top[1].score, -p.score, 'two classes: one decision value, the other class its negative');
+  }
+  assert.ok(new Set(preds.map((p) => p.score)).size > preds.length / 2, 'scores differ from image to image');
+  const text = await runCli(['predict', clf, path.join(images, 'red', 'img000.jpg'), '--top-k', '2', '--quiet']);
+  assert.match(text.stdout, /^# score: decision value \(/);
+  assert.match(text.stdout, /\n\S+img000\.jpg\tred \d+\.\d+\tblue -\d+\.\d+\n$/);
+  const probClf = path.join(work, 'prob-header.json');
+  json(await runCli(['train', feat, '-o', probClf, '--kernel', 'linear', '--probability', '--json', '--quiet']));
+  const prob = await runCli(['predict', probClf, path.join(images, 'red', 'img000.jpg'), '--quiet']);
+  assert.match(prob.stdout, /^# score: probability \(libsvm's Platt scaling\)\n/);
 });
 
 test('gates: --min-balanced-accuracy and --min-class-recall fail with exit 3 and a one-line reason', async () => {

@@ -17,6 +17,7 @@ import { DEFAULT_LINEAR_GRID, selectLinear, type LinearGrid } from './linear-sel
 import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
 import { DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
 import { SCALINGS, type Scaling } from './scaling.js';
+import { scoreKindName, type ScoreKind } from './scores.js';
 import { assertSvcFits, CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
 
 /** Classifier choices. */
@@ -412,7 +413,7 @@ export async function trainModel(X: Float32Array, n: number, d: number, labels: 
   return { model, selection, fitSeconds: (performance.now() - started) / 1000 };
 }
 
-/** Predictions of any model: labels, the predicted class's score and every class's. */
+/** Predictions of any model: labels, the predicted class's score, every class's, and what they are. */
 export type Prediction = SvmPrediction;
 
 /**
@@ -434,10 +435,24 @@ export function describeModel(model: ClassifierModel): string {
   return model.type === 'linear' ? describeLinear(model.options) : `svc (${describeSvm(model.options)})`;
 }
 
-/** What the scores of a model's predictions are, in words. */
+/** Whether a model's prediction scores are probabilities or decision values. */
+export function scoreKindOf(model: ClassifierModel): ScoreKind {
+  if (model.type === 'linear') return model.options.classifier === 'logistic' ? 'probability' : 'decision';
+  return model.options.probability ? 'probability' : 'decision';
+}
+
+/**
+ * What the scores of a model's predictions are, in words: the kind, then where it comes from,
+ * e.g. `probability (softmax)`. Higher ranks first for every kind.
+ */
 export function scoreMeaning(model: ClassifierModel): string {
-  if (model.type === 'linear') {
-    return model.options.classifier === 'logistic' ? 'softmax probability of the predicted class' : 'one-vs-rest decision value of the predicted class (not a probability)';
-  }
-  return model.options.probability ? 'Platt probability of the predicted class' : 'share of one-vs-one duels the predicted class won';
+  return `${scoreKindName(scoreKindOf(model))} (${scoreSource(model)})`;
+}
+
+function scoreSource(model: ClassifierModel): string {
+  if (model.type === 'linear') return model.options.classifier === 'logistic' ? 'softmax' : "wᵀx + b of each class's one-vs-rest linear SVM";
+  if (model.options.probability) return "libsvm's Platt scaling";
+  return model.classes.length === 2
+    ? "the SVM's, the other class gets its negative"
+    : "one-vs-one votes + a bounded sum of the class's pairwise decision values, as scikit-learn's SVC.decision_function";
 }

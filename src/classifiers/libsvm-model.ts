@@ -1,6 +1,6 @@
 /**
- * Reading libsvm's text model format, to recompute one-vs-one decision values and votes
- * (libsvm-js exposes no decision values): votes from kernel rows.
+ * Reading libsvm's text model format, to recompute one-vs-one decision values (libsvm-js
+ * exposes none) from kernel rows.
  */
 import { CnnfeatError } from '../errors.js';
 import type { Kernel } from './svm.js';
@@ -107,27 +107,19 @@ function forEachPairTerm(m: ParsedLibsvmModel, visit: (p: number, s: number, coe
   }
 }
 
-/** One-vs-one votes, indexed like libsvm's internal class order: pair (i, j) votes i if its decision is > 0. */
-function votesFromDecisions(dec: Float64Array, k: number): number[] {
-  const votes = new Array<number>(k).fill(0);
-  let p = 0;
-  for (let i = 0; i < k; i++) {
-    for (let j = i + 1; j < k; j++) votes[dec[p++] > 0 ? i : j]++;
-  }
-  return votes;
-}
-
 /**
- * One-vs-one votes of a sample from its kernel values with every support vector
- * (libsvm's svm_predict_values followed by its voting).
+ * One-vs-one decision values of a sample from its kernel values with every support vector,
+ * computed as libsvm's svm_predict_values does (same order of sums, rho subtracted last), so
+ * that their signs are exactly the duels libsvm decides.
  * @param m the parsed libsvm model
  * @param kv kernel value between the sample and each of the `totalSv` support vectors
- * @returns votes per internal class (libsvm's order, see `m.labels`)
+ * @returns k(k-1)/2 values in libsvm's pair order (i < j); > 0 means pair (i, j) votes i
  */
-export function votesFromKernelRow(m: ParsedLibsvmModel, kv: ArrayLike<number>): number[] {
-  const dec = Float64Array.from(m.rho, (r) => -r);
+export function decisionsFromKernelRow(m: ParsedLibsvmModel, kv: ArrayLike<number>): Float64Array {
+  const dec = new Float64Array(m.rho.length);
   forEachPairTerm(m, (p, s, coef) => {
     dec[p] += coef * kv[s];
   });
-  return votesFromDecisions(dec, m.labels.length);
+  for (let p = 0; p < dec.length; p++) dec[p] -= m.rho[p];
+  return dec;
 }

@@ -12,6 +12,7 @@ import { decodeFloat32, encodeFloat32 } from './precomputed.js';
 import { rowsTimesTransposed, timesTransposed } from './row-chunks.js';
 import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from './scaled-view.js';
 import { SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
+import type { ScoreKind } from './scores.js';
 import type { SvmPathTask } from './svm-path-task.js';
 import { balancedClassWeights, checkMatrix, CLASS_WEIGHTS, type ClassWeight } from './svm.js';
 
@@ -289,6 +290,8 @@ export interface LinearPrediction {
   scores: number[];
   /** Per row, per class: probabilities (logistic, softmax) or one-vs-rest decision values (linear-svm). */
   classScores: number[][];
+  /** What the scores are. */
+  scoreKind: ScoreKind;
 }
 
 /**
@@ -307,7 +310,8 @@ function checkLinearModel(model: LinearModel): Float32Array {
 /**
  * Predicts with a linear model (possibly after a JSON round-trip): per chunk of rows, one
  * product with the weights (the scaling folded into them), then argmax; logistic scores are
- * softmax probabilities.
+ * softmax probabilities, linear-svm scores the one-vs-rest decision values wᵀx + b (for two
+ * classes one classifier: +f for the second class, −f for the first).
  * @throws CnnfeatError (exit 2) on a corrupt model or a dimension mismatch
  */
 export async function predictLinear(model: LinearModel, X: Float32Array, n: number, d: number): Promise<LinearPrediction> {
@@ -315,8 +319,8 @@ export async function predictLinear(model: LinearModel, X: Float32Array, n: numb
   checkMatrix(X, n, d, 'prediction');
   if (d !== model.dim) throw new CnnfeatError(`prediction: features have ${d} dimensions but the classifier was trained on ${model.dim}`);
   const K = model.classes.length;
-  const out: LinearPrediction = { labels: [], scores: [], classScores: [] };
   const probabilities = model.options.classifier === 'logistic';
+  const out: LinearPrediction = { labels: [], scores: [], classScores: [], scoreKind: probabilities ? 'probability' : 'decision' };
   for (let start = 0; start < n; start += PREDICT_CHUNK_ROWS) {
     const rows = Math.min(PREDICT_CHUNK_ROWS, n - start);
     const view = viewFromParams(X.subarray(start * d, (start + rows) * d), rows, d, model.scaling);

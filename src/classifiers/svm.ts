@@ -8,9 +8,11 @@
 import { CnnfeatError } from '../errors.js';
 import { kernelMatrix } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
-import { parseLibsvmModel, votesFromKernelRow, type ParsedLibsvmModel } from './libsvm-model.js';
+import { decisionsFromKernelRow, parseLibsvmModel, type ParsedLibsvmModel } from './libsvm-model.js';
+import { binaryScores, ovrScores } from './ovo-scores.js';
 import { compactPrecomputedModel, decodeFloat32, encodeFloat32, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
+import type { ScoreKind } from './scores.js';
 
 export type { Scaling, ScalingParams } from './scaling.js';
 
@@ -80,17 +82,16 @@ export interface SvmModel {
 export interface SvmPrediction {
   /** Predicted class indices into `model.classes`. */
   labels: number[];
-  /**
-   * Confidence in [0, 1] of each predicted label: libsvm's (Platt) probability of the
-   * predicted class when the model was trained with `probability`, otherwise the fraction
-   * of the k-1 one-vs-one duels the predicted class won (always 1 for two classes).
-   */
+  /** Score of each predicted label: its entry in `classScores`, the highest of them. */
   scores: number[];
   /**
-   * Per sample, a score for every class of `model.classes`: Platt probabilities with a
-   * `probability` model, otherwise the fraction of its k-1 duels each class won.
+   * Per sample, a score for every class of `model.classes`: libsvm's Platt probabilities with
+   * a `probability` model, otherwise decision scores (see ovo-scores.ts); classes
+   * without training samples score 0 (probability) or -1 (below any reachable decision score).
    */
   classScores: number[][];
+  /** What the scores are. */
+  scoreKind: ScoreKind;
 }
 
 // ---------------------------------------------------------------------------
@@ -405,9 +406,12 @@ function toClassIndex(label: number, nClasses: number): number {
   return label;
 }
 
+/** A chunk's predictions with its per-class scores (see {@link SvmPrediction}). */
+type ScoredChunk = Omit<SvmPrediction, 'scoreKind'>;
+
 /** Labels and per-class Platt probabilities (libsvm's `svm-predict -b 1`). */
-function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number, m: number, nClasses: number): SvmPrediction {
-  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
+function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number, m: number, nClasses: number): ScoredChunk {
+  const out: ScoredChunk = { labels: [], scores: [], classScores: [] };
   forEachKernelRow(Kq, n, m, (row) => {
     const { prediction, estimates } = svm.predictOneProbability(row);
     const label = toClassIndex(prediction, nClasses);
@@ -420,18 +424,26 @@ function predictWithProbability(svm: LibsvmInstance, Kq: Float64Array, n: number
   return out;
 }
 
-/** Labels from libsvm's predict and, per class, the fraction of its one-vs-one duels won. */
-function predictWithVotes(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Float64Array, n: number, nClasses: number): SvmPrediction {
-  const m = parsed.totalSv;
+/** Score of classes the model has no samples of: below every reachable decision score. */
+const ABSENT_CLASS_SCORE = -1;
+
+/**
+ * Labels from libsvm's predict and per-class decision scores from the pairwise decision values:
+ * the one decision value of two classes, otherwise the one-vs-rest aggregate (also for two
+ * classes beside classes absent from the model, as it is bounded below and they can rank last).
+ */
+function predictWithDecisions(svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Float64Array, n: number, nClasses: number): ScoredChunk {
   const k = parsed.labels.length;
-  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
-  forEachKernelRow(Kq, n, m, (row, kv) => {
+  const classOf = parsed.labels.map((l) => toClassIndex(l, nClasses));
+  const out: ScoredChunk = { labels: [], scores: [], classScores: [] };
+  forEachKernelRow(Kq, n, parsed.totalSv, (row, kv) => {
     const label = toClassIndex(svm.predictOne(row), nClasses);
-    const votes = votesFromKernelRow(parsed, kv);
-    const perClass = new Array<number>(nClasses).fill(0);
-    votes.forEach((v, c) => (perClass[toClassIndex(parsed.labels[c], nClasses)] = k > 1 ? v / (k - 1) : 1));
+    const dec = decisionsFromKernelRow(parsed, kv);
+    const internal = k === 2 && nClasses === 2 ? binaryScores(dec[0]!) : ovrScores(dec, k, classOf.indexOf(label));
+    const perClass = new Array<number>(nClasses).fill(ABSENT_CLASS_SCORE);
+    internal.forEach((s, c) => (perClass[classOf[c]!] = s));
     out.labels.push(label);
-    out.scores.push(perClass[label]);
+    out.scores.push(perClass[label]!);
     out.classScores.push(perClass);
   });
   return out;
@@ -457,52 +469,84 @@ function precomputedForm(model: SvmModel, d: number): { parsed: ParsedLibsvmMode
 }
 
 /**
- * Predicts classes for a dense feature matrix with a model from {@link trainSvm}
- * (possibly after a JSON round-trip). The stored scaling is re-applied, the kernel values
- * between the samples and the support vectors are computed as one matrix product, and
- * libsvm predicts from them in precomputed-kernel mode (same decisions as its own kernel).
- *
- * Scores: with a `probability` model, labels are libsvm's probability predictions
- * (the class of highest Platt probability, as `svm-predict -b 1`) and the score is that
- * probability; otherwise labels are libsvm's one-vs-one vote winners (as scikit-learn's
- * `SVC.predict`) and the score is the fraction of the k-1 duels the winner won
- * (always 1 with two classes). `classScores` holds the same score for every class.
- *
- * @param model a trained model
- * @param X row-major `n` x `d` feature matrix
- * @param n number of samples
- * @param d number of features; must match the training dimension
- * @returns class indices into `model.classes` and scores in [0, 1]
- * @throws CnnfeatError (exit 2) on an invalid model, a dimension mismatch or non-finite values
+ * Checks a model and its input, re-applies the stored scaling and calls `fn` for each chunk of
+ * rows with the kernel values between its samples and the support vectors (one matrix product).
  */
-export async function predictSvm(model: SvmModel, X: Float32Array, n: number, d: number): Promise<SvmPrediction> {
+async function forEachKernelChunk(
+  model: SvmModel,
+  X: Float32Array,
+  n: number,
+  d: number,
+  fn: (svm: LibsvmInstance, parsed: ParsedLibsvmModel, Kq: Float64Array, rows: number) => void,
+): Promise<void> {
   checkModel(model);
   checkMatrix(X, n, d, 'SVM prediction');
   const expected = modelDim(model);
   if (d !== expected) {
     throw new CnnfeatError(`SVM prediction: features have ${d} dimensions but the model was trained on ${expected}`);
   }
-  if (n === 0) return { labels: [], scores: [], classScores: [] };
+  if (n === 0) return;
   const Xs = applyScaling(model.scaling, X, n, d);
   const { parsed, precomputedText } = precomputedForm(model, d);
   const svm = loadLibsvmModel(await loadLibsvm(), precomputedText);
-  const out: SvmPrediction = { labels: [], scores: [], classScores: [] };
   try {
     for (let start = 0; start < n; start += PREDICT_CHUNK_ROWS) {
       const rows = Math.min(PREDICT_CHUNK_ROWS, n - start);
       const chunk = Xs.subarray(start * d, (start + rows) * d);
-      const Kq = await kernelMatrix(parsed.kernel, parsed.gamma, chunk, rows, parsed.sv, parsed.totalSv, d);
-      const part = model.options.probability
-        ? predictWithProbability(svm, Kq, rows, parsed.totalSv, model.classes.length)
-        : predictWithVotes(svm, parsed, Kq, rows, model.classes.length);
-      out.labels.push(...part.labels);
-      out.scores.push(...part.scores);
-      out.classScores.push(...part.classScores);
+      fn(svm, parsed, await kernelMatrix(parsed.kernel, parsed.gamma, chunk, rows, parsed.sv, parsed.totalSv, d), rows);
     }
-    return out;
   } finally {
     svm.free();
   }
+}
+
+/**
+ * Predicts classes for a dense feature matrix with a model from {@link trainSvm}
+ * (possibly after a JSON round-trip). The stored scaling is re-applied, the kernel values
+ * between the samples and the support vectors are computed as one matrix product, and
+ * libsvm predicts from them in precomputed-kernel mode (same decisions as its own kernel).
+ *
+ * With a `probability` model, labels are libsvm's probability predictions (the class of
+ * highest Platt probability, as `svm-predict -b 1`) and the scores those probabilities;
+ * otherwise labels are libsvm's one-vs-one vote winners (as scikit-learn's `SVC.predict`) and
+ * the scores decision values (as scikit-learn's `SVC.decision_function`: the pair's decision
+ * value for two classes, votes plus a bounded sum of margins for more), the predicted class
+ * always the highest.
+ *
+ * @param model a trained model
+ * @param X row-major `n` x `d` feature matrix
+ * @param n number of samples
+ * @param d number of features; must match the training dimension
+ * @returns class indices into `model.classes`, each class's score and which kind they are
+ * @throws CnnfeatError (exit 2) on an invalid model, a dimension mismatch or non-finite values
+ */
+export async function predictSvm(model: SvmModel, X: Float32Array, n: number, d: number): Promise<SvmPrediction> {
+  const probability = model?.options?.probability === true;
+  const out: SvmPrediction = { labels: [], scores: [], classScores: [], scoreKind: probability ? 'probability' : 'decision' };
+  await forEachKernelChunk(model, X, n, d, (svm, parsed, Kq, rows) => {
+    const part = probability
+      ? predictWithProbability(svm, Kq, rows, parsed.totalSv, model.classes.length)
+      : predictWithDecisions(svm, parsed, Kq, rows, model.classes.length);
+    out.labels.push(...part.labels);
+    out.scores.push(...part.scores);
+    out.classScores.push(...part.classScores);
+  });
+  return out;
+}
+
+/**
+ * The one-vs-one decision values of each sample (libsvm's `svm_predict_values`, which
+ * libsvm-js does not expose), whether or not the model has probabilities.
+ * @returns per sample, k(k-1)/2 values for the pairs (i, j), i < j, of the classes the model
+ *   has samples of in ascending class order; > 0 means the pair votes i
+ * @throws CnnfeatError (exit 2) as {@link predictSvm}
+ */
+export async function svcDecisionValues(model: SvmModel, X: Float32Array, n: number, d: number): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  await forEachKernelChunk(model, X, n, d, (_svm, parsed, Kq, rows) => {
+    forEachKernelRow(Kq, rows, parsed.totalSv, (_row, kv) => out.push(decisionsFromKernelRow(parsed, kv)));
+  });
+  return out;
 }
 
 /** Samples whose kernel rows are computed at once in prediction (bounds memory: rows × total_sv doubles). */

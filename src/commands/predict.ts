@@ -22,14 +22,16 @@ export function register(program: Command): void {
     .argument('<model.json>', 'classifier written by `cnnfeat train`')
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
     .option('-m, --model <id|file>', 'the network (card id, model.json or .onnx file), if it moved since training (default: where it was)')
-    .option('--top-k <k>', 'also list the k best classes of each image with their scores (probabilities with a --probability classifier)');
+    .option('--top-k <k>', 'list the k best classes of each image, ranked by score (probabilities or decision values, as the classifier gives)');
   addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
-    const [{ loadClassifier }, { collectImages }, { predictImages }] = await Promise.all([
+    const [{ loadClassifier }, { collectImages }, { predictImages }, { scoreMeaning, scoreKindOf }, { formatScore }] = await Promise.all([
       import('../classifiers/model-file.js'),
       import('../dataset/scan.js'),
       import('../pipeline/predict.js'),
+      import('../classifiers/classifier.js'),
+      import('../classifiers/scores.js'),
     ]);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
@@ -42,14 +44,16 @@ export function register(program: Command): void {
       logger,
       topK,
     });
+    const kind = scoreKindOf(classifier.model);
     printResult(flags, predictions, () =>
-      predictions
-        .map((p) => {
+      [
+        `# score: ${scoreMeaning(classifier.model)}`,
+        ...predictions.map((p) => {
           if ('error' in p) return `${p.path}\tERROR\t${p.error}`;
-          const ranked = p.top ? p.top.map((c) => `${c.label} ${c.score.toFixed(3)}`) : [`${p.label}\t${p.score.toFixed(3)}`];
+          const ranked = p.top ? p.top.map((c) => `${c.label} ${formatScore(c.score, kind)}`) : [`${p.label}\t${formatScore(p.score, kind)}`];
           return `${p.path}\t${ranked.join('\t')}`;
-        })
-        .join('\n'),
+        }),
+      ].join('\n'),
     );
     const failed = predictions.filter((p) => 'error' in p).length;
     if (failed > 0) throw new CnnfeatError(`${failed} of ${predictions.length} image(s) could not be decoded (listed above)`);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { exists } from '../util/fs.js';
 import { predictModel } from '../classifiers/classifier.js';
+import type { ScoreKind } from '../classifiers/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
@@ -9,12 +10,15 @@ import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
 
-/** The prediction for one image, or why it has none. */
+/**
+ * The prediction for one image, or why it has none. `score` is the predicted class's, the
+ * highest; `scoreKind` says whether scores are probabilities or decision values.
+ */
 export type ImagePrediction =
-  | { path: string; label: string; score: number; top?: ClassScore[] }
+  | { path: string; label: string; score: number; scoreKind: ScoreKind; top?: ClassScore[] }
   | { path: string; error: string };
 
-/** A class and its score (Platt probability, or share of one-vs-one duels won). */
+/** A class and its score (probability or decision value, as the prediction's `scoreKind`). */
 export interface ClassScore {
   label: string;
   score: number;
@@ -32,12 +36,17 @@ export interface PredictOptions {
   topK?: number;
 }
 
-/** The `k` highest-scoring classes, ties in class order. */
-export function topClasses(classScores: number[], classes: string[], k: number): ClassScore[] {
+/**
+ * The `k` highest-scoring classes; among equal scores the predicted class first (the
+ * classifier's own tie rule chose it), then class order.
+ * @param predicted index of the predicted class
+ */
+export function topClasses(classScores: number[], classes: string[], k: number, predicted: number): ClassScore[] {
   return classScores
-    .map((score, i) => ({ label: classes[i]!, score }))
-    .sort((a, b) => b.score - a.score)
-    .slice(0, k);
+    .map((score, i) => ({ label: classes[i]!, score, i }))
+    .sort((a, b) => b.score - a.score || Number(b.i === predicted) - Number(a.i === predicted) || a.i - b.i)
+    .slice(0, k)
+    .map(({ label, score }) => ({ label, score }));
 }
 
 /**
@@ -56,11 +65,11 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
   });
-  const { labels, scores, classScores } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
+  const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
   decodedIndex.forEach((index, i) => {
-    const top = opts.topK ? { top: topClasses(classScores[i]!, classifier.classes, opts.topK) } : {};
-    results[index] = { path: files[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]!, ...top };
+    const top = opts.topK ? { top: topClasses(classScores[i]!, classifier.classes, opts.topK, labels[i]!) } : {};
+    results[index] = { path: files[index]!, label: classifier.classes[labels[i]!]!, score: scores[i]!, scoreKind, ...top };
   });
   return results;
 }

@@ -5,6 +5,7 @@
  */
 import { describeValidation, pointColumns, rankedResults, type ModelSelection } from '../classifiers/model-selection.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { formatScore, type ScoreKind } from '../classifiers/scores.js';
 
 /** One misclassified test image in the gallery. */
 export interface GalleryItem {
@@ -12,6 +13,7 @@ export interface GalleryItem {
   path: string;
   label: string;
   predicted: string;
+  /** The classifier's score of the predicted class (see {@link ReportData.scoreLabel}). */
   score: number;
   /** `data:image/jpeg;base64,…`, or undefined when the image could not be read any more. */
   thumbnail?: string;
@@ -27,8 +29,10 @@ export interface ReportData {
   gallery: GalleryItem[];
   /** Total number of misclassified images (the gallery may show fewer). */
   misclassified: number;
-  /** What the gallery's `score` means (probability or vote share). */
+  /** What the gallery's `score` means, shown above it (e.g. `score: probability (softmax)`). */
   scoreLabel: string;
+  /** Whether scores are probabilities or decision values (how they are printed). */
+  scoreKind: ScoreKind;
   createdAt: string;
 }
 
@@ -136,7 +140,7 @@ function galleryHtml(data: ReportData): string {
       const img = g.thumbnail
         ? `<img src="${g.thumbnail}" alt="${escapeHtml(g.path)}">`
         : '<div class="missing">image not found</div>';
-      return `<figure>${img}<figcaption><span class="t">${escapeHtml(g.label)}</span> → <span class="p">${escapeHtml(g.predicted)}</span> · ${g.score.toFixed(2)}<br><span class="f">${escapeHtml(g.path)}</span></figcaption></figure>`;
+      return `<figure>${img}<figcaption><span class="t">${escapeHtml(g.label)}</span> → <span class="p">${escapeHtml(g.predicted)}</span> · ${formatScore(g.score, data.scoreKind)}<br><span class="f">${escapeHtml(g.path)}</span></figcaption></figure>`;
     })
     .join('\n');
   return `<p class="note">${note} true → predicted · ${escapeHtml(data.scoreLabel)}</p>

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ClassifierFile } from '../classifiers/model-file.js';
-import { describeModel, scoreMeaning } from '../classifiers/classifier.js';
+import { describeModel, scoreKindOf, scoreMeaning } from '../classifiers/classifier.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Evaluation } from '../metrics/metrics.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -83,7 +83,8 @@ export async function buildReport(classifier: ClassifierFile, set: FeatureSet, e
     selection: classifier.selection,
     gallery,
     misclassified: wrong.length,
-    scoreLabel: `score: ${scoreMeaning(classifier.model)}`,
+    scoreLabel: `score: ${scoreMeaning(classifier.model)}, higher is more confident`,
+    scoreKind: scoreKindOf(classifier.model),
     createdAt: new Date().toISOString(),
   };
 }
