@@ -11,7 +11,7 @@ export interface LauncherWatch {
   env?: NodeJS.ProcessEnv;
   /** The current parent process id (re-read at each check). */
   ppid?: () => number;
-  /** Milliseconds between checks (default 1000). */
+  /** Milliseconds between checks (default 100: a getppid call, next to nothing). */
   intervalMs?: number;
 }
 
@@ -22,7 +22,7 @@ export interface LauncherWatch {
  * left running by its parent (`nohup cnnfeat … &`) carries on. Returns the function that stops
  * watching.
  */
-export function watchNpmLauncher(onGone: (parent: number) => void, { env = process.env, ppid = () => process.ppid, intervalMs = 1000 }: LauncherWatch = {}): () => void {
+export function watchNpmLauncher(onGone: (parent: number) => void, { env = process.env, ppid = () => process.ppid, intervalMs = 100 }: LauncherWatch = {}): () => void {
   if (!startedByNpm(env)) return () => {};
   const parent = ppid();
   const timer = setInterval(() => {
