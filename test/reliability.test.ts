@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import type { LockHolder } from '../dist/util/lock.js';
-import { CLI, fileTempDir, json, makeTinyModel, readJson, runCli, startCli, writeImage, type ExtractJson } from './helpers.js';
+import { CLI, ROOT, fileTempDir, json, lastLine, makeTinyModel, readJson, runCli, startCli, writeImage, type ExtractJson } from './helpers.js';
 
 let work: string;
 let model: string;
@@ -170,4 +170,154 @@ test('a write error (file-size limit standing in for a full disk): one clear lin
   const resumed = await runCli([...args(out, wide), '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   await assertSameFiles(out, reference, 'after a write error and --resume');
+});
+
+/** Whether process `pid` runs (a zombie, dead but not yet reaped by its new parent, does not). */
+async function running(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat === null ? os.platform() !== 'linux' : stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** The cnnfeat process holding `out`'s lock, once it has checkpointed two rows there. */
+async function holderOf(out: string, alive: () => boolean): Promise<number> {
+  for (;;) {
+    assert.ok(alive(), 'the command ended before it could be signalled');
+    const holder = await read<LockHolder>(path.join(out, '.cnnfeat-lock'));
+    if (holder && ((await progressOf(out))?.rows ?? 0) >= 2) return holder.pid;
+    await sleep(2);
+  }
+}
+
+/**
+ * Freezes process `pid` (SIGSTOP) once it has checkpointed some rows in `out` and is not done,
+ * calls `signal` meanwhile (the signal is delivered when it continues), then lets it go on.
+ */
+async function signalMidRun(out: string, pid: number, total: number, signal: () => void): Promise<void> {
+  for (;;) {
+    process.kill(pid, 'SIGSTOP');
+    const rows = (await progressOf(out))?.rows ?? 0;
+    if (rows >= 2) {
+      assert.ok(rows < total && !(await present(path.join(out, 'manifest.json'))), 'reached the end before the signal');
+      signal();
+      process.kill(pid, 'SIGCONT');
+      return;
+    }
+    process.kill(pid, 'SIGCONT');
+    await sleep(1);
+  }
+}
+
+/** A child's exit code (or signal) and everything it and its descendants wrote on stderr. */
+function outcome(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  // 'close' waits until every process holding the stderr pipe (an orphaned grandchild too) ended.
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+}
+
+/** The environment without npm's variables (`npm test` sets them for the processes it starts). */
+function withoutNpm(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('npm_')));
+}
+
+/** The images of the sharded examples: 8 shards of 30. */
+async function shardImages(): Promise<string> {
+  const dir = path.join(work, 'data', 'images');
+  if (await present(dir)) return dir;
+  for (let i = 0; i < 240; i++) {
+    await writeImage(path.join(dir, i % 2 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`), { width: 24, height: 24, rgb: [i, 200 - i / 2, 40], seed: 500 + i, format: 'png' });
+  }
+  return dir;
+}
+
+test("SIGTERM to the container's entrypoint running the Kubernetes example's args, and to the SLURM example script: exit 143, no process left, --resume equals an uninterrupted run", async () => {
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(await fsp.readFile(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  assert.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');
+  const [exe, ...entryArgs] = (JSON.parse(entrypoint) as string[]).map((a) => a.replace(/^\/app\//, `${ROOT}/`));
+  assert.equal(exe, 'node', 'the entrypoint starts node itself (no shell, no npx)');
+  const k8s = await fsp.readFile(path.join(ROOT, 'examples', 'kubernetes-indexed-job.yaml'), 'utf8');
+  const podArgs = JSON.parse(/^ {10}args: (\[.*\])$/m.exec(k8s)?.[1] ?? 'null') as string[] | null;
+  assert.ok(podArgs, 'the extract container of the Kubernetes example gives its args as one flow sequence');
+  await shardImages();
+  const tiny = ['--model', model, '--preprocess', 'none', '--batch-size', '2', '--quiet'];
+  // What the kubelet runs for the pod of index 3: $(SHARD) expanded, the volume at /data.
+  const pod = (features: string) => [...entryArgs, ...podArgs.map((a) => a.replace('$(SHARD)', '3').replace('/data/features/', `${features}/`).replace(/^\/data\//, `${work}/data/`)), ...tiny];
+  const env = { ...process.env, NO_COLOR: '1', JOB_COMPLETION_INDEX: '3' };
+  const reference = path.join(work, 'data', 'reference');
+  const uninterrupted = await outcome(spawn(process.execPath, pod(reference), { env }));
+  assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+
+  const features = path.join(work, 'data', 'features');
+  const out = path.join(features, 'shard-3');
+  const container = spawn(process.execPath, pod(features), { env });
+  const stopped = outcome(container);
+  await signalMidRun(out, await holderOf(out, () => container.exitCode === null), 30, () => container.kill('SIGTERM'));
+  const { code, stderr } = await stopped;
+  assert.equal(code, 143, stderr);
+  assert.match(stderr, /warning: SIGTERM: stopping after the current batch/);
+  assert.ok(!(await running(container.pid!)) && !(await present(path.join(out, '.cnnfeat-lock'))), 'no process left, lock released');
+  const resumed = await outcome(spawn(process.execPath, pod(features), { env }));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await assertSameFiles(out, path.join(reference, 'shard-3'), 'after SIGTERM to the container and --resume');
+
+  // SLURM signals the batch script's process; the script execs node, so that is cnnfeat.
+  const slurmOut = path.join(work, 'data', 'slurm');
+  const slurmEnv = { ...env, SLURM_ARRAY_TASK_ID: '3', IMAGES: path.join(work, 'data', 'images'), OUT: slurmOut, CNNFEAT: CLI, CNNFEAT_ARGS: tiny.join(' ') };
+  const script = path.join(ROOT, 'examples', 'slurm-array.sh');
+  const task = spawn('bash', [script], { env: slurmEnv });
+  const ended = outcome(task);
+  const shard = path.join(slurmOut, 'shard-3');
+  await signalMidRun(shard, await holderOf(shard, () => task.exitCode === null), 30, () => task.kill('SIGTERM'));
+  const slurm = await ended;
+  assert.equal(slurm.code, 143, slurm.stderr);
+  assert.ok(!(await running(task.pid!)) && !(await present(path.join(shard, '.cnnfeat-lock'))), 'no process left, lock released');
+  const requeued = await outcome(spawn('bash', [script], { env: slurmEnv }));
+  assert.equal(requeued.code, 0, requeued.stderr);
+  await assertSameFiles(shard, path.join(reference, 'shard-3'), 'after SIGTERM to the SLURM task and --resume');
+});
+
+test('started by npm (`sh -c` as npx runs it): when npm\'s shell is killed cnnfeat stops at a checkpoint as for SIGTERM; orphaned otherwise (nohup … &), it finishes', async (t) => {
+  // npm 11 (@npmcli/run-script) runs `sh -c "'cnnfeat' <args>"` with the package's bin folder on
+  // PATH, and passes SIGINT/SIGTERM on to that shell only; dash forks cnnfeat and dies of the SIGTERM.
+  const bin = path.join(work, 'npx-bin');
+  await fsp.mkdir(bin, { recursive: true });
+  await fsp.symlink(CLI, path.join(bin, 'cnnfeat')).catch(() => {});
+  const quoted = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const PATH = [bin, path.dirname(process.execPath), process.env.PATH].join(path.delimiter);
+  const npmEnv = { ...withoutNpm(process.env), PATH, NO_COLOR: '1', npm_lifecycle_event: 'npx', npm_command: 'exec' };
+
+  // 240 images one by one: cnnfeat is still running when it notices (it checks every 100 ms).
+  const images = await shardImages();
+  const npxArgs = (out: string) => ['extract', images, '-o', out, '--batch-size', '1', '--model', model, '--preprocess', 'none', '--quiet'];
+  const reference = path.join(work, 'npx-reference');
+  assert.equal((await runCli(npxArgs(reference))).code, 0);
+  const out = path.join(work, 'under-npx');
+  const shell = spawn('sh', ['-c', ['cnnfeat', ...npxArgs(out)].map(quoted).join(' ')], { env: npmEnv });
+  const ended = outcome(shell);
+  const pid = await holderOf(out, () => shell.exitCode === null && shell.signalCode === null);
+  if (pid === shell.pid) t.diagnostic('this sh execs its last command: the SIGTERM reaches cnnfeat directly');
+  // Not while cnnfeat is stopped: a stopped process whose process group loses its last outside
+  // parent gets SIGHUP from the kernel (an orphaned process group).
+  await signalMidRun(out, pid, 240, () => {});
+  shell.kill('SIGTERM');
+  const { stderr } = await ended;
+  assert.match(stderr, /warning: (the npm process that started cnnfeat has ended|SIGTERM)\b.*: stopping after the current batch/);
+  assert.match(lastLine(stderr), /^cnnfeat: interrupted; \d+ rows are saved in .*under-npx, resume \(--resume\) to continue$/);
+  assert.ok(!(await running(pid)) && !(await present(path.join(out, '.cnnfeat-lock'))), 'no process left, lock released');
+  const resumed = await runCli([...npxArgs(out), '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await assertSameFiles(out, reference, 'after npm\'s shell was killed and --resume');
+
+  // Not started by npm: a process left running by its parent on purpose carries on to the end.
+  const detached = path.join(work, 'nohup');
+  const left = spawn('sh', ['-c', `${['cnnfeat', ...args(detached)].map(quoted).join(' ')} &`], { env: { ...withoutNpm(process.env), PATH, NO_COLOR: '1' } });
+  const { stderr: leftErr } = await outcome(left);
+  assert.equal(leftErr, '');
+  await assertSameFiles(detached, path.join(work, 'ref'), 'when orphaned without npm');
+  assert.ok(await present(path.join(detached, 'manifest.json')));
 });

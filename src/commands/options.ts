@@ -6,6 +6,7 @@ import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engi
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { positiveInt } from '../util/validate.js';
+import { watchNpmLauncher } from '../util/launcher.js';
 import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 
 /** Raw values of the shared extract options as commander parses them. */
@@ -117,13 +118,22 @@ export interface Interrupts {
   release(): void;
 }
 
+/** What is said when npm, which started cnnfeat, ended (see `watchNpmLauncher`). */
+const LAUNCHER_GONE = 'the npm process that started cnnfeat has ended (npm passes no SIGTERM on)';
+
 /**
  * Installs SIGINT/SIGTERM handlers for an extraction: the first signal asks it to stop at the
  * next checkpoint, a second one exits at once (the output stays resumable from the last
- * checkpoint either way).
+ * checkpoint either way). The end of the npm process that started cnnfeat counts as a SIGTERM.
  */
 export function handleInterrupts(logger: Logger): Interrupts {
   const controller = new AbortController();
+  // Never the "second signal": a SIGTERM sent to every process of a job also ends npm.
+  const unwatch = watchNpmLauncher(() => {
+    if (controller.signal.aborted) return;
+    logger.warn(`${LAUNCHER_GONE}: stopping after the current batch, as for SIGTERM`);
+    controller.abort(ExitCode.terminated);
+  });
   const onSignal = (sig: NodeJS.Signals) => {
     const code = sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
     if (controller.signal.aborted) {
@@ -137,6 +147,7 @@ export function handleInterrupts(logger: Logger): Interrupts {
   return {
     signal: controller.signal,
     release() {
+      unwatch();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     },
   };
@@ -156,22 +167,25 @@ export interface SignalExit {
  * While training: SIGINT/SIGTERM exit at once with 130/143 (a fit holds nothing worth
  * finishing), saying `what` (that no classifier was written); during {@link SignalExit.finishing}
  * (the atomic write of the classifier file) the exit waits until the write is done or undone,
- * and then says which.
+ * and then says which. The end of the npm process that started cnnfeat counts as a SIGTERM.
  */
 export function exitOnSignal(logger: Logger, what = 'no classifier file was written'): SignalExit {
   let busy = false;
-  let pending: NodeJS.Signals | undefined;
-  const stop = (sig: NodeJS.Signals): never => {
+  let pending: { reason: string; code: number } | undefined;
+  const stop = ({ reason, code }: { reason: string; code: number }): never => {
     if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
-    logger.warn(`${sig}: stopped; ${what}`);
-    process.exit(sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted);
+    logger.warn(`${reason}: stopped; ${what}`);
+    process.exit(code);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (busy) pending ??= sig;
-    else stop(sig);
+  const onStop = (why: { reason: string; code: number }) => {
+    if (busy) pending ??= why;
+    else stop(why);
   };
+  const onSignal = (sig: NodeJS.Signals) => onStop({ reason: sig, code: sig === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted });
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const unwatch = watchNpmLauncher(() => onStop({ reason: LAUNCHER_GONE, code: ExitCode.terminated }));
   const release = () => {
+    unwatch();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   };
   return {

@@ -95,16 +95,10 @@ function refuseUnknownPins(url: string, pins: Record<string, FilePin>, modelFile
   if (unknown.length > 0) throw new CnnfeatError(`${url}: the model card pins ${unknown.join(', ')}, which ${why}; the card is wrong`, ExitCode.model);
 }
 
-/** The progress bar's rate: kB/s of `bytes` received since `startedAt` (Date.now()). */
-function kbPerSecond(bytes: number, startedAt: number): number {
-  return bytes / 1024 / Math.max(0.001, (Date.now() - startedAt) / 1000);
-}
-
 /** One download with a progress bar in kB once the server announces the size. */
 async function downloadWithProgress(url: string, dest: string, pin: FilePin | undefined, settings: HttpSettings, logger: Logger, name: string) {
   let progress: Progress | null = null;
   let received = 0;
-  const started = Date.now();
   try {
     return await downloadFile(url, dest, {
       pin,
@@ -112,7 +106,7 @@ async function downloadWithProgress(url: string, dest: string, pin: FilePin | un
       onBytes(delta, declared) {
         received += delta;
         progress ??= declared === null ? null : logger.progress(Math.ceil(declared / 1024), `Downloading ${name} (kB)`, 'kB');
-        progress?.update(Math.ceil(received / 1024), { rate: kbPerSecond(received, started) });
+        progress?.update(Math.ceil(received / 1024));
       },
     });
   } finally {
@@ -137,7 +131,6 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
   const declared = declaredWeightBytes(json);
   const progress =
     declared === null ? silentLogger.progress(0, '') : logger.progress(Math.ceil(declared / 1024), `Downloading ${shardPaths.length} weight files (kB)`, 'kB');
-  const started = Date.now();
   let received = 0;
   try {
     for (const shard of shardPaths) {
@@ -146,7 +139,7 @@ async function downloadInto(staging: string, { id, url }: HttpModelRequest, pins
         settings,
         onBytes(delta) {
           received += delta;
-          progress.update(Math.ceil(received / 1024), { rate: kbPerSecond(received, started) });
+          progress.update(Math.ceil(received / 1024));
         },
       });
       hashes.set(shard, got.sha256);

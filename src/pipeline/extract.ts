@@ -194,7 +194,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const startRow = writer.rows;
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
-  const progress = logger.progress(total, 'extract');
+  const progress = logger.progress(total, 'extract', 'img', writer.next);
   const clock = new StageClock(extractor, batchSize);
   const buffers: Float32Array[] = [];
   const nextBatch = (start: number) => {
@@ -221,7 +221,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const commit = async (done: SubmittedBatch) => {
     const features = await clock.time('waitEngine', () => done.features);
     await clock.time('write', () => writer.commit(features, done.files, done.skipped, done.end, secondsBefore + elapsed()));
-    progress.update(done.end, { rate: (writer.rows - startRow) / Math.max(elapsed(), 1e-9) });
+    progress.update(done.end);
   };
   throwIfInterrupted(opts.signal, writer);
   let decoding = nextBatch(writer.next);

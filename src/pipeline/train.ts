@@ -62,27 +62,16 @@ export function describeTraining(plan: TrainingPlan, options: TrainOptions, rows
   return `Choosing among ${svc + lin} settings (${kinds}) by ${how} (${options.scoring ?? 'balanced_accuracy'}) on ${rows} training rows, then refitting…`;
 }
 
-/** Seconds between two progress lines when stderr is not a terminal. */
-const LOG_EVERY_MS = 15000;
-
-/** "1m05s" */
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
 /** Words of each training phase in progress output. */
 const PHASES = { svc: 'svc selection', linear: 'linear selection', fit: 'final fit' } as const;
 
 /**
- * {@link trainClassifier} with a log line, warnings, and progress on stderr: a bar per phase on
- * a terminal, otherwise a line every 15 s (phase, what runs, fits done, ETA).
+ * {@link trainClassifier} with a log line, warnings, and progress on stderr per phase (a bar on a
+ * terminal, else a line now and then naming what runs: fold, classifier, C, iteration).
  */
 export async function trainWithLogger(set: FeatureSet, options: TrainOptions, logger: Logger): Promise<ClassifierFile> {
   let bar: Progress | undefined;
   let phase = '';
-  let started = 0;
-  let lastLine = 0;
   try {
     return await trainClassifier(set, options, {
       onStart: (plan) => logger.info(describeTraining(plan, options, set.rows)),
@@ -91,17 +80,9 @@ export async function trainWithLogger(set: FeatureSet, options: TrainOptions, lo
         if (now !== phase) {
           bar?.stop();
           phase = now;
-          started = lastLine = performance.now();
           bar = logger.progress(total, PHASES[now], 'fits');
         }
-        bar!.update(Math.floor(done));
-        const t = performance.now();
-        if (t - lastLine >= LOG_EVERY_MS && !logger.bars) {
-          lastLine = t;
-          const elapsed = (t - started) / 1000;
-          const eta = done > 0 ? duration((elapsed * (total - done)) / done) : '?';
-          logger.info(`  ${PHASES[now]}: ${detail}; ${done.toFixed(1)}/${total} fits in ${duration(elapsed)}, ETA ${eta}`);
-        }
+        bar!.update(done, { detail });
       },
     });
   } finally {

@@ -1,22 +1,17 @@
-import { createRequire } from 'node:module';
-import type * as CliProgress from 'cli-progress';
+import { lineProgress, terminalProgress, type Progress, type TerminalProgress } from './progress.js';
 
-const requireCjs = createRequire(import.meta.url);
+export type { Progress } from './progress.js';
 
 /** Where cnnfeat writes human-facing messages: always stderr, so stdout stays for results. */
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
-  /** A progress display counting `total` items; `unit` names them in the rate (default `img`). */
-  progress(total: number, label: string, unit?: string): Progress;
-  /** Whether `progress` draws bars (a terminal); without them, long work logs a progress line now and then. */
-  readonly bars?: boolean;
-}
-
-/** A progress display; a no-op when stderr is not a terminal or output is quiet. */
-export interface Progress {
-  update(done: number, extra?: { rate?: number }): void;
-  stop(): void;
+  /**
+   * A progress display counting `total` items; `unit` names them in the rate (default `img`);
+   * `start` items were done before this run (a resumed job): the display starts there, and its
+   * rate and ETA count this run only.
+   */
+  progress(total: number, label: string, unit?: string, start?: number): Progress;
 }
 
 /** Whether coloured output is allowed on stderr (honours NO_COLOR and FORCE_COLOR). */
@@ -29,48 +24,36 @@ export function colorEnabled(stream: NodeJS.WriteStream = process.stderr): boole
 const noProgress: Progress = { update() {}, stop() {} };
 
 /**
- * Creates the stderr logger. `quiet` silences info and progress; warnings still print.
+ * Creates the stderr logger. `quiet` silences info and progress; warnings still print. On a
+ * terminal progress is a live bar, and a message printed meanwhile replaces the bar's line
+ * (the bar is drawn again below it); elsewhere (a log file, a pipe) it is a plain line now and then.
+ * `stream` is stderr unless a test gives another.
  */
-export function createLogger({ quiet = false }: { quiet?: boolean } = {}): Logger {
-  const stderr = process.stderr;
-  const yellow = colorEnabled() ? (s: string) => `\x1b[33m${s}\x1b[39m` : (s: string) => s;
-  const bars = !quiet && Boolean(stderr.isTTY);
+export function createLogger({ quiet = false, stream }: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): Logger {
+  const stderr = stream ?? process.stderr;
+  const yellow = colorEnabled(stderr) ? (s: string) => `\x1b[33m${s}\x1b[39m` : (s: string) => s;
+  let bar: TerminalProgress | null = null;
+  const write = (line: string) => (bar ? bar.printAbove(line) : stderr.write(`${line}\n`));
   return {
-    bars,
     info(message) {
-      if (!quiet) stderr.write(`${message}\n`);
+      if (!quiet) write(message);
     },
     warn(message) {
-      stderr.write(`${yellow('warning:')} ${message}\n`);
+      write(`${yellow('warning:')} ${message}`);
     },
-    progress(total, label, unit = 'img') {
-      if (!bars) return noProgress;
-      return terminalProgress(total, label, unit);
-    },
-  };
-}
-
-function terminalProgress(total: number, label: string, unit: string): Progress {
-  const cliProgress = requireCjs('cli-progress') as typeof CliProgress; // loaded when a bar is first drawn
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} | {rate} ${unit}/s | ETA {eta_formatted}`,
-      barCompleteChar: '#',
-      barIncompleteChar: '-',
-      hideCursor: true,
-      etaBuffer: 50,
-      fps: 5,
-    },
-    cliProgress.Presets.legacy,
-  );
-  bar.start(total, 0, { rate: '-' });
-  return {
-    update(done, extra) {
-      bar.update(done, { rate: extra?.rate !== undefined ? extra.rate.toFixed(1) : '-' });
-    },
-    stop() {
-      bar.stop();
+    progress(total, label, unit = 'img', start = 0) {
+      if (quiet) return noProgress;
+      if (!stderr.isTTY) return lineProgress(total, label, write, { unit, start });
+      bar?.stop();
+      const live = terminalProgress(stderr, total, label, { unit, start });
+      bar = live;
+      return {
+        update: (done, extra) => live.update(done, extra),
+        stop() {
+          live.stop();
+          if (bar === live) bar = null;
+        },
+      };
     },
   };
 }

@@ -1,0 +1,20 @@
+# cnnfeat in a container (the Kubernetes example runs this image):
+#
+#   docker build -t cnnfeat .
+#   docker run --rm -v "$PWD:/data" cnnfeat run /data/hymenoptera -o /data/out
+#
+# The ENTRYPOINT is exec form: node is the container's main process (PID 1) and gets the SIGTERM
+# of `docker stop` or of a pod's termination itself, so an extraction stops at its next checkpoint
+# (exit code 143) and `--resume` continues it. Through `sh -c` or `npx` the signal would stop at
+# the shell (see "Stopping and signals" in README.md).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+# `prepare` builds dist/; the development dependencies (TypeScript) are then removed.
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY --from=build /app /app
+ENTRYPOINT ["node", "/app/bin/cnnfeat.js"]
+CMD ["--help"]
