@@ -10,8 +10,9 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY . .
-# `prepare` builds dist/; the development dependencies (TypeScript) are then removed.
-RUN npm ci && npm prune --omit=dev
+# The project's .npmrc turns install scripts off (no CUDA download), so dist/ is built by name;
+# the development dependencies (TypeScript) are then removed.
+RUN npm ci && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

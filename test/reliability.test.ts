@@ -226,11 +226,15 @@ function withoutNpm(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** The images of the sharded examples: 8 shards of 30. */
-async function shardImages(): Promise<string> {
-  const dir = path.join(work, 'data', 'images');
+function shardImages(): Promise<string> {
+  return smallImages(path.join(work, 'data', 'images'), 240);
+}
+
+/** `count` small PNGs in two classes under `dir` (made once). */
+async function smallImages(dir: string, count: number): Promise<string> {
   if (await present(dir)) return dir;
-  for (let i = 0; i < 240; i++) {
-    await writeImage(path.join(dir, i % 2 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`), { width: 24, height: 24, rgb: [i, 200 - i / 2, 40], seed: 500 + i, format: 'png' });
+  for (let i = 0; i < count; i++) {
+    await writeImage(path.join(dir, i % 2 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`), { width: 24, height: 24, rgb: [i % 256, 200 - (i % 256) / 2, 40], seed: 500 + i, format: 'png' });
   }
   return dir;
 }
@@ -291,8 +295,9 @@ test('started by npm (`sh -c` as npx runs it): when npm\'s shell is killed cnnfe
   const PATH = [bin, path.dirname(process.execPath), process.env.PATH].join(path.delimiter);
   const npmEnv = { ...withoutNpm(process.env), PATH, NO_COLOR: '1', npm_lifecycle_event: 'npx', npm_command: 'exec' };
 
-  // 240 images one by one: cnnfeat is still running when it notices (it checks every 100 ms).
-  const images = await shardImages();
+  // 1,000 images one by one (≈ 3 s on an idle machine): cnnfeat is still running when it
+  // notices (it checks every 100 ms), even on a loaded one.
+  const images = await smallImages(path.join(work, 'data', 'npm-images'), 1000);
   const npxArgs = (out: string) => ['extract', images, '-o', out, '--batch-size', '1', '--model', model, '--preprocess', 'none', '--quiet'];
   const reference = path.join(work, 'npx-reference');
   assert.equal((await runCli(npxArgs(reference))).code, 0);
@@ -303,7 +308,7 @@ test('started by npm (`sh -c` as npx runs it): when npm\'s shell is killed cnnfe
   if (pid === shell.pid) t.diagnostic('this sh execs its last command: the SIGTERM reaches cnnfeat directly');
   // Not while cnnfeat is stopped: a stopped process whose process group loses its last outside
   // parent gets SIGHUP from the kernel (an orphaned process group).
-  await signalMidRun(out, pid, 240, () => {});
+  await signalMidRun(out, pid, 1000, () => {});
   shell.kill('SIGTERM');
   const { stderr } = await ended;
   assert.match(stderr, /warning: (the npm process that started cnnfeat has ended|SIGTERM)\b.*: stopping after the current batch/);
