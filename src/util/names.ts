@@ -33,9 +33,11 @@ function editDistance(a: string, b: string): number {
  * The one-line error for a cut (`--layer`) the model does not have: the closest names it has,
  * and the command that lists all of them.
  * @param kind what the model's names are: Keras layers, GraphModel nodes or ONNX tensors
- * @param model the model as the user names it (card id, file or URL)
+ * @param model the model as the user names it (card id, file or URL), for `cnnfeat layers <model>`;
+ *   left out where only the loaded model is at hand
  */
-export function unknownCutError(kind: 'layer' | 'node' | 'tensor', name: string, known: string[], model: string): CnnfeatError {
+export function unknownCutError(kind: 'layer' | 'node' | 'tensor', name: string, known: string[], model?: string): CnnfeatError {
   const near = closestNames(name, known).map((n) => `"${n}"`).join(', ');
-  return new CnnfeatError(`--layer ${name}: ${model} has no ${kind} named "${name}"; closest: ${near} (all of them: \`cnnfeat layers ${model}\`)`);
+  const listAll = model === undefined ? '' : ` (all of them: \`cnnfeat layers ${model}\`)`;
+  return new CnnfeatError(`--layer ${name}: ${model ?? 'the model'} has no ${kind} named "${name}"; closest: ${near}${listAll}`);
 }

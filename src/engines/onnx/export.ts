@@ -91,7 +91,7 @@ function cutTensor(model: tf.LayersModel, name: string): SymTensor {
   try {
     layer = model.getLayer(name);
   } catch {
-    throw unknownCutError('layer', name, model.layers.map((l) => l.name), model.name || 'the model');
+    throw unknownCutError('layer', name, model.layers.map((l) => l.name));
   }
   const inModel = modelNodes(model);
   const nodes = nodesOf(layer).filter((_, k) => inModel.has(nodeKey(layer, k)));
