@@ -5,7 +5,7 @@
 export { CnnfeatError, ExitCode } from './errors.js';
 export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type Dataset, type Sample } from './dataset/scan.js';
 export { findGivenSplit, stratifiedSplit } from './dataset/split.js';
-export { decodeImage, DecodeError, type DecodeOptions } from './image/decode.js';
+export { decodeImage, DecodeError, ICC_MODES, type DecodeOptions, type IccMode } from './image/decode.js';
 export { RESIZE_MODES, RESIZE_KERNELS, type ResizeMode, type ResizeKernel } from './image/resize.js';
 export { preprocessInto, PREPROCESS_MODES, type PreprocessMode } from './image/preprocess.js';
 export { listCards, findCard, type ModelCard, type ModelSource } from './models/card.js';

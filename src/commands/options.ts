@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
+import { ICC_MODES, type IccMode } from '../image/decode.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
@@ -17,6 +18,7 @@ export interface ExtractFlags {
   preprocess?: PreprocessMode;
   resize?: ResizeMode;
   resizeKernel?: ResizeKernel;
+  icc?: IccMode;
   pool?: PoolMode;
   batchSize?: string;
   engine?: EngineChoice;
@@ -43,7 +45,8 @@ export function addModelOptions(cmd: Command): Command {
     .addOption(libraryDefault('--pool <mode>', 'how a spatial layer output becomes a vector', EXTRACT_DEFAULTS.pool).choices(POOLS))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
     .addOption(libraryDefault('--resize <mode>', 'how images are fitted to the input', EXTRACT_DEFAULTS.resize).choices(RESIZE_MODES))
-    .addOption(libraryDefault('--resize-kernel <kernel>', 'interpolation kernel', EXTRACT_DEFAULTS.resizeKernel).choices(RESIZE_KERNELS));
+    .addOption(libraryDefault('--resize-kernel <kernel>', 'interpolation kernel', EXTRACT_DEFAULTS.resizeKernel).choices(RESIZE_KERNELS))
+    .addOption(libraryDefault('--icc <mode>', 'embedded ICC colour profiles: ignore them (as PIL, Keras and torchvision) or apply them (convert to sRGB)', EXTRACT_DEFAULTS.icc).choices(ICC_MODES));
   return addEngineOptions(cmd);
 }
 
@@ -81,6 +84,7 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     preprocess: flags.preprocess,
     resize: flags.resize,
     resizeKernel: flags.resizeKernel,
+    icc: flags.icc,
     pool: flags.pool,
     engine: flags.engine,
     threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),

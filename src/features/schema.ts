@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+import type { IccMode } from '../image/decode.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { EngineDescription, PoolMode } from '../engines/engine.js';
 import type { FileKey } from '../dataset/file-keys.js';
@@ -42,6 +43,8 @@ export interface ExtractSettings extends FeatureSignature {
   resize: ResizeMode;
   /** Interpolation kernel of the resize (`kernel` in files written before the rename, still read). */
   resizeKernel: ResizeKernel;
+  /** Embedded ICC profiles ignored or applied (files written before the choice existed applied them). */
+  icc: IccMode;
 }
 
 /** A file the extraction will visit, in order, with what identifies its content (for `--update`). */
@@ -242,11 +245,13 @@ export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): strin
 
 /**
  * Settings as read from disk, in today's form: files written before `--pool` existed pooled by
- * average; files written before the rename call the resize interpolation `kernel`.
+ * average; files written before the rename call the resize interpolation `kernel`; files
+ * written before `--icc` existed applied embedded ICC profiles.
  */
 export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
   const { kernel, ...rest } = settings as T & { kernel?: ResizeKernel; resizeKernel?: ResizeKernel };
-  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel };
+  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel; icc?: IccMode };
   if (kernel !== undefined && upgraded.resizeKernel === undefined) upgraded.resizeKernel = kernel;
+  upgraded.icc ??= 'apply';
   return upgraded;
 }

@@ -3,13 +3,23 @@ import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from './resize.js';
 
-/** Target geometry of decoded images. */
+/**
+ * What becomes of an embedded ICC colour profile: `ignore` reads the pixel values as they are
+ * stored (PIL, Keras and torchvision do, so ImageNet networks were trained on such pixels);
+ * `apply` converts them to sRGB through the profile.
+ */
+export const ICC_MODES = ['ignore', 'apply'] as const;
+export type IccMode = (typeof ICC_MODES)[number];
+
+/** Target geometry and colour handling of decoded images. */
 export interface DecodeOptions {
   width: number;
   height: number;
   /** squash: stretch to the size (Keras `target_size`); center-crop: cover then crop; letterbox: fit, pad black. */
   resize: ResizeMode;
   kernel: ResizeKernel;
+  /** Embedded ICC profiles (default `ignore`; see ICC_MODES). */
+  icc?: IccMode;
 }
 
 /** An image that could not be decoded; `reason` is a short human-readable cause. */
@@ -94,7 +104,7 @@ async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
     throw err;
   });
   try {
-    const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS });
+    const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS, ignoreIcc: (opts.icc ?? 'ignore') === 'ignore' });
     const source = (await mayHaveAlpha(bytes, image)) ? await withoutAlpha(image) : image.autoOrient();
     const { data, info } = await source
       .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })

@@ -4,6 +4,7 @@
  */
 import type { EngineChoice, PoolMode } from '../engines/engine.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+import type { IccMode } from '../image/decode.js';
 
 /** Extraction defaults: ResNet50 cut at its card's layer, average pooling, bilinear squash to the input size. */
 export const EXTRACT_DEFAULTS: {
@@ -11,6 +12,7 @@ export const EXTRACT_DEFAULTS: {
   readonly pool: PoolMode;
   readonly resize: ResizeMode;
   readonly resizeKernel: ResizeKernel;
+  readonly icc: IccMode;
   readonly engine: EngineChoice;
   readonly batchSize: number;
 } = {
@@ -19,6 +21,8 @@ export const EXTRACT_DEFAULTS: {
   resize: 'squash',
   /** Bilinear, as PIL and torchvision resize (Keras' `load_img` uses nearest, which costs accuracy). */
   resizeKernel: 'linear',
+  /** Pixels as stored, as PIL, Keras and torchvision read them (docs/extraction.md: measured speed and accuracy). */
+  icc: 'ignore',
   engine: 'auto',
   batchSize: 32,
 };

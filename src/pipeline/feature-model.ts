@@ -1,5 +1,6 @@
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+import type { IccMode } from '../image/decode.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
 import { loadEngine } from '../engines/select.js';
@@ -39,6 +40,8 @@ export interface FeatureModelOptions {
   resize?: ResizeMode;
   /** Interpolation kernel of the resize (default `linear`, bilinear as PIL/torchvision). */
   resizeKernel?: ResizeKernel;
+  /** Embedded ICC colour profiles: `ignore` (default, as PIL/Keras/torchvision) or `apply`. */
+  icc?: IccMode;
   /** Inference engine (default `auto`: onnx when the model exports, else tfjs). */
   engine?: EngineChoice;
   /** Inference threads (default: all cores). */
@@ -87,6 +90,7 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     input: extractor.input,
     resize: opts.resize ?? EXTRACT_DEFAULTS.resize,
     resizeKernel: opts.resizeKernel ?? EXTRACT_DEFAULTS.resizeKernel,
+    icc: opts.icc ?? EXTRACT_DEFAULTS.icc,
   };
   return { resolved, extractor, settings };
 }

@@ -60,7 +60,7 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, engine, threads, logger };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, engine, threads, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
