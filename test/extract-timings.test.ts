@@ -20,7 +20,7 @@ async function tinySetup(t: TestContext, perClass = 7) {
 
 test('extract records where its time went, stage by stage, and the thread settings in force', async (t) => {
   const { dir, extract } = await tinySetup(t);
-  json(await extract('out', '--batch-size', '4', '--threads', '1'));
+  json(await extract('out', '--batch-size', '4', '--threads', '1', '--decoders', '0'));
   const manifest = (await manifestOf(path.join(dir, 'out'))) as FeatureManifest;
   assert.equal(manifest.engine.engine, 'onnx');
   const st = manifest.timings.stages;
@@ -40,7 +40,9 @@ test('extract records where its time went, stage by stage, and the thread settin
   near(st.engine.utilization * st.seconds, st.engine.inference, 0.002, 'utilization = inference / total');
   assert.ok(st.decode > 0 && st.engine.handover >= 0 && st.engine.return >= 0);
   assert.deepEqual(st.threads.inference, 1, '--threads is the inference thread count');
+  assert.equal(st.threads.decoderProcesses, 0, '--decoders 0: decoded in the main process');
   assert.equal(st.threads.decodeConcurrency, 2, 'UV_THREADPOOL_SIZE bounds the images decoded at once');
+  assert.equal(st.decoders, null);
   assert.ok(Number.isInteger(st.threads.libvips) && st.threads.libvips >= 1);
   if (process.platform === 'linux') {
     assert.ok(st.cpu, 'CPU per thread group is measured on Linux');
@@ -48,6 +50,17 @@ test('extract records where its time went, stage by stage, and the thread settin
     assert.ok(st.cpu.inferenceWaitedForCore !== null && st.cpu.inferenceWaitedForCore >= 0);
     assert.ok(st.cpu.main > 0 && st.cpu.decodeAndOther >= 0);
     near(st.cpu.main + st.cpu.inference + st.cpu.decodeAndOther, st.cpu.process, 0.003, 'thread groups add up to the process');
+    assert.equal(st.cpu.decoders, null);
+  }
+
+  // In decoder processes: their number, what they cost and their memory are recorded too.
+  json(await extract('pooled', '--batch-size', '4', '--decoders', '2'));
+  const pooled = (await manifestOf(path.join(dir, 'pooled'))).timings.stages!;
+  assert.equal(pooled.threads.decoderProcesses, 2);
+  assert.equal(pooled.threads.decodeConcurrency, 2, 'one image at a time in each');
+  assert.ok(pooled.decoders && pooled.decoders.restarts === 0 && pooled.decoders.peakRssMB! > 10, JSON.stringify(pooled.decoders));
+  if (process.platform === 'linux') {
+    assert.ok(pooled.cpu!.decoders! > 0 && pooled.cpu!.decodersWaitedForCore! >= 0, 'the decoder processes report their CPU time');
   }
 });
 

@@ -6,7 +6,7 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { positiveInt } from '../util/validate.js';
+import { nonNegativeInt, positiveInt } from '../util/validate.js';
 import { watchNpmLauncher } from '../util/launcher.js';
 import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 
@@ -23,6 +23,7 @@ export interface ExtractFlags {
   batchSize?: string;
   engine?: EngineChoice;
   threads?: string;
+  decoders?: string;
   strict?: boolean;
   resume?: boolean;
   overwrite?: boolean;
@@ -50,11 +51,17 @@ export function addModelOptions(cmd: Command): Command {
   return addEngineOptions(cmd);
 }
 
-/** Adds `--engine` and `--threads`. */
+/** Adds `--engine`, `--threads` and `--decoders`. */
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .addOption(libraryDefault('--engine <name>', 'inference engine (auto: onnx when the model exports, else tfjs)', EXTRACT_DEFAULTS.engine).choices(ENGINE_CHOICES))
-    .option('--threads <n>', 'inference threads (default: all cores)');
+    .option('--threads <n>', 'inference threads (default: all cores)')
+    .option('--decoders <n>', 'decoder processes; 0 decodes in the main process (default: sized to the cores and the images, see docs/extraction.md)');
+}
+
+/** `--decoders` as a number (undefined: the library's default). */
+export function decodersFrom(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : nonNegativeInt('--decoders', value);
 }
 
 /** Adds `-b, --batch-size`. */
@@ -88,6 +95,7 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     pool: flags.pool,
     engine: flags.engine,
     threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
+    decoders: decodersFrom(flags.decoders),
     batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
     strict: flags.strict,
     resume: flags.resume,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
-import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
+import { addEngineOptions, addBatchOption, addOutputOptions, decodersFrom, loggerFor, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
@@ -11,6 +11,7 @@ interface Flags {
   model?: string;
   engine?: EngineChoice;
   threads?: string;
+  decoders?: string;
   topK?: string;
 }
 
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
       engine: flags.engine,
       threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
+      decoders: decodersFrom(flags.decoders),
       model: flags.model,
       logger,
       topK,

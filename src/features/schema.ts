@@ -129,7 +129,7 @@ export interface ExtractStages {
     write: number;
     other: number;
   };
-  /** Decoding (sharp, in the libuv thread pool) summed over batches; it overlaps inference. */
+  /** Decoding summed over batches (from asking for a batch until all of it was decoded); it overlaps inference. */
   decode: number;
   /** What the inference engine did; inference + idle = `seconds`. */
   engine: {
@@ -154,12 +154,26 @@ export interface ExtractStages {
   };
   /**
    * CPU seconds by thread group (Linux only, else null): the main thread, the inference threads
-   * (and how long they were ready but waited for a core), and everything else — sharp's decoding,
-   * file I/O, garbage-collector helpers.
+   * (and how long they were ready but waited for a core), everything else of this process —
+   * sharp's decoding when it decodes here, file I/O, garbage-collector helpers — and the decoder
+   * processes (null when decoding in this process; absent in older manifests).
    */
-  cpu: { process: number; main: number; inference: number | null; inferenceWaitedForCore: number | null; decodeAndOther: number } | null;
-  /** Thread settings in force: inference threads, images decoded at once, libvips threads per image. */
-  threads: { inference: number; decodeConcurrency: number; libvips: number };
+  cpu: {
+    process: number;
+    main: number;
+    inference: number | null;
+    inferenceWaitedForCore: number | null;
+    decodeAndOther: number;
+    decoders?: number | null;
+    decodersWaitedForCore?: number | null;
+  } | null;
+  /**
+   * Settings in force: inference threads, decoder processes (0: decoding in this process; absent
+   * in older manifests), images decoded at once (over all decoder processes), libvips threads per image.
+   */
+  threads: { inference: number; decoderProcesses?: number; decodeConcurrency: number; libvips: number };
+  /** The decoder processes' peak resident memory summed (MB), and how many died and were replaced (null, or absent in older manifests: decoded in this process). */
+  decoders?: { peakRssMB: number | null; restarts: number } | null;
 }
 
 /** What an extraction will do: written when it starts, checked when it is resumed. */

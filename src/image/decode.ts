@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
+import { monotonicMs } from '../util/thread-times.js';
 import type { ResizeKernel, ResizeMode } from './resize.js';
 
 /**
@@ -56,9 +57,23 @@ const FIT: Record<ResizeMode, 'fill' | 'cover' | 'contain'> = {
  *   (missing file, permission, I/O) are thrown as they are, since skipping them would hide them.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Buffer> {
+  return (await decodeImageTimed(file, opts)).pixels;
+}
+
+/** A decoded image, and when its decoding started (after waiting for a slot) and ended, in ms of `monotonicMs()`. */
+export interface TimedDecode {
+  pixels: Buffer;
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** `decodeImage`, timed. */
+export async function decodeImageTimed(file: string, opts: DecodeOptions): Promise<TimedDecode> {
   await decodeSlots.acquire();
   try {
-    return await decodeNow(file, opts);
+    const startedAt = monotonicMs();
+    const pixels = await decodeNow(file, opts);
+    return { pixels, startedAt, finishedAt: monotonicMs() };
   } finally {
     decodeSlots.release();
   }

@@ -29,3 +29,30 @@ export const EXTRACT_DEFAULTS: {
 
 /** `run` defaults: the held-out fraction when the dataset has no train/test split, and the seed of that split. */
 export const RUN_DEFAULTS = { testSize: 0.2, seed: 0 } as const;
+
+/** How decoder processes decode (see `defaultDecoders` for how many there are). */
+export const DECODE_DEFAULTS = {
+  /** Images each decoder process decodes at once. */
+  perProcess: 1,
+  /** Niceness of decoder processes. */
+  nice: 0,
+} as const;
+
+/** What `defaultDecoders` sizes the decoding for. */
+export interface DecodeWork {
+  /** Cores of the machine (os.availableParallelism()). */
+  cores: number;
+  /** Inference runs on a GPU, leaving the cores to decoding. */
+  gpu: boolean;
+  /** Images to decode. */
+  images: number;
+  batchSize: number;
+}
+
+/**
+ * Decoder processes of an extraction (0: decode in this process).
+ */
+export function defaultDecoders(work: DecodeWork): number {
+  const wanted = work.gpu ? work.cores : Math.max(1, Math.floor(work.cores / 8));
+  return Math.min(wanted, Math.ceil(work.images / work.batchSize));
+}

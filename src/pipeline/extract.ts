@@ -3,8 +3,8 @@ import { CnnfeatError, ExitCode } from '../errors.js';
 import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { assertNotSplitRoot } from '../dataset/split.js';
-import type { DecodeOptions } from '../image/decode.js';
-import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { runBatchLoop, type DecodedBatch } from './batch-loop.js';
+import { batchesAhead, openDecoder } from './decoding.js';
 import { FeatureWriter } from '../features/writer.js';
 import { diffSettings, hashFlagChange, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
@@ -37,6 +37,11 @@ export interface ExtractOptions extends FeatureModelOptions {
   shard?: ShardSpec;
   /** An already loaded model (e.g. shared by the train and test extractions of `run`). */
   featureModel?: FeatureModel;
+  /**
+   * Decoder processes (0: decode in this process; default: `defaultDecoders`, sized to the
+   * machine and the work).
+   */
+  decoders?: number;
   /**
    * Stops after the current batch is checkpointed (the directory stays resumable); a numeric
    * abort reason becomes the error's exit code.
@@ -136,128 +141,50 @@ export function resultOf(outDir: string, manifest: FeatureManifest): ExtractResu
   };
 }
 
-interface DecodedBatch {
-  files: PlannedFile[];
-  pixels: Buffer[];
-  skipped: SkippedFile[];
-  /** Plan index after the last file of the batch. */
-  end: number;
-}
-
-/** Decodes plan[start, end); with `strict`, the first undecodable file is an error. */
-async function decodeBatch(writer: FeatureWriter, start: number, end: number, decode: DecodeOptions, strict: boolean): Promise<DecodedBatch> {
-  const planned = writer.plan.files.slice(start, end);
-  const { ok, pixels, failed } = await decodeFiles(
-    planned.map((f) => path.join(writer.plan.imageRoot, f.relPath)),
-    decode,
-  ).catch((err: unknown) => {
-    const known = fromSystemError(err);
-    if (!known) throw err;
-    throw new CnnfeatError(`${known.message}; the rows so far are kept: fix or restore the file and resume (--resume)`);
-  });
-  if (strict && failed.length > 0) {
-    const file = path.join(writer.plan.imageRoot, planned[failed[0]!.index]!.relPath);
-    throw new CnnfeatError(`${file}: ${failed[0]!.reason}; fix or remove the file, or leave strict mode (--strict) off to skip it`);
-  }
-  return {
-    files: ok.map((i) => planned[i]!),
-    pixels,
-    skipped: failed.map((f) => ({ path: planned[f.index]!.relPath, reason: f.reason })),
-    end,
-  };
-}
-
-/** A batch handed to the engine: what to commit when its features arrive. */
-interface SubmittedBatch {
-  files: PlannedFile[];
-  skipped: SkippedFile[];
-  end: number;
-  features: Promise<Float32Array>;
-  /** The features arrived (or the run failed). */
-  settled: boolean;
-}
-
 /**
- * The extraction loop. The engine has its next batch queued before it finishes the current one:
- * batch k+1 is decoded and preprocessed while batch k runs, and handed over at once; when k's
- * features arrive the engine is already running k+1, so k is written and checkpointed, and k+2
- * decoded, meanwhile. At most one batch waits ahead of the running one (bounded memory), in the
- * float32 buffer the engine handed back from the batch before. (An engine that runs on this
- * thread has finished k when k+1 is handed over; k+2 is then decoded while k+1 runs.)
+ * Runs the batch loop over the plan's files from the writer's checkpoint, committing each batch's
+ * rows and skipped files; then writes the manifest.
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
-  const { settings, extractor } = fm;
   const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
-  const decode = decodeOptionsOf(settings);
-  const total = writer.plan.files.length;
+  const { imageRoot, files: planned } = writer.plan;
+  const total = planned.length;
   const startedAt = Date.now();
   const startRow = writer.rows;
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
+  const decoder = openDecoder(opts.decoders, fm, total - writer.next, batchSize);
   const progress = logger.progress(total, 'extract', 'img', writer.next);
-  const clock = new StageClock(extractor, batchSize);
-  const buffers: Float32Array[] = [];
-  const nextBatch = (start: number) => {
-    if (start >= total) return null;
-    const t = performance.now();
-    const decoded = decodeBatch(writer, start, Math.min(start + batchSize, total), decode, opts.strict ?? false);
-    decoded.then(() => clock.decoded(t), () => {});
-    return decoded;
-  };
-  const submit = (batch: DecodedBatch): SubmittedBatch => {
-    const n = batch.files.length;
-    let features: Promise<Float32Array> = Promise.resolve(new Float32Array(0));
-    if (n > 0) {
-      const input = clock.timeSync('preprocess', () => toInput(batch.pixels, settings, buffers.pop()));
-      clock.submitted(n);
-      // An engine that runs on this thread does its work inside this call: counted as waiting for it.
-      features = clock.timeSync('waitEngine', () => extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));
-    }
-    const submitted: SubmittedBatch = { files: batch.files, skipped: batch.skipped, end: batch.end, features, settled: false };
-    const settle = () => void (submitted.settled = true);
-    features.then(settle, settle);
-    return submitted;
-  };
-  const commit = async (done: SubmittedBatch) => {
-    const features = await clock.time('waitEngine', () => done.features);
-    await clock.time('write', () => writer.commit(features, done.files, done.skipped, done.end, secondsBefore + elapsed()));
-    progress.update(done.end);
-  };
-  throwIfInterrupted(opts.signal, writer);
-  let decoding = nextBatch(writer.next);
-  decoding?.catch(() => {});
-  let running: SubmittedBatch | null = null;
+  const clock = new StageClock(fm.extractor, batchSize);
+  let stages: ExtractStages;
   try {
-    while (decoding || running) {
-      let queued: SubmittedBatch | null = null;
-      if (decoding) {
-        const ready = decoding;
-        decoding = null;
-        const batch = await clock.time('waitDecode', () => ready).catch(async (err: unknown) => {
-          if (running) await commit(running).catch(() => {}); // keep the rows before the failure
-          throw err;
-        });
-        // Nothing runs ahead of `batch`: decode the next one now, before handing `batch` over.
-        if (!running || running.settled) decoding = nextBatch(batch.end);
-        queued = submit(batch);
-      }
-      if (running) {
-        const finishing = running;
-        await clock.time('waitEngine', () => finishing.features.catch(() => {}));
-        clock.received();
-        // The engine has moved on to `queued`: decode the batch after it while `running` is written.
-        if (queued && !decoding) decoding = nextBatch(queued.end);
-        await commit(running);
-        throwIfInterrupted(opts.signal, writer);
-      }
-      decoding?.catch(() => {});
-      running = queued;
-    }
+    throwIfInterrupted(opts.signal, writer);
+    await runBatchLoop({
+      files: planned.map((f) => path.join(imageRoot, f.relPath)),
+      from: writer.next,
+      batchSize,
+      featureModel: fm,
+      decoder,
+      clock,
+      ahead: batchesAhead(decoder, batchSize),
+      checkDecoded: opts.strict ? (batch) => assertNoFailure(batch, imageRoot, planned) : undefined,
+      readError: (err) => {
+        const known = fromSystemError(err);
+        return known ? new CnnfeatError(`${known.message}; the rows so far are kept: fix or restore the file and resume (--resume)`) : err;
+      },
+      commit: async (batch) => {
+        const skipped = batch.failed.map((f) => ({ path: planned[f.index]!.relPath, reason: f.reason }));
+        await writer.commit(batch.features, batch.ok.map((i) => planned[i]!), skipped, batch.end, secondsBefore + elapsed());
+        progress.update(batch.end);
+      },
+      afterCommit: () => throwIfInterrupted(opts.signal, writer),
+    });
+    stages = clock.finish(await decoder.stats());
   } finally {
     progress.stop();
-    if (decoding) await decoding.catch(() => {});
+    await decoder.close();
   }
-  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), clock.finish());
+  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
   reportFiles(manifest.ignored, 'passed over by the scan', logger);
   reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);
@@ -265,6 +192,14 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     throw new CnnfeatError(`${writer.dir}: none of the ${total} images could be decoded (reasons above and in manifest.json); check the image folder`);
   }
   return manifest;
+}
+
+/** Strict mode: the first undecodable file of a batch is an error. */
+function assertNoFailure(batch: DecodedBatch, imageRoot: string, planned: PlannedFile[]): void {
+  const first = batch.failed[0];
+  if (!first) return;
+  const file = path.join(imageRoot, planned[first.index]!.relPath);
+  throw new CnnfeatError(`${file}: ${first.reason}; fix or remove the file, or leave strict mode (--strict) off to skip it`);
 }
 
 function throwIfInterrupted(signal: AbortSignal | undefined, writer: FeatureWriter): void {

@@ -4,7 +4,9 @@ import { exists } from '../util/fs.js';
 import { predictModel } from '../classifiers/classifier.js';
 import type { ScoreKind } from '../classifiers/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
-import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { runBatchLoop } from './batch-loop.js';
+import { batchesAhead, openDecoder } from './decoding.js';
+import { StageClock } from './stage-clock.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
@@ -34,6 +36,8 @@ export interface PredictOptions {
   logger?: Logger;
   /** Also list the `topK` best classes of each image with their scores. */
   topK?: number;
+  /** Decoder processes (0: decode in this process; default: sized to the machine and the work, as `extract`). */
+  decoders?: number;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, engine, threads, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
-    return featuresOf(fm, files, batchSize);
+    return featuresOf(fm, files, batchSize, opts.decoders);
   });
   const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
@@ -74,18 +78,29 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   return results;
 }
 
-/** Features of every decodable file (rows in file order), and why the others failed. */
-async function featuresOf(fm: FeatureModel, files: string[], batchSize: number) {
+/** Features of every decodable file (rows in file order), and why the others failed: extract's batch loop, keeping rows in memory. */
+async function featuresOf(fm: FeatureModel, files: string[], batchSize: number, decoders: number | undefined) {
   const chunks: Float32Array[] = [];
   const decodedIndex: number[] = [];
   const failures = new Map<string, string>();
-  for (let start = 0; start < files.length; start += batchSize) {
-    const chunk = files.slice(start, start + batchSize);
-    const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
-    for (const { index, reason } of decoded.failed) failures.set(chunk[index]!, reason);
-    if (decoded.ok.length === 0) continue;
-    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length, { transfer: true }));
-    decodedIndex.push(...decoded.ok.map((i) => start + i));
+  const decoder = openDecoder(decoders, fm, files.length, batchSize);
+  try {
+    await runBatchLoop({
+      files,
+      from: 0,
+      batchSize,
+      featureModel: fm,
+      decoder,
+      clock: new StageClock(fm.extractor, batchSize),
+      ahead: batchesAhead(decoder, batchSize),
+      commit: async (batch) => {
+        for (const { index, reason } of batch.failed) failures.set(files[index]!, reason);
+        chunks.push(batch.features);
+        decodedIndex.push(...batch.ok);
+      },
+    });
+  } finally {
+    await decoder.close();
   }
   const rows = new Float32Array(decodedIndex.length * fm.settings.dim);
   chunks.reduce((offset, c) => (rows.set(c, offset), offset + c.length), 0);

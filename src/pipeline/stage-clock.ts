@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { EngineTimings, FeatureExtractor } from '../engines/engine.js';
 import type { ExtractStages } from '../features/schema.js';
-import { DECODE_CONCURRENCY } from '../image/decode.js';
+import type { DecoderStats } from '../image/decoder.js';
 import { currentThreadTimes, processTimes, timesBetween } from '../util/thread-times.js';
 
 type MainStage = 'waitDecode' | 'preprocess' | 'waitEngine' | 'write';
@@ -68,8 +68,8 @@ export class StageClock {
     this.engineAfterFirst ??= this.extractor.timings?.();
   }
 
-  /** The stages since the clock was made, in seconds. */
-  finish(): ExtractStages {
+  /** The stages since the clock was made, in seconds, with what the decoder reports of itself. */
+  finish(decoder: DecoderStats): ExtractStages {
     const wallMs = performance.now() - this.startedAt;
     const engine = engineBetween(this.engineAtStart, this.extractor.timings?.());
     // An engine that does not measure itself runs on this thread: its inference is the wait for it.
@@ -110,9 +110,12 @@ export class StageClock {
               inference: inferenceCpuMs === null ? null : s(inferenceCpuMs),
               inferenceWaitedForCore: engine?.inferenceCpuWaitMs == null ? null : s(engine.inferenceCpuWaitMs),
               decodeAndOther: s(Math.max(0, processCpu.cpuMs - mainCpu.cpuMs - (inferenceCpuMs ?? 0))),
+              decoders: decoder.cpuMs === null ? null : s(decoder.cpuMs),
+              decodersWaitedForCore: decoder.waitMs === null ? null : s(decoder.waitMs),
             }
           : null,
-      threads: { inference: this.extractor.describe().threads, decodeConcurrency: DECODE_CONCURRENCY, libvips: sharp.concurrency() },
+      threads: { inference: this.extractor.describe().threads, decoderProcesses: decoder.processes, decodeConcurrency: decoder.concurrency, libvips: sharp.concurrency() },
+      decoders: decoder.processes === 0 ? null : { peakRssMB: decoder.peakRssMB, restarts: decoder.restarts },
     };
   }
 }

@@ -12,6 +12,13 @@ export function positiveInt(name: string, value: string | number): number {
   return n;
 }
 
+/** Parses a whole number option ≥ 0, or fails naming the option. */
+export function nonNegativeInt(name: string, value: string | number): number {
+  const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new CnnfeatError(`${name} must be a whole number ≥ 0, got "${value}"`);
+  return n;
+}
+
 /** Parses a finite number option, optionally bounded, or fails naming the option. */
 export function finiteNumber(name: string, value: string | number, min = -Infinity, max = Infinity): number {
   const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
