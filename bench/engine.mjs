@@ -18,14 +18,14 @@ const CIFAR_PER_CLASS = 32;
 export async function bench({ root, args, log }) {
   const repeat = Number(args.repeat ?? 1);
   const engine = args.engine ?? 'auto';
-  const sets = await imageSets(root, args);
+  const sets = await defaultImageSets(root, args);
   const lib = await import(path.join(root, 'dist', 'index.js'));
   const modelDir = path.dirname((await lib.resolveModel('resnet50')).modelFile);
   const peer = args['no-peer'] ? null : await peerCommand(root);
   const results = [];
   for (const set of sets) {
     try {
-      results.push(await measureSet(root, lib, set, { engine, repeat, peer, modelDir, log }));
+      results.push(await measureSet(root, lib, set, { engine, repeat, peer, modelDir, log, decoders: args.decoders }));
     } catch (err) {
       log(`${set.name}: failed: ${err.message}`);
     }
@@ -39,20 +39,24 @@ export async function bench({ root, args, log }) {
     ['  … after the first batch', r.extractSteadyToRaw === null ? '-' : `${r.extractSteadyToRaw}  (${r.extractSteadyImagesPerSecond} img/s: without filling the pipeline, the first batch's run and the last write)`],
     ['  PyTorch peer', r.peerImagesPerSecond === null ? `not run (${args['no-peer'] ? '--no-peer' : peer ? 'failed' : 'python3 with torch not found'})` : `${r.peerImagesPerSecond} img/s (batch ${PEER_BATCH})`],
     ['  extract / peer', r.extractToPeer === null ? '-' : `${r.extractToPeer}  (target ≥ 1.5)`],
-    ['  peak RSS of extract', `${r.peakRssMB} MB  (target ≤ 1536)`],
+    ['  extract / raw vs its ceiling', r.ceiling === null ? '-' : `ceiling ${r.ceiling} (inference CPU / (inference + decode + main CPU), median run); extract / raw ÷ ceiling ${r.toCeiling}  (target ≥ 0.95; per repeat: ${r.toCeilingPerRepeat.join(', ')})`],
+    ['  peak RSS of extract', `${r.peakRssMB} MB  (target ≤ 1536${r.decoderPeakRssMB ? `; its decoder processes' peaks add ${r.decoderPeakRssMB} MB, of which the node and library code they share is counted in each` : ''})`],
     ...stageRows(r),
   ]);
   return { title: `engine: ResNet50 avg_pool, median of ${repeat} run(s)`, rows, json: { ...results[0], datasets: results } };
 }
 
-/** `--dir` alone, else the default sets that exist: generated photos, hymenoptera, a CIFAR-10 subset. */
-async function imageSets(root, args) {
-  if (args.dir) return [{ name: path.basename(path.resolve(args.dir)), dir: args.dir }];
+/**
+ * `--dir` alone, else the default sets that exist: generated photos, hymenoptera (its train/ and
+ * val/ folders as classes), a CIFAR-10 subset. `extraArgs` are what `extract` needs to take the set.
+ */
+export async function defaultImageSets(root, args) {
+  if (args.dir) return [{ name: path.basename(path.resolve(args.dir)), dir: args.dir, extraArgs: [] }];
   const shared = path.join(root, '..', 'shared', 'datasets');
-  const sets = [{ name: 'generated 256 × 640×480 JPEG', dir: await generatedImages(256) }];
-  if (existsSync(path.join(shared, 'hymenoptera'))) sets.push({ name: 'hymenoptera (397 photos)', dir: path.join(shared, 'hymenoptera') });
+  const sets = [{ name: 'generated 256 × 640×480 JPEG', dir: await generatedImages(256), extraArgs: [] }];
+  if (existsSync(path.join(shared, 'hymenoptera'))) sets.push({ name: 'hymenoptera (397 photos)', dir: path.join(shared, 'hymenoptera'), extraArgs: ['--top-folders-are-classes'] });
   const cifar = path.join(shared, 'cifar10-10k', 'test');
-  if (existsSync(cifar)) sets.push({ name: `CIFAR-10 ${CIFAR_PER_CLASS * 10} × 32×32 JPEG`, dir: await linkedSubset(cifar, CIFAR_PER_CLASS, 'cifar10') });
+  if (existsSync(cifar)) sets.push({ name: `CIFAR-10 ${CIFAR_PER_CLASS * 10} × 32×32 JPEG`, dir: await linkedSubset(cifar, CIFAR_PER_CLASS, 'cifar10'), extraArgs: [] });
   return sets;
 }
 
@@ -60,7 +64,7 @@ async function imageSets(root, args) {
  * Raw engine, `extract` and the peer on one image set; each repeat measures the raw engine right
  * before its `extract` run, so that both see the same machine load.
  */
-async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log }) {
+async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log, decoders }) {
   const load = { before: loadAverage() };
   const raw = await rawEngine(root, lib, set.dir, engine);
   const rawRuns = [];
@@ -71,7 +75,7 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log 
       log(`${set.name}: raw engine (run ${i + 1}/${repeat})`);
       rawRuns.push(await raw.measure());
       log(`${set.name}: extract (run ${i + 1}/${repeat})`);
-      extract.push(await extractRun(root, set.dir, engine));
+      extract.push(await extractRun(root, set.dir, engine, [...set.extraArgs, ...(decoders === undefined ? [] : ['--decoders', String(decoders)])]));
       if (peer) {
         log(`${set.name}: PyTorch peer (run ${i + 1}/${repeat})`);
         const result = await peerRun(peer, set.dir, modelDir).catch((err) => log(`peer failed: ${err.message}`));
@@ -88,6 +92,8 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log 
   const typical = extract.find((e) => e.imagesPerSecond === extractIps);
   const typicalRaw = rawRuns.find((r) => r.imagesPerSecond === rawIps);
   const steady = median(extract.map((e) => steadyRate(e.stages) ?? NaN));
+  const ceilings = extract.map((e) => ceilingOf(e.stages));
+  const toCeiling = extract.map((e, i) => (ceilings[i] === null ? NaN : e.imagesPerSecond / rawRuns[i].imagesPerSecond / ceilings[i]));
   return {
     dataset: set.name,
     images: extract[0].rows,
@@ -103,7 +109,11 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log 
     extractToRawPerRepeat: extract.map((e, i) => round(e.imagesPerSecond / rawRuns[i].imagesPerSecond, 3)),
     peerImagesPerSecond: peerIps === null ? null : round(peerIps),
     extractToPeer: peerIps === null ? null : round(extractIps / peerIps, 3),
+    ceiling: ceilingOf(typical.stages) === null ? null : round(ceilingOf(typical.stages), 3),
+    toCeiling: Number.isNaN(median(toCeiling)) ? null : round(median(toCeiling), 3),
+    toCeilingPerRepeat: toCeiling.map((x) => round(x, 3)),
     peakRssMB: Math.round(Math.max(...extract.map((e) => e.peakRssMB))),
+    decoderPeakRssMB: Math.max(0, ...extract.map((e) => e.stages?.decoders?.peakRssMB ?? 0)),
     extractWallSeconds: round(median(extract.map((e) => e.wallSeconds))),
     rawInference: typicalRaw.perImage,
     stages: typical.stages ?? null,
@@ -143,6 +153,16 @@ async function rawEngine(root, lib, dir, engine) {
 }
 
 /**
+ * What extract / raw can reach when inference and decoding share the CPU cores (a CPU engine): the
+ * share of the CPU time inference gets, inference / (inference + decode + main). Null without CPU times.
+ */
+function ceilingOf(st) {
+  const cpu = st?.cpu;
+  if (!cpu || cpu.inference === null) return null;
+  return cpu.inference / (cpu.inference + cpu.decodeAndOther + (cpu.decoders ?? 0) + cpu.main);
+}
+
+/**
  * Images/s of an extraction once its pipeline is full: the images after the first batch over the
  * time from the first batch's features to the last ones (null without stage timings).
  */
@@ -168,7 +188,7 @@ function stageRows(r) {
   const line = (label, seconds, note = '') => [`    ${label}`, `${ms(seconds)} ms/img  ${String(round(seconds, 2)).padStart(6)} s${note ? `  ${note}` : ''}`];
   const rawInf = r.rawInference;
   const rows = [
-    ['  stages of extract (median run)', `${st.images} images in ${st.batches} batches of ≤ ${st.batchSize}, ${round(st.seconds, 2)} s from first decode to last checkpoint; threads: inference ${st.threads.inference}, decodes at once ${st.threads.decodeConcurrency}, libvips ${st.threads.libvips}`],
+    ['  stages of extract (median run)', `${st.images} images in ${st.batches} batches of ≤ ${st.batchSize}, ${round(st.seconds, 2)} s from first decode to last checkpoint; threads: inference ${st.threads.inference}, decoder processes ${st.threads.decoderProcesses ?? 0}, decodes at once ${st.threads.decodeConcurrency}, libvips ${st.threads.libvips}`],
     ['   main thread (adds up to the total)', ''],
     line('waiting for decoded batch', st.main.waitDecode),
     line('preprocessing into batch', st.main.preprocess),
@@ -194,17 +214,21 @@ function stageRows(r) {
     if (st.cpu.inference !== null) rows.push(line('inference threads', st.cpu.inference, rawInf?.cpuMs != null ? `raw engine: ${rawInf.cpuMs} ms/img` : ''));
     if (st.cpu.inferenceWaitedForCore !== null) rows.push(line('…ready but waiting for a core', st.cpu.inferenceWaitedForCore, rawInf?.waitedForCoreMs != null ? `raw engine: ${rawInf.waitedForCoreMs} ms/img` : ''));
     rows.push(line('main thread', st.cpu.main));
-    rows.push(line('decode, I/O, GC helpers', st.cpu.decodeAndOther));
+    rows.push(line(st.cpu.decoders == null ? 'decode, I/O, GC helpers' : 'I/O, GC helpers, receiving pixels', st.cpu.decodeAndOther));
+    if (st.cpu.decoders != null) {
+      rows.push(line('decoder processes', st.cpu.decoders));
+      if (st.cpu.decodersWaitedForCore != null) rows.push(line('…ready but waiting for a core', st.cpu.decodersWaitedForCore));
+    }
   }
   return rows;
 }
 
-/** One `cnnfeat extract` in a child process: its own images/s, stages and peak RSS. */
-async function extractRun(root, dir, engine) {
+/** One `cnnfeat extract` in a child process: its own images/s, stages and peak RSS (its decoder processes' included). */
+async function extractRun(root, dir, engine, extraArgs) {
   const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'cnnfeat-bench-out-'));
   try {
     const started = performance.now();
-    const { result, peakRssMB } = await runCnnfeat(root, ['extract', dir, '-o', out, '--quiet', '--engine', engine, '--batch-size', String(BATCH)]);
+    const { result, peakRssMB } = await runCnnfeat(root, ['extract', dir, '-o', out, '--quiet', '--engine', engine, '--batch-size', String(BATCH), ...extraArgs]);
     const wallSeconds = (performance.now() - started) / 1000;
     const manifest = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'));
     return { ...result, stages: manifest.timings.stages, peakRssMB, wallSeconds };

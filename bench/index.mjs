@@ -2,7 +2,7 @@
 // `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
 //   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
 //   [--scale-features <train-dir>,<test-dir>] [--scale-sizes 10000,50000] [--scale-c 1] [--scale-scale l2]
-//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…]`
+//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…] [--decoders N] [--decode-processes 1,2,4]`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['engine', 'train', 'train-scale', 'memory', 'onnx-model'];
+const SECTIONS = ['engine', 'decode', 'train', 'train-scale', 'memory', 'onnx-model'];
 
 const { values: args } = parseArgs({
   strict: false,
@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     repeat: { type: 'string' },
     'no-peer': { type: 'boolean' },
+    decoders: { type: 'string' },
+    'decode-processes': { type: 'string' },
     'train-features': { type: 'string' },
     'memory-sizes': { type: 'string' },
     'memory-model': { type: 'string' },
