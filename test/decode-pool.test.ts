@@ -3,7 +3,7 @@
 // choice of applying embedded ICC profiles.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
@@ -12,7 +12,7 @@ import type { DecodeOptions } from '../dist/image/decode.js';
 import type { DecodeSpan } from '../dist/image/decoder.js';
 import { settingsFromDisk, type ExtractSettings } from '../dist/features/schema.js';
 import { makeCorpus } from './corpus.js';
-import { CLI, ROOT, fileTempDir, json, makeColourDataset, makeTinyModel, manifestOf, runCli, writeImage, type ExtractJson } from './helpers.js';
+import { CLI, ROOT, fileTempDir, json, makeColourDataset, makeTinyModel, manifestOf, runCli, running, writeImage, type ExtractJson } from './helpers.js';
 
 let work: string;
 let model: string;
@@ -136,22 +136,18 @@ test('skips per file through decoder processes: the corpus of broken files gives
   }
 });
 
+/** Those of `pids` still running. */
+async function runningOf(pids: number[]): Promise<number[]> {
+  const alive = await Promise.all(pids.map(running));
+  return pids.filter((_, i) => alive[i]);
+}
+
 /** Process ids of `pid`'s children running `decode-process.js` (Linux /proc). */
 async function decoderChildren(pid: number): Promise<number[]> {
   const tasks = await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
   const children = (await Promise.all(tasks.map((t) => fsp.readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')))).join(' ').split(/\s+/).filter(Boolean).map(Number);
   const cmdlines = await Promise.all(children.map((c) => fsp.readFile(`/proc/${c}/cmdline`, 'utf8').catch(() => '')));
   return children.filter((_, i) => cmdlines[i]!.includes('decode-process.js'));
-}
-
-/** Whether process `pid` runs (a zombie does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 test('decoder processes end with the job: SIGKILL, SIGTERM, and SIGINT to the whole process group (as Ctrl-C sends it) leave none behind', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
@@ -177,9 +173,9 @@ test('decoder processes end with the job: SIGKILL, SIGTERM, and SIGINT to the wh
     const end = await exited;
     if (signal === 'SIGKILL') assert.equal(end.signal, 'SIGKILL');
     else assert.equal(end.code, signal === 'SIGTERM' ? 143 : 130, stderr);
-    for (let tries = 0; decoders.some(running); tries++) {
+    for (let tries = 0; (await runningOf(decoders)).length > 0; tries++) {
       if (tries === 500) {
-        const left = decoders.filter(running);
+        const left = await runningOf(decoders);
         for (const pid of left) process.kill(pid, 'SIGKILL'); // not to hang the test run on the pipes they hold
         assert.fail(`decoder processes ${left.join(', ')} outlived the job (${signal})`);
       }

@@ -187,6 +187,17 @@ export function lastLine(stderr: string): string {
   return stderr.trim().split('\n').at(-1) ?? '';
 }
 
+/** Whether process `pid` runs (a zombie, dead but not yet reaped by its new parent, does not). */
+export async function running(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat === null ? os.platform() !== 'linux' : stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
 /** Starts the CLI and returns the child process (for kill tests). */
 export function startCli(args: string[], { env = {} }: { env?: NodeJS.ProcessEnv } = {}): ChildProcessByStdio<null, Readable, Readable> {
   return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

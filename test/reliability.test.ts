@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import type { LockHolder } from '../dist/util/lock.js';
-import { CLI, ROOT, fileTempDir, json, lastLine, makeTinyModel, readJson, runCli, startCli, writeImage, type ExtractJson } from './helpers.js';
+import { CLI, ROOT, fileTempDir, json, lastLine, makeTinyModel, readJson, runCli, running, startCli, writeImage, type ExtractJson } from './helpers.js';
 
 let work: string;
 let model: string;
@@ -171,17 +171,6 @@ test('a write error (file-size limit standing in for a full disk): one clear lin
   assert.equal(resumed.code, 0, resumed.stderr);
   await assertSameFiles(out, reference, 'after a write error and --resume');
 });
-
-/** Whether process `pid` runs (a zombie, dead but not yet reaped by its new parent, does not). */
-async function running(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  return stat === null ? os.platform() !== 'linux' : stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-}
 
 /** The cnnfeat process holding `out`'s lock, once it has checkpointed two rows there. */
 async function holderOf(out: string, alive: () => boolean): Promise<number> {

@@ -4,6 +4,7 @@ import { cacheDir } from '../util/cache.js';
 import { listCards } from '../models/card.js';
 import { TOOL_VERSION } from '../version.js';
 import { addOutputOptions, printResult } from './options.js';
+import { EXTRACT_DEFAULTS, defaultDecoders } from '../pipeline/defaults.js';
 
 /** `cnnfeat info` */
 export function register(program: Command): void {
@@ -26,7 +27,7 @@ export function register(program: Command): void {
       versions: { 'onnxruntime-node': onnxRuntimeVersion(), ...tfjsVersions(), sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
       cacheDir: cacheDir(),
       models: Object.fromEntries(await Promise.all(cards.map(async (c) => [c.id, (await installedModel(c))?.dir ?? null]))),
-      threads: { cpus: os.availableParallelism(), sharp: sharp.concurrency(), libuvPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+      threads: { cpus: os.availableParallelism(), sharp: sharp.concurrency(), libuvPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), decoders: decodersByDevice() },
     };
     printResult(flags, info, () =>
       [
@@ -36,10 +37,16 @@ export function register(program: Command): void {
         `versions  ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`,
         `cache     ${info.cacheDir}`,
         `models    ${Object.entries(info.models).map(([id, dir]) => `${id}: ${dir ?? 'not downloaded'}`).join(', ')}`,
-        `threads   ${info.threads.cpus} cpus, sharp ${info.threads.sharp}, libuv pool ${info.threads.libuvPool}`,
+        `threads   ${info.threads.cpus} cpus, sharp ${info.threads.sharp}, libuv pool ${info.threads.libuvPool}, decoder processes ${info.threads.decoders.cpuInference} (inference on the CPU) or ${info.threads.decoders.gpuInference} (on a GPU)`,
       ].join('\n'),
     );
   });
+}
+
+/** The decoder processes a long extraction gets by default on this machine. */
+function decodersByDevice(): { cpuInference: number; gpuInference: number } {
+  const work = { cores: os.availableParallelism(), images: Infinity, batchSize: EXTRACT_DEFAULTS.batchSize };
+  return { cpuInference: defaultDecoders({ ...work, gpu: false }), gpuInference: defaultDecoders({ ...work, gpu: true }) };
 }
 
 /** Why an engine cannot run: tfjs-node's package is installed without its install script's native library where scripts are off. */

@@ -33,8 +33,8 @@ interface Job {
   id: number;
   file: string;
   opts: DecodeOptions;
-  /** Bytes of its pixels. */
-  bytes: number;
+  /** Where its pixels go: its place in the batch's buffer. */
+  target: Buffer;
   /** Its slot in the decoder's slots file, while a decoder holds it. */
   slot: number;
   /** Decoder processes that died while it was being decoded. */
@@ -99,15 +99,18 @@ export class DecodePool implements ImageDecoder {
     return this.decoders.map((d) => d.child.pid).filter((pid): pid is number => pid !== undefined);
   }
 
+  /** Decodes `files`; their pixels are views of one buffer (one allocation per call, not per image). */
   async decodeFiles(files: readonly string[], opts: DecodeOptions): Promise<DecodedFiles> {
-    return gatherDecoded(await Promise.allSettled(files.map((file) => this.decodeOne(file, opts))));
+    const bytes = opts.width * opts.height * 3;
+    const batch = Buffer.allocUnsafeSlow(files.length * bytes);
+    return gatherDecoded(await Promise.allSettled(files.map((file, i) => this.decodeOne(file, opts, batch.subarray(i * bytes, (i + 1) * bytes)))));
   }
 
-  private decodeOne(file: string, opts: DecodeOptions): Promise<DecodedFile> {
+  private decodeOne(file: string, opts: DecodeOptions, target: Buffer): Promise<DecodedFile> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new Error('the decode pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, file, opts, bytes: opts.width * opts.height * 3, slot: -1, deaths: 0, resolve, reject });
+      this.queue.push({ id: this.nextId++, file, opts, target, slot: -1, deaths: 0, resolve, reject });
       this.dispatch();
     });
   }
@@ -122,9 +125,10 @@ export class DecodePool implements ImageDecoder {
       const job = this.queue[0]!;
       const live = this.decoders.filter((d) => !d.exited && !d.isolating);
       const decoder = job.deaths > 0 ? live.find((d) => d.jobs.size === 0) : live.sort((a, b) => a.jobs.size - b.jobs.size)[0];
-      if (!decoder || decoder.freeSlots.length === 0 || (job.bytes > decoder.slotBytes && decoder.jobs.size > 0)) break;
+      const bytes = job.target.length;
+      if (!decoder || decoder.freeSlots.length === 0 || (bytes > decoder.slotBytes && decoder.jobs.size > 0)) break;
       this.queue.shift();
-      decoder.slotBytes = Math.max(decoder.slotBytes, job.bytes);
+      decoder.slotBytes = Math.max(decoder.slotBytes, bytes);
       job.slot = decoder.freeSlots.pop()!;
       decoder.isolating = job.deaths > 0;
       decoder.jobs.set(job.id, job);
@@ -184,14 +188,14 @@ export class DecodePool implements ImageDecoder {
     decoder.isolating = false;
     this.deathsInARow = 0;
     const pid = decoder.child.pid ?? 0;
-    if (header.kind === FrameKind.Pixels) {
-      const pixels = Buffer.allocUnsafeSlow(header.length);
+    if (header.kind === FrameKind.Pixels && header.length === job.target.length) {
+      const pixels = job.target;
       for (let done = 0; done < pixels.length; ) done += readSync(decoder.slotsFd, pixels, done, pixels.length - done, job.slot * decoder.slotBytes + done);
       job.resolve({ pixels, span: { pid, startedAt: header.startedAt, finishedAt: header.finishedAt } });
     }
     else if (header.kind === FrameKind.Undecodable) job.reject(new DecodeError(job.file, payload.toString('utf8')));
     else if (header.kind === FrameKind.SystemError) job.reject(systemError(JSON.parse(payload.toString('utf8')) as SystemErrorFields));
-    else job.reject(new Error(`${job.file}: decoder process: ${payload.toString('utf8')}`));
+    else job.reject(new Error(`${job.file}: decoder process: ${header.kind === FrameKind.Pixels ? `${header.length} bytes of pixels, not ${job.target.length}` : payload.toString('utf8')}`));
     decoder.freeSlots.push(job.slot);
     this.dispatch();
   }
