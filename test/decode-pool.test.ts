@@ -3,7 +3,7 @@
 // choice of applying embedded ICC profiles.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
@@ -189,6 +189,38 @@ test('decoder processes end with the job: SIGKILL, SIGTERM, and SIGINT to the wh
   }
 });
 
+/**
+ * An environment under which every node process notes which script it runs: `env()` (a new
+ * record each time) and how many decoder processes the last command so started.
+ */
+async function noteStarts(tag: string): Promise<{ env: () => NodeJS.ProcessEnv; decodersStarted: () => Promise<number> }> {
+  const started = path.join(work, `started-${tag}.txt`);
+  const preload = path.join(work, `note-start-${tag}.cjs`);
+  await fsp.writeFile(preload, `require('fs').appendFileSync(${JSON.stringify(started)}, process.argv[1] + '\\n');\n`);
+  return {
+    env: () => {
+      rmSync(started, { force: true });
+      return { NODE_OPTIONS: `--require ${preload}` };
+    },
+    decodersStarted: async () => (await fsp.readFile(started, 'utf8').catch(() => '')).split('\n').filter((l) => l.endsWith('decode-process.js')).length,
+  };
+}
+
+test('run starts its decoder processes once for the train and the test extraction, each manifest counting its own decoding', async () => {
+  const data = path.join(work, 'run-data');
+  await makeColourDataset(data, { perClass: 6, split: 'train' });
+  await makeColourDataset(data, { perClass: 3, split: 'test', start: 50 });
+  const { env, decodersStarted } = await noteStarts('run');
+  const out = path.join(work, 'run-out');
+  const r = await runCli(['run', data, '-o', out, '--decoders', '2', '--batch-size', '2', '--no-report', '--classifier', 'svc', '--kernel', 'linear', '--C', '1', ...tiny()], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await decodersStarted(), 2);
+  const [train, testSide] = [(await manifestOf(path.join(out, 'train'))).timings.stages!, (await manifestOf(path.join(out, 'test'))).timings.stages!];
+  assert.equal(train.threads.decoderProcesses, 2);
+  assert.equal(testSide.threads.decoderProcesses, 2);
+  if (process.platform === 'linux') assert.ok(testSide.cpu!.decoders! > 0 && testSide.cpu!.decoders! < train.cpu!.decoders!, `the test side's 6 images cost less than the train side's 12: ${testSide.cpu!.decoders} vs ${train.cpu!.decoders}`);
+});
+
 test('predict runs on extract\'s batch loop: rows stay with their files across batches, decoder processes and a broken file', async () => {
   const data = await makeColourDataset(path.join(work, 'colours'), { perClass: 6 });
   const feats = path.join(work, 'colours-feat');
@@ -199,14 +231,9 @@ test('predict runs on extract\'s batch loop: rows stay with their files across b
   await makeColourDataset(inputs, { perClass: 4, start: 50 });
   await fsp.writeFile(path.join(inputs, 'blue', 'img051b.jpg'), 'not an image');
   type Prediction = { path: string; label?: string; score?: number; error?: string };
-  // Every node process started with this preload notes in `started` which script it runs.
-  const started = path.join(work, 'started.txt');
-  const preload = path.join(work, 'note-start.cjs');
-  await fsp.writeFile(preload, `require('fs').appendFileSync(${JSON.stringify(started)}, process.argv[1] + '\\n');\n`);
-  const decodersStarted = async () => (await fsp.readFile(started, 'utf8').catch(() => '')).split('\n').filter((l) => l.endsWith('decode-process.js')).length;
+  const { env, decodersStarted } = await noteStarts('predict');
   const predict = async (...more: string[]) => {
-    await fsp.rm(started, { force: true });
-    const r = await runCli(['predict', clf, inputs, '--json', '--quiet', ...more], { env: { NODE_OPTIONS: `--require ${preload}` } });
+    const r = await runCli(['predict', clf, inputs, '--json', '--quiet', ...more], { env: env() });
     assert.equal(r.code, 2, r.stderr); // one file could not be decoded
     return JSON.parse(r.stdout) as Prediction[];
   };

@@ -83,15 +83,24 @@ export class DecodePool implements ImageDecoder {
     for (const d of this.decoders) d.child.kill('SIGKILL');
   };
 
+  private processes = 0;
+
   constructor(private readonly opts: DecodePoolOptions) {
     this.perProcess = Math.max(1, opts.perProcess ?? 1);
-    for (let i = 0; i < Math.max(1, opts.processes); i++) this.decoders.push(this.spawnDecoder());
+    this.grow(Math.max(1, opts.processes));
     process.on('exit', this.killAll);
     this.updateRef();
   }
 
   get concurrency(): number {
-    return this.opts.processes * this.perProcess;
+    return this.processes * this.perProcess;
+  }
+
+  /** Adds decoder processes up to `processes` (a pool never shrinks). */
+  grow(processes: number): void {
+    if (this.closing) return;
+    for (; this.processes < processes; this.processes++) this.decoders.push(this.spawnDecoder());
+    this.dispatch();
   }
 
   /** The decoder processes' ids (for tests and diagnostics). */
@@ -236,7 +245,7 @@ export class DecodePool implements ImageDecoder {
     const sum = (f: (c: ProcessCost) => number | null) => (costs.length === 0 || costs.some((c) => c === null || f(c) === null) ? null : costs.reduce((a, c) => a + f(c!)!, 0));
     const peakKb = sum((c) => c.peakRssKb);
     return {
-      processes: this.opts.processes,
+      processes: this.processes,
       concurrency: this.concurrency,
       cpuMs: sum((c) => c.cpuMs),
       waitMs: sum((c) => c.waitMs),

@@ -35,6 +35,12 @@ export interface DecoderStats {
   restarts: number;
 }
 
+/** What a decoder did between two `stats()` (the arrangement and peak memory as at `b`). */
+export function statsBetween(a: DecoderStats, b: DecoderStats): DecoderStats {
+  const diff = (x: number | null, y: number | null) => (x === null || y === null ? null : y - x);
+  return { ...b, cpuMs: diff(a.cpuMs, b.cpuMs), waitMs: diff(a.waitMs, b.waitMs), restarts: b.restarts - a.restarts };
+}
+
 /** Decodes lists of image files to the pixels of a DecodeOptions geometry. */
 export interface ImageDecoder {
   /** Images decoded at once. */

@@ -5,15 +5,37 @@ import { inProcessDecoder, type ImageDecoder } from '../image/decoder.js';
 import { DECODE_DEFAULTS, defaultDecoders } from './defaults.js';
 import type { FeatureModel } from './feature-model.js';
 
+/** What chooses an extraction's decoder. */
+export interface DecoderChoice {
+  /** Decoder processes (0: decode in this process; default: `defaultDecoders`). */
+  decoders?: number;
+  /** An open decoder (e.g. shared by the train and test extractions of `run`), left open. */
+  decoder?: ImageDecoder;
+}
+
+/** Sizes a decoder opened before the model was loaded for the engine it runs on. */
+export type FitDecoder = (fm: FeatureModel) => void;
+
 /**
- * The decoder of an extraction of `images` images: `decoders` processes when asked (0: this
- * process), else as `defaultDecoders` sizes it for this machine and the device inference runs on.
+ * Runs `fn` with `choice.decoder` when given (left open), else with a decoder for `images`
+ * images opened now — before the network loads, so that its processes start meanwhile — and
+ * closed after `fn`. Until `fit(fm)` says the engine runs on a GPU it is sized for inference on
+ * the CPU; `--decoders N` fixes the size.
  */
-export function openDecoder(decoders: number | undefined, fm: FeatureModel, images: number, batchSize: number): ImageDecoder {
-  if (decoders !== undefined) nonNegativeInt('decoders', decoders);
-  const count = decoders ?? defaultDecoders({ cores: os.availableParallelism(), gpu: inferenceOnGpu(fm), images, batchSize });
-  if (count === 0) return inProcessDecoder;
-  return new DecodePool({ processes: count, perProcess: DECODE_DEFAULTS.perProcess, nice: DECODE_DEFAULTS.nice });
+export async function withDecoder<T>(choice: DecoderChoice, images: number, batchSize: number, fn: (decoder: ImageDecoder, fit: FitDecoder) => Promise<T>): Promise<T> {
+  if (choice.decoder) return fn(choice.decoder, () => {});
+  if (choice.decoders !== undefined) nonNegativeInt('decoders', choice.decoders);
+  const sized = (gpu: boolean) => choice.decoders ?? defaultDecoders({ cores: os.availableParallelism(), gpu, images, batchSize });
+  const processes = images === 0 ? 0 : sized(false);
+  const decoder = processes === 0 ? inProcessDecoder : new DecodePool({ processes, perProcess: DECODE_DEFAULTS.perProcess, nice: DECODE_DEFAULTS.nice });
+  const fit = (fm: FeatureModel) => {
+    if (decoder instanceof DecodePool && inferenceOnGpu(fm)) decoder.grow(sized(true));
+  };
+  try {
+    return await fn(decoder, fit);
+  } finally {
+    await decoder.close();
+  }
 }
 
 /**

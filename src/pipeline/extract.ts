@@ -4,7 +4,8 @@ import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { assertNotSplitRoot } from '../dataset/split.js';
 import { runBatchLoop, type DecodedBatch } from './batch-loop.js';
-import { batchesAhead, openDecoder } from './decoding.js';
+import { batchesAhead, withDecoder, type DecoderChoice } from './decoding.js';
+import { statsBetween, type ImageDecoder } from '../image/decoder.js';
 import { FeatureWriter } from '../features/writer.js';
 import { diffSettings, hashFlagChange, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
@@ -20,7 +21,7 @@ import { StageClock } from './stage-clock.js';
 import type { ExtractStages } from '../features/schema.js';
 
 /** Options of `extractFeatures`. */
-export interface ExtractOptions extends FeatureModelOptions {
+export interface ExtractOptions extends FeatureModelOptions, DecoderChoice {
   /** Images per forward pass (default 32). */
   batchSize?: number;
   /** The top folders are classes even where they look like a given split (`train/`, `val/`); see `assertNotSplitRoot`. */
@@ -37,11 +38,6 @@ export interface ExtractOptions extends FeatureModelOptions {
   shard?: ShardSpec;
   /** An already loaded model (e.g. shared by the train and test extractions of `run`). */
   featureModel?: FeatureModel;
-  /**
-   * Decoder processes (0: decode in this process; default: `defaultDecoders`, sized to the
-   * machine and the work).
-   */
-  decoders?: number;
   /**
    * Stops after the current batch is checkpointed (the directory stays resumable); a numeric
    * abort reason becomes the error's exit code.
@@ -79,7 +75,10 @@ async function extractLocked(dataset: Dataset, outDir: string, opts: ExtractOpti
   const state = await featureDirState(outDir);
   assertWritable(outDir, state, opts);
   const { files, shard } = await planFiles(dataset, opts);
-  return withFeatureModel(opts, async (featureModel) => {
+  const reusing = state === 'complete' && !opts.overwrite;
+  const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
+  return withDecoder(opts, reusing ? 0 : files.length, batchSize, (decoder, fitDecoder) => withFeatureModel(opts, async (featureModel) => {
+    fitDecoder(featureModel);
     const plan: Plan = {
       imageRoot: dataset.root,
       classes: dataset.classes,
@@ -88,15 +87,15 @@ async function extractLocked(dataset: Dataset, outDir: string, opts: ExtractOpti
       ignored: dataset.ignored,
       ...(shard ? { shard } : {}),
     };
-    if (state === 'complete' && !opts.overwrite) return reuseFinished(outDir, plan, logger);
+    if (reusing) return reuseFinished(outDir, plan, logger);
     const writer = state === 'partial' && opts.resume ? await FeatureWriter.resume(outDir, plan) : await FeatureWriter.create(outDir, plan);
     try {
       if (writer.resumed) logger.info(`Resuming ${outDir} at file ${writer.next + 1} of ${writer.plan.files.length}`);
-      return resultOf(outDir, await runBatches(writer, featureModel, opts, logger));
+      return resultOf(outDir, await runBatches(writer, featureModel, decoder, opts, logger));
     } finally {
       await writer.close();
     }
-  });
+  }));
 }
 
 /** `--resume` on a finished directory: its features are reused if they were made the same way. */
@@ -145,7 +144,7 @@ export function resultOf(outDir: string, manifest: FeatureManifest): ExtractResu
  * Runs the batch loop over the plan's files from the writer's checkpoint, committing each batch's
  * rows and skipped files; then writes the manifest.
  */
-async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
+async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: ImageDecoder, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
   const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
   const { imageRoot, files: planned } = writer.plan;
   const total = planned.length;
@@ -153,8 +152,8 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const startRow = writer.rows;
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
-  const decoder = openDecoder(opts.decoders, fm, total - writer.next, batchSize);
   const progress = logger.progress(total, 'extract', 'img', writer.next);
+  const decoderAtStart = await decoder.stats();
   const clock = new StageClock(fm.extractor, batchSize);
   let stages: ExtractStages;
   try {
@@ -179,10 +178,9 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
       },
       afterCommit: () => throwIfInterrupted(opts.signal, writer),
     });
-    stages = clock.finish(await decoder.stats());
+    stages = clock.finish(statsBetween(decoderAtStart, await decoder.stats()));
   } finally {
     progress.stop();
-    await decoder.close();
   }
   const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
   reportFiles(manifest.ignored, 'passed over by the scan', logger);

@@ -5,7 +5,8 @@ import { predictModel } from '../classifiers/classifier.js';
 import type { ScoreKind } from '../classifiers/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { runBatchLoop } from './batch-loop.js';
-import { batchesAhead, openDecoder } from './decoding.js';
+import { batchesAhead, withDecoder, type DecoderChoice } from './decoding.js';
+import type { ImageDecoder } from '../image/decoder.js';
 import { StageClock } from './stage-clock.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
@@ -27,7 +28,7 @@ export interface ClassScore {
 }
 
 /** Options of `predictImages`. */
-export interface PredictOptions {
+export interface PredictOptions extends DecoderChoice {
   batchSize?: number;
   engine?: EngineChoice;
   threads?: number;
@@ -36,8 +37,6 @@ export interface PredictOptions {
   logger?: Logger;
   /** Also list the `topK` best classes of each image with their scores. */
   topK?: number;
-  /** Decoder processes (0: decode in this process; default: sized to the machine and the work, as `extract`). */
-  decoders?: number;
 }
 
 /**
@@ -65,10 +64,13 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
   const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, engine, threads, logger };
-  const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
-    assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
-    return featuresOf(fm, files, batchSize, opts.decoders);
-  });
+  const { rows, decodedIndex, failures } = await withDecoder(opts, files.length, batchSize, (decoder, fitDecoder) =>
+    withFeatureModel(modelOptions, async (fm) => {
+      assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
+      fitDecoder(fm);
+      return featuresOf(fm, decoder, files, batchSize);
+    }),
+  );
   const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
   decodedIndex.forEach((index, i) => {
@@ -79,29 +81,24 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
 }
 
 /** Features of every decodable file (rows in file order), and why the others failed: extract's batch loop, keeping rows in memory. */
-async function featuresOf(fm: FeatureModel, files: string[], batchSize: number, decoders: number | undefined) {
+async function featuresOf(fm: FeatureModel, decoder: ImageDecoder, files: string[], batchSize: number) {
   const chunks: Float32Array[] = [];
   const decodedIndex: number[] = [];
   const failures = new Map<string, string>();
-  const decoder = openDecoder(decoders, fm, files.length, batchSize);
-  try {
-    await runBatchLoop({
-      files,
-      from: 0,
-      batchSize,
-      featureModel: fm,
-      decoder,
-      clock: new StageClock(fm.extractor, batchSize),
-      ahead: batchesAhead(decoder, batchSize),
-      commit: async (batch) => {
-        for (const { index, reason } of batch.failed) failures.set(files[index]!, reason);
-        chunks.push(batch.features);
-        decodedIndex.push(...batch.ok);
-      },
-    });
-  } finally {
-    await decoder.close();
-  }
+  await runBatchLoop({
+    files,
+    from: 0,
+    batchSize,
+    featureModel: fm,
+    decoder,
+    clock: new StageClock(fm.extractor, batchSize),
+    ahead: batchesAhead(decoder, batchSize),
+    commit: async (batch) => {
+      for (const { index, reason } of batch.failed) failures.set(files[index]!, reason);
+      chunks.push(batch.features);
+      decodedIndex.push(...batch.ok);
+    },
+  });
   const rows = new Float32Array(decodedIndex.length * fm.settings.dim);
   chunks.reduce((offset, c) => (rows.set(c, offset), offset + c.length), 0);
   return { rows, decodedIndex, failures };

@@ -12,7 +12,8 @@ import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
 import { withFeatureModel } from './feature-model.js';
-import { RUN_DEFAULTS } from './defaults.js';
+import { EXTRACT_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
+import { withDecoder } from './decoding.js';
 import { trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split. */
@@ -62,10 +63,16 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
   const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
   planTraining(trainOptions, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
-  const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
-    await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
-    await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
-  ]);
+  const images = train.samples.length + test.samples.length;
+  const [trainFeatures, testFeatures] = await withDecoder(opts, images, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
+    withFeatureModel(opts, async (featureModel) => {
+      fitDecoder(featureModel);
+      return [
+        await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel, decoder }),
+        await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel, decoder }),
+      ];
+    }),
+  );
   opts.onExtracted?.();
   const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), trainOptions, logger);
   const modelFile = path.join(outDir, 'model.json');
