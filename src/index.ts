@@ -5,7 +5,8 @@
 export { CnnfeatError, ExitCode } from './errors.js';
 export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type Dataset, type Sample } from './dataset/scan.js';
 export { findGivenSplit, stratifiedSplit } from './dataset/split.js';
-export { decodeImage, DecodeError, ICC_MODES, type DecodeOptions, type IccMode } from './image/decode.js';
+export { decodeImage, DecodeError, type DecodeOptions } from './image/decode.js';
+export { ICC_MODES, type IccMode } from './image/icc.js';
 export { inProcessDecoder, type ImageDecoder, type DecodedFiles, type DecoderStats, type DecodeSpan } from './image/decoder.js';
 export { DecodePool, type DecodePoolOptions } from './image/decode-pool.js';
 export { EXTRACT_DEFAULTS, DECODE_DEFAULTS, defaultDecoders, type DecodeWork } from './pipeline/defaults.js';

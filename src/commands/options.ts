@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { RESIZE_KERNELS, RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
-import { ICC_MODES, type IccMode } from '../image/decode.js';
+import { ICC_MODES, type IccMode } from '../image/icc.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
 import type { ExtractOptions } from '../pipeline/extract.js';

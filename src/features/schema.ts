@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
-import type { IccMode } from '../image/decode.js';
+import type { IccMode } from '../image/icc.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { EngineDescription, PoolMode } from '../engines/engine.js';
 import type { FileKey } from '../dataset/file-keys.js';

@@ -2,15 +2,8 @@ import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
 import { monotonicMs } from '../util/thread-times.js';
+import type { IccMode } from './icc.js';
 import type { ResizeKernel, ResizeMode } from './resize.js';
-
-/**
- * What becomes of an embedded ICC colour profile: `ignore` reads the pixel values as they are
- * stored (PIL, Keras and torchvision do, so ImageNet networks were trained on such pixels);
- * `apply` converts them to sRGB through the profile.
- */
-export const ICC_MODES = ['ignore', 'apply'] as const;
-export type IccMode = (typeof ICC_MODES)[number];
 
 /** Target geometry and colour handling of decoded images. */
 export interface DecodeOptions {

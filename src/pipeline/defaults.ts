@@ -4,7 +4,7 @@
  */
 import type { EngineChoice, PoolMode } from '../engines/engine.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
-import type { IccMode } from '../image/decode.js';
+import type { IccMode } from '../image/icc.js';
 
 /** Extraction defaults: ResNet50 cut at its card's layer, average pooling, bilinear squash to the input size. */
 export const EXTRACT_DEFAULTS: {

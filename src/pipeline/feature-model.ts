@@ -1,6 +1,6 @@
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
-import type { IccMode } from '../image/decode.js';
+import type { IccMode } from '../image/icc.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
 import { loadEngine } from '../engines/select.js';
