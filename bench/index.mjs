@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
+// `npm run bench [-- --dir <images>] [--json] [--json-file <f>] [--only engine,train,memory] [--repeat N] [--no-peer]
 //   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
 //   [--scale-features <train-dir>,<test-dir>] [--scale-sizes 10000,50000] [--scale-c 1] [--scale-scale l2]
 //   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…] [--gpu-model …] [--gpu-dir …] (see bench/gpu.mjs)`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ const { values: args } = parseArgs({
   options: {
     dir: { type: 'string' },
     json: { type: 'boolean' },
+    'json-file': { type: 'string' },
     only: { type: 'string' },
     repeat: { type: 'string' },
     'no-peer': { type: 'boolean' },
@@ -58,6 +60,7 @@ for (const name of wanted) {
   results.push(await bench({ root, args, log }));
 }
 
+if (args['json-file']) await writeFile(args['json-file'], `${JSON.stringify(Object.assign({}, ...results.map((r) => r.json)), null, 2)}\n`);
 if (args.json) {
   process.stdout.write(`${JSON.stringify(Object.assign({}, ...results.map((r) => r.json)), null, 2)}\n`);
 } else {
