@@ -14,7 +14,8 @@
 # the PyTorch GPU peer on the same photos; and prints the table of issue 19's targets.
 #
 # Settings (environment): PHOTOS (default 6000), RAW_IMAGES (256), ARCH (torchvision model,
-# resnet50), PYTHON (python3, with torch and torchvision), WORK (/tmp/cnnfeat-gpu-check),
+# resnet50), MODEL (an ONNX file with torch preprocessing instead of the export), PYTHON
+# (python3, with torch and torchvision), WORK (/tmp/cnnfeat-gpu-check),
 # SOFTWARE=1 to run on a software adapter (lavapipe: a dry run of this script on a machine
 # without a GPU; its figures are not GPU figures).
 set -euo pipefail
@@ -59,9 +60,10 @@ export CNNFEAT_CACHE=$work/cache
   "$node" bin/cnnfeat.js info 2>&1 || true
 } | tee "$work/machine.txt"
 
-if [ ! -f "$work/$arch.onnx" ]; then
+model=${MODEL:-$work/$arch.onnx}
+if [ ! -f "$model" ]; then
   say "exporting torchvision $arch (random weights) to ONNX, opset 17, dynamic batch"
-  "$python" - "$arch" "$work/$arch.onnx" <<'PY'
+  "$python" - "$arch" "$model" <<'PY'
 import sys, torch, torchvision
 arch, out = sys.argv[1], sys.argv[2]
 model = getattr(torchvision.models, arch)().eval()
@@ -78,7 +80,7 @@ fi
 
 say "running the gpu section of the benchmark"
 "$node" bench/index.mjs --only gpu ${SOFTWARE:+--gpu-software} --json-file "$work/gpu.json" \
-  --gpu-model "$work/$arch.onnx" --gpu-preprocess torch --gpu-dir "$work/photos" --gpu-raw-images "$raw" \
+  --gpu-model "$model" --gpu-preprocess torch --gpu-dir "$work/photos" --gpu-raw-images "$raw" \
   --gpu-equality-model "$work/mobilenet_v1_0.75_224/model.json" --gpu-equality-preprocess tf --gpu-equality-layer global_average_pooling2d_1 \
   --gpu-peer "$carry/peer_torch_gpu.py" | tee "$work/gpu.txt"
 "$node" bench/gpu-check-table.mjs "$work/gpu.json" | tee "$work/targets.txt"
