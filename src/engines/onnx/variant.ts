@@ -21,7 +21,7 @@ import type { Precision } from '../engine.js';
 import { OnnxRuntimeError, type FeatureGraph } from './session.js';
 
 /** Version of the variants; bump whenever the conversion changes (part of their file names). */
-export const VARIANT_VERSION = 1;
+export const VARIANT_VERSION = 2;
 
 /** Smallest cosine between a float16 graph's features and the float32 graph's on the check images. */
 export const FP16_MIN_COSINE = 0.999;
