@@ -37,6 +37,7 @@ export { computeMetrics, type Metrics } from './metrics/metrics.js';
 export { formatMetrics } from './metrics/format.js';
 export { loadFeatureModel, DEFAULT_MODEL, type FeatureModel, type FeatureModelOptions } from './pipeline/feature-model.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './pipeline/extract.js';
+export { decodeFiles, decodeOptionsOf, toInput } from './pipeline/batch.js';
 export { updateFeatures, type UpdateResult } from './pipeline/update.js';
 export { mergeFeatureDirs, type MergeOptions } from './features/merge.js';
 export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './util/lock.js';

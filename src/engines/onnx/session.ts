@@ -97,8 +97,14 @@ export async function startOnDevice(graph: Omit<FeatureGraph, 'cached'>, opts: D
       await gpu.extractor.dispose();
       continue;
     }
+    const gpuMs = await msPerImage(gpu.extractor, graph).catch(async (err: unknown) => {
+      failures.push(`${candidate.provider} failed its timed batch (${shortProviderError(err)})`);
+      await gpu.extractor.dispose();
+      return null;
+    });
+    if (gpuMs === null) continue;
     const cpu = await startCpu(graph, opts, '');
-    const [gpuMs, cpuMs] = [await msPerImage(gpu.extractor, graph), await msPerImage(cpu, graph)];
+    const cpuMs = await msPerImage(cpu, graph);
     const timing = `${TIMING_IMAGES} images: ${gpuMs.toFixed(1)} ms/img on ${candidate.provider} (${gpu.adapter}) vs ${cpuMs.toFixed(1)} ms/img on the CPU provider`;
     if (gpuMs < cpuMs) {
       await cpu.dispose();
