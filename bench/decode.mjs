@@ -10,7 +10,7 @@ const BATCH = 32;
 /** @param {{ root: string, args: Record<string, any>, log: (m: string) => void }} ctx */
 export async function bench({ root, args, log }) {
   const sets = await defaultImageSets(root, args);
-  const counts = processCounts(args['decode-processes']);
+  const counts = args['decode-processes'] ? String(args['decode-processes']).split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 0) : powersUpToCores();
   const results = [];
   for (const set of sets) {
     log(`decode: ${set.name}`);
@@ -26,13 +26,11 @@ export async function bench({ root, args, log }) {
   return { title: 'decode: decode-only images/s by decoder processes (target on a 16-core machine: ≥ 0.7 × cores × one process)', rows, json: { decode: results } };
 }
 
-/** 1, 2, 4, … up to the cores (or the counts given as `--decode-processes 1,2,3`). */
-function processCounts(spec) {
-  if (spec) return String(spec).split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 0);
-  const cores = os.availableParallelism();
+/** 1, 2, 4, … decoder processes up to the cores. */
+export function powersUpToCores() {
   const counts = [];
-  for (let n = 1; n < cores; n *= 2) counts.push(n);
-  return [...counts, cores];
+  for (let n = 1; n < os.availableParallelism(); n *= 2) counts.push(n);
+  return [...counts, os.availableParallelism()];
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
+import { parseDevice } from '../engines/device/choice.js';
 import { addEngineOptions, addBatchOption, addOutputOptions, decodersFrom, loggerFor, printResult } from './options.js';
 
 interface Flags {
@@ -12,6 +13,7 @@ interface Flags {
   engine?: EngineChoice;
   threads?: string;
   decoders?: string;
+  device?: string;
   topK?: string;
 }
 
@@ -42,6 +44,7 @@ export function register(program: Command): void {
       engine: flags.engine,
       threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
       decoders: decodersFrom(flags.decoders),
+      device: flags.device === undefined ? undefined : parseDevice(flags.device),
       model: flags.model,
       logger,
       topK,

@@ -1,3 +1,4 @@
+import type { EngineInput } from '../engines/engine.js';
 import type { DecodedFiles, ImageDecoder } from '../image/decoder.js';
 import { decodeOptionsOf, toInput } from './batch.js';
 import type { FeatureModel } from './feature-model.js';
@@ -51,14 +52,14 @@ interface SubmittedBatch extends Omit<DecodedBatch, 'pixels'> {
  * time (by the decoder's processes or threads) while the engine runs the batch before them with
  * the next one queued behind it: when batch k's features arrive the engine is already running
  * k+1, so k is committed meanwhile. Memory is bounded by the batches in flight: `ahead` decoding
- * or decoded, one queued, one running (its float32 input travels to the engine and back for
+ * or decoded, one queued, one running (its input batch travels to the engine and back for
  * reuse). A decoding failure (strict mode, an unreadable file) first commits the batch before it.
  */
 export async function runBatchLoop(loop: BatchLoop): Promise<void> {
   const { featureModel: fm, clock } = loop;
   const decode = decodeOptionsOf(fm.settings);
   const total = loop.files.length;
-  const buffers: Float32Array[] = [];
+  const buffers: EngineInput[] = [];
   const decoding: Promise<DecodedBatch>[] = [];
   let nextStart = loop.from;
 
@@ -88,7 +89,7 @@ export async function runBatchLoop(loop: BatchLoop): Promise<void> {
   const submit = ({ pixels, ...batch }: DecodedBatch): SubmittedBatch => {
     const n = batch.ok.length;
     if (n === 0) return { ...batch, features: Promise.resolve(new Float32Array(0)) };
-    const input = clock.timeSync('preprocess', () => toInput(pixels, fm.settings, buffers.pop()));
+    const input = clock.timeSync('preprocess', () => toInput(pixels, fm.settings, buffers.pop(), fm.extractor.inputType));
     clock.submitted(n);
     // An engine that runs on this thread does its work inside this call: counted as waiting for it.
     const features = clock.timeSync('waitEngine', () => fm.extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));

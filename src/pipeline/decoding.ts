@@ -38,13 +38,9 @@ export async function withDecoder<T>(choice: DecoderChoice, images: number, batc
   }
 }
 
-/**
- * Whether the engine runs inference off the CPU (an engine description with a `device` other than
- * `cpu`): then every core is free to decode. No engine reports one yet.
- */
+/** Whether the engine runs inference on a GPU: then every core is free to decode. */
 function inferenceOnGpu(fm: FeatureModel): boolean {
-  const { device } = fm.extractor.describe() as { device?: string };
-  return device !== undefined && device !== 'cpu';
+  return fm.extractor.describe().device === 'gpu';
 }
 
 /** Batches to decode ahead of the engine: enough to keep every decoder busy, at least two. */

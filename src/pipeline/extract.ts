@@ -22,7 +22,7 @@ import type { ExtractStages } from '../features/schema.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions, DecoderChoice {
-  /** Images per forward pass (default 32). */
+  /** Images per forward pass (default: the engine's for its device, 32 on the CPU, 32/64 on a GPU in fp32/fp16). */
   batchSize?: number;
   /** The top folders are classes even where they look like a given split (`train/`, `val/`); see `assertNotSplitRoot`. */
   topFoldersAreClasses?: boolean;
@@ -145,7 +145,7 @@ export function resultOf(outDir: string, manifest: FeatureManifest): ExtractResu
  * rows and skipped files; then writes the manifest.
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: ImageDecoder, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
-  const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
+  const batchSize = opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize;
   const { imageRoot, files: planned } = writer.plan;
   const total = planned.length;
   const startedAt = Date.now();

@@ -12,6 +12,7 @@ import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
+import type { DeviceRequest } from '../engines/device/choice.js';
 
 /**
  * The prediction for one image, or why it has none. `score` is the predicted class's, the
@@ -32,6 +33,8 @@ export interface PredictOptions extends DecoderChoice {
   batchSize?: number;
   engine?: EngineChoice;
   threads?: number;
+  /** Where the network runs (as extraction's `device`; default auto). Its precision is the training features'. */
+  device?: DeviceRequest | string;
   /** Where the network is now, when it moved since training (its weights digest must match). */
   model?: string;
   logger?: Logger;
@@ -57,18 +60,19 @@ export function topClasses(classScores: number[], classes: string[], k: number, 
  * layer, preprocessing and resizing as its training features.
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
-  const { batchSize = EXTRACT_DEFAULTS.batchSize, engine, threads, logger } = opts;
+  const { engine, threads, device, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, engine, threads, logger };
-  const { rows, decodedIndex, failures } = await withDecoder(opts, files.length, batchSize, (decoder, fitDecoder) =>
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, precision: f.precision, engine, threads, device, logger };
+  // Sized before the network loads with the CPU's batch size; the engine's own is known after.
+  const { rows, decodedIndex, failures } = await withDecoder(opts, files.length, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
     withFeatureModel(modelOptions, async (fm) => {
       assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
       fitDecoder(fm);
-      return featuresOf(fm, decoder, files, batchSize);
+      return featuresOf(fm, decoder, files, opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize);
     }),
   );
   const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
