@@ -24,8 +24,6 @@ export interface DecodePoolOptions {
   processes: number;
   /** Images each process decodes at once (its libuv thread pool; default 1). */
   perProcess?: number;
-  /** How many steps nicer than this process the decoders run (default 0: at its priority). */
-  nice?: number;
 }
 
 /** A file waiting for, or being decoded by, a decoder process. */
@@ -156,7 +154,6 @@ export class DecodePool implements ImageDecoder {
       UV_THREADPOOL_SIZE: String(this.perProcess),
       // sharp's advice for glibc: fewer malloc arenas keep a decoder's memory from fragmenting.
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-      CNNFEAT_DECODER_NICE: String(this.opts.nice ?? 0),
     };
     const slotsFd = openSlotsFile();
     const stdio: StdioOptions = ['pipe', 'ignore', 'inherit'];

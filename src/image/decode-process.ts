@@ -7,28 +7,12 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import { errorMessage } from '../errors.js';
 import { processTimes, timesBetween } from '../util/thread-times.js';
+import { DecodeError, decodeImageTimed } from './decode.js';
 import { encodeHeader, FrameKind, RESULTS_FD, SLOTS_FD, type DecodeRequest, type FrameHeader, type ProcessCost, type SystemErrorFields } from './decode-frames.js';
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
-lowerPriority(Number(process.env.CNNFEAT_DECODER_NICE ?? 0));
-// Loaded now, so that the threads sharp and libuv start run at the priority just set.
-const { DecodeError, decodeImageTimed } = await import('./decode.js');
-
-/**
- * Makes this process `by` steps nicer than it is. On Linux the call sets the calling thread's
- * niceness; threads started later inherit it.
- */
-function lowerPriority(by: number): void {
-  if (!(by > 0)) return;
-  try {
-    os.setPriority(Math.min(19, os.getPriority() + by));
-  } catch {
-    // not allowed here: decode at the inherited priority
-  }
-}
 
 const results = new net.Socket({ fd: RESULTS_FD, readable: false, writable: true });
 results.on('error', () => process.exit(0)); // the pool's process is gone

@@ -27,7 +27,7 @@ export async function withDecoder<T>(choice: DecoderChoice, images: number, batc
   if (choice.decoders !== undefined) nonNegativeInt('decoders', choice.decoders);
   const sized = (gpu: boolean) => choice.decoders ?? defaultDecoders({ cores: os.availableParallelism(), gpu, images, batchSize });
   const processes = images === 0 ? 0 : sized(false);
-  const decoder = processes === 0 ? inProcessDecoder : new DecodePool({ processes, perProcess: DECODE_DEFAULTS.perProcess, nice: DECODE_DEFAULTS.nice });
+  const decoder = processes === 0 ? inProcessDecoder : new DecodePool({ processes, perProcess: DECODE_DEFAULTS.perProcess });
   const fit = (fm: FeatureModel) => {
     if (decoder instanceof DecodePool && inferenceOnGpu(fm)) decoder.grow(sized(true));
   };

@@ -40,8 +40,6 @@ export const RUN_DEFAULTS = { testSize: 0.2, seed: 0 } as const;
 export const DECODE_DEFAULTS = {
   /** Images each decoder process decodes at once. */
   perProcess: 1,
-  /** Niceness of decoder processes. */
-  nice: 0,
 } as const;
 
 /** What `defaultDecoders` sizes the decoding for. */

@@ -148,12 +148,13 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: Imag
   const batchSize = opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize;
   const { imageRoot, files: planned } = writer.plan;
   const total = planned.length;
+  // Also waits until the decoder processes are up: their start-up, like the network's loading, is not decoding time.
+  const decoderAtStart = await decoder.stats();
   const startedAt = Date.now();
   const startRow = writer.rows;
   const secondsBefore = writer.secondsSoFar;
   const elapsed = () => (Date.now() - startedAt) / 1000;
   const progress = logger.progress(total, 'extract', 'img', writer.next);
-  const decoderAtStart = await decoder.stats();
   const clock = new StageClock(fm.extractor, batchSize);
   let stages: ExtractStages;
   try {
