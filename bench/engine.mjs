@@ -123,7 +123,7 @@ async function rawEngine(root, lib, dir, engine) {
   const pass = async () => {
     const batches = [];
     for (let i = 0; i < n; i += BATCH) batches.push(decoded.pixels.slice(i, i + BATCH));
-    const inputs = batches.map((b) => toInput(b, fm.settings));
+    const inputs = batches.map((b) => toInput(b, fm.settings, undefined, fm.extractor.inputType));
     const before = fm.extractor.timings?.();
     const started = performance.now();
     for (let i = 0; i < inputs.length; i++) await fm.extractor.run(inputs[i], batches[i].length, { transfer: true });

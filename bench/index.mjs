@@ -1,23 +1,25 @@
 #!/usr/bin/env node
-// `npm run bench [-- --dir <images>] [--json] [--only engine,train,memory] [--repeat N] [--no-peer]
+// `npm run bench [-- --dir <images>] [--json] [--json-file <f>] [--only engine,train,memory] [--repeat N] [--no-peer]
 //   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
 //   [--scale-features <train-dir>,<test-dir>] [--scale-sizes 10000,50000] [--scale-c 1] [--scale-scale l2]
-//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…]`
+//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…] [--gpu-model …] [--gpu-dir …] (see bench/gpu.mjs)`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['engine', 'train', 'train-scale', 'memory', 'onnx-model'];
+const SECTIONS = ['engine', 'train', 'train-scale', 'memory', 'onnx-model', 'gpu'];
 
 const { values: args } = parseArgs({
   strict: false,
   options: {
     dir: { type: 'string' },
     json: { type: 'boolean' },
+    'json-file': { type: 'string' },
     only: { type: 'string' },
     repeat: { type: 'string' },
     'no-peer': { type: 'boolean' },
@@ -30,6 +32,17 @@ const { values: args } = parseArgs({
     'scale-scale': { type: 'string' },
     'onnx-model': { type: 'string' },
     'onnx-preprocess': { type: 'string' },
+    'gpu-model': { type: 'string' },
+    'gpu-preprocess': { type: 'string' },
+    'gpu-layer': { type: 'string' },
+    'gpu-dir': { type: 'string' },
+    'gpu-images': { type: 'string' },
+    'gpu-raw-images': { type: 'string' },
+    'gpu-equality-model': { type: 'string' },
+    'gpu-equality-preprocess': { type: 'string' },
+    'gpu-equality-layer': { type: 'string' },
+    'gpu-peer': { type: 'string' },
+    'gpu-software': { type: 'boolean' },
   },
 });
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
@@ -47,11 +60,13 @@ for (const name of wanted) {
   results.push(await bench({ root, args, log }));
 }
 
+if (args['json-file']) await writeFile(args['json-file'], `${JSON.stringify(Object.assign({}, ...results.map((r) => r.json)), null, 2)}\n`);
 if (args.json) {
   process.stdout.write(`${JSON.stringify(Object.assign({}, ...results.map((r) => r.json)), null, 2)}\n`);
 } else {
   for (const { title, rows } of results) {
     const width = Math.max(...rows.map(([label]) => label.length));
-    process.stdout.write(`\n${title}\n${rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n')}\n`);
+    const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}\n`).join('');
+    process.stdout.write(`\n${title}\n${body}`);
   }
 }

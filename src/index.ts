@@ -7,7 +7,7 @@ export { scanDataset, collectImages, assertUsableDataset, IMAGE_EXTENSIONS, type
 export { findGivenSplit, stratifiedSplit } from './dataset/split.js';
 export { decodeImage, DecodeError, type DecodeOptions } from './image/decode.js';
 export { RESIZE_MODES, RESIZE_KERNELS, type ResizeMode, type ResizeKernel } from './image/resize.js';
-export { preprocessInto, PREPROCESS_MODES, type PreprocessMode } from './image/preprocess.js';
+export { preprocessInto, pixelAffine, PREPROCESS_MODES, type PreprocessMode, type PixelAffine } from './image/preprocess.js';
 export { listCards, findCard, type ModelCard, type ModelSource } from './models/card.js';
 export { pullModel, installedModel, type InstalledModel } from './models/download.js';
 export { pullHttpModel } from './models/http-model.js';
@@ -20,7 +20,10 @@ export { loadEngine, engineStatus, type EngineRequest } from './engines/select.j
 export { loadOnnxExtractor } from './engines/onnx/engine.js';
 export { loadUserOnnxExtractor, listOnnxTensors, type UserOnnxSource, type OnnxListing, type OnnxTensorInfo } from './engines/onnx/user-graph.js';
 export { readOnnxModel, type OnnxModel, type OnnxImageInput } from './formats/onnx-model.js';
-export { POOLS, ENGINES, ENGINE_CHOICES, type FeatureExtractor, type EngineChoice, type EngineName, type PoolMode, type CutSpec, type EngineDescription } from './engines/engine.js';
+export { POOLS, ENGINES, ENGINE_CHOICES, PRECISIONS, type FeatureExtractor, type EngineChoice, type EngineName, type PoolMode, type CutSpec, type EngineDescription, type EngineInput, type Precision } from './engines/engine.js';
+export { DEVICE_CHOICES, parseDevice, type DeviceRequest, type Provider } from './engines/device/choice.js';
+export { gpuStatus, type GpuStatus } from './engines/device/status.js';
+export { convertToFloat16 } from './formats/onnx-fp16.js';
 export { loadGraphExtractor, listGraphNodes, type GraphExtractorOptions, type GraphNodeInfo } from './engines/tfjs-graph.js';
 export { readNpy, npyHeader } from './features/npy.js';
 export { readFeatureSet, readFeatureIndex, type FeatureSet, type FeatureIndex } from './features/reader.js';
@@ -34,6 +37,7 @@ export { computeMetrics, type Metrics } from './metrics/metrics.js';
 export { formatMetrics } from './metrics/format.js';
 export { loadFeatureModel, DEFAULT_MODEL, type FeatureModel, type FeatureModelOptions } from './pipeline/feature-model.js';
 export { extractFeatures, type ExtractOptions, type ExtractResult } from './pipeline/extract.js';
+export { decodeFiles, decodeOptionsOf, toInput } from './pipeline/batch.js';
 export { updateFeatures, type UpdateResult } from './pipeline/update.js';
 export { mergeFeatureDirs, type MergeOptions } from './features/merge.js';
 export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './util/lock.js';

@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadEngine } from '../dist/engines/select.js';
+import type { EngineInput } from '../dist/engines/engine.js';
 import { weightsDigest } from '../dist/models/download.js';
 import { currentThreadId, currentThreadTimes, processThreadIds } from '../dist/util/thread-times.js';
 import { makeTinyModel, tempDir } from './helpers.js';
@@ -49,7 +50,7 @@ test('onnx engine: counts runs, inference time and CPU; a transferred batch come
   const engine = await loadEngine(await tinyModel(t), { engine: 'onnx', threads: 2 });
   t.after(() => engine.dispose());
   const start = engine.timings!();
-  const returned: Float32Array[] = [];
+  const returned: EngineInput[] = [];
   const full = imagesBatch(6);
   const expected = await engine.run(full.slice(), 4);
   const features = await engine.run(full, 4, { transfer: true, returned: (b) => returned.push(b) });

@@ -199,7 +199,7 @@ test('onnx model: a cut graph is cached by weights digest and cut; a second load
   const again = await loadEngine(src, { layers: [TINY.conv2], logger: second.logger });
   t.after(() => again.dispose());
   assert.equal(again.dim, 16);
-  assert.deepEqual(second.all, []);
+  assert.deepEqual(second.all.filter((m) => !m.startsWith('device: ')), [], 'nothing cut again (only the device said)');
 });
 
 test('onnx model: NHWC tensors inside the graph (after a Transpose back; a MatMul by a weight) are pooled over their own spatial axes', async (t) => {

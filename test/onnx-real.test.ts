@@ -33,7 +33,7 @@ test('resnet50: its own ONNX export, given as a .onnx file, gives the built-in f
     await sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toFile(files.at(-1)!);
   }
   const { pixels } = await decodeFiles(files, decodeOptionsOf(builtIn.settings));
-  const expected = await builtIn.extractor.run(toInput(pixels, builtIn.settings), 3);
+  const expected = await builtIn.extractor.run(toInput(pixels, builtIn.settings, undefined, builtIn.extractor.inputType), 3);
 
   const file = await cachedExport(builtIn.resolved.weightsDigest, 'avg_pool');
   const cache = process.env.CNNFEAT_CACHE;
@@ -46,7 +46,7 @@ test('resnet50: its own ONNX export, given as a .onnx file, gives the built-in f
     { format: 'onnx', layer: 'features', dim: 2048, input: { height: 224, width: 224 } },
   );
   assert.notEqual(fromFile.settings.weightsDigest, builtIn.settings.weightsDigest, 'the digest of the .onnx file, not of the shards');
-  const features = await fromFile.extractor.run(toInput(pixels, fromFile.settings), 3);
+  const features = await fromFile.extractor.run(toInput(pixels, fromFile.settings, undefined, fromFile.extractor.inputType), 3);
   const error = relativeError(features, expected);
   assert.ok(error <= 1e-5, `max |diff| / max |value| = ${error}`);
 });
@@ -66,7 +66,7 @@ test('torch.onnx.export output (dynamic batch, height and width): the default cu
   t.after(() => (cache === undefined ? delete process.env.CNNFEAT_CACHE : (process.env.CNNFEAT_CACHE = cache)));
   for (const [size, rows] of Object.entries(reference.features)) {
     const [h, w] = size.split('x').map(Number) as [number, number];
-    const fm = await loadFeatureModel({ model, preprocess: 'torch', input: { height: h, width: w } });
+    const fm = await loadFeatureModel({ model, preprocess: 'torch', input: { height: h, width: w }, pixelInput: false });
     t.after(() => fm.extractor.dispose());
     assert.deepEqual([fm.settings.layer, fm.settings.dim, fm.settings.input], ['/Flatten_output_0', 8, { height: h, width: w }]);
     const features = await fm.extractor.run(torchImages(2, h, w), 2);

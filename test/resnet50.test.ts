@@ -59,9 +59,9 @@ test('resnet50: a batch of 8 equals 8 batches of 1 within 1e-4', async (t) => {
   t.after(() => fm.extractor.dispose());
   const { pixels } = await decodeFiles(files, decodeOptionsOf(fm.settings));
   assert.equal(pixels.length, 8);
-  const batched = await fm.extractor.run(toInput(pixels, fm.settings), 8);
+  const batched = await fm.extractor.run(toInput(pixels, fm.settings, undefined, fm.extractor.inputType), 8);
   const singles = new Float32Array(8 * 2048);
-  for (const [i, image] of pixels.entries()) singles.set(await fm.extractor.run(toInput([image], fm.settings), 1), i * 2048);
+  for (const [i, image] of pixels.entries()) singles.set(await fm.extractor.run(toInput([image], fm.settings, undefined, fm.extractor.inputType), 1), i * 2048);
   const err = relativeError(batched, singles);
   assert.ok(err <= 1e-4, `max |batch8 - batch1| / max |x| = ${err}`);
 });

@@ -12,7 +12,7 @@ import { tempDir } from './helpers.js';
 
 const settings: ExtractSettings = {
   model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, pool: 'avg', preprocess: 'none', dim: 3,
-  input: { height: 32, width: 32 }, resize: 'squash', resizeKernel: 'linear',
+  input: { height: 32, width: 32 }, resize: 'squash', resizeKernel: 'linear', precision: 'fp32',
 };
 const plan = (n: number): Plan => ({
   imageRoot: '/images',

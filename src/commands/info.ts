@@ -7,15 +7,16 @@ import { addOutputOptions, printResult } from './options.js';
 
 /** `cnnfeat info` */
 export function register(program: Command): void {
-  addOutputOptions(program.command('info').description('versions, engines and which one auto picks, cache folder, threads')).action(async (flags: { json?: boolean }) => {
-    const [{ default: sharp }, { tfjsVersions }, { engineStatus }, { onnxRuntimeVersion }, { installedModel }] = await Promise.all([
+  addOutputOptions(program.command('info').description('versions, engines and which one auto picks, cache folder, threads, GPU providers and adapters')).action(async (flags: { json?: boolean }) => {
+    const [{ default: sharp }, { tfjsVersions }, { engineStatus }, { onnxRuntimeVersion }, { installedModel }, { gpuStatus, gpuStatusLines }] = await Promise.all([
       import('sharp'),
       import('../engines/backend.js'),
       import('../engines/select.js'),
       import('../engines/onnx/engine.js'),
       import('../models/download.js'),
+      import('../engines/device/status.js'),
     ]);
-    const { engines, tfjsFallback } = await engineStatus();
+    const [{ engines, tfjsFallback }, gpu] = await Promise.all([engineStatus(), gpuStatus()]);
     const cards = await listCards();
     const info = {
       cnnfeat: TOOL_VERSION,
@@ -27,6 +28,7 @@ export function register(program: Command): void {
       cacheDir: cacheDir(),
       models: Object.fromEntries(await Promise.all(cards.map(async (c) => [c.id, (await installedModel(c))?.dir ?? null]))),
       threads: { cpus: os.availableParallelism(), sharp: sharp.concurrency(), libuvPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+      gpu,
     };
     printResult(flags, info, () =>
       [
@@ -37,6 +39,7 @@ export function register(program: Command): void {
         `cache     ${info.cacheDir}`,
         `models    ${Object.entries(info.models).map(([id, dir]) => `${id}: ${dir ?? 'not downloaded'}`).join(', ')}`,
         `threads   ${info.threads.cpus} cpus, sharp ${info.threads.sharp}, libuv pool ${info.threads.libuvPool}`,
+        ...gpuStatusLines(gpu),
       ].join('\n'),
     );
   });

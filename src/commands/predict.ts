@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
+import { parseDevice } from '../engines/device/choice.js';
 import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
 
 interface Flags {
@@ -11,6 +12,7 @@ interface Flags {
   model?: string;
   engine?: EngineChoice;
   threads?: string;
+  device?: string;
   topK?: string;
 }
 
@@ -40,6 +42,7 @@ export function register(program: Command): void {
       batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
       engine: flags.engine,
       threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
+      device: flags.device === undefined ? undefined : parseDevice(flags.device),
       model: flags.model,
       logger,
       topK,

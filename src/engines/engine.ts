@@ -1,4 +1,5 @@
 import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
+import type { Provider } from './device/choice.js';
 
 /** How a spatial layer output (H×W×C) becomes a vector. */
 export const POOLS = ['avg', 'max', 'avg+max'] as const;
@@ -21,9 +22,13 @@ export interface CutSpec {
   pool?: PoolMode;
 }
 
+/** Numeric precision of the network's computation (`--precision`); inputs and features stay float32. */
+export const PRECISIONS = ['fp32', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 /** Options of an engine's `load`. */
 export interface EngineLoadOptions extends CutSpec {
-  /** Intra-op threads (default: all cores). */
+  /** Intra-op threads (default: all cores; 1 on a GPU, where they only run what the GPU provider leaves to the CPU). */
   threads?: number;
 }
 
@@ -33,12 +38,24 @@ export interface EngineDescription {
   /** Version of the runtime package, e.g. onnxruntime-node 1.30.0. */
   version: string;
   threads: number;
+  /** Where inference ran (absent in manifests written before devices existed: the CPU). */
+  device?: 'cpu' | 'gpu';
+  /** The onnxruntime execution provider (`cpu`, `webgpu`, `cuda`); absent for tfjs. */
+  provider?: Provider;
+  /** The processor as far as cnnfeat can tell (the CPU model, or the GPU the driver files name). */
+  adapter?: string;
+  precision?: Precision;
+  /** Why this device: `auto`'s reason, or the request. */
+  deviceReason?: string;
 }
+
+/** A batch as an engine takes it: preprocessed float32 values, or raw uint8 pixels normalised by the engine. */
+export type EngineInput = Float32Array | Uint8Array;
 
 /** Options of `FeatureExtractor.run`. */
 export interface EngineRunOptions {
   transfer?: boolean;
-  returned?: (batch: Float32Array) => void;
+  returned?: (batch: EngineInput) => void;
 }
 
 /** A network cut at feature layers, turning preprocessed image batches into feature rows. */
@@ -51,13 +68,20 @@ export interface FeatureExtractor {
   readonly pooled: boolean;
   readonly pool: PoolMode;
   /**
-   * Runs `n` images (NHWC float32, already preprocessed) and returns `n × dim` features.
+   * What `run` takes: `float32`, images already preprocessed; `uint8`, the decoded RGB pixels,
+   * normalised inside the engine (the same math as `preprocessInto`).
+   */
+  readonly inputType: 'float32' | 'uint8';
+  /** Images per forward pass suited to the device (the default of `--batch-size`), when the engine has a preference. */
+  readonly batchSize?: number;
+  /**
+   * Runs `n` images (NHWC, as `inputType` says) and returns `n × dim` features.
    * Leaves no tensor or buffer behind between calls. With `transfer`, the engine may take the
    * batch's memory instead of copying it (the array is then detached: do not use it again);
    * an engine that took it may hand it back, once the run is done with it, to `returned`, so
    * that the caller can fill it again instead of allocating the next batch.
    */
-  run(batch: Float32Array, n: number, opts?: EngineRunOptions): Promise<Float32Array>;
+  run(batch: EngineInput, n: number, opts?: EngineRunOptions): Promise<Float32Array>;
   describe(): EngineDescription;
   /** What the engine measured over all its runs so far, when it measures (see EngineTimings). */
   timings?(): EngineTimings;

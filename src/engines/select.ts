@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { backendOf, engineName, initBackend, type BackendChoice } from './backend.js';
 import { ENGINE_CHOICES, type EngineChoice, type EngineLoadOptions, type EngineName, type FeatureExtractor } from './engine.js';
-import { loadOnnxExtractor, OnnxRuntimeError, onnxRuntimeLoads, onnxRuntimeVersion } from './onnx/engine.js';
+import { loadOnnxExtractor, OnnxRuntimeError, onnxRuntimeLoads, onnxRuntimeVersion, type GraphRunOptions } from './onnx/engine.js';
 import { UnsupportedLayerError } from './onnx/export.js';
 import { loadUserOnnxExtractor } from './onnx/user-graph.js';
 import { loadExtractor } from './tfjs.js';
@@ -23,12 +23,13 @@ export interface EngineSource {
   input?: { height: number; width: number };
 }
 
-/** How to load a feature extractor. */
-export interface EngineRequest extends Partial<EngineLoadOptions> {
+/**
+ * How to load a feature extractor: engine, cut, and for the onnx engine the device, precision and
+ * input (`pixels`: raw uint8 pixels, normalised by `preprocess` inside the graph). The tfjs engines
+ * run on the CPU in float32 with preprocessed input.
+ */
+export interface EngineRequest extends Partial<EngineLoadOptions>, GraphRunOptions {
   engine?: EngineChoice;
-  /** The images' normalisation (a uint8 ONNX model takes raw pixels only). */
-  preprocess?: string;
-  logger?: Logger;
 }
 
 /**
@@ -42,14 +43,28 @@ export async function loadEngine(model: EngineSource, req: EngineRequest = {}): 
   if (model.format === 'onnx') return loadOnnxModel(model, req);
   const keras = { modelJson: model.modelFile, weightsDigest: model.weightsDigest };
   if (engine === 'onnx') return loadOnnxExtractor(keras, req);
-  if (engine !== 'auto') return loadExtractor(model.modelFile, { ...req, backend: tfjsBackendOf(engine) });
+  if (engine !== 'auto') return loadTfjs(model, req, tfjsBackendOf(engine));
   try {
     return await loadOnnxExtractor(keras, req);
   } catch (err) {
     if (!(err instanceof UnsupportedLayerError || err instanceof OnnxRuntimeError)) throw err;
     const problem = err instanceof UnsupportedLayerError ? err.problem : err.message;
-    (req.logger ?? silentLogger).warn(`${problem}; running on tfjs instead (much slower)`);
+    assertTfjsCanRun(req, problem);
+    (req.logger ?? silentLogger).warn(`${problem}; running on tfjs instead (much slower, on the CPU)`);
     return loadExtractor(model.modelFile, { ...req, backend: 'auto' });
+  }
+}
+
+function loadTfjs(model: EngineSource, req: EngineRequest, backend: BackendChoice): Promise<FeatureExtractor> {
+  assertTfjsCanRun(req, `--engine ${req.engine}`);
+  return loadExtractor(model.modelFile, { ...req, backend });
+}
+
+/** The tfjs engines run float32 on the CPU: a GPU device or float16 asked for is refused, naming why tfjs was chosen. */
+function assertTfjsCanRun(req: EngineRequest, why: string): void {
+  if (req.precision === 'fp16') throw new CnnfeatError(`${why}: the tfjs engines compute in float32 only; use --precision fp32 (or a model the onnx engine runs)`);
+  if (req.device && req.device.kind !== 'auto' && req.device.kind !== 'cpu') {
+    throw new CnnfeatError(`${why}: the tfjs engines run on the CPU only; use --device cpu or auto (or a model the onnx engine runs)`);
   }
 }
 
@@ -59,6 +74,7 @@ function loadGraphModel(model: EngineSource, req: EngineRequest): Promise<Featur
     throw new CnnfeatError(`${model.modelFile}: a TensorFlow.js GraphModel cannot be exported to ONNX (only Keras LayersModels can); use the auto or tfjs engine (--engine)`);
   }
   const backend = !req.engine || req.engine === 'auto' ? 'auto' : tfjsBackendOf(req.engine);
+  assertTfjsCanRun(req, `${model.modelFile}: a TensorFlow.js GraphModel runs on tfjs`);
   return loadGraphExtractor(model.modelFile, { ...req, backend, input: model.input });
 }
 

@@ -1,6 +1,8 @@
 /** The feature extractor both tfjs engines (LayersModel and GraphModel) build around their forward pass. */
 import * as tf from '@tensorflow/tfjs';
-import { inferenceError, type EngineDescription, type FeatureExtractor, type PoolMode } from './engine.js';
+import { CnnfeatError } from '../errors.js';
+import { cpuName } from './device/facts.js';
+import { inferenceError, type EngineDescription, type EngineInput, type FeatureExtractor, type PoolMode } from './engine.js';
 
 /** What a tfjs model contributes to an extractor. */
 export interface TfjsCut {
@@ -35,8 +37,9 @@ export function poolOrFlatten(y: tf.Tensor, pool: PoolMode): tf.Tensor2D {
  */
 export function tfjsExtractor(cut: TfjsCut): FeatureExtractor {
   const { height, width } = cut.input;
-  const forward = (batch: Float32Array, n: number) =>
+  const forward = (batch: EngineInput, n: number) =>
     tf.tidy(() => {
+      if (!(batch instanceof Float32Array)) throw new CnnfeatError('the tfjs engines take preprocessed float32 batches (inputType float32)');
       const out = cut.forward(tf.tensor4d(batch.subarray(0, n * height * width * 3), [n, height, width, 3]));
       const parts = (Array.isArray(out) ? out : [out]).map((y) => poolOrFlatten(y, cut.pool));
       return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
@@ -47,8 +50,9 @@ export function tfjsExtractor(cut: TfjsCut): FeatureExtractor {
     input: { height, width },
     pooled: cut.shapes.some((shape) => shape.length === 4),
     pool: cut.pool,
+    inputType: 'float32',
     run: (batch, n) => readRows(() => forward(batch, n), n),
-    describe: () => ({ ...cut.description }),
+    describe: () => ({ ...cut.description, device: 'cpu', adapter: cpuName(), precision: 'fp32' }),
     dispose: () => cut.dispose(),
   };
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 import type { PreprocessMode } from '../image/preprocess.js';
-import type { EngineDescription, PoolMode } from '../engines/engine.js';
+import type { EngineDescription, PoolMode, Precision } from '../engines/engine.js';
 import type { FileKey } from '../dataset/file-keys.js';
 import { exists } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
@@ -42,6 +42,11 @@ export interface ExtractSettings extends FeatureSignature {
   resize: ResizeMode;
   /** Interpolation kernel of the resize (`kernel` in files written before the rename, still read). */
   resizeKernel: ResizeKernel;
+  /**
+   * The network's precision (fp32 in files written before it existed). Rows of different
+   * precisions never share a feature directory; fp32 rows from any device do (a GPU's equal the CPU's).
+   */
+  precision: Precision;
 }
 
 /** A file the extraction will visit, in order, with what identifies its content (for `--update`). */
@@ -242,11 +247,13 @@ export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): strin
 
 /**
  * Settings as read from disk, in today's form: files written before `--pool` existed pooled by
- * average; files written before the rename call the resize interpolation `kernel`.
+ * average; files written before the rename call the resize interpolation `kernel`; files written
+ * before `--precision` existed are fp32.
  */
 export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
   const { kernel, ...rest } = settings as T & { kernel?: ResizeKernel; resizeKernel?: ResizeKernel };
-  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel };
+  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel; precision?: Precision };
   if (kernel !== undefined && upgraded.resizeKernel === undefined) upgraded.resizeKernel = kernel;
+  if ('resize' in upgraded && upgraded.precision === undefined) upgraded.precision = 'fp32';
   return upgraded;
 }

@@ -47,3 +47,36 @@ export function preprocessInto(pixels: Uint8Array, mode: PreprocessMode, out: Fl
       return;
   }
 }
+
+/**
+ * A normalisation as a per-channel affine map on RGB uint8 pixels: output channel c is
+ * `pixel[channels[c]] · scale[c] + shift[c]` — what `preprocessInto` computes, in the form a graph
+ * can apply to raw pixels (see `withPixelInput`).
+ */
+export interface PixelAffine {
+  /** Input channel of each output channel (caffe's BGR order reads channel 2 first). */
+  channels: [number, number, number];
+  scale: [number, number, number];
+  shift: [number, number, number];
+}
+
+/** The affine map of a normalisation mode (the same constants as `preprocessInto`). */
+export function pixelAffine(mode: PreprocessMode): PixelAffine {
+  const same = (v: number): [number, number, number] => [v, v, v];
+  const rgb: [number, number, number] = [0, 1, 2];
+  switch (mode) {
+    case 'caffe':
+      return { channels: [2, 1, 0], scale: same(1), shift: [-CAFFE_MEAN_BGR[0], -CAFFE_MEAN_BGR[1], -CAFFE_MEAN_BGR[2]] };
+    case 'tf':
+      return { channels: rgb, scale: same(1 / 127.5), shift: same(-1) };
+    case 'torch': {
+      const scale = TORCH_STD.map((s) => 1 / (255 * s)) as [number, number, number];
+      const shift = TORCH_MEAN.map((m, c) => -m / TORCH_STD[c]!) as [number, number, number];
+      return { channels: rgb, scale, shift };
+    }
+    case 'unit':
+      return { channels: rgb, scale: same(1 / 255), shift: same(0) };
+    case 'none':
+      return { channels: rgb, scale: same(1), shift: same(0) };
+  }
+}

@@ -1,6 +1,7 @@
 import { DecodeError, decodeImage, type DecodeOptions } from '../image/decode.js';
 import { preprocessInto } from '../image/preprocess.js';
 import type { ExtractSettings } from '../features/schema.js';
+import type { EngineInput } from '../engines/engine.js';
 
 /** Result of decoding a list of files: pixels of those that decoded, reasons for the others. */
 export interface DecodedFiles {
@@ -37,13 +38,20 @@ export async function decodeFiles(files: string[], decode: DecodeOptions): Promi
 }
 
 /**
- * Preprocesses decoded images into one NHWC float32 batch, as the network takes it: into `reuse`
- * when it is large enough (a batch buffer handed back by the engine), else into a new array.
- * Only the first `pixels.length` images of the result are written.
+ * Packs decoded images into one NHWC batch as the engine takes it (`inputType`): preprocessed
+ * float32 values, or the uint8 pixels as they are (an engine that normalises them itself). Into
+ * `reuse` when it is of that type and large enough (a batch buffer handed back by the engine),
+ * else into a new array. Only the first `pixels.length` images of the result are written.
  */
-export function toInput(pixels: Buffer[], settings: ExtractSettings, reuse?: Float32Array): Float32Array {
-  const perImage = settings.input.height * settings.input.width * 3;
-  const input = reuse && reuse.length >= pixels.length * perImage ? reuse : new Float32Array(pixels.length * perImage);
+export function toInput(pixels: Buffer[], settings: ExtractSettings, reuse?: EngineInput, inputType: 'float32' | 'uint8' = 'float32'): EngineInput {
+  const length = pixels.length * settings.input.height * settings.input.width * 3;
+  const perImage = length / Math.max(pixels.length, 1);
+  if (inputType === 'uint8') {
+    const bytes = reuse instanceof Uint8Array && reuse.length >= length ? reuse : new Uint8Array(length);
+    pixels.forEach((p, i) => bytes.set(p, i * perImage));
+    return bytes;
+  }
+  const input = reuse instanceof Float32Array && reuse.length >= length ? reuse : new Float32Array(length);
   pixels.forEach((p, i) => preprocessInto(p, settings.preprocess, input, i * perImage));
   return input;
 }

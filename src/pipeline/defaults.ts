@@ -2,7 +2,7 @@
  * The defaults of extraction and of `run`: the library applies them wherever an option is left
  * out, and the CLI shows the same values in `--help` (it sets none of its own).
  */
-import type { EngineChoice, PoolMode } from '../engines/engine.js';
+import type { EngineChoice, PoolMode, Precision } from '../engines/engine.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 
 /** Extraction defaults: ResNet50 cut at its card's layer, average pooling, bilinear squash to the input size. */
@@ -12,6 +12,10 @@ export const EXTRACT_DEFAULTS: {
   readonly resize: ResizeMode;
   readonly resizeKernel: ResizeKernel;
   readonly engine: EngineChoice;
+  /** `--device`: a GPU when one works and is faster than the CPU, else the CPU. */
+  readonly device: 'auto';
+  readonly precision: Precision;
+  /** On the CPU; a GPU engine picks its own (32 in fp32, 64 in fp16) unless `--batch-size` is given. */
   readonly batchSize: number;
 } = {
   model: 'resnet50',
@@ -20,6 +24,8 @@ export const EXTRACT_DEFAULTS: {
   /** Bilinear, as PIL and torchvision resize (Keras' `load_img` uses nearest, which costs accuracy). */
   resizeKernel: 'linear',
   engine: 'auto',
+  device: 'auto',
+  precision: 'fp32',
   batchSize: 32,
 };
 

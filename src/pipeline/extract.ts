@@ -18,10 +18,11 @@ import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
 import { StageClock } from './stage-clock.js';
 import type { ExtractStages } from '../features/schema.js';
+import type { EngineInput } from '../engines/engine.js';
 
 /** Options of `extractFeatures`. */
 export interface ExtractOptions extends FeatureModelOptions {
-  /** Images per forward pass (default 32). */
+  /** Images per forward pass (default: the engine's for its device, 32 on the CPU, 32/64 on a GPU in fp32/fp16). */
   batchSize?: number;
   /** The top folders are classes even where they look like a given split (`train/`, `val/`); see `assertNotSplitRoot`. */
   topFoldersAreClasses?: boolean;
@@ -187,7 +188,7 @@ interface SubmittedBatch {
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
   const { settings, extractor } = fm;
-  const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
+  const batchSize = opts.batchSize ?? extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize;
   const decode = decodeOptionsOf(settings);
   const total = writer.plan.files.length;
   const startedAt = Date.now();
@@ -196,7 +197,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
   const elapsed = () => (Date.now() - startedAt) / 1000;
   const progress = logger.progress(total, 'extract', 'img', writer.next);
   const clock = new StageClock(extractor, batchSize);
-  const buffers: Float32Array[] = [];
+  const buffers: EngineInput[] = [];
   const nextBatch = (start: number) => {
     if (start >= total) return null;
     const t = performance.now();
@@ -208,7 +209,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     const n = batch.files.length;
     let features: Promise<Float32Array> = Promise.resolve(new Float32Array(0));
     if (n > 0) {
-      const input = clock.timeSync('preprocess', () => toInput(batch.pixels, settings, buffers.pop()));
+      const input = clock.timeSync('preprocess', () => toInput(batch.pixels, settings, buffers.pop(), extractor.inputType));
       clock.submitted(n);
       // An engine that runs on this thread does its work inside this call: counted as waiting for it.
       features = clock.timeSync('waitEngine', () => extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));

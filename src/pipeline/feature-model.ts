@@ -1,7 +1,8 @@
 import { CnnfeatError } from '../errors.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
-import type { EngineChoice, FeatureExtractor, PoolMode } from '../engines/engine.js';
+import type { EngineChoice, FeatureExtractor, PoolMode, Precision } from '../engines/engine.js';
+import { parseDevice, type DeviceRequest } from '../engines/device/choice.js';
 import { loadEngine } from '../engines/select.js';
 import { resolveModel, type ResolvedModel } from '../models/resolve.js';
 import type { ExtractSettings } from '../features/schema.js';
@@ -41,8 +42,20 @@ export interface FeatureModelOptions {
   resizeKernel?: ResizeKernel;
   /** Inference engine (default `auto`: onnx when the model exports, else tfjs). */
   engine?: EngineChoice;
-  /** Inference threads (default: all cores). */
+  /** Inference threads (default: all cores on the CPU, 1 beside a GPU). */
   threads?: number;
+  /**
+   * Where the onnx engine runs (default `auto`: a GPU when one works and is faster than the CPU,
+   * else the CPU): `cpu`, `gpu`, `webgpu`, `cuda` or `cuda:N`; an unmet GPU request is an error.
+   */
+  device?: DeviceRequest | string;
+  /** Precision of the network's computation (default `fp32`; `fp16` for GPUs, onnx engine only). */
+  precision?: Precision;
+  /**
+   * The onnx engine takes the decoded uint8 pixels and normalises them inside its graph (default
+   * true; see `extractor.inputType`); false: it takes preprocessed float32 batches, as tfjs does.
+   */
+  pixelInput?: boolean;
   logger?: Logger;
 }
 
@@ -69,7 +82,17 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
   if (opts.layer !== undefined) await assertCutNames(resolved, layers);
   const extractor = await loadEngine(
     { ...resolved, input: opts.input ?? resolved.input },
-    { engine: opts.engine ?? EXTRACT_DEFAULTS.engine, layers, pool: opts.pool ?? EXTRACT_DEFAULTS.pool, threads: opts.threads, preprocess, logger },
+    {
+      engine: opts.engine ?? EXTRACT_DEFAULTS.engine,
+      layers,
+      pool: opts.pool ?? EXTRACT_DEFAULTS.pool,
+      threads: opts.threads,
+      preprocess,
+      device: typeof opts.device === 'string' ? parseDevice(opts.device) : opts.device,
+      precision: opts.precision ?? EXTRACT_DEFAULTS.precision,
+      pixels: opts.pixelInput ?? true,
+      logger,
+    },
   );
   const { height, width } = extractor.input;
   if (opts.input && (opts.input.height !== height || opts.input.width !== width)) {
@@ -87,6 +110,7 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     input: extractor.input,
     resize: opts.resize ?? EXTRACT_DEFAULTS.resize,
     resizeKernel: opts.resizeKernel ?? EXTRACT_DEFAULTS.resizeKernel,
+    precision: extractor.describe().precision ?? 'fp32',
   };
   return { resolved, extractor, settings };
 }

@@ -9,6 +9,7 @@ import { EXTRACT_DEFAULTS } from './defaults.js';
 import { withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
+import type { DeviceRequest } from '../engines/device/choice.js';
 
 /**
  * The prediction for one image, or why it has none. `score` is the predicted class's, the
@@ -29,6 +30,8 @@ export interface PredictOptions {
   batchSize?: number;
   engine?: EngineChoice;
   threads?: number;
+  /** Where the network runs (as extraction's `device`; default auto). Its precision is the training features'. */
+  device?: DeviceRequest | string;
   /** Where the network is now, when it moved since training (its weights digest must match). */
   model?: string;
   logger?: Logger;
@@ -54,16 +57,16 @@ export function topClasses(classScores: number[], classes: string[], k: number, 
  * layer, preprocessing and resizing as its training features.
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
-  const { batchSize = EXTRACT_DEFAULTS.batchSize, engine, threads, logger } = opts;
+  const { engine, threads, device, logger } = opts;
   const f = classifier.features;
   const model = opts.model ?? f.model;
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, engine, threads, logger };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, precision: f.precision, engine, threads, device, logger };
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
-    return featuresOf(fm, files, batchSize);
+    return featuresOf(fm, files, opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize);
   });
   const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
@@ -84,7 +87,7 @@ async function featuresOf(fm: FeatureModel, files: string[], batchSize: number) 
     const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
     for (const { index, reason } of decoded.failed) failures.set(chunk[index]!, reason);
     if (decoded.ok.length === 0) continue;
-    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings), decoded.ok.length, { transfer: true }));
+    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings, undefined, fm.extractor.inputType), decoded.ok.length, { transfer: true }));
     decodedIndex.push(...decoded.ok.map((i) => start + i));
   }
   const rows = new Float32Array(decodedIndex.length * fm.settings.dim);

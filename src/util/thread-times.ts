@@ -43,6 +43,17 @@ export function processThreadIds(): number[] {
   }
 }
 
+/** Names (`comm`) of every thread of this process (empty when unavailable). */
+export function threadNames(): string[] {
+  return processThreadIds().flatMap((id) => {
+    try {
+      return [readFileSync(`/proc/self/task/${id}/comm`, 'utf8').trim()];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Summed scheduler times of the given threads of this process (threads that ended count 0). */
 export function threadsTimes(ids: readonly number[]): ThreadTimes | null {
   const times = ids.map((id) => readSchedstat(`/proc/self/task/${id}/schedstat`)).filter((t) => t !== null);

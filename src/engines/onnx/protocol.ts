@@ -1,9 +1,14 @@
 /** Messages between the ONNX engine and its session worker. */
+import type { Provider } from '../device/choice.js';
 
 /** `workerData` of the session worker. */
 export interface SessionSetup {
   file: string;
   threads: number;
+  /** The execution provider (onnxruntime falls back to its CPU provider for nodes the GPU one lacks). */
+  provider: Provider;
+  /** GPU index (CUDA). */
+  deviceId: number;
 }
 
 /** When a run happened (ms on the process-wide monotonic clock) and what its threads cost. */
@@ -17,11 +22,12 @@ export interface RunTiming {
 }
 
 export type SessionRequest =
-  | { type: 'run'; id: number; batch: Float32Array; dims: [number, number, number, 3] }
+  | { type: 'run'; id: number; batch: Float32Array | Uint8Array; dims: [number, number, number, 3] }
   | { type: 'release' };
 
 export type SessionResponse =
-  | { type: 'ready' }
+  /** `rasterizerThreads`: Mesa's llvmpipe threads run in the process (a software Vulkan device was created). */
+  | { type: 'ready'; rasterizerThreads: boolean }
   /** `batch` is the request's batch, handed back for reuse. */
-  | { type: 'result'; id: number; features: Float32Array; timing: RunTiming; batch: Float32Array }
+  | { type: 'result'; id: number; features: Float32Array; timing: RunTiming; batch: Float32Array | Uint8Array }
   | { type: 'error'; id: number; message: string };

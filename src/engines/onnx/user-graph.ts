@@ -17,7 +17,7 @@ import { classifierHead, defaultCut, featureReason, GraphIndex, tensorLayout } f
 import { declaredType, readOnnxModel, type Dim, type Layout, type OnnxImageInput, type OnnxModel } from '../../formats/onnx-model.js';
 import { bytesWithData, wrapModel, writeModelFiles, type CutTensor } from '../../formats/onnx-wrap.js';
 import type { EngineLoadOptions, FeatureExtractor, PoolMode } from '../engine.js';
-import { onnxRuntimeVersion, startCachedGraph, type FeatureGraph } from './engine.js';
+import { onnxRuntimeVersion, startCachedGraph, type FeatureGraph, type GraphRunOptions } from './engine.js';
 
 /** Version of the wrapping; bump whenever the wrapped graph changes (part of the cache key). */
 export const WRAPPER_VERSION = 1;
@@ -35,12 +35,8 @@ export interface UserOnnxSource {
   input?: { height: number; width: number };
 }
 
-/** Options of {@link loadUserOnnxExtractor}. */
-export interface UserOnnxOptions extends Partial<EngineLoadOptions> {
-  /** The input normalisation the images get: a uint8 model takes raw pixels (`none`) only. */
-  preprocess?: string;
-  logger?: Logger;
-}
+/** Options of {@link loadUserOnnxExtractor}; `preprocess`: a uint8 model takes raw pixels (`none`) only. */
+export interface UserOnnxOptions extends Partial<EngineLoadOptions>, GraphRunOptions {}
 
 /** What is stored beside a wrapped graph: enough to run it without reading the user's model. */
 export interface CutRecord extends Omit<FeatureGraph, 'file' | 'cached'> {
@@ -73,7 +69,7 @@ export async function loadUserOnnxExtractor(source: UserOnnxSource, opts: UserOn
       record = graph;
       return graph;
     },
-    { threads: opts.threads, logger, redo: 'cutting the model again' },
+    { ...opts, logger, redo: 'cutting the model again' },
   );
   if (record!.note) logger.info(record!.note);
   return record!.batch === 1 ? imageByImage(extractor) : extractor;

@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { currentThreadId, monotonicMs, processThreadIds, threadsTimes } from '../../util/thread-times.js';
+import { currentThreadId, monotonicMs, processThreadIds, threadNames, threadsTimes } from '../../util/thread-times.js';
+import { softwareRasterizerRuns } from '../device/facts.js';
 import type { SessionRequest, SessionResponse, SessionSetup } from './protocol.js';
 
 const setup = workerData as SessionSetup;
@@ -12,7 +13,13 @@ const port = parentPort!;
 const reply = (msg: SessionResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
 const threadsBefore = new Set(processThreadIds());
+const providers: Record<SessionSetup['provider'], ort.InferenceSession.ExecutionProviderConfig> = {
+  cpu: 'cpu',
+  webgpu: 'webgpu',
+  cuda: { name: 'cuda', deviceId: setup.deviceId },
+};
 const session = ort.InferenceSession.create(setup.file, {
+  executionProviders: [providers[setup.provider]],
   intraOpNumThreads: setup.threads,
   interOpNumThreads: 1,
   executionMode: 'sequential',
@@ -29,7 +36,7 @@ const inferenceThreads = session.then(() => {
   return self === null ? [] : [self, ...(setup.threads > 1 ? started : [])];
 });
 session.then(
-  () => reply({ type: 'ready' }),
+  () => reply({ type: 'ready', rasterizerThreads: softwareRasterizerRuns(threadNames()) }),
   (err: unknown) => reply({ type: 'error', id: -1, message: String((err as Error)?.message ?? err) }),
 );
 
@@ -48,7 +55,8 @@ async function handle(msg: SessionRequest): Promise<void> {
   }
   try {
     const [n, height, width] = msg.dims;
-    const input = new ort.Tensor('float32', msg.batch.subarray(0, n * height * width * 3), msg.dims);
+    const values = msg.batch.subarray(0, n * height * width * 3);
+    const input = values instanceof Uint8Array ? new ort.Tensor('uint8', values, msg.dims) : new ort.Tensor('float32', values, msg.dims);
     const threads = await inferenceThreads;
     const before = threadsTimes(threads);
     const startedAt = monotonicMs();
