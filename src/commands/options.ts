@@ -5,7 +5,8 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { ENGINE_CHOICES, POOLS, type EngineChoice, type PoolMode } from '../engines/engine.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { positiveInt } from '../util/validate.js';
+import { finiteNumber, positiveInt } from '../util/validate.js';
+import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../image/flip.js';
 import { watchNpmLauncher } from '../util/launcher.js';
 import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 
@@ -16,7 +17,10 @@ export interface ExtractFlags {
   input?: string;
   preprocess?: PreprocessMode;
   resize?: ResizeMode;
+  cropFraction?: string;
   resizeKernel?: ResizeKernel;
+  tta?: TtaMode;
+  augment?: AugmentMode;
   pool?: PoolMode;
   batchSize?: string;
   engine?: EngineChoice;
@@ -42,9 +46,15 @@ export function addModelOptions(cmd: Command): Command {
     .option('--input <HxW>', "input size for a model that leaves it open (default: the card's, else 224x224)")
     .addOption(libraryDefault('--pool <mode>', 'how a spatial layer output becomes a vector', EXTRACT_DEFAULTS.pool).choices(POOLS))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
-    .addOption(libraryDefault('--resize <mode>', 'how images are fitted to the input', EXTRACT_DEFAULTS.resize).choices(RESIZE_MODES))
+    .addOption(new Option('--resize <mode>', `how images are fitted to the input (default: the model card's, else ${EXTRACT_DEFAULTS.resize})`).choices(RESIZE_MODES))
+    .option('--crop-fraction <f>', `center-crop: share of the scaled image kept, in (0, 1]; 0.875 = Resize(256) + CenterCrop(224) (default: the model card's, else ${EXTRACT_DEFAULTS.cropFraction})`)
     .addOption(libraryDefault('--resize-kernel <kernel>', 'interpolation kernel', EXTRACT_DEFAULTS.resizeKernel).choices(RESIZE_KERNELS));
-  return addEngineOptions(cmd);
+  return addEngineOptions(addTtaOption(cmd, `${EXTRACT_DEFAULTS.tta}`));
+}
+
+/** Adds `--tta` (test-time augmentation); `fallback` is what the help names as its default. */
+export function addTtaOption(cmd: Command, fallback: string): Command {
+  return cmd.addOption(new Option('--tta <mode>', `test-time augmentation: flip = each row is the mean of the features of the image and its mirror, run in the same batch (default: ${fallback})`).choices(TTA_MODES));
 }
 
 /** Adds `--engine` and `--threads`. */
@@ -62,6 +72,7 @@ export function addBatchOption(cmd: Command): Command {
 /** Adds the options of a feature extraction run (batching, error policy, restart policy). */
 export function addExtractOptions(cmd: Command): Command {
   return addBatchOption(addModelOptions(cmd))
+    .addOption(libraryDefault('--augment <mode>', 'flip = each image also gives a row of its mirror (samples.csv column view; run: training images only); folds keep the two together', EXTRACT_DEFAULTS.augment).choices(AUGMENT_MODES))
     .option('--strict', 'fail at the first image that cannot be decoded instead of skipping it')
     .option('--resume', 'continue an interrupted extraction in the output directory')
     .option('--overwrite', 'replace features already in the output directory');
@@ -80,7 +91,10 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     input: flags.input === undefined ? undefined : parseInputSize(flags.input),
     preprocess: flags.preprocess,
     resize: flags.resize,
+    cropFraction: flags.cropFraction === undefined ? undefined : finiteNumber('--crop-fraction', flags.cropFraction),
     resizeKernel: flags.resizeKernel,
+    tta: flags.tta,
+    augment: flags.augment,
     pool: flags.pool,
     engine: flags.engine,
     threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
