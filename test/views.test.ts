@@ -271,3 +271,39 @@ test('a model card names its own fitting (models add --resize, --crop-fraction);
   assert.equal(await settings('tiny-squash'), 'squash 1');
   assert.equal(await settings('tiny-squash', '--resize', 'center-crop'), 'center-crop 1');
 });
+
+test('mirrored rows through shards + merge, --update and an interrupted --resume equal one plain run', async () => {
+  const whole = path.join(work, 'aug-whole');
+  await extractFeatures(images, whole, lib({ augment: 'flip' }));
+  const same = async (dir: string, what: string) => {
+    for (const name of ['features.npy', 'samples.csv']) {
+      assert.ok((await fsp.readFile(path.join(dir, name))).equals(await fsp.readFile(path.join(whole, name))), `${what}: ${name}`);
+    }
+  };
+  // Shards and merge.
+  const shards = [0, 1].map((i) => path.join(work, `aug-shard-${i}`));
+  for (const [i, dir] of shards.entries()) await extractFeatures(images, dir, lib({ augment: 'flip', shard: { index: i, count: 2 } }));
+  assert.equal(json<{ rows: number }>(await runCli(['merge', ...shards, '-o', path.join(work, 'aug-merged'), '--json', '--quiet'])).rows, 16);
+  await same(path.join(work, 'aug-merged'), 'merge');
+  // An interrupted extraction (stopped after its first batch), resumed.
+  const resumed = path.join(work, 'aug-resumed');
+  const controller = new AbortController();
+  const stopAfterFirst = { info() {}, warn() {}, progress: () => ({ update: () => controller.abort(130), stop() {} }) };
+  await assert.rejects(extractFeatures(images, resumed, lib({ augment: 'flip', signal: controller.signal, logger: stopAfterFirst })), /interrupted; 6 rows are saved/);
+  await extractFeatures(images, resumed, lib({ augment: 'flip', resume: true }));
+  await same(resumed, 'resume');
+  // --update: one image more, one less.
+  const grown = path.join(work, 'grown');
+  await fsp.cp(images, grown, { recursive: true });
+  const updated = path.join(work, 'aug-updated');
+  await extractFeatures(grown, updated, lib({ augment: 'flip' }));
+  await fsp.rm(path.join(grown, 'left', 'img3.png'));
+  await fsp.copyFile(path.join(mirrored, 'right', 'img0.png'), path.join(grown, 'right', 'img9.png'));
+  const r = json<ExtractJson>(await runCli(['extract', grown, '-o', updated, '--update', '--augment', 'flip', '--batch-size', '3', '--json', ...tiny()]));
+  assert.deepEqual(r.update, { added: 1, changed: 0, removed: 1, kept: 7 });
+  const fresh = path.join(work, 'aug-fresh');
+  await extractFeatures(grown, fresh, lib({ augment: 'flip' }));
+  for (const name of ['features.npy', 'samples.csv']) {
+    assert.ok((await fsp.readFile(path.join(updated, name))).equals(await fsp.readFile(path.join(fresh, name))), `update: ${name}`);
+  }
+});
