@@ -7,7 +7,7 @@ import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-fi
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { rowsOfViews, withViews } from './views.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
-import { withFeatureModel, type FeatureModel } from './feature-model.js';
+import { describeFitting, withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
 import type { TtaMode } from '../image/flip.js';
@@ -67,6 +67,7 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   }
   const fitting = { resize: f.resize, cropFraction: f.cropFraction, resizeKernel: f.resizeKernel, tta: opts.tta ?? f.tta, augment: 'none' as const };
   const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, ...fitting, engine, threads, logger };
+  logger?.info(`${model} ${f.layer}: ${describeFitting(fitting)}${opts.tta === undefined ? " (as the classifier's training features)" : ''}`);
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, batchSize);
