@@ -199,7 +199,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const out = path.join(work, 'feat');
   const again = json<ExtractJson>(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
   assert.equal(again.rows, 12);
-  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; overwrite it \(--overwrite\)/);
+  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with layer features \(now conv\), pooled false \(now true\); add --layer features to reuse it, or overwrite it \(--overwrite\)/);
   assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image folder or file list/);
   // Same folder and count, one file renamed since: not the same input.
   const renamed = path.join(work, 'renamed');

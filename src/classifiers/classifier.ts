@@ -78,6 +78,12 @@ export interface TrainOptions {
   maxIter?: number;
   /** Worker threads (default: the cores, at most 4). */
   threads?: number;
+  /**
+   * Group id of each training row (default: each row its own): folds and held-out splits keep a
+   * group's rows together, e.g. an image and its mirror, whose near-copies on both sides would
+   * inflate the validation score; the smallest class is counted in groups.
+   */
+  groups?: readonly number[];
 }
 
 /** Callbacks of {@link trainModel}. */
@@ -238,24 +244,36 @@ function checkOptionsUsed(o: TrainOptions, plan: TrainingPlan): void {
   check(!o.probability || kinds.some((k) => k !== 'linear-svm'), `probabilities (--probability) are not available for linear-svm; ${trains} (use the classifier logistic or svc)`);
 }
 
+/** Rows per class (present classes only), or groups per class when rows are grouped (see `TrainOptions.groups`). */
+function classCounts(labels: number[], groups: readonly number[] | undefined): Map<number, number> {
+  const seen = new Set<number>();
+  const counts = new Map<number, number>();
+  labels.forEach((label, i) => {
+    if (groups) {
+      if (seen.has(groups[i]!)) return;
+      seen.add(groups[i]!);
+    }
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  });
+  return counts;
+}
+
 /**
  * Checks labels: one class index per row, at least two classes with rows, and (for a split)
  * enough rows in every class.
  * @throws CnnfeatError (exit 2) naming the class
  */
-function checkLabels(labels: number[], n: number, classes: string[], plan: TrainingPlan, source: string): void {
+function checkLabels(labels: number[], n: number, classes: string[], plan: TrainingPlan, source: string, groupCounts: Map<number, number>): void {
   check(labels.length === n, `${source}: ${labels.length} labels for ${n} rows`);
-  const counts = new Array<number>(classes.length).fill(0);
   for (const label of labels) {
     check(Number.isInteger(label) && label >= 0 && label < classes.length, `${source}: label ${label} is not a class index in [0, ${classes.length - 1}]`);
-    counts[label]++;
   }
-  const present = counts.filter((c) => c > 0).length;
+  const present = groupCounts.size;
   check(present >= 2, `${source}: a classifier needs rows of at least 2 classes, got ${present} (${n} rows)`);
   if (plan.kind !== 'select') return;
   const need = plan.split.method === 'holdout' ? 2 : plan.split.folds;
-  counts.forEach((count, c) => {
-    if (count > 0 && count < need) {
+  groupCounts.forEach((count, c) => {
+    if (count < need) {
       const why = plan.split.method === 'holdout' ? 'a held-out split (--val-size) needs at least 2' : `cross-validation needs at least the number of folds (--cv ${need})`;
       throw new CnnfeatError(`${source}: class "${classes[c]}" has ${count} row(s); ${why}; give fewer folds, add images of it, or give C (--C) for a single fit`);
     }
@@ -291,7 +309,8 @@ async function runSelection(
   const scoring = o.scoring ?? 'balanced_accuracy';
   const classWeight = o.classWeight ?? 'none';
   const { split } = plan;
-  const fold = split.method === 'holdout' ? stratifiedHoldout(labels, split.valSize, seed) : stratifiedFolds(labels, split.folds, seed);
+  const { groups } = o;
+  const fold = split.method === 'holdout' ? stratifiedHoldout(labels, split.valSize, seed, groups) : stratifiedFolds(labels, split.folds, seed, groups);
   const evaluate = split.method === 'holdout' ? [1] : Array.from({ length: split.folds }, (_, f) => f);
   const pool = FitPool.create(o.threads ?? defaultFitThreads());
   const results: Omit<CvResult, 'rank'>[] = [];
@@ -320,7 +339,7 @@ async function runSelection(
         solver: { 'linear-svm': { tol: o.tol, maxIter: o.maxIter }, logistic: { tol: o.tol, maxIter: o.maxIter } },
         pool,
       };
-      const round1Fold = plan.halving ? subsampleHoldout(labels, plan.halving.rows, DEFAULT_VAL_SIZE, seed) : fold;
+      const round1Fold = plan.halving ? subsampleHoldout(labels, plan.halving.rows, DEFAULT_VAL_SIZE, seed, groups) : fold;
       const linear = await selectLinear(shared, n, d, labels, K, {
         ...linearOptions,
         grid: plan.linearGrid,
@@ -396,11 +415,11 @@ async function fit(X: Float32Array, n: number, d: number, labels: number[], clas
  */
 export async function trainModel(X: Float32Array, n: number, d: number, labels: number[], classes: string[], o: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainedModel> {
   const source = hooks.source ?? 'training';
-  const counts = new Map<number, number>();
-  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  check(o.groups === undefined || o.groups.length === n, `${source}: ${o.groups?.length} groups for ${n} rows; give one group per row`);
+  const counts = classCounts(labels, o.groups);
   const plan = planTraining(o, n, Math.min(...counts.values()));
   checkMatrix(X, n, d, source);
-  checkLabels(labels, n, classes, plan, source);
+  checkLabels(labels, n, classes, plan, source, counts);
   hooks.onStart?.(plan);
   let selection: ModelSelection | undefined;
   let spec: FitSpec;

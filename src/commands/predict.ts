@@ -3,7 +3,8 @@ import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
 import { parseDevice } from '../engines/device/choice.js';
-import { addEngineOptions, addBatchOption, addOutputOptions, loggerFor, printResult } from './options.js';
+import type { TtaMode } from '../image/flip.js';
+import { addEngineOptions, addBatchOption, addOutputOptions, addTtaOption, loggerFor, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
@@ -14,6 +15,7 @@ interface Flags {
   threads?: string;
   device?: string;
   topK?: string;
+  tta?: TtaMode;
 }
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
@@ -25,7 +27,7 @@ export function register(program: Command): void {
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
     .option('-m, --model <id|file>', 'the network (card id, model.json or .onnx file), if it moved since training (default: where it was)')
     .option('--top-k <k>', 'list the k best classes of each image, ranked by score (probabilities or decision values, as the classifier gives)');
-  addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
+  addOutputOptions(addBatchOption(addTtaOption(addEngineOptions(cmd), "as the classifier's training features"))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
     const [{ loadClassifier }, { collectImages }, { predictImages }, { scoreMeaning, scoreKindOf }, { formatScore }] = await Promise.all([
@@ -46,6 +48,7 @@ export function register(program: Command): void {
       model: flags.model,
       logger,
       topK,
+      tta: flags.tta,
     });
     const kind = scoreKindOf(classifier.model);
     printResult(flags, predictions, () =>

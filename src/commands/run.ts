@@ -35,7 +35,7 @@ export function register(program: Command): void {
       seed: flags.seed === undefined ? undefined : seedOption('--seed', flags.seed),
       report: flags.report,
     };
-    const { runPipeline } = await import('../pipeline/run.js');
+    const [{ runPipeline }, { describeFitting }] = await Promise.all([import('../pipeline/run.js'), import('../pipeline/feature-model.js')]);
     const interrupts = handleInterrupts(logger);
     let signals: SignalExit | undefined;
     const result = await runPipeline(datasetDir, flags.output, {
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     });
     printResult(flags, result.metrics, () =>
       [
-        `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,
+        `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features; ${describeFitting(result.train.manifest.settings)}`,
         ...(result.selection ? [formatSelection(result.selection)] : []),
         formatMetrics(result.metrics, { color: colorEnabled(process.stdout) }),
         `wrote ${[result.modelFile, result.metricsFile, result.reportFile].filter(Boolean).join(', ')}`,

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
-import type { ResizeKernel, ResizeMode } from './resize.js';
+import { cropBox, type ResizeKernel, type ResizeMode } from './resize.js';
 
 /** Target geometry of decoded images. */
 export interface DecodeOptions {
@@ -10,6 +10,11 @@ export interface DecodeOptions {
   /** squash: stretch to the size (Keras `target_size`); center-crop: cover then crop; letterbox: fit, pad black. */
   resize: ResizeMode;
   kernel: ResizeKernel;
+  /**
+   * center-crop only: the share of the scaled image kept (default 1: the short side fills the
+   * input; 0.875: torchvision's Resize(256) + CenterCrop(224)); see `cropBox`.
+   */
+  cropFraction?: number;
 }
 
 /** An image that could not be decoded; `reason` is a short human-readable cause. */
@@ -96,8 +101,7 @@ async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   try {
     const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS });
     const source = (await mayHaveAlpha(bytes, image)) ? await withoutAlpha(image) : image.autoOrient();
-    const { data, info } = await source
-      .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
+    const { data, info } = await fitted(source, opts)
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -109,6 +113,15 @@ async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   } catch (err) {
     throw new DecodeError(file, shortReason(errorMessage(err)));
   }
+}
+
+/** The resize (and, for a center-crop below fraction 1, the crop after it) that brings an image to the input size. */
+function fitted(image: ReturnType<typeof sharp>, opts: DecodeOptions): ReturnType<typeof sharp> {
+  const resize = { kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } };
+  const fraction = opts.cropFraction ?? 1;
+  if (opts.resize !== 'center-crop' || fraction === 1) return image.resize(opts.width, opts.height, { ...resize, fit: FIT[opts.resize] });
+  const box = cropBox(opts.width, opts.height, fraction);
+  return image.resize(box.width, box.height, { ...resize, fit: 'cover' }).extract({ left: box.left, top: box.top, width: opts.width, height: opts.height });
 }
 
 /**

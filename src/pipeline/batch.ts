@@ -13,7 +13,7 @@ export interface DecodedFiles {
 
 /** Decode geometry for features made with `settings`. */
 export function decodeOptionsOf(settings: ExtractSettings): DecodeOptions {
-  return { ...settings.input, resize: settings.resize, kernel: settings.resizeKernel };
+  return { ...settings.input, resize: settings.resize, kernel: settings.resizeKernel, cropFraction: settings.cropFraction };
 }
 
 /**

@@ -5,8 +5,9 @@ import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.
 import { assertNotSplitRoot } from '../dataset/split.js';
 import type { DecodeOptions } from '../image/decode.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { rowsOfViews, withViews } from './views.js';
 import { FeatureWriter } from '../features/writer.js';
-import { diffSettings, hashFlagChange, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
+import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
 import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
@@ -102,9 +103,8 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
   if (changed.length > 0 || manifest.planDigest !== planDigest(plan)) {
     const hashFlag = manifest.files ? hashFlagChange(manifest.files, plan.files) : null;
     if (changed.length === 0 && hashFlag) throw new CnnfeatError(`${outDir}: ${hashFlag}`);
-    const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
-    const update = changed.length > 0 ? '' : ', or update it (--update) to process only new, changed and removed files';
-    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; overwrite it (--overwrite)${update}`);
+    if (changed.length > 0) throw new CnnfeatError(`${outDir} is finished but ${madeWith(manifest.settings, plan.settings, changed, 'reuse it')}`);
+    throw new CnnfeatError(`${outDir} is finished but was made with a different image folder or file list; overwrite it (--overwrite), or update it (--update) to process only new, changed and removed files`);
   }
   if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and overwrite it (--overwrite)`);
   logger.info(`${outDir} is already complete; reusing it`);
@@ -209,10 +209,11 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     const n = batch.files.length;
     let features: Promise<Float32Array> = Promise.resolve(new Float32Array(0));
     if (n > 0) {
-      const input = clock.timeSync('preprocess', () => toInput(batch.pixels, settings, buffers.pop(), extractor.inputType));
-      clock.submitted(n);
+      const views = withViews(batch.pixels, settings);
+      const input = clock.timeSync('preprocess', () => toInput(views, settings, buffers.pop(), extractor.inputType));
+      clock.submitted(views.length);
       // An engine that runs on this thread does its work inside this call: counted as waiting for it.
-      features = clock.timeSync('waitEngine', () => extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));
+      features = clock.timeSync('waitEngine', () => extractor.run(input, views.length, { transfer: true, returned: (b) => buffers.push(b) }));
     }
     const submitted: SubmittedBatch = { files: batch.files, skipped: batch.skipped, end: batch.end, features, settled: false };
     const settle = () => void (submitted.settled = true);
@@ -220,7 +221,7 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, opts: Extract
     return submitted;
   };
   const commit = async (done: SubmittedBatch) => {
-    const features = await clock.time('waitEngine', () => done.features);
+    const features = rowsOfViews(await clock.time('waitEngine', () => done.features), done.files.length, settings);
     await clock.time('write', () => writer.commit(features, done.files, done.skipped, done.end, secondsBefore + elapsed()));
     progress.update(done.end);
   };

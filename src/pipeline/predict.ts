@@ -5,11 +5,13 @@ import { predictModel } from '../classifiers/classifier.js';
 import type { ScoreKind } from '../classifiers/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
+import { rowsOfViews, withViews } from './views.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
-import { withFeatureModel, type FeatureModel } from './feature-model.js';
+import { describeFitting, withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
 import type { DeviceRequest } from '../engines/device/choice.js';
+import type { TtaMode } from '../image/flip.js';
 
 /**
  * The prediction for one image, or why it has none. `score` is the predicted class's, the
@@ -37,6 +39,8 @@ export interface PredictOptions {
   logger?: Logger;
   /** Also list the `topK` best classes of each image with their scores. */
   topK?: number;
+  /** Test-time augmentation (default: as the classifier's training features were made, `tta` of its file). */
+  tta?: TtaMode;
 }
 
 /**
@@ -54,7 +58,8 @@ export function topClasses(classScores: number[], classes: string[], k: number, 
 
 /**
  * Classifies image files with a trained classifier: the images go through the same network,
- * layer, preprocessing and resizing as its training features.
+ * layer, preprocessing, resizing and test-time augmentation as its training features (mirrored
+ * training rows, `augment`, add no mirror here: one image, one row).
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
   const { engine, threads, device, logger } = opts;
@@ -63,7 +68,9 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, precision: f.precision, engine, threads, device, logger };
+  const fitting = { resize: f.resize, cropFraction: f.cropFraction, resizeKernel: f.resizeKernel, tta: opts.tta ?? f.tta, augment: 'none' as const };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, ...fitting, precision: f.precision, engine, threads, device, logger };
+  logger?.info(`${model} ${f.layer}: ${describeFitting(fitting)}${opts.tta === undefined ? " (as the classifier's training features)" : ''}`);
   const { rows, decodedIndex, failures } = await withFeatureModel(modelOptions, async (fm) => {
     assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
     return featuresOf(fm, files, opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize);
@@ -87,7 +94,8 @@ async function featuresOf(fm: FeatureModel, files: string[], batchSize: number) 
     const decoded = await decodeFiles(chunk, decodeOptionsOf(fm.settings));
     for (const { index, reason } of decoded.failed) failures.set(chunk[index]!, reason);
     if (decoded.ok.length === 0) continue;
-    chunks.push(await fm.extractor.run(toInput(decoded.pixels, fm.settings, undefined, fm.extractor.inputType), decoded.ok.length, { transfer: true }));
+    const views = withViews(decoded.pixels, fm.settings);
+    chunks.push(rowsOfViews(await fm.extractor.run(toInput(views, fm.settings, undefined, fm.extractor.inputType), views.length, { transfer: true }), decoded.ok.length, fm.settings));
     decodedIndex.push(...decoded.ok.map((i) => start + i));
   }
   const rows = new Float32Array(decodedIndex.length * fm.settings.dim);

@@ -11,11 +11,11 @@ import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
-import { withFeatureModel } from './feature-model.js';
+import { describeFitting, withFeatureModel } from './feature-model.js';
 import { RUN_DEFAULTS } from './defaults.js';
 import { trainWithLogger, type TrainOptions } from './train.js';
 
-/** Options of `runPipeline`: extraction and SVM options plus the split. */
+/** Options of `runPipeline`: extraction and SVM options plus the split (`augment` applies to the training side only). */
 export interface RunOptions extends ExtractOptions {
   /** How to train (default: `auto`, chosen by cross-validation; see `planTraining`). */
   train?: TrainOptions;
@@ -61,11 +61,15 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const perClass = new Map<string, number>();
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
   const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
-  planTraining(trainOptions, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
-  const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => [
-    await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel }),
-    await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel }),
-  ]);
+  const rowsPerImage = opts.augment === 'flip' ? 2 : 1;
+  planTraining(trainOptions, train.samples.length * rowsPerImage, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
+  const [trainFeatures, testFeatures] = await withFeatureModel(opts, async (featureModel) => {
+    logger.info(`${featureModel.settings.model} ${featureModel.settings.layer}: ${describeFitting(featureModel.settings)}`);
+    const trained = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel });
+    // Test rows are never augmented: one image, one row, one prediction.
+    const testModel = { ...featureModel, settings: { ...featureModel.settings, augment: 'none' as const } };
+    return [trained, await extractFeatures(test, path.join(outDir, 'test'), { ...opts, augment: 'none', featureModel: testModel })];
+  });
   opts.onExtracted?.();
   const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), trainOptions, logger);
   const modelFile = path.join(outDir, 'model.json');

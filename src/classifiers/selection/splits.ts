@@ -228,49 +228,80 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
 }
 
 /**
- * Seeded stratified k-fold assignment: each class's samples are shuffled and dealt to the
- * folds in turn, continuing where the previous class stopped, so every fold gets about 1/k
- * of every class and the folds differ in size by at most one.
- * @param labels class index per sample
- * @param k number of folds, 2..n
- * @param seed PRNG seed
- * @returns the fold (0..k-1) of every sample
+ * Runs a split of rows on groups of rows instead, so that the rows of a group (an image and its
+ * mirror) always land on the same side: each group is one unit, labelled by its rows' class, in
+ * order of first appearance; each row gets its unit's assignment. Without `groups` the split runs
+ * on the rows (rows that are all groups of one give the same assignment).
+ * @param groups group id of each row
+ * @throws CnnfeatError when a group's rows have different classes
  */
-export function stratifiedFolds(labels: number[], k: number, seed: number): number[] {
-  if (!Number.isInteger(k) || k < 2 || k > labels.length) {
-    throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${labels.length} (the number of training rows), got ${k}`);
-  }
-  const fold = new Array<number>(labels.length).fill(0);
-  let next = 0;
-  for (const members of shuffledClasses(labels, seed)) for (const i of members) fold[i] = next++ % k;
-  return fold;
+function splitGroups(labels: number[], groups: readonly number[] | undefined, split: (unitLabels: number[]) => number[]): number[] {
+  if (!groups) return split(labels);
+  if (groups.length !== labels.length) throw new CnnfeatError(`${groups.length} groups for ${labels.length} training rows; give one group per row`);
+  const unitOf = new Map<number, number>();
+  const unitLabels: number[] = [];
+  const rowUnits = groups.map((g, i) => {
+    let unit = unitOf.get(g);
+    if (unit === undefined) unitOf.set(g, (unit = unitLabels.push(labels[i]!) - 1));
+    else if (unitLabels[unit] !== labels[i]) throw new CnnfeatError(`rows ${groups.indexOf(g)} and ${i} are one group (an image and its mirror) but have different classes`);
+    return unit;
+  });
+  const unitFolds = split(unitLabels);
+  return rowUnits.map((u) => unitFolds[u]!);
 }
 
 /**
- * Seeded stratified holdout: each class's rows are shuffled and round(share · count) of them
- * (at least 1, at most count − 1) are held out.
+ * Seeded stratified k-fold assignment: each class's samples are shuffled and dealt to the
+ * folds in turn, continuing where the previous class stopped, so every fold gets about 1/k
+ * of every class and the folds differ in size by at most one. With `groups`, whole groups are
+ * dealt (a group's rows share a fold).
+ * @param labels class index per sample
+ * @param k number of folds, 2..n
+ * @param seed PRNG seed
+ * @param groups group id per sample (default: each its own)
+ * @returns the fold (0..k-1) of every sample
+ */
+export function stratifiedFolds(labels: number[], k: number, seed: number, groups?: readonly number[]): number[] {
+  return splitGroups(labels, groups, (units) => {
+    if (!Number.isInteger(k) || k < 2 || k > units.length) {
+      throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${units.length} (the number of training ${groups ? 'images' : 'rows'}), got ${k}`);
+    }
+    const fold = new Array<number>(units.length).fill(0);
+    let next = 0;
+    for (const members of shuffledClasses(units, seed)) for (const i of members) fold[i] = next++ % k;
+    return fold;
+  });
+}
+
+/**
+ * Seeded stratified holdout: each class's rows (or groups) are shuffled and round(share · count)
+ * of them (at least 1, at most count − 1) are held out.
  * @returns 0 (train) or 1 (validation) per row
  */
-export function stratifiedHoldout(labels: number[], valSize: number, seed: number): number[] {
-  const fold = new Array<number>(labels.length).fill(0);
-  for (const members of shuffledClasses(labels, seed)) {
-    const held = Math.min(members.length - 1, Math.max(1, Math.round(valSize * members.length)));
-    for (const i of members.slice(0, held)) fold[i] = 1;
-  }
-  return fold;
+export function stratifiedHoldout(labels: number[], valSize: number, seed: number, groups?: readonly number[]): number[] {
+  return splitGroups(labels, groups, (units) => {
+    const fold = new Array<number>(units.length).fill(0);
+    for (const members of shuffledClasses(units, seed)) {
+      const held = Math.min(members.length - 1, Math.max(1, Math.round(valSize * members.length)));
+      for (const i of members.slice(0, held)) fold[i] = 1;
+    }
+    return fold;
+  });
 }
 
 /**
  * A stratified subsample of about `rows` rows split into training (0) and held-out (1) rows;
- * the other rows are left out (−1).
+ * the other rows are left out (−1). With `groups`, whole groups are kept, held out or left out.
  */
-export function subsampleHoldout(labels: number[], rows: number, valSize: number, seed: number): number[] {
-  const keep = stratifiedHoldout(labels, Math.min(1, rows / labels.length), seed + 1);
-  const members = keep.flatMap((k, i) => (k === 1 ? [i] : []));
-  const inner = stratifiedHoldout(members.map((i) => labels[i]!), valSize, seed);
-  const fold = new Array<number>(labels.length).fill(-1);
-  members.forEach((i, t) => (fold[i] = inner[t]!));
-  return fold;
+export function subsampleHoldout(labels: number[], rows: number, valSize: number, seed: number, groups?: readonly number[]): number[] {
+  return splitGroups(labels, groups, (units) => {
+    const keep = stratifiedHoldout(units, Math.min(1, rows / labels.length), seed + 1);
+    const members = keep.flatMap((k, i) => (k === 1 ? [i] : []));
+    const inner = stratifiedHoldout(members.map((i) => units[i]!), valSize, seed);
+    const fold = new Array<number>(units.length).fill(-1);
+    members.forEach((i, t) => (fold[i] = inner[t]!));
+    return fold;
+  });
 }
 
 /** Dot products and squared norms of one scaling and fold: all rows × the fold's training rows. */
@@ -392,6 +423,8 @@ export interface SelectionOptions {
   threads?: number;
   /** A fold assignment to use instead of stratified k-fold (e.g. a holdout split: 0 train, 1 validation). */
   fold?: number[];
+  /** Group id of each row: the stratified k-fold keeps a group's rows (an image and its mirror) in one fold. */
+  groups?: readonly number[];
   /** The folds scored (default all): each is held out in turn. */
   evaluate?: number[];
   /** Worker threads to use (kept open); default: a pool of `threads` made and closed here. */
@@ -436,7 +469,7 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   const classWeight = opts.classWeight ?? 'none';
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
-  const fold = opts.fold ?? stratifiedFolds(labels, opts.folds, opts.seed);
+  const fold = opts.fold ?? stratifiedFolds(labels, opts.folds, opts.seed, opts.groups);
   const evaluate = opts.evaluate ?? Array.from({ length: opts.folds }, (_, f) => f);
   if (!opts.fold) assertCvFits(n, opts.folds);
   else assertSvcFits(Math.max(...evaluate.map((f) => fold.filter((x) => x !== f).length)));
