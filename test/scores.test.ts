@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { predictModel, scoreKindOf, scoreMeaning, type ClassifierModel } from '../dist/classifiers/classifier.js';
-import { trainLinear, type LinearModel } from '../dist/classifiers/linear-model.js';
-import { binaryScores, ovrScores, pairwiseVotes, voteWinner } from '../dist/classifiers/ovo-scores.js';
-import { formatScore } from '../dist/classifiers/scores.js';
-import { predictSvm, svcDecisionValues, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
+import { trainLinear } from '../dist/classifiers/kinds.js';
+import type { LinearModel } from '../dist/classifiers/linear/linear-model.js';
+import { binaryScores, ovrScores, pairwiseVotes, voteWinner } from '../dist/classifiers/svc/ovo-scores.js';
+import { formatScore } from '../dist/classifiers/common/scores.js';
+import { predictSvm, svcDecisionValues, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svc/svm.js';
 import { topClasses } from '../dist/pipeline/predict.js';
 import { rng } from './helpers.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
+import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svc/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 import { rng, ROOT } from './helpers.js';
 
@@ -247,7 +247,7 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
 test('loading libsvm prints nothing and leaves no global side effects', () => {
   const script = `
     const before = process.listeners('unhandledRejection').length;
-    const { trainSvm, predictSvm } = await import(${JSON.stringify(path.join(ROOT, 'dist/classifiers/svm.js'))});
+    const { trainSvm, predictSvm } = await import(${JSON.stringify(path.join(ROOT, 'dist/classifiers/svc/svm.js'))});
     const X = Float32Array.from([0, 0, 0, 1, 5, 5, 5, 6, 0, 9, 1, 9]);
     const model = await trainSvm(X, 6, 2, [0, 0, 1, 1, 2, 2], ['a', 'b', 'c'], { kernel: 'rbf', C: 1, gamma: 'scale', scale: 'standard', probability: true });
     const { labels } = await predictSvm(JSON.parse(JSON.stringify(model)), X, 6, 2);

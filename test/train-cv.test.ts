@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
-import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
+import { balancedClassWeights } from '../dist/classifiers/common/class-weights.js';
+import { DEFAULT_GRID, gridPoints, parseGrid } from '../dist/classifiers/selection/grid.js';
+import { stratifiedFolds } from '../dist/classifiers/selection/splits.js';
+import { selectModel } from '../dist/classifiers/selection/svc-search.js';
+import { predictSvm, trainSvm } from '../dist/classifiers/svc/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
 import { json, makeColourDataset, makeTinyModel, runCli, rng, type TrainOut } from './helpers.js';
 

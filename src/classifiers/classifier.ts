@@ -10,15 +10,24 @@
  * - `auto` (default): chosen by cross-validation among a grid that fits the data.
  */
 import { CnnfeatError } from '../errors.js';
-import { defaultFitThreads, FitPool } from './cv-pool.js';
-import { CV_SCORINGS, type CvScoring } from './cv-task.js';
-import { describeLinear, LINEAR_CLASSIFIERS, predictLinear, sharedMatrix, trainLinear, type LinearClassifier, type LinearModel } from './linear-model.js';
-import { DEFAULT_LINEAR_GRID, selectLinear, type LinearGrid } from './linear-selection.js';
-import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
-import { DEFAULT_GRID, isLinearPoint, parseGrid, ranks, selectModel, stratifiedFolds, stratifiedHoldout, subsampleHoldout, type CvResult, type Grid, type LinearPoint, type ModelSelection, type SelectionPoint } from './model-selection.js';
-import { SCALINGS, type Scaling } from './scaling.js';
-import { scoreKindName, type ScoreKind } from './scores.js';
-import { assertSvcFits, CLASS_WEIGHTS, checkMatrix, describeSvm, KERNELS, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type ClassWeight, type Kernel, type SvmModel, type SvmOptions, type SvmPrediction } from './svm.js';
+import { CLASS_WEIGHTS, type ClassWeight } from './common/class-weights.js';
+import { checkMatrix } from './common/checks.js';
+import { CV_SCORINGS, type CvScoring } from './common/cv-scoring.js';
+import { scoreKindName, type ScoreKind } from './common/scores.js';
+import { sharedMatrix } from './linalg/matrix.js';
+import { SCALINGS, type Scaling } from './linalg/scaling.js';
+import { describeLinear, LINEAR_CLASSIFIERS, predictLinear, type LinearClassifier, type LinearModel } from './linear/linear-model.js';
+import { SVM_LOSSES, type SvmLoss } from './linear/linear-svm.js';
+import { trainLinear } from './kinds.js';
+import { defaultFitThreads, FitPool } from './parallel/fit-pool.js';
+import { DEFAULT_GRID, parseGrid } from './selection/grid.js';
+import { DEFAULT_LINEAR_GRID, selectLinear } from './selection/linear-search.js';
+import { ranks } from './selection/ranking.js';
+import { stratifiedFolds, stratifiedHoldout, subsampleHoldout } from './selection/splits.js';
+import { selectModel } from './selection/svc-search.js';
+import { isLinearPoint, type CvResult, type Grid, type LinearGrid, type LinearPoint, type ModelSelection, type SelectionPoint } from './selection/types.js';
+import { KERNELS, type Kernel } from './svc/kernel-matrix.js';
+import { assertSvcFits, describeSvm, PRECOMPUTED_MAX_ROWS, predictSvm, trainSvm, type SvmModel, type SvmOptions, type SvmPrediction } from './svc/svm.js';
 
 /** Classifier choices. */
 export const CLASSIFIERS = ['auto', 'svc', ...LINEAR_CLASSIFIERS] as const;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { exists, isDirectory, readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
 import type { ClassifierModel } from './classifier.js';
-import type { ModelSelection } from './model-selection.js';
+import type { ModelSelection } from './selection/types.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */
 export interface ClassifierFile {

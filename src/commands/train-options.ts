@@ -1,10 +1,15 @@
 import { Option, type Command } from 'commander';
 import { CLASSIFIERS, DEFAULT_FOLDS, KFOLD_MAX_ROWS, type ClassifierChoice, type TrainOptions } from '../classifiers/classifier.js';
-import { LINEAR_DEFAULTS } from '../classifiers/linear-model.js';
-import { SVM_LOSSES, type SvmLoss } from '../classifiers/linear-svm.js';
-import { CV_SCORINGS, DEFAULT_GRID, describeValidation, formatGrid, pointColumns, rankedResults, type CvScoring, type ModelSelection } from '../classifiers/model-selection.js';
-import { SCALINGS } from '../classifiers/scaling.js';
-import { CLASS_WEIGHTS, KERNELS, type ClassWeight, type SvmOptions } from '../classifiers/svm.js';
+import { CLASS_WEIGHTS, type ClassWeight } from '../classifiers/common/class-weights.js';
+import { CV_SCORINGS, type CvScoring } from '../classifiers/common/cv-scoring.js';
+import { SCALINGS } from '../classifiers/linalg/scaling.js';
+import { LINEAR_DEFAULTS } from '../classifiers/linear/linear-model.js';
+import { SVM_LOSSES, type SvmLoss } from '../classifiers/linear/linear-svm.js';
+import { DEFAULT_GRID, formatGrid } from '../classifiers/selection/grid.js';
+import { describeValidation, pointColumns, rankedResults } from '../classifiers/selection/table.js';
+import type { ModelSelection } from '../classifiers/selection/types.js';
+import { KERNELS } from '../classifiers/svc/kernel-matrix.js';
+import type { SvmOptions } from '../classifiers/svc/svm.js';
 import { finiteNumber, positiveInt, positiveNumber, seedOption } from '../util/validate.js';
 
 /** Raw training flags as commander parses them (undefined = not given). */

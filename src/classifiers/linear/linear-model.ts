@@ -4,17 +4,18 @@
  * float32 matrix (held once, shared with the worker threads), the stored model (weights as
  * base64 float32) and prediction (one matrix product per chunk of rows).
  */
-import { CnnfeatError } from '../errors.js';
-import { FitPool, defaultFitThreads } from './cv-pool.js';
+import { CnnfeatError } from '../../errors.js';
+import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { checkMatrix } from '../common/checks.js';
+import type { ScoreKind } from '../common/scores.js';
+import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
+import { sharedMatrix } from '../linalg/matrix.js';
+import { rowsTimesTransposed, timesTransposed } from '../linalg/row-chunks.js';
+import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from '../linalg/scaled-view.js';
+import { SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
 import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
 import { LogisticProblem } from './logistic.js';
-import { decodeFloat32, encodeFloat32 } from './precomputed.js';
-import { rowsTimesTransposed, timesTransposed } from './row-chunks.js';
-import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from './scaled-view.js';
-import { SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
-import type { ScoreKind } from './scores.js';
-import type { SvmPathTask } from './svm-path-task.js';
-import { balancedClassWeights, checkMatrix, CLASS_WEIGHTS, type ClassWeight } from './svm.js';
+import type { PathTaskRunner, SvmPathTask } from './svm-path-task.js';
 
 /** The linear classifiers. */
 export const LINEAR_CLASSIFIERS = ['linear-svm', 'logistic'] as const;
@@ -96,14 +97,6 @@ export function resolveLinearOptions(opts: LinearOptions): ResolvedLinearOptions
   };
 }
 
-/** The matrix in shared memory (copied once if it is not), so worker threads read it without a copy. */
-export function sharedMatrix(X: Float32Array): Float32Array {
-  if (X.buffer instanceof SharedArrayBuffer) return X;
-  const shared = new Float32Array(new SharedArrayBuffer(X.byteLength));
-  shared.set(X);
-  return shared;
-}
-
 /**
  * Progress of a path of fits: fits done (fractional: classes of linear-svm finish at different
  * times) of `total` (the C values), and what runs now (C, iteration).
@@ -165,7 +158,7 @@ export interface LinearFit {
 /**
  * Fits a linear classifier for every C of a path (increasing C, each fit warm-started from
  * the previous one) on some rows of a scaled view.
- * @param pool worker threads for the linear-SVM classes (logistic products use onnxruntime's threads)
+ * @param pool runs the linear-SVM classes (the fit pool's worker threads; logistic products use onnxruntime's threads)
  */
 export async function fitLinearPath(
   view: ScaledView,
@@ -174,7 +167,7 @@ export async function fitLinearPath(
   K: number,
   Cs: number[],
   o: ResolvedLinearOptions,
-  pool: FitPool,
+  pool: PathTaskRunner,
   onProgress?: FitProgress,
 ): Promise<LinearFit[]> {
   if (o.classifier === 'linear-svm') {
@@ -233,33 +226,26 @@ export function argmaxRows(Z: ArrayLike<number>, rows: number, K: number): numbe
 }
 
 /**
- * Trains a linear classifier on a dense matrix.
+ * Fits a linear classifier on all rows of a dense matrix (see the top-level `trainLinear`).
  * @param X row-major `n` × `d` (copied into shared memory once unless it already is)
  * @param labels class index of each row
  * @param classes class names (classes without rows are kept, never predicted)
- * @param threads worker threads for the SVM classes (default: the cores, at most 4)
+ * @param pool runs linear-svm's classes (see {@link fitLinearPath})
  */
-export async function trainLinear(
+export async function fitLinearModel(
   X: Float32Array,
   n: number,
   d: number,
   labels: number[],
   classes: string[],
-  opts: LinearOptions,
-  { threads, onProgress, warn }: { threads?: number; onProgress?: FitProgress; warn?: (message: string) => void } = {},
+  o: ResolvedLinearOptions,
+  { pool, onProgress, warn }: { pool: PathTaskRunner; onProgress?: FitProgress; warn?: (message: string) => void },
 ): Promise<LinearModel> {
-  const o = resolveLinearOptions(opts);
   checkMatrix(X, n, d, 'training');
   const shared = sharedMatrix(X);
   const rows = allRows(n);
   const view = fitScaledView(shared, n, d, o.scale, rows);
-  const pool = FitPool.create(o.classifier === 'linear-svm' ? (threads ?? defaultFitThreads()) : 1);
-  let fit: LinearFit;
-  try {
-    [fit] = (await fitLinearPath(view, rows, labels, classes.length, [o.C], o, pool, onProgress)) as [LinearFit];
-  } finally {
-    await pool.close();
-  }
+  const [fit] = (await fitLinearPath(view, rows, labels, classes.length, [o.C], o, pool, onProgress)) as [LinearFit];
   if (!fit.converged) warn?.(notConvergedMessage(o));
   return {
     type: 'linear',

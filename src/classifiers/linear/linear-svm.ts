@@ -2,7 +2,7 @@
  * L2-regularised linear SVM by dual coordinate descent with shrinking (Hsieh, Chang, Lin,
  * Keerthi, Sundararajan, "A Dual Coordinate Descent Method for Large-scale Linear SVM", ICML
  * 2008; the solver of liblinear's `-s 1` (squared hinge) and `-s 3` (hinge)), written here on
- * dense float32 rows seen through an implicit scaling (see scaled-view.ts).
+ * dense float32 rows seen through an implicit scaling (see linalg/scaled-view.ts).
  *
  * One binary problem, labels ±1:
  *   min_w  ½‖w‖² + C Σ_i ξ(w; x_i, y_i),  ξ = max(0, 1 − y wᵀx)  (hinge)  or its square,
@@ -15,8 +15,8 @@
  * max PG − min PG, falls to `tol`, first on the shrunken set and then once more on all rows;
  * or after `maxIter` passes (reported as not converged; the caller warns).
  */
-import { seededRandom } from '../util/random.js';
-import type { ScaledView } from './scaled-view.js';
+import { seededRandom } from '../../util/random.js';
+import type { ScaledView } from '../linalg/scaled-view.js';
 
 /** Loss of the linear SVM. */
 export const SVM_LOSSES = ['squared_hinge', 'hinge'] as const;

@@ -3,8 +3,8 @@
  * single-threaded wasm) and linear-SVM class paths on the shared feature matrix.
  */
 import { parentPort } from 'node:worker_threads';
-import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { runTask, type PoolTask } from './cv-pool.js';
+import { CnnfeatError, ExitCode, errorMessage } from '../../errors.js';
+import { runTask, type PoolTask } from './fit-pool.js';
 
 /** Least time between two progress messages of a task. */
 const PROGRESS_MS = 500;

@@ -5,20 +5,18 @@
  * Matrices are dense, row-major `Float32Array`s: row `i`, feature `j` is `X[i * d + j]`.
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
-import { CnnfeatError } from '../errors.js';
-import { kernelMatrix } from './kernel-matrix.js';
+import { CnnfeatError } from '../../errors.js';
+import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { checkMatrix } from '../common/checks.js';
+import type { ScoreKind } from '../common/scores.js';
+import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
+import { gatherRows } from '../linalg/matrix.js';
+import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
+import { kernelMatrix, KERNELS, type Kernel } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { decisionsFromKernelRow, parseLibsvmModel, type ParsedLibsvmModel } from './libsvm-model.js';
 import { binaryScores, ovrScores } from './ovo-scores.js';
-import { compactPrecomputedModel, decodeFloat32, encodeFloat32, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
-import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
-import type { ScoreKind } from './scores.js';
-
-export type { Scaling, ScalingParams } from './scaling.js';
-
-/** Kernel function of the SVM. */
-export const KERNELS = ['linear', 'rbf'] as const;
-export type Kernel = (typeof KERNELS)[number];
+import { compactPrecomputedModel, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
 
 /** Training options, as given by the user. */
 export interface SvmOptions {
@@ -41,10 +39,6 @@ export interface SvmOptions {
    */
   classWeight?: ClassWeight;
 }
-
-/** Class weighting choices. */
-export const CLASS_WEIGHTS = ['none', 'balanced'] as const;
-export type ClassWeight = (typeof CLASS_WEIGHTS)[number];
 
 /** Options as stored in a trained model: gamma resolved to the number libsvm used. */
 export interface ResolvedSvmOptions {
@@ -97,25 +91,6 @@ export interface SvmPrediction {
 // ---------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------
-
-/**
- * Checks the shape and values of a row-major matrix.
- * @throws CnnfeatError (exit 2) on a size mismatch or a non-finite value
- */
-export function checkMatrix(X: Float32Array, n: number, d: number, what: string): void {
-  if (!Number.isInteger(n) || n < 0 || !Number.isInteger(d) || d < 1) {
-    throw new CnnfeatError(`${what}: invalid matrix shape ${n}x${d}`);
-  }
-  if (X.length !== n * d) {
-    throw new CnnfeatError(`${what}: matrix has ${X.length} values, expected ${n} rows x ${d} features = ${n * d}`);
-  }
-  for (let i = 0; i < X.length; i++) {
-    if (!Number.isFinite(X[i])) {
-      const row = Math.floor(i / d);
-      throw new CnnfeatError(`${what}: non-finite feature value (${X[i]}) in row ${row}, feature ${i - row * d}`);
-    }
-  }
-}
 
 /**
  * Checks training labels and returns how many distinct classes have samples.
@@ -234,29 +209,6 @@ function rowViews(Xs: Float64Array, n: number, d: number): Float64Array[] {
   return Array.from({ length: n }, (_, i) => Xs.subarray(i * d, (i + 1) * d));
 }
 
-/**
- * Copies the given rows of a row-major matrix, in that order.
- * @returns row-major `rows.length` × `d`
- */
-export function gatherRows(X: Float64Array, d: number, rows: number[]): Float64Array {
-  const out = new Float64Array(rows.length * d);
-  rows.forEach((r, i) => out.set(X.subarray(r * d, (r + 1) * d), i * d));
-  return out;
-}
-
-/**
- * scikit-learn's `class_weight='balanced'`: n_samples / (n_classes · n_c) for each class c
- * with samples (n_classes counts those), 1 for classes without.
- * @param labels class index per sample
- * @param nClasses number of class indices
- */
-export function balancedClassWeights(labels: number[], nClasses: number): number[] {
-  const counts = new Array<number>(nClasses).fill(0);
-  for (const label of labels) counts[label]++;
-  const present = counts.filter((c) => c > 0).length;
-  return counts.map((c) => (c > 0 ? labels.length / (present * c) : 1));
-}
-
 /** libsvm fit parameters of resolved options on the given training labels. */
 export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
   return {
@@ -317,7 +269,7 @@ function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams
 }
 
 /**
- * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts) and libsvm's
+ * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts, linalg/gemm.ts) and libsvm's
  * precomputed mode; returns the model text and its support vectors.
  */
 async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
