@@ -226,7 +226,7 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
   const oneClass = train.y.map(() => 1);
   await assert.rejects(trainSvm(train.X, 60, d, oneClass, CLASSES, BASE), isUsage(/at least 2 classes/));
   await assert.rejects(trainSvm(train.X, 59, d, train.y.slice(0, 59), CLASSES, BASE), isUsage(/expected 59 rows/));
-  await assert.rejects(trainSvm(train.X, 60, d, train.y.slice(1), CLASSES, BASE), isUsage(/59 labels for 60 samples/));
+  await assert.rejects(trainSvm(train.X, 60, d, train.y.slice(1), CLASSES, BASE), isUsage(/59 labels for 60 rows/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y.map(() => 7), CLASSES, BASE), isUsage(/label 7/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, C: 0 }), isUsage(/C must be/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, gamma: -1 }), isUsage(/gamma/));
@@ -268,7 +268,7 @@ test('above 5,000 rows svc refuses in one line naming the linear classifiers (it
   await assert.rejects(trainSvm(X, 5001, d, y, ['a', 'b'], BASE), (err: unknown) => {
     assert.ok(err instanceof CnnfeatError);
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /^classifier svc: training sets of 5001 rows exceed the 5000 .*--classifier linear-svm/);
+    assert.match(err.message, /^classifier svc: training sets of 5001 rows exceed the 5000 .*classifier=linear-svm/);
     return true;
   });
 });
@@ -292,8 +292,8 @@ test('class weights of too many classes for libsvm-js options are refused on bot
   const labels = Array.from({ length: 90 }, (_, i) => i % 30);
   const features = (d: number) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
   const opts: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
-  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'kernel-matrix path');
-  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
+  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /balanced class weights \(classWeight=balanced\): too many classes \(30\)/, 'kernel-matrix path');
+  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /balanced class weights \(classWeight=balanced\): too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
   const fewer = await trainSvm(features(16), 90, 16, labels.map((l) => l % 10), classes.slice(0, 10), opts);
   assert.equal(fewer.classes.length, 10, 'ten classes fit');
 });

@@ -83,19 +83,24 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   assert.equal(validated.selection.results.length, 6);
 });
 
-test('bad training options: one line naming the option, exit 2', async (t) => {
+test('bad training options: one line naming the flag, exit 2', async (t) => {
   const work = await tempDir(t, 'cnnfeat-scale-bad-');
   const feat = path.join(work, 'feat');
   await writeFeatureDir(feat, { n: 30 });
   const out = path.join(work, 'x.json');
   const cases: [string[], RegExp][] = [
-    [['--classifier', 'foo'], /classifier \(--classifier\) must be one of auto, svc, linear-svm, logistic, got "foo"/],
-    [['--C', '0'], /--C must be a number > 0/],
-    [['--C', '-2', '--classifier', 'logistic'], /--C must be a number > 0/],
-    [['--val-size', '1'], /validation share \(--val-size\) must be a number in \(0, 1\), got 1/],
-    [['--val-size', '0'], /validation share \(--val-size\) must be a number in \(0, 1\), got 0/],
-    [['--cv', '20'], /class "class0" has 10 row\(s\); cross-validation needs at least the number of folds \(--cv 20\)/],
-    [['--loss', 'hinge', '--classifier', 'logistic'], /loss \(--loss\) applies to the classifier linear-svm only/],
+    [['--classifier', 'foo'], /^cnnfeat: --classifier must be one of auto, svc, linear-svm, logistic, got "foo"$/],
+    [['--C', '0'], /^cnnfeat: --C must be a number > 0, got 0$/],
+    [['--C', '-2', '--classifier', 'logistic'], /--C must be a number > 0, got -2$/],
+    [['--C', 'abc'], /^cnnfeat: --C must be a number, got "abc"$/],
+    [['--val-size', '1'], /^cnnfeat: --val-size must be a number in \(0, 1\), got 1$/],
+    [['--val-size', '0'], /--val-size must be a number in \(0, 1\), got 0$/],
+    [['--cv', '1'], /^cnnfeat: --cv must be an integer ≥ 2, got 1$/],
+    [['--cv', '20'], /class "class0" has 10 row\(s\); cross-validation needs at least the number of folds \(--cv 20\); give fewer folds, add images of it, or give --C for a single fit$/],
+    [['--max-iter', '2.5', '--classifier', 'logistic'], /^cnnfeat: --max-iter must be an integer ≥ 1, got 2.5$/],
+    [['--seed', '-1'], /^cnnfeat: --seed must be an integer in \[0, 4294967295\], got -1$/],
+    [['--loss', 'hinge', '--classifier', 'logistic'], /^cnnfeat: --loss applies to the classifier linear-svm only, not logistic$/],
+    [['--grid', 'C=0'], /^cnnfeat: --grid: C=0 is not a positive number; e.g. --grid "kernel=linear,rbf;C=0.1,1,10;scale=none,l2"$/],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(['train', feat, '-o', out, ...args]);

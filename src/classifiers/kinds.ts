@@ -2,8 +2,17 @@
  * The classifier kinds as the rest of cnnfeat sees them: svc (svc/) and the linear classifiers
  * linear-svm and logistic (linear/), each fitted on all rows of a training set.
  */
+import { fitLinearModel, LINEAR_CLASSIFIERS, resolveLinearOptions, type FitProgress, type LinearModel, type LinearOptions } from './linear/linear-model.js';
 import { defaultFitThreads, FitPool } from './parallel/fit-pool.js';
-import { fitLinearModel, resolveLinearOptions, type FitProgress, type LinearModel, type LinearOptions } from './linear/linear-model.js';
+import type { SvmModel } from './svc/svm.js';
+
+/** Classifier choices. */
+export const CLASSIFIERS = ['auto', 'svc', ...LINEAR_CLASSIFIERS] as const;
+export type ClassifierChoice = (typeof CLASSIFIERS)[number];
+export type ClassifierKind = Exclude<ClassifierChoice, 'auto'>;
+
+/** A trained model of any classifier (JSON). */
+export type ClassifierModel = SvmModel | LinearModel;
 
 /**
  * Trains a linear classifier on a dense matrix, linear-svm's one-vs-rest classes in worker threads.

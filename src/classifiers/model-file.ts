@@ -3,7 +3,7 @@ import { diffSettings, settingsFromDisk, type ExtractSettings, type FeatureSigna
 import path from 'node:path';
 import { exists, isDirectory, readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
-import type { ClassifierModel } from './classifier.js';
+import type { ClassifierModel } from './kinds.js';
 import type { ModelSelection } from './selection/types.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */

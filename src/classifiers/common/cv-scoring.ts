@@ -4,6 +4,8 @@ import { computeMetrics } from '../../metrics/metrics.js';
 /** What cross-validation scores: balanced accuracy (mean per-class recall) or plain accuracy. */
 export const CV_SCORINGS = ['balanced_accuracy', 'accuracy'] as const;
 export type CvScoring = (typeof CV_SCORINGS)[number];
+/** The default: balanced accuracy, which a skewed class cannot inflate. */
+export const DEFAULT_SCORING: CvScoring = 'balanced_accuracy';
 
 /** Score of predictions on held-out rows. */
 export function heldOutScore(truth: number[], predicted: number[], nClasses: number, scoring: CvScoring): number {

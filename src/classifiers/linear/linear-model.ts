@@ -4,16 +4,16 @@
  * float32 matrix (held once, shared with the worker threads), the stored model (weights as
  * base64 float32) and prediction (one matrix product per chunk of rows).
  */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
-import { checkMatrix } from '../common/checks.js';
+import { checkChoice, checkInteger, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
 import type { ScoreKind } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
 import { sharedMatrix } from '../linalg/matrix.js';
 import { rowsTimesTransposed, timesTransposed } from '../linalg/row-chunks.js';
 import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from '../linalg/scaled-view.js';
 import { SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
-import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
+import { DEFAULT_LOSS, SVM_LOSSES, type SvmLoss } from './linear-svm.js';
 import { LogisticProblem } from './logistic.js';
 import type { PathTaskRunner, SvmPathTask } from './svm-path-task.js';
 
@@ -71,25 +71,21 @@ export interface LinearModel {
 
 /** Fills in the defaults of linear options and checks them. */
 export function resolveLinearOptions(opts: LinearOptions): ResolvedLinearOptions {
-  if (!LINEAR_CLASSIFIERS.includes(opts.classifier)) {
-    throw new CnnfeatError(`classifier must be one of ${LINEAR_CLASSIFIERS.join(', ')}, got "${String(opts.classifier)}"`);
-  }
-  if (!(Number.isFinite(opts.C) && opts.C > 0)) throw new CnnfeatError(`C (--C) must be a positive number, got ${opts.C}`);
-  if (!SCALINGS.includes(opts.scale)) throw new CnnfeatError(`scaling (--scale) must be none, standard or l2, got "${String(opts.scale)}"`);
-  if (opts.loss !== undefined && !SVM_LOSSES.includes(opts.loss)) throw new CnnfeatError(`loss (--loss) must be squared_hinge or hinge, got "${String(opts.loss)}"`);
-  if (opts.classWeight !== undefined && !CLASS_WEIGHTS.includes(opts.classWeight)) {
-    throw new CnnfeatError(`class weight (--class-weight) must be none or balanced, got "${String(opts.classWeight)}"`);
-  }
+  checkChoice('classifier', opts.classifier, LINEAR_CLASSIFIERS);
+  checkPositive('C', opts.C);
+  checkChoice('scale', opts.scale, SCALINGS);
+  if (opts.loss !== undefined) checkChoice('loss', opts.loss, SVM_LOSSES);
+  if (opts.classWeight !== undefined) checkChoice('classWeight', opts.classWeight, CLASS_WEIGHTS);
   const defaults = LINEAR_DEFAULTS[opts.classifier];
   const tol = opts.tol ?? defaults.tol;
   const maxIter = opts.maxIter ?? defaults.maxIter;
-  if (!(Number.isFinite(tol) && tol > 0)) throw new CnnfeatError(`tolerance (--tol) must be a positive number, got ${tol}`);
-  if (!(Number.isInteger(maxIter) && maxIter > 0)) throw new CnnfeatError(`iteration cap (--max-iter) must be a positive integer, got ${maxIter}`);
+  checkPositive('tol', tol);
+  checkInteger('maxIter', maxIter, 1);
   return {
     classifier: opts.classifier,
     C: opts.C,
     scale: opts.scale,
-    ...(opts.classifier === 'linear-svm' ? { loss: opts.loss ?? 'squared_hinge' } : {}),
+    ...(opts.classifier === 'linear-svm' ? { loss: opts.loss ?? DEFAULT_LOSS } : {}),
     classWeight: opts.classWeight ?? 'none',
     tol,
     maxIter,
@@ -119,7 +115,7 @@ export function svmPathTasks(view: ScaledView, rows: Int32Array, labels: ArrayLi
     y: Int8Array.from(rows, (i) => (labels[i] === k ? 1 : -1)),
     rowWeight,
     Cs,
-    loss: o.loss ?? 'squared_hinge',
+    loss: o.loss ?? DEFAULT_LOSS,
     tol: o.tol,
     maxIter: o.maxIter,
     seed: o.seed + k,
@@ -242,6 +238,7 @@ export async function fitLinearModel(
   { pool, onProgress, warn }: { pool: PathTaskRunner; onProgress?: FitProgress; warn?: (message: string) => void },
 ): Promise<LinearModel> {
   checkMatrix(X, n, d, 'training');
+  checkLabels(labels, n, classes.length, 'training');
   const shared = sharedMatrix(X);
   const rows = allRows(n);
   const view = fitScaledView(shared, n, d, o.scale, rows);
@@ -263,7 +260,7 @@ export async function fitLinearModel(
 /** The warning of a fit that hit its iteration cap. */
 export function notConvergedMessage(o: ResolvedLinearOptions): string {
   const what = o.classifier === 'linear-svm' ? 'passes' : 'L-BFGS iterations';
-  return `${o.classifier} (C=${o.C}, scale=${o.scale}) did not converge within ${o.maxIter} ${what} (tolerance ${o.tol}); raise the iteration cap (--max-iter), or scale the features (--scale l2|standard)`;
+  return `${o.classifier} (C=${o.C}, scale=${o.scale}) did not converge within ${o.maxIter} ${what} (tolerance ${o.tol}); raise the iteration cap (${optionName('maxIter')}), or scale the features (${optionName('scale', 'l2|standard')})`;
 }
 
 /** Rows scored per product in prediction (bounds memory: rows × d floats of a chunk view). */
@@ -333,5 +330,5 @@ function softmax(z: number[]): number[] {
 
 /** The settings in words, e.g. `logistic, C=1, scale=l2`. */
 export function describeLinear(o: ResolvedLinearOptions): string {
-  return `${o.classifier}, C=${o.C}, scale=${o.scale}${o.loss && o.loss !== 'squared_hinge' ? `, loss=${o.loss}` : ''}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
+  return `${o.classifier}, C=${o.C}, scale=${o.scale}${o.loss && o.loss !== DEFAULT_LOSS ? `, loss=${o.loss}` : ''}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
 }

@@ -21,6 +21,8 @@ import type { ScaledView } from '../linalg/scaled-view.js';
 /** Loss of the linear SVM. */
 export const SVM_LOSSES = ['squared_hinge', 'hinge'] as const;
 export type SvmLoss = (typeof SVM_LOSSES)[number];
+/** The default loss, liblinear's `-s 1`. */
+export const DEFAULT_LOSS: SvmLoss = 'squared_hinge';
 
 /** Solver settings of one binary problem. */
 export interface DualCdSettings {

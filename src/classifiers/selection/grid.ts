@@ -1,5 +1,5 @@
 /** The svc grid: its default, the `grid` option's syntax, its points. */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { SCALINGS, type Scaling } from '../linalg/scaling.js';
 import { KERNELS, type Kernel } from '../svc/kernel-matrix.js';
 import type { Grid, GridPoint } from './types.js';
@@ -12,14 +12,14 @@ export const DEFAULT_GRID: Grid = {
   scale: ['none', 'standard', 'l2'],
 };
 
-/** Formats a grid in the `--grid` syntax. */
+/** Formats a grid in the syntax of the `grid` option (`--grid`). */
 export function formatGrid(grid: Grid): string {
   return `kernel=${grid.kernel.join(',')};C=${grid.C.join(',')};gamma=${grid.gamma.join(',')};scale=${grid.scale.join(',')}`;
 }
 
-/** Parses one `--grid` value list for a key. */
+/** Parses one value list of the `grid` option for a key. */
 function parseGridValues(key: keyof Grid, values: string[]): Grid[keyof Grid] {
-  const bad = (v: string, what: string) => new CnnfeatError(`--grid: ${key}=${v} is not ${what}; e.g. --grid "kernel=linear,rbf;C=0.1,1,10;scale=none,l2"`);
+  const bad = (v: string, what: string) => new CnnfeatError(`${optionName('grid')}: ${key}=${v} is not ${what}; e.g. ${optionName('grid', '"kernel=linear,rbf;C=0.1,1,10;scale=none,l2"')}`);
   switch (key) {
     case 'kernel':
       return values.map((v) => {
@@ -48,7 +48,7 @@ function parseGridValues(key: keyof Grid, values: string[]): Grid[keyof Grid] {
 }
 
 /**
- * Parses `--grid`: `;`-separated `key=v1,v2,…` for the keys kernel, C, gamma, scale, e.g.
+ * Parses the `grid` option (`--grid`): `;`-separated `key=v1,v2,…` for the keys kernel, C, gamma, scale, e.g.
  * `kernel=linear,rbf;C=0.1,1,10;scale=none,l2`. Keys not given keep the default grid's values.
  * @throws CnnfeatError (exit 2) on an unknown key, a bad value, a repeated key or an empty list
  */
@@ -59,12 +59,12 @@ export function parseGrid(text: string, base: Grid = DEFAULT_GRID): Grid {
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim();
     if (!['kernel', 'C', 'gamma', 'scale'].includes(key)) {
-      throw new CnnfeatError(`--grid: unknown key "${key}"; use kernel=…;C=…;gamma=…;scale=… separated by ";"`);
+      throw new CnnfeatError(`${optionName('grid')}: unknown key "${key}"; use kernel=…;C=…;gamma=…;scale=… separated by ";"`);
     }
-    if (seen.has(key)) throw new CnnfeatError(`--grid: ${key} is given twice`);
+    if (seen.has(key)) throw new CnnfeatError(`${optionName('grid')}: ${key} is given twice`);
     seen.add(key);
     const values = eq < 0 ? [] : part.slice(eq + 1).split(',').map((v) => v.trim());
-    if (values.length === 0 || values.every((v) => v === '')) throw new CnnfeatError(`--grid: ${key} has no values`);
+    if (values.length === 0 || values.every((v) => v === '')) throw new CnnfeatError(`${optionName('grid')}: ${key} has no values`);
     (grid as unknown as Record<string, unknown>)[key] = [...new Set(parseGridValues(key as keyof Grid, values) as unknown[])];
   }
   return grid;

@@ -1,5 +1,5 @@
 /** Seeded stratified splits of training rows for model selection: k folds, holdouts, subsamples. */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { seededRandom } from '../../util/random.js';
 
 /**
@@ -27,6 +27,16 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
 }
 
 /**
+ * Fails unless `k` folds can split `n` rows: 2 ≤ k ≤ n.
+ * @throws CnnfeatError (exit 2) naming the option
+ */
+export function checkFolds(k: number, n: number): void {
+  if (!Number.isInteger(k) || k < 2 || k > n) {
+    throw new CnnfeatError(`the number of folds (${optionName('folds')}) must be between 2 and ${n} (the number of training rows), got ${k}`);
+  }
+}
+
+/**
  * Seeded stratified k-fold assignment: each class's samples are shuffled and dealt to the
  * folds in turn, continuing where the previous class stopped, so every fold gets about 1/k
  * of every class and the folds differ in size by at most one.
@@ -36,9 +46,7 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
  * @returns the fold (0..k-1) of every sample
  */
 export function stratifiedFolds(labels: number[], k: number, seed: number): number[] {
-  if (!Number.isInteger(k) || k < 2 || k > labels.length) {
-    throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${labels.length} (the number of training rows), got ${k}`);
-  }
+  checkFolds(k, labels.length);
   const fold = new Array<number>(labels.length).fill(0);
   let next = 0;
   for (const members of shuffledClasses(labels, seed)) for (const i of members) fold[i] = next++ % k;

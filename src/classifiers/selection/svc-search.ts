@@ -10,7 +10,7 @@
  * (none, l2) one product matrix serves all folds. Per fold and kernel, one libsvm problem serves
  * every C; those fold tasks run in worker threads (one libsvm each), kernel matrices in shared memory.
  */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { balancedClassWeights, type ClassWeight } from '../common/class-weights.js';
 import type { CvScoring } from '../common/cv-scoring.js';
 import { crossProducts } from '../linalg/gemm.js';
@@ -22,7 +22,7 @@ import { rbfFromProducts, type Kernel } from '../svc/kernel-matrix.js';
 import { assertSvcFits, resolveGamma, type SvmOptions } from '../svc/svm.js';
 import { gridPoints } from './grid.js';
 import { ranks } from './ranking.js';
-import { stratifiedFolds } from './splits.js';
+import { checkFolds, stratifiedFolds } from './splits.js';
 import type { Grid, ModelSelection } from './types.js';
 
 /** Dot products and squared norms of one scaling and fold: all rows × the fold's training rows. */
@@ -155,9 +155,7 @@ function kernelSpecs(grid: Grid): KernelSpec[] {
  * training part fits svc's kernel matrix.
  */
 export function assertCvFits(n: number, folds: number): void {
-  if (!Number.isInteger(folds) || folds < 2 || folds > n) {
-    throw new CnnfeatError(`the number of folds (--cv) must be between 2 and ${n} (the number of training rows), got ${folds}`);
-  }
+  checkFolds(folds, n);
   assertSvcFits(Math.ceil((n * (folds - 1)) / folds), 'cross-validation folds of');
 }
 
@@ -177,7 +175,7 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   const scoring = opts.scoring ?? 'balanced_accuracy';
   const classWeight = opts.classWeight ?? 'none';
   const points = gridPoints(opts.grid);
-  if (points.length === 0) throw new CnnfeatError('--grid: the grid is empty');
+  if (points.length === 0) throw new CnnfeatError(`${optionName('grid')}: the grid is empty`);
   const fold = opts.fold ?? stratifiedFolds(labels, opts.folds, opts.seed);
   const evaluate = opts.evaluate ?? Array.from({ length: opts.folds }, (_, f) => f);
   if (!opts.fold) assertCvFits(n, opts.folds);

@@ -25,3 +25,20 @@ export function describeValidation(s: Pick<ModelSelection, 'method' | 'folds' | 
 export function rankedResults(selection: ModelSelection): { result: ModelSelection['results'][number]; index: number }[] {
   return selection.results.map((result, index) => ({ result, index })).sort((a, b) => a.result.rank - b.result.rank || a.index - b.index);
 }
+
+/** The selection as a text table, best first (the chosen row marked `*`), at most `limit` rows. */
+export function formatSelection(selection: ModelSelection, limit = 10): string {
+  const sorted = rankedResults(selection).map(({ result, index }) => ({ r: result, i: index }));
+  const lines = [`${describeValidation(selection)} (${selection.scoring}, seed ${selection.seed}), ${selection.results.length} settings in ${selection.seconds.toFixed(1)} s:`];
+  lines.push('  rank  classifier  kernel  C          gamma     scale     score            fit ms');
+  for (const { r, i } of sorted.slice(0, limit)) {
+    const p = pointColumns(r.params);
+    const notes = [...(r.round ? [`round ${r.round}, ${r.trainRows} training rows`] : []), ...(r.converged === false ? ['hit the iteration cap'] : [])];
+    const warn = notes.length ? `  (${notes.join('; ')})` : '';
+    lines.push(
+      `${i === selection.best ? '*' : ' '} ${String(r.rank).padStart(4)}  ${p.classifier.padEnd(10)}  ${p.kernel.padEnd(6)}  ${p.C.padEnd(9)}  ${p.gamma.padEnd(8)}  ${p.scale.padEnd(8)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}  ${(r.fitSeconds * 1000).toFixed(1)}${warn}`,
+    );
+  }
+  if (sorted.length > limit) lines.push(`  … ${sorted.length - limit} more in the classifier file's "selection"`);
+  return lines.join('\n');
+}

@@ -13,7 +13,7 @@
  * ordinary linear/RBF model (older classifier files) into the same form, so prediction always
  * feeds kernel rows between samples and support vectors.
  */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import type { Libsvm, LibsvmInstance } from './libsvm.js';
 
 /** libsvm parameters of a C-SVC fit. */
@@ -50,7 +50,7 @@ const OTHER_OPTIONS_CHARS = 90;
 export function weightOptions(weights: number[] = []): string[] {
   const options = weights.map((w, label) => `-w${label} ${Number(w.toPrecision(6))}`);
   if (options.join(' ').length > MAX_COMMAND_CHARS - OTHER_OPTIONS_CHARS) {
-    throw new CnnfeatError(`balanced class weights (--class-weight balanced): too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
+    throw new CnnfeatError(`balanced class weights (${optionName('classWeight', 'balanced')}): too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
   }
   return options;
 }

@@ -5,9 +5,9 @@
  * Matrices are dense, row-major `Float32Array`s: row `i`, feature `j` is `X[i * d + j]`.
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
-import { checkMatrix } from '../common/checks.js';
+import { checkChoice, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
 import type { ScoreKind } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
 import { gatherRows } from '../linalg/matrix.js';
@@ -17,6 +17,9 @@ import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type Libsvm
 import { decisionsFromKernelRow, parseLibsvmModel, type ParsedLibsvmModel } from './libsvm-model.js';
 import { binaryScores, ovrScores } from './ovo-scores.js';
 import { compactPrecomputedModel, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
+
+/** The rules for gamma besides a number: 1 / (D · X.var()) or 1 / D (see {@link SvmOptions}). */
+export const GAMMA_RULES = ['scale', 'auto'] as const;
 
 /** Training options, as given by the user. */
 export interface SvmOptions {
@@ -28,7 +31,7 @@ export interface SvmOptions {
    * (scikit-learn's default; 1 if the variance is 0), `'auto'` = 1 / D.
    * Resolved but unused for the linear kernel.
    */
-  gamma: number | 'scale' | 'auto';
+  gamma: number | (typeof GAMMA_RULES)[number];
   /** Feature scaling fitted on the training set and re-applied at prediction. */
   scale: Scaling;
   /** Also fit libsvm's Platt-scaling probability model (slower training: internal 5-fold CV). */
@@ -93,44 +96,15 @@ export interface SvmPrediction {
 // ---------------------------------------------------------------------------
 
 /**
- * Checks training labels and returns how many distinct classes have samples.
- * @throws CnnfeatError (exit 2) on a count mismatch or an out-of-range label
- */
-function checkLabels(labels: number[], n: number, classes: string[]): number {
-  if (labels.length !== n) {
-    throw new CnnfeatError(`SVM training: ${labels.length} labels for ${n} samples`);
-  }
-  const seen = new Set<number>();
-  for (const label of labels) {
-    if (!Number.isInteger(label) || label < 0 || label >= classes.length) {
-      throw new CnnfeatError(`SVM training: label ${label} is not a class index in [0, ${classes.length - 1}]`);
-    }
-    seen.add(label);
-  }
-  return seen.size;
-}
-
-/**
  * Checks user options.
  * @throws CnnfeatError (exit 2) on an unknown kernel/scaling or a non-positive C/gamma
  */
 function checkOptions(opts: SvmOptions): void {
-  if (!KERNELS.includes(opts.kernel)) {
-    throw new CnnfeatError(`SVM kernel must be linear or rbf, got "${String(opts.kernel)}"`);
-  }
-  if (!SCALINGS.includes(opts.scale)) {
-    throw new CnnfeatError(`SVM scaling must be none, standard or l2, got "${String(opts.scale)}"`);
-  }
-  if (!(Number.isFinite(opts.C) && opts.C > 0)) {
-    throw new CnnfeatError(`SVM C must be a positive number, got ${opts.C}`);
-  }
-  if (opts.classWeight !== undefined && !CLASS_WEIGHTS.includes(opts.classWeight)) {
-    throw new CnnfeatError(`SVM class weight must be none or balanced, got "${String(opts.classWeight)}"`);
-  }
-  const g = opts.gamma;
-  if (g !== 'scale' && g !== 'auto' && !(typeof g === 'number' && Number.isFinite(g) && g > 0)) {
-    throw new CnnfeatError(`SVM gamma must be a positive number, "scale" or "auto", got ${String(g)}`);
-  }
+  checkChoice('kernel', opts.kernel, KERNELS);
+  checkChoice('scale', opts.scale, SCALINGS);
+  checkPositive('C', opts.C);
+  if (opts.classWeight !== undefined) checkChoice('classWeight', opts.classWeight, CLASS_WEIGHTS);
+  checkPositive('gamma', opts.gamma, GAMMA_RULES);
 }
 
 /**
@@ -233,7 +207,7 @@ export const PRECOMPUTED_MAX_ROWS = 5000;
 export function assertSvcFits(rows: number, what = 'training sets of'): void {
   if (rows > PRECOMPUTED_MAX_ROWS) {
     throw new CnnfeatError(
-      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
+      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use ${optionName('classifier', 'linear-svm')} (or logistic, or auto)`,
     );
   }
 }
@@ -318,10 +292,7 @@ export async function trainSvm(
   checkOptions(opts);
   assertSvcFits(n);
   checkMatrix(X, n, d, 'SVM training');
-  const present = checkLabels(labels, n, classes);
-  if (present < 2) {
-    throw new CnnfeatError(`SVM training needs samples of at least 2 classes, got ${present} (${n} samples)`);
-  }
+  checkLabels(labels, n, classes.length, 'SVM training');
   const scaling = fitScaling(X, n, d, opts.scale);
   const Xs = applyScaling(scaling, X, n, d);
   const resolved: ResolvedSvmOptions = {
