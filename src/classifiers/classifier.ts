@@ -12,23 +12,22 @@
  */
 import { CnnfeatError, optionName } from '../errors.js';
 import { checkLabels, checkMatrix } from './common/checks.js';
-import { scoreKindName, type ScoreKind } from './common/scores.js';
+import { scoreKindName, type Prediction, type ScoreKind } from './common/scores.js';
 import { sharedMatrix } from './linalg/matrix.js';
-import { describeLinear, predictLinear } from './linear/linear-model.js';
-import { trainLinear, type ClassifierKind, type ClassifierModel } from './kinds.js';
+import { fitSpec, kindOf, type ClassifierModel, type FitSpec } from './kinds.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { defaultFitThreads, FitPool } from './parallel/fit-pool.js';
-import { checkClassSizes, planTraining, specOf, type FitSpec, type TrainingPlan } from './plan.js';
+import { checkClassSizes, planTraining, specOf, type TrainingPlan } from './plan.js';
 import { selectLinear } from './selection/linear-search.js';
 import { ranks } from './selection/ranking.js';
 import { stratifiedFolds, stratifiedHoldout, subsampleHoldout } from './selection/splits.js';
 import { selectModel } from './selection/svc-search.js';
 import type { CvResult, LinearPoint, ModelSelection } from './selection/types.js';
-import { describeSvm, predictSvm, trainSvm, type SvmPrediction } from './svc/svm.js';
 
-export { CLASSIFIERS, type ClassifierChoice, type ClassifierKind, type ClassifierModel } from './kinds.js';
+export { CLASSIFIERS, classifierOf, type ClassifierChoice, type ClassifierKind, type ClassifierModel, type FitSpec } from './kinds.js';
+export type { Prediction } from './common/scores.js';
 export { checkTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from './options.js';
-export { planTraining, type FitSpec, type TrainingPlan } from './plan.js';
+export { planTraining, type TrainingPlan } from './plan.js';
 
 /** Callbacks of {@link trainModel}. */
 export interface TrainHooks {
@@ -163,16 +162,6 @@ async function runSelection(
   };
 }
 
-/** One fit with the given settings. */
-async function fit(X: Float32Array, n: number, d: number, labels: number[], classes: string[], spec: FitSpec, o: TrainOptions, hooks: TrainHooks): Promise<ClassifierModel> {
-  if (spec.classifier === 'svc') return trainSvm(X, n, d, labels, classes, spec.svm);
-  return trainLinear(X, n, d, labels, classes, { ...spec, classWeight: o.classWeight, tol: o.tol, maxIter: o.maxIter, seed: o.seed }, {
-    threads: o.threads,
-    warn: hooks.warn,
-    onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'fit', done, total, detail: `${spec.classifier} ${detail}` }),
-  });
-}
-
 /**
  * Trains a classifier on a dense matrix following {@link planTraining}: optionally a model
  * selection on these rows only, then a fit of the chosen settings on all of them.
@@ -198,36 +187,35 @@ export async function trainModel(X: Float32Array, n: number, d: number, labels: 
     spec = specOf(selection.results[selection.best]!.params, o);
   } else spec = plan.spec;
   const started = performance.now();
-  const model = await fit(X, n, d, labels, classes, spec, o, hooks);
+  const model = await fitSpec(X, n, d, labels, classes, spec, {
+    classWeight: o.classWeight,
+    tol: o.tol,
+    maxIter: o.maxIter,
+    seed: o.seed,
+    threads: o.threads,
+    warn: hooks.warn,
+    onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'fit', done, total, detail: `${spec.classifier} ${detail}` }),
+  });
   return { model, selection, fitSeconds: (performance.now() - started) / 1000 };
 }
 
-/** Predictions of any model: labels, the predicted class's score, every class's, and what they are. */
-export type Prediction = SvmPrediction;
-
 /**
- * Predicts with any stored model (svc, linear-svm, logistic; files of earlier versions too).
+ * Predicts with any stored model (svc, linear-svm, logistic; files of earlier versions too):
+ * labels, the predicted class's score, every class's, and what they are.
  * @throws CnnfeatError (exit 2) on a corrupt model, a dimension mismatch or non-finite values
  */
-export async function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
-  if (model?.type === 'linear') return predictLinear(model, X, n, d);
-  return predictSvm(model, X, n, d);
-}
-
-/** The kind of classifier of a model. */
-export function classifierOf(model: ClassifierModel): ClassifierKind {
-  return model.type === 'linear' ? model.options.classifier : 'svc';
+export function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
+  return kindOf(model).predict(model, X, n, d);
 }
 
 /** The model's settings in words, e.g. `svc (rbf, C=10, …)` or `logistic, C=1, scale=l2`. */
 export function describeModel(model: ClassifierModel): string {
-  return model.type === 'linear' ? describeLinear(model.options) : `svc (${describeSvm(model.options)})`;
+  return kindOf(model).describe(model);
 }
 
 /** Whether a model's prediction scores are probabilities or decision values. */
 export function scoreKindOf(model: ClassifierModel): ScoreKind {
-  if (model.type === 'linear') return model.options.classifier === 'logistic' ? 'probability' : 'decision';
-  return model.options.probability ? 'probability' : 'decision';
+  return kindOf(model).scoreKind(model);
 }
 
 /**
@@ -235,13 +223,5 @@ export function scoreKindOf(model: ClassifierModel): ScoreKind {
  * e.g. `probability (softmax)`. Higher ranks first for every kind.
  */
 export function scoreMeaning(model: ClassifierModel): string {
-  return `${scoreKindName(scoreKindOf(model))} (${scoreSource(model)})`;
-}
-
-function scoreSource(model: ClassifierModel): string {
-  if (model.type === 'linear') return model.options.classifier === 'logistic' ? 'softmax' : "wᵀx + b of each class's one-vs-rest linear SVM";
-  if (model.options.probability) return "libsvm's Platt scaling";
-  return model.classes.length === 2
-    ? "the SVM's, the other class gets its negative"
-    : "one-vs-one votes + a bounded sum of the class's pairwise decision values, as scikit-learn's SVC.decision_function";
+  return `${scoreKindName(scoreKindOf(model))} (${kindOf(model).scoreSource(model)})`;
 }

@@ -4,17 +4,12 @@
  * TRAIN_DEFAULTS applied and the options no planned classifier would use refused.
  */
 import { CnnfeatError, optionName } from '../errors.js';
-import type { Scaling } from './linalg/scaling.js';
 import { LINEAR_CLASSIFIERS, type LinearClassifier } from './linear/linear-model.js';
-import type { SvmLoss } from './linear/linear-svm.js';
-import type { ClassifierKind } from './kinds.js';
+import type { ClassifierKind, FitSpec } from './kinds.js';
 import { checkTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { parseGrid } from './selection/grid.js';
 import { isLinearPoint, type Grid, type LinearGrid, type SelectionPoint } from './selection/types.js';
-import { assertSvcFits, type SvmOptions } from './svc/svm.js';
-
-/** The settings of one fit. */
-export type FitSpec = { classifier: 'svc'; svm: SvmOptions } | { classifier: LinearClassifier; C: number; scale: Scaling; loss?: SvmLoss };
+import { assertSvcFits } from './svc/svm.js';
 
 /** How training will go. */
 export type TrainingPlan =

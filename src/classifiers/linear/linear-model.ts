@@ -7,7 +7,7 @@
 import { CnnfeatError, optionName } from '../../errors.js';
 import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
 import { checkChoice, checkInteger, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
-import type { ScoreKind } from '../common/scores.js';
+import type { Prediction } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
 import { sharedMatrix } from '../linalg/matrix.js';
 import { rowsTimesTransposed, timesTransposed } from '../linalg/row-chunks.js';
@@ -266,16 +266,11 @@ export function notConvergedMessage(o: ResolvedLinearOptions): string {
 /** Rows scored per product in prediction (bounds memory: rows × d floats of a chunk view). */
 const PREDICT_CHUNK_ROWS = 4096;
 
-/** Result of {@link predictLinear}. */
-export interface LinearPrediction {
-  labels: number[];
-  /** Score of the predicted class: its probability (logistic) or its decision value (linear-svm). */
-  scores: number[];
-  /** Per row, per class: probabilities (logistic, softmax) or one-vs-rest decision values (linear-svm). */
-  classScores: number[][];
-  /** What the scores are. */
-  scoreKind: ScoreKind;
-}
+/**
+ * Result of {@link predictLinear}: per row, per class, probabilities (logistic, softmax) or
+ * one-vs-rest decision values (linear-svm).
+ */
+export type LinearPrediction = Prediction;
 
 /**
  * Checks a stored linear model.

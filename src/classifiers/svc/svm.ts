@@ -8,7 +8,7 @@
 import { CnnfeatError, optionName } from '../../errors.js';
 import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
 import { checkChoice, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
-import type { ScoreKind } from '../common/scores.js';
+import type { Prediction } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
 import { gatherRows } from '../linalg/matrix.js';
 import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
@@ -75,21 +75,12 @@ export interface SvmModel {
   dim?: number;
 }
 
-/** Result of {@link predictSvm}: one entry per sample. */
-export interface SvmPrediction {
-  /** Predicted class indices into `model.classes`. */
-  labels: number[];
-  /** Score of each predicted label: its entry in `classScores`, the highest of them. */
-  scores: number[];
-  /**
-   * Per sample, a score for every class of `model.classes`: libsvm's Platt probabilities with
-   * a `probability` model, otherwise decision scores (see ovo-scores.ts); classes
-   * without training samples score 0 (probability) or -1 (below any reachable decision score).
-   */
-  classScores: number[][];
-  /** What the scores are. */
-  scoreKind: ScoreKind;
-}
+/**
+ * Result of {@link predictSvm}: per row, per class, libsvm's Platt probabilities with a
+ * `probability` model, otherwise decision scores (see ovo-scores.ts); classes without training
+ * samples score 0 (probability) or -1 (below any reachable decision score).
+ */
+export type SvmPrediction = Prediction;
 
 // ---------------------------------------------------------------------------
 // Validation
