@@ -10,19 +10,14 @@
  *
  * The options and their defaults are in options.ts, the policy that applies them in plan.ts.
  */
-import { CnnfeatError, optionName } from '../errors.js';
 import { checkLabels, checkMatrix } from './common/checks.js';
 import { scoreKindName, type Prediction, type ScoreKind } from './common/scores.js';
-import { sharedMatrix } from './linalg/matrix.js';
 import { fitSpec, kindOf, type ClassifierModel, type FitSpec } from './kinds.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
-import { defaultFitThreads, FitPool } from './parallel/fit-pool.js';
+import { defaultFitThreads } from './parallel/fit-pool.js';
 import { checkClassSizes, planTraining, specOf, type TrainingPlan } from './plan.js';
-import { selectLinear } from './selection/linear-search.js';
-import { ranks } from './selection/ranking.js';
-import { stratifiedFolds, stratifiedHoldout, subsampleHoldout } from './selection/splits.js';
-import { selectModel } from './selection/svc-search.js';
-import type { CvResult, LinearPoint, ModelSelection } from './selection/types.js';
+import { runSelection } from './selection/search.js';
+import type { ModelSelection } from './selection/types.js';
 
 export { CLASSIFIERS, classifierOf, type ClassifierChoice, type ClassifierKind, type ClassifierModel, type FitSpec } from './kinds.js';
 export type { Prediction } from './common/scores.js';
@@ -56,112 +51,6 @@ export interface TrainedModel {
   fitSeconds: number;
 }
 
-/** Rows a fit trains on when each of the `evaluate` folds is held out in turn (their mean, rounded; −1 rows are left out). */
-function trainRowsPerFold(fold: number[], evaluate: number[]): number {
-  const used = fold.filter((g) => g >= 0).length;
-  const trained = evaluate.map((f) => used - fold.filter((g) => g === f).length);
-  return Math.round(trained.reduce((a, b) => a + b, 0) / trained.length);
-}
-
-/** Runs a model selection plan; the returned record's `best` is the first of rank 1. */
-async function runSelection(
-  X: Float32Array,
-  n: number,
-  d: number,
-  labels: number[],
-  K: number,
-  plan: Extract<TrainingPlan, { kind: 'select' }>,
-  o: TrainOptions,
-  hooks: TrainHooks,
-): Promise<ModelSelection> {
-  const started = performance.now();
-  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
-  const scoring = o.scoring ?? TRAIN_DEFAULTS.scoring;
-  const classWeight = o.classWeight ?? TRAIN_DEFAULTS.classWeight;
-  const { split } = plan;
-  const fold = split.method === 'holdout' ? stratifiedHoldout(labels, split.valSize, seed) : stratifiedFolds(labels, split.folds, seed);
-  const evaluate = split.method === 'holdout' ? [1] : Array.from({ length: split.folds }, (_, f) => f);
-  const pool = FitPool.create(o.threads ?? defaultFitThreads());
-  const results: Omit<CvResult, 'rank'>[] = [];
-  let linearRecord;
-  try {
-    if (plan.svcGrid) {
-      const svc = await selectModel(X, n, d, labels, K, {
-        grid: plan.svcGrid,
-        folds: evaluate.length,
-        seed,
-        scoring,
-        classWeight,
-        fold,
-        evaluate,
-        pool,
-        onProgress: (done, total) => hooks.onProgress?.({ phase: 'svc', done, total, detail: `svc fits` }),
-      });
-      results.push(...svc.results.map(({ rank: _rank, ...r }) => ({ ...r, params: { classifier: 'svc' as const, ...r.params } })));
-    }
-    if (plan.linearGrid) {
-      const shared = sharedMatrix(X);
-      const linearOptions = {
-        scoring,
-        classWeight,
-        seed,
-        solver: { 'linear-svm': { tol: o.tol, maxIter: o.maxIter }, logistic: { tol: o.tol, maxIter: o.maxIter } },
-        pool,
-      };
-      const round1Fold = plan.halving ? subsampleHoldout(labels, plan.halving.rows, TRAIN_DEFAULTS.valSize, seed) : fold;
-      const linear = await selectLinear(shared, n, d, labels, K, {
-        ...linearOptions,
-        grid: plan.linearGrid,
-        fold: round1Fold,
-        evaluate,
-        onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done, total, detail: `${plan.halving ? 'round 1: ' : ''}${detail}` }),
-      });
-      linearRecord = linear.record;
-      const round1 = linear.results.map((r) => ({ ...r, trainRows: trainRowsPerFold(round1Fold, evaluate), ...(plan.halving ? { round: 1 as const } : {}) }));
-      results.push(...round1);
-      if (plan.halving) {
-        const best = round1.map((r, i) => ({ r, i })).sort((a, b) => b.r.mean - a.r.mean || a.i - b.i).slice(0, plan.halving.keep);
-        for (const [t, { r }] of best.entries()) {
-          const p = r.params as LinearPoint;
-          const again = await selectLinear(shared, n, d, labels, K, {
-            ...linearOptions,
-            grid: { classifier: [p.classifier], C: [p.C], relativeC: false, scale: [p.scale], ...(p.loss ? { loss: p.loss } : {}) },
-            fold,
-            evaluate,
-            onProgress: (done, total, detail) => hooks.onProgress?.({ phase: 'linear', done: t + done / total, total: best.length, detail: `round 2: ${detail}` }),
-          });
-          results.push(...again.results.map((x) => ({ ...x, round: 2 as const, trainRows: trainRowsPerFold(fold, evaluate) })));
-        }
-      }
-    }
-  } finally {
-    await pool.close();
-  }
-  if (results.length === 0) throw new CnnfeatError(`${optionName('grid')}: the grid is empty`);
-  // Halving: round-2 results rank first (they are what was chosen from), round 1 after them.
-  const round2 = results.filter((r) => r.round === 2).length;
-  const rank = plan.halving
-    ? results.map((r, i) => {
-        const same = results.filter((x) => x.round === r.round);
-        return (r.round === 2 ? 0 : round2) + ranks(same.map((x) => x.mean))[same.indexOf(results[i]!)]!;
-      })
-    : ranks(results.map((r) => r.mean));
-  return {
-    method: plan.halving ? 'halving' : split.method,
-    ...(plan.halving ? { halving: plan.halving } : {}),
-    folds: evaluate.length,
-    ...(split.method === 'holdout' ? { valSize: split.valSize } : {}),
-    seed,
-    scoring,
-    classWeight,
-    ...(plan.svcGrid ? { grid: plan.svcGrid } : {}),
-    ...(linearRecord ? { linearGrid: linearRecord } : {}),
-    results: results.map((r, i) => ({ ...r, rank: rank[i]! })),
-    best: rank.indexOf(1),
-    seconds: (performance.now() - started) / 1000,
-  };
-}
-
 /**
  * Trains a classifier on a dense matrix following {@link planTraining}: optionally a model
  * selection on these rows only, then a fit of the chosen settings on all of them.
@@ -183,7 +72,15 @@ export async function trainModel(X: Float32Array, n: number, d: number, labels: 
   let selection: ModelSelection | undefined;
   let spec: FitSpec;
   if (plan.kind === 'select') {
-    selection = await runSelection(X, n, d, labels, classes.length, plan, o, hooks);
+    const settings = {
+      seed: o.seed ?? TRAIN_DEFAULTS.seed,
+      scoring: o.scoring ?? TRAIN_DEFAULTS.scoring,
+      classWeight: o.classWeight ?? TRAIN_DEFAULTS.classWeight,
+      threads: o.threads ?? defaultFitThreads(),
+      tol: o.tol,
+      maxIter: o.maxIter,
+    };
+    selection = await runSelection(X, n, d, labels, classes.length, plan, settings, (phase, done, total, detail) => hooks.onProgress?.({ phase, done, total, detail }));
     spec = specOf(selection.results[selection.best]!.params, o);
   } else spec = plan.spec;
   const started = performance.now();

@@ -8,20 +8,11 @@ import { LINEAR_CLASSIFIERS, type LinearClassifier } from './linear/linear-model
 import type { ClassifierKind, FitSpec } from './kinds.js';
 import { checkTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { parseGrid } from './selection/grid.js';
-import { isLinearPoint, type Grid, type LinearGrid, type SelectionPoint } from './selection/types.js';
+import { isLinearPoint, type Grid, type LinearGrid, type SelectionPlan, type SelectionPoint } from './selection/types.js';
 import { assertSvcFits } from './svc/svm.js';
 
-/** How training will go. */
-export type TrainingPlan =
-  | { kind: 'fit'; spec: FitSpec }
-  | {
-      kind: 'select';
-      split: { method: 'stratified-k-fold'; folds: number } | { method: 'holdout'; valSize: number };
-      /** Two rounds (default above TRAIN_DEFAULTS.kfoldMaxRows rows): see TRAIN_DEFAULTS.halving. */
-      halving?: { rows: number; keep: number };
-      svcGrid?: Grid;
-      linearGrid?: LinearGrid;
-    };
+/** How training will go: one fit, or a model selection (halving by default above TRAIN_DEFAULTS.kfoldMaxRows rows) and the fit of its best. */
+export type TrainingPlan = { kind: 'fit'; spec: FitSpec } | ({ kind: 'select' } & SelectionPlan);
 
 /** A grid with no value on any axis: parsing a `grid` string over it says which axes the string names. */
 const NO_AXES: Grid = { kernel: [], C: [], gamma: [], scale: [] };

@@ -79,3 +79,10 @@ export function subsampleHoldout(labels: number[], rows: number, valSize: number
   members.forEach((i, t) => (fold[i] = inner[t]!));
   return fold;
 }
+
+/** Rows a fit trains on when each of the `evaluate` folds is held out in turn (their mean, rounded; −1 rows are left out). */
+export function trainRowsPerFold(fold: number[], evaluate: number[]): number {
+  const used = fold.filter((g) => g >= 0).length;
+  const trained = evaluate.map((f) => used - fold.filter((g) => g === f).length);
+  return Math.round(trained.reduce((a, b) => a + b, 0) / trained.length);
+}

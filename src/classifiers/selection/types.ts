@@ -63,6 +63,15 @@ export function isLinearPoint(p: SelectionPoint): p is LinearPoint {
   return p.classifier === 'linear-svm' || p.classifier === 'logistic';
 }
 
+/** A model selection to run: how the rows are split, the grids, and successive halving or not. */
+export interface SelectionPlan {
+  split: { method: 'stratified-k-fold'; folds: number } | { method: 'holdout'; valSize: number };
+  /** Successive halving of the linear grid in two rounds on holdouts (see selection/halving.ts). */
+  halving?: { rows: number; keep: number };
+  svcGrid?: Grid;
+  linearGrid?: LinearGrid;
+}
+
 /** The cross-validated score of one grid point. */
 export interface CvResult {
   params: SelectionPoint;
