@@ -15,7 +15,7 @@
  * max PG − min PG, falls to `tol`, first on the shrunken set and then once more on all rows;
  * or after `maxIter` passes (reported as not converged; the caller warns).
  */
-import { seededRandom } from '../../util/random.js';
+import { seededRandom, shuffleInPlace } from '../../util/random.js';
 import type { ScaledView } from '../linalg/scaled-view.js';
 
 /** Loss of the linear SVM. */
@@ -158,12 +158,7 @@ export class DualCdProblem {
     while (iteration < settings.maxIter) {
       let pgMax = -Infinity;
       let pgMin = Infinity;
-      for (let s = 0; s < active; s++) {
-        const j = s + Math.floor(random() * (active - s));
-        const tmp = index[s]!;
-        index[s] = index[j]!;
-        index[j] = tmp;
-      }
+      shuffleInPlace(index, random, active);
       for (let s = 0; s < active; s++) {
         const t = index[s]!;
         const yt = y[t]!;

@@ -1,6 +1,6 @@
 /** Seeded stratified splits of training rows for model selection: k folds, holdouts, subsamples. */
 import { CnnfeatError, optionName } from '../../errors.js';
-import { seededRandom } from '../../util/random.js';
+import { seededRandom, shuffleInPlace } from '../../util/random.js';
 
 /**
  * The rows of each class (classes in ascending order), each class's rows shuffled in turn by
@@ -18,10 +18,7 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
     .sort((a, b) => a - b)
     .map((label) => {
       const members = byClass.get(label)!;
-      for (let i = members.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [members[i], members[j]] = [members[j]!, members[i]!];
-      }
+      shuffleInPlace(members, random);
       return members;
     });
 }
