@@ -5,34 +5,18 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svc/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
+import { blobSets, type BlobOptions } from './feature-fixtures.js';
 import { rng, ROOT } from './helpers.js';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 
-/** Standard normal deviates from a uniform generator (Box-Muller). */
-function gaussian(rand: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
 /**
- * `k` Gaussian blobs in `d` dimensions: centres drawn with spread `sep`, unit noise.
- * Returns a train and a test set from the same centres; samples are in class order
- * round-robin starting at `firstClass` so that the first sample is not always class 0.
+ * `k` blobs in `d` dimensions: a training and a held-out set from the same centres; samples are
+ * in class order round-robin starting at `firstClass` so that the first sample is not always class 0.
  */
-function blobs({ n = 60, nTest = 30, d = 16, k = 3, sep = 4, seed = 1, firstClass = 2, offset = 0, gain = 1 } = {}) {
-  const g = gaussian(rng(seed));
-  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
-  const make = (count: number) => {
-    const X = new Float32Array(count * d);
-    const y: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const c = (i + firstClass) % k;
-      y.push(c);
-      for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c]![j]! + g());
-    }
-    return { X, y };
-  };
-  return { d, k, train: make(n), test: make(nTest) };
+function blobs({ n = 60, nTest = 30, ...o }: BlobOptions & { nTest?: number } = {}) {
+  const { train, test } = blobSets({ n, heldOut: nTest, d: 16, sep: 4, firstClass: 2, ...o });
+  return { d: train.d, k: train.classes.length, train, test };
 }
 
 const accuracy = (pred: number[], truth: number[]) => pred.filter((l, i) => l === truth[i]).length / truth.length;
