@@ -41,7 +41,7 @@ export { mergeFeatureDirs, type MergeOptions } from './features/merge.js';
 export { acquireLock, withLock, LOCK_FILE, type DirLock, type LockHolder } from './util/lock.js';
 export { parseShard, selectShard, type ShardSpec } from './dataset/shard.js';
 export { trainClassifier, type TrainOptions } from './pipeline/train.js';
-export { trainModel, predictModel, planTraining, describeModel, scoreKindOf, scoreMeaning, CLASSIFIERS, type ClassifierChoice, type ClassifierModel, type TrainedModel } from './classifiers/classifier.js';
+export { trainModel, predictModel, planTraining, checkTrainOptions, describeModel, scoreKindOf, scoreMeaning, CLASSIFIERS, TRAIN_DEFAULTS, type ClassifierChoice, type ClassifierModel, type TrainedModel } from './classifiers/classifier.js';
 export { trainLinear } from './classifiers/kinds.js';
 export { predictLinear, LINEAR_DEFAULTS, type LinearModel, type LinearOptions } from './classifiers/linear/linear-model.js';
 export type { ScoreKind } from './classifiers/common/scores.js';

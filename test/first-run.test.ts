@@ -1,11 +1,10 @@
 // A first run with no data of one's own (issue 20): the README's first block (install, build and
 // the main job on the CIFAR-10 sample; the tests), the sample itself, and `npm start` on it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { makeTinyModel, ROOT, tempDir, type CliResult } from './helpers.js';
+import { makeTinyModel, ROOT, runScript, tempDir, type CliResult } from './helpers.js';
 
 const SAMPLE = path.join(ROOT, 'examples', 'cifar10-sample');
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -46,15 +45,7 @@ test('the CIFAR-10 sample: train/ and test/ of the 10 classes, 30 + 10 JPEGs eac
 
 /** Runs `npm start`'s script with extra arguments (those after `npm start --`). */
 function start(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs'), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runScript(path.join(ROOT, 'scripts', 'start.mjs'), args);
 }
 
 test('npm start runs cnnfeat run on the sample, prints the accuracy and the report; run again, it reuses the features', async (t) => {
