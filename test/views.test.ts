@@ -14,7 +14,7 @@ import { extractFeatures } from '../dist/pipeline/extract.js';
 import { trainClassifier } from '../dist/pipeline/train.js';
 import { predictImages } from '../dist/pipeline/predict.js';
 import { predictModel } from '../dist/classifiers/classifier.js';
-import { stratifiedFolds, stratifiedHoldout, subsampleHoldout } from '../dist/classifiers/model-selection.js';
+import { stratifiedFolds, stratifiedHoldout, subsampleHoldout } from '../dist/classifiers/selection/splits.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
 import { fileTempDir, json, makeTinyModel, manifestOf, relativeError, rng, runCli, type CliResult, type ExtractJson } from './helpers.js';
 

@@ -35,7 +35,7 @@ export function register(program: Command): void {
       import('../dataset/scan.js'),
       import('../pipeline/predict.js'),
       import('../classifiers/classifier.js'),
-      import('../classifiers/scores.js'),
+      import('../classifiers/common/scores.js'),
     ]);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);

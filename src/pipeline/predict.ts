@@ -2,7 +2,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { exists } from '../util/fs.js';
 import { predictModel } from '../classifiers/classifier.js';
-import type { ScoreKind } from '../classifiers/scores.js';
+import type { ScoreKind } from '../classifiers/common/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { decodeFiles, decodeOptionsOf, toInput } from './batch.js';
 import { rowsOfViews, withViews } from './views.js';

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
 import { planTraining } from '../classifiers/classifier.js';
+import { checkSeed, checkShare } from '../classifiers/common/checks.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/reader.js';
@@ -55,6 +56,8 @@ export interface RunResult {
  */
 export async function runPipeline(datasetDir: string, outDir: string, opts: RunOptions = {}): Promise<RunResult> {
   const logger = opts.logger ?? silentLogger;
+  if (opts.testSize !== undefined) checkShare('testSize', opts.testSize);
+  if (opts.seed !== undefined) checkSeed('seed', opts.seed);
   const { split, train, test } = await splitDataset(datasetDir, opts);
   const sides = split === 'given' ? ` (${path.basename(train.root)}/ + ${path.basename(test.root)}/)` : '';
   logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);

@@ -1,7 +1,8 @@
 import { CnnfeatError } from '../errors.js';
 import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
-import { describeValidation, gridPoints } from '../classifiers/model-selection.js';
+import { gridPoints } from '../classifiers/selection/grid.js';
+import { describeValidation } from '../classifiers/selection/table.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 

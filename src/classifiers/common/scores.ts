@@ -8,6 +8,18 @@
 export const SCORE_KINDS = ['probability', 'decision'] as const;
 export type ScoreKind = (typeof SCORE_KINDS)[number];
 
+/** Predictions of any classifier, one entry per row. */
+export interface Prediction {
+  /** Predicted class indices into the model's classes. */
+  labels: number[];
+  /** Score of each predicted class: its entry in `classScores`, the highest of them. */
+  scores: number[];
+  /** Per row, a score for every class of the model (see each classifier for what they are). */
+  classScores: number[][];
+  /** What the scores are. */
+  scoreKind: ScoreKind;
+}
+
 /** The kind in words, for headers and captions: `probability` or `decision value`. */
 export function scoreKindName(kind: ScoreKind): string {
   return kind === 'probability' ? 'probability' : 'decision value';

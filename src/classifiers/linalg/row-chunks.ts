@@ -4,7 +4,7 @@
  * chunks of such a matrix are copied into one reused scratch buffer first; ordinary arrays are
  * passed as views, without a copy.
  */
-import { float32Product } from './kernel-matrix.js';
+import { float32Product } from './gemm.js';
 
 /** Floats per chunk: 32 MB, large enough for fast products, small next to the matrix. */
 const CHUNK_FLOATS = 8 * 1024 * 1024;

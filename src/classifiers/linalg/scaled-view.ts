@@ -6,7 +6,7 @@
  *
  * Matrices are dense, row-major: row `i`, feature `j` is `X[i * d + j]`.
  */
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError } from '../../errors.js';
 import { columnStats, type Scaling, type ScalingParams } from './scaling.js';
 
 /** A matrix with a scaling applied implicitly. */

@@ -4,7 +4,7 @@
  *
  * All matrices are dense, row-major: row `i`, feature `j` is `X[i * d + j]`.
  */
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError } from '../../errors.js';
 
 /** How features are scaled before they reach libsvm. */
 /** Feature scalings offered: none, per-feature standardisation, per-row L2 normalisation. */

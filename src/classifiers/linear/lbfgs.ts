@@ -1,7 +1,7 @@
 /**
  * Limited-memory BFGS (Nocedal & Wright, Numerical Optimization, 2nd ed., Algorithm 7.4/7.5)
- * with a line search satisfying the strong Wolfe conditions (Algorithms 3.5 and 3.6, c1 = 1e-4,
- * c2 = 0.9, cubic interpolation in the zoom phase), for smooth unconstrained objectives.
+ * with a line search satisfying the strong Wolfe conditions (line-search.ts), for smooth
+ * unconstrained objectives.
  *
  * Stopping, as scipy's L-BFGS-B which scikit-learn's `lbfgs` solver calls: the largest absolute
  * gradient component ≤ `gtol`, or the relative decrease of the objective
@@ -41,8 +41,7 @@ export interface LbfgsResult {
   reason: 'gtol' | 'ftol' | 'maxIter' | 'lineSearch';
 }
 
-const C1 = 1e-4;
-const C2 = 0.9;
+import { strongWolfeSearch } from './line-search.js';
 
 function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
@@ -56,19 +55,58 @@ function maxAbs(a: Float64Array): number {
   return m;
 }
 
-/** Minimiser of the cubic through (a, fa, ga) and (b, fb, gb), kept inside the interval with a safeguard. */
-function cubicStep(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
-  const d1 = ga + gb - 3 * ((fa - fb) / (a - b));
-  const disc = d1 * d1 - ga * gb;
-  const lo = Math.min(a, b);
-  const hi = Math.max(a, b);
-  if (disc >= 0) {
-    const d2 = Math.sign(b - a) * Math.sqrt(disc);
-    const t = b - (b - a) * ((gb + d2 - d1) / (gb - ga + 2 * d2));
-    const margin = 0.1 * (hi - lo);
-    if (Number.isFinite(t) && t > lo + margin && t < hi - margin) return t;
+/** The correction pairs (s, y) kept, oldest first, with ρ = 1 / sᵀy. */
+interface Corrections {
+  S: Float64Array[];
+  Y: Float64Array[];
+  rho: number[];
+}
+
+/**
+ * The two-loop recursion (Algorithm 7.4): direction = −H g, H the inverse Hessian approximation
+ * of the correction pairs scaled by sᵀy / yᵀy of the newest (without pairs: steepest descent of
+ * unit length).
+ * @param alphas scratch of at least as many values as pairs
+ */
+function searchDirection(g: Float64Array, pairs: Corrections, direction: Float64Array, alphas: Float64Array): void {
+  const { S, Y, rho } = pairs;
+  const size = g.length;
+  direction.set(g);
+  for (let k = S.length - 1; k >= 0; k--) {
+    const a = rho[k]! * dot(S[k]!, direction);
+    alphas[k] = a;
+    const y = Y[k]!;
+    for (let i = 0; i < size; i++) direction[i] -= a * y[i]!;
   }
-  return (a + b) / 2;
+  const last = S.length - 1;
+  const gammaScale = last >= 0 ? dot(S[last]!, Y[last]!) / dot(Y[last]!, Y[last]!) : 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
+  for (let i = 0; i < size; i++) direction[i] *= gammaScale;
+  for (let k = 0; k < S.length; k++) {
+    const b = rho[k]! * dot(Y[k]!, direction);
+    const s = S[k]!;
+    const a = alphas[k]!;
+    for (let i = 0; i < size; i++) direction[i] += (a - b) * s[i]!;
+  }
+  for (let i = 0; i < size; i++) direction[i] = -direction[i]!;
+}
+
+/** Forgets every correction pair (a restart from steepest descent). */
+function clear(pairs: Corrections): void {
+  pairs.S.length = pairs.Y.length = pairs.rho.length = 0;
+}
+
+/** Keeps the pair of a step, unless sᵀy is too small for a positive definite update; at most `memory` pairs. */
+function remember(pairs: Corrections, s: Float64Array, y: Float64Array, memory: number): void {
+  const sy = dot(s, y);
+  if (!(sy > 1e-10 * dot(y, y))) return;
+  if (pairs.S.length === memory) {
+    pairs.S.shift();
+    pairs.Y.shift();
+    pairs.rho.shift();
+  }
+  pairs.S.push(s);
+  pairs.Y.push(y);
+  pairs.rho.push(1 / sy);
 }
 
 /**
@@ -80,9 +118,7 @@ export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSetti
   const size = x.length;
   const memory = settings.memory ?? 10;
   const ftol = settings.ftol ?? 2.220446049250313e-9;
-  const S: Float64Array[] = [];
-  const Y: Float64Array[] = [];
-  const rho: number[] = [];
+  const pairs: Corrections = { S: [], Y: [], rho: [] };
   let g = new Float64Array(size);
   let evaluations = 1;
   let f = await fn(x, g);
@@ -90,111 +126,42 @@ export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSetti
   const direction = new Float64Array(size);
   const xTrial = new Float64Array(size);
   let gTrial = new Float64Array(size);
-  const alphaHistory = new Float64Array(memory);
+  const alphas = new Float64Array(memory);
   let iteration = 0;
   const done = (reason: LbfgsResult['reason'], converged: boolean): LbfgsResult => ({ iterations: iteration, evaluations, f, gmax, converged, reason });
   if (gmax <= settings.gtol) return done('gtol', true);
 
   while (iteration < settings.maxIter) {
-    // Two-loop recursion: direction = −H g.
-    direction.set(g);
-    for (let k = S.length - 1; k >= 0; k--) {
-      const a = rho[k]! * dot(S[k]!, direction);
-      alphaHistory[k] = a;
-      const y = Y[k]!;
-      for (let i = 0; i < size; i++) direction[i] -= a * y[i]!;
-    }
-    const last = S.length - 1;
-    const gammaScale = last >= 0 ? dot(S[last]!, Y[last]!) / dot(Y[last]!, Y[last]!) : 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
-    for (let i = 0; i < size; i++) direction[i] *= gammaScale;
-    for (let k = 0; k < S.length; k++) {
-      const b = rho[k]! * dot(Y[k]!, direction);
-      const s = S[k]!;
-      const a = alphaHistory[k]!;
-      for (let i = 0; i < size; i++) direction[i] += (a - b) * s[i]!;
-    }
-    for (let i = 0; i < size; i++) direction[i] = -direction[i]!;
+    searchDirection(g, pairs, direction, alphas);
     let slope = dot(g, direction);
     if (!(slope < 0)) {
       // Not a descent direction (rounding): restart from steepest descent.
-      S.length = Y.length = rho.length = 0;
+      clear(pairs);
       const scale = 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
       for (let i = 0; i < size; i++) direction[i] = -g[i]! * scale;
       slope = dot(g, direction);
     }
-
-    // Strong Wolfe line search.
-    const evaluate = async (step: number) => {
+    // φ(step) = f(x + step·direction), evaluated into xTrial and gTrial.
+    const phi = async (step: number) => {
       for (let i = 0; i < size; i++) xTrial[i] = x[i]! + step * direction[i]!;
       evaluations++;
       const value = await fn(xTrial, gTrial);
       return { value, slope: dot(gTrial, direction) };
     };
-    let accepted: { step: number; value: number } | undefined;
-    let prevStep = 0;
-    let prevValue = f;
-    let prevSlope = slope;
-    let step = 1;
-    for (let trial = 0; trial < 20 && !accepted; trial++) {
-      const { value, slope: s } = await evaluate(step);
-      if (!Number.isFinite(value) || value > f + C1 * step * slope || (trial > 0 && value >= prevValue)) {
-        accepted = await zoom(prevStep, prevValue, prevSlope, step, value, s);
-        break;
-      }
-      if (Math.abs(s) <= -C2 * slope) {
-        accepted = { step, value };
-        break;
-      }
-      if (s >= 0) {
-        accepted = await zoom(step, value, s, prevStep, prevValue, prevSlope);
-        break;
-      }
-      prevStep = step;
-      prevValue = value;
-      prevSlope = s;
-      step *= 2;
-    }
-    async function zoom(lo: number, fLo: number, gLo: number, hi: number, fHi: number, gHi: number) {
-      for (let k = 0; k < 20; k++) {
-        const t = Number.isFinite(fHi) ? cubicStep(lo, fLo, gLo, hi, fHi, gHi) : (lo + hi) / 2;
-        const { value, slope: s } = await evaluate(t);
-        if (!Number.isFinite(value) || value > f + C1 * t * slope || value >= fLo) {
-          hi = t;
-          fHi = value;
-          gHi = s;
-        } else {
-          if (Math.abs(s) <= -C2 * slope) return { step: t, value };
-          if (s * (hi - lo) >= 0) {
-            hi = lo;
-            fHi = fLo;
-            gHi = gLo;
-          }
-          lo = t;
-          fLo = value;
-          gLo = s;
-        }
-        if (Math.abs(hi - lo) < 1e-12) break;
-      }
-      // Best point found, if it decreases f at all (gTrial must then be recomputed there).
-      if (lo > 0 && fLo < f) {
-        await evaluate(lo);
-        return { step: lo, value: fLo };
-      }
-      return undefined;
-    }
+    const accepted = await strongWolfeSearch(phi, f, slope);
     if (!accepted) {
       if (settings.refine?.()) {
         evaluations++;
         f = await fn(x, g);
         gmax = maxAbs(g);
-        S.length = Y.length = rho.length = 0;
+        clear(pairs);
         if (gmax <= settings.gtol) return done('gtol', true);
         continue;
       }
       return done('lineSearch', gmax <= settings.gtol * 10);
     }
 
-    // x_{k+1}, and the correction pair.
+    // x_{k+1} (the line search's last evaluation), and the correction pair.
     const s = new Float64Array(size);
     const y = new Float64Array(size);
     for (let i = 0; i < size; i++) {
@@ -202,17 +169,7 @@ export async function lbfgs(fn: Objective, x: Float64Array, settings: LbfgsSetti
       x[i] = xTrial[i]!;
       y[i] = gTrial[i]! - g[i]!;
     }
-    const sy = dot(s, y);
-    if (sy > 1e-10 * dot(y, y)) {
-      if (S.length === memory) {
-        S.shift();
-        Y.shift();
-        rho.shift();
-      }
-      S.push(s);
-      Y.push(y);
-      rho.push(1 / sy);
-    }
+    remember(pairs, s, y, memory);
     [g, gTrial] = [gTrial, g];
     const fPrev = f;
     f = accepted.value;

@@ -4,17 +4,18 @@
  * float32 matrix (held once, shared with the worker threads), the stored model (weights as
  * base64 float32) and prediction (one matrix product per chunk of rows).
  */
-import { CnnfeatError } from '../errors.js';
-import { FitPool, defaultFitThreads } from './cv-pool.js';
-import { SVM_LOSSES, type SvmLoss } from './linear-svm.js';
+import { CnnfeatError, optionName } from '../../errors.js';
+import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { checkChoice, checkInteger, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
+import type { Prediction } from '../common/scores.js';
+import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
+import { sharedMatrix } from '../linalg/matrix.js';
+import { rowsTimesTransposed, timesTransposed } from '../linalg/row-chunks.js';
+import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from '../linalg/scaled-view.js';
+import { SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
+import { DEFAULT_LOSS, SVM_LOSSES, type SvmLoss } from './linear-svm.js';
 import { LogisticProblem } from './logistic.js';
-import { decodeFloat32, encodeFloat32 } from './precomputed.js';
-import { rowsTimesTransposed, timesTransposed } from './row-chunks.js';
-import { allRows, fitScaledView, rawSpaceWeights, scalingParamsOf, viewFromParams, type ScaledView } from './scaled-view.js';
-import { SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
-import type { ScoreKind } from './scores.js';
-import type { SvmPathTask } from './svm-path-task.js';
-import { balancedClassWeights, checkMatrix, CLASS_WEIGHTS, type ClassWeight } from './svm.js';
+import type { PathTaskRunner, SvmPathTask } from './svm-path-task.js';
 
 /** The linear classifiers. */
 export const LINEAR_CLASSIFIERS = ['linear-svm', 'logistic'] as const;
@@ -70,38 +71,26 @@ export interface LinearModel {
 
 /** Fills in the defaults of linear options and checks them. */
 export function resolveLinearOptions(opts: LinearOptions): ResolvedLinearOptions {
-  if (!LINEAR_CLASSIFIERS.includes(opts.classifier)) {
-    throw new CnnfeatError(`classifier must be one of ${LINEAR_CLASSIFIERS.join(', ')}, got "${String(opts.classifier)}"`);
-  }
-  if (!(Number.isFinite(opts.C) && opts.C > 0)) throw new CnnfeatError(`C (--C) must be a positive number, got ${opts.C}`);
-  if (!SCALINGS.includes(opts.scale)) throw new CnnfeatError(`scaling (--scale) must be none, standard or l2, got "${String(opts.scale)}"`);
-  if (opts.loss !== undefined && !SVM_LOSSES.includes(opts.loss)) throw new CnnfeatError(`loss (--loss) must be squared_hinge or hinge, got "${String(opts.loss)}"`);
-  if (opts.classWeight !== undefined && !CLASS_WEIGHTS.includes(opts.classWeight)) {
-    throw new CnnfeatError(`class weight (--class-weight) must be none or balanced, got "${String(opts.classWeight)}"`);
-  }
+  checkChoice('classifier', opts.classifier, LINEAR_CLASSIFIERS);
+  checkPositive('C', opts.C);
+  checkChoice('scale', opts.scale, SCALINGS);
+  if (opts.loss !== undefined) checkChoice('loss', opts.loss, SVM_LOSSES);
+  if (opts.classWeight !== undefined) checkChoice('classWeight', opts.classWeight, CLASS_WEIGHTS);
   const defaults = LINEAR_DEFAULTS[opts.classifier];
   const tol = opts.tol ?? defaults.tol;
   const maxIter = opts.maxIter ?? defaults.maxIter;
-  if (!(Number.isFinite(tol) && tol > 0)) throw new CnnfeatError(`tolerance (--tol) must be a positive number, got ${tol}`);
-  if (!(Number.isInteger(maxIter) && maxIter > 0)) throw new CnnfeatError(`iteration cap (--max-iter) must be a positive integer, got ${maxIter}`);
+  checkPositive('tol', tol);
+  checkInteger('maxIter', maxIter, 1);
   return {
     classifier: opts.classifier,
     C: opts.C,
     scale: opts.scale,
-    ...(opts.classifier === 'linear-svm' ? { loss: opts.loss ?? 'squared_hinge' } : {}),
+    ...(opts.classifier === 'linear-svm' ? { loss: opts.loss ?? DEFAULT_LOSS } : {}),
     classWeight: opts.classWeight ?? 'none',
     tol,
     maxIter,
     seed: opts.seed ?? 0,
   };
-}
-
-/** The matrix in shared memory (copied once if it is not), so worker threads read it without a copy. */
-export function sharedMatrix(X: Float32Array): Float32Array {
-  if (X.buffer instanceof SharedArrayBuffer) return X;
-  const shared = new Float32Array(new SharedArrayBuffer(X.byteLength));
-  shared.set(X);
-  return shared;
 }
 
 /**
@@ -126,7 +115,7 @@ export function svmPathTasks(view: ScaledView, rows: Int32Array, labels: ArrayLi
     y: Int8Array.from(rows, (i) => (labels[i] === k ? 1 : -1)),
     rowWeight,
     Cs,
-    loss: o.loss ?? 'squared_hinge',
+    loss: o.loss ?? DEFAULT_LOSS,
     tol: o.tol,
     maxIter: o.maxIter,
     seed: o.seed + k,
@@ -165,7 +154,7 @@ export interface LinearFit {
 /**
  * Fits a linear classifier for every C of a path (increasing C, each fit warm-started from
  * the previous one) on some rows of a scaled view.
- * @param pool worker threads for the linear-SVM classes (logistic products use onnxruntime's threads)
+ * @param pool runs the linear-SVM classes (the fit pool's worker threads; logistic products use onnxruntime's threads)
  */
 export async function fitLinearPath(
   view: ScaledView,
@@ -174,7 +163,7 @@ export async function fitLinearPath(
   K: number,
   Cs: number[],
   o: ResolvedLinearOptions,
-  pool: FitPool,
+  pool: PathTaskRunner,
   onProgress?: FitProgress,
 ): Promise<LinearFit[]> {
   if (o.classifier === 'linear-svm') {
@@ -233,33 +222,27 @@ export function argmaxRows(Z: ArrayLike<number>, rows: number, K: number): numbe
 }
 
 /**
- * Trains a linear classifier on a dense matrix.
+ * Fits a linear classifier on all rows of a dense matrix (see the top-level `trainLinear`).
  * @param X row-major `n` × `d` (copied into shared memory once unless it already is)
  * @param labels class index of each row
  * @param classes class names (classes without rows are kept, never predicted)
- * @param threads worker threads for the SVM classes (default: the cores, at most 4)
+ * @param pool runs linear-svm's classes (see {@link fitLinearPath})
  */
-export async function trainLinear(
+export async function fitLinearModel(
   X: Float32Array,
   n: number,
   d: number,
   labels: number[],
   classes: string[],
-  opts: LinearOptions,
-  { threads, onProgress, warn }: { threads?: number; onProgress?: FitProgress; warn?: (message: string) => void } = {},
+  o: ResolvedLinearOptions,
+  { pool, onProgress, warn }: { pool: PathTaskRunner; onProgress?: FitProgress; warn?: (message: string) => void },
 ): Promise<LinearModel> {
-  const o = resolveLinearOptions(opts);
   checkMatrix(X, n, d, 'training');
+  checkLabels(labels, n, classes.length, 'training');
   const shared = sharedMatrix(X);
   const rows = allRows(n);
   const view = fitScaledView(shared, n, d, o.scale, rows);
-  const pool = FitPool.create(o.classifier === 'linear-svm' ? (threads ?? defaultFitThreads()) : 1);
-  let fit: LinearFit;
-  try {
-    [fit] = (await fitLinearPath(view, rows, labels, classes.length, [o.C], o, pool, onProgress)) as [LinearFit];
-  } finally {
-    await pool.close();
-  }
+  const [fit] = (await fitLinearPath(view, rows, labels, classes.length, [o.C], o, pool, onProgress)) as [LinearFit];
   if (!fit.converged) warn?.(notConvergedMessage(o));
   return {
     type: 'linear',
@@ -277,22 +260,17 @@ export async function trainLinear(
 /** The warning of a fit that hit its iteration cap. */
 export function notConvergedMessage(o: ResolvedLinearOptions): string {
   const what = o.classifier === 'linear-svm' ? 'passes' : 'L-BFGS iterations';
-  return `${o.classifier} (C=${o.C}, scale=${o.scale}) did not converge within ${o.maxIter} ${what} (tolerance ${o.tol}); raise the iteration cap (--max-iter), or scale the features (--scale l2|standard)`;
+  return `${o.classifier} (C=${o.C}, scale=${o.scale}) did not converge within ${o.maxIter} ${what} (tolerance ${o.tol}); raise the iteration cap (${optionName('maxIter')}), or scale the features (${optionName('scale', 'l2|standard')})`;
 }
 
 /** Rows scored per product in prediction (bounds memory: rows × d floats of a chunk view). */
 const PREDICT_CHUNK_ROWS = 4096;
 
-/** Result of {@link predictLinear}. */
-export interface LinearPrediction {
-  labels: number[];
-  /** Score of the predicted class: its probability (logistic) or its decision value (linear-svm). */
-  scores: number[];
-  /** Per row, per class: probabilities (logistic, softmax) or one-vs-rest decision values (linear-svm). */
-  classScores: number[][];
-  /** What the scores are. */
-  scoreKind: ScoreKind;
-}
+/**
+ * Result of {@link predictLinear}: per row, per class, probabilities (logistic, softmax) or
+ * one-vs-rest decision values (linear-svm).
+ */
+export type LinearPrediction = Prediction;
 
 /**
  * Checks a stored linear model.
@@ -347,5 +325,5 @@ function softmax(z: number[]): number[] {
 
 /** The settings in words, e.g. `logistic, C=1, scale=l2`. */
 export function describeLinear(o: ResolvedLinearOptions): string {
-  return `${o.classifier}, C=${o.C}, scale=${o.scale}${o.loss && o.loss !== 'squared_hinge' ? `, loss=${o.loss}` : ''}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
+  return `${o.classifier}, C=${o.C}, scale=${o.scale}${o.loss && o.loss !== DEFAULT_LOSS ? `, loss=${o.loss}` : ''}${o.classWeight === 'balanced' ? ', balanced class weights' : ''}`;
 }

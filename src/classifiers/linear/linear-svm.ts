@@ -2,7 +2,7 @@
  * L2-regularised linear SVM by dual coordinate descent with shrinking (Hsieh, Chang, Lin,
  * Keerthi, Sundararajan, "A Dual Coordinate Descent Method for Large-scale Linear SVM", ICML
  * 2008; the solver of liblinear's `-s 1` (squared hinge) and `-s 3` (hinge)), written here on
- * dense float32 rows seen through an implicit scaling (see scaled-view.ts).
+ * dense float32 rows seen through an implicit scaling (see linalg/scaled-view.ts).
  *
  * One binary problem, labels ±1:
  *   min_w  ½‖w‖² + C Σ_i ξ(w; x_i, y_i),  ξ = max(0, 1 − y wᵀx)  (hinge)  or its square,
@@ -15,12 +15,14 @@
  * max PG − min PG, falls to `tol`, first on the shrunken set and then once more on all rows;
  * or after `maxIter` passes (reported as not converged; the caller warns).
  */
-import { seededRandom } from '../util/random.js';
-import type { ScaledView } from './scaled-view.js';
+import { seededRandom, shuffleInPlace } from '../../util/random.js';
+import type { ScaledView } from '../linalg/scaled-view.js';
 
 /** Loss of the linear SVM. */
 export const SVM_LOSSES = ['squared_hinge', 'hinge'] as const;
 export type SvmLoss = (typeof SVM_LOSSES)[number];
+/** The default loss, liblinear's `-s 1`. */
+export const DEFAULT_LOSS: SvmLoss = 'squared_hinge';
 
 /** Solver settings of one binary problem. */
 export interface DualCdSettings {
@@ -156,12 +158,7 @@ export class DualCdProblem {
     while (iteration < settings.maxIter) {
       let pgMax = -Infinity;
       let pgMin = Infinity;
-      for (let s = 0; s < active; s++) {
-        const j = s + Math.floor(random() * (active - s));
-        const tmp = index[s]!;
-        index[s] = index[j]!;
-        index[j] = tmp;
-      }
+      shuffleInPlace(index, random, active);
       for (let s = 0; s < active; s++) {
         const t = index[s]!;
         const yt = y[t]!;

@@ -9,16 +9,16 @@
  * gradient tolerance is on this mean scale, which does not grow with the number of rows.
  *
  * Each evaluation is two products through onnxruntime over the one feature matrix, chunk by
- * chunk: Z = X Vᵀ (V = weights with the scaling folded in, see scaled-view.ts) and Hᵀ X for the
+ * chunk: Z = X Vᵀ (V = weights with the scaling folded in, see linalg/scaled-view.ts) and Hᵀ X for the
  * gradient. They run in float32 until the line search finds the objective flat to float32
  * rounding (near the optimum), then in float64 (the chunks converted), so that the stopping
  * rule is met on exact values. Held-out rows get zero weight in H, so folds need no copy of their rows (a small
  * subsample is copied instead, so that its fits do not pay for the whole matrix).
  */
-import { float32Product, float64Product } from './kernel-matrix.js';
+import { float32Product, float64Product } from '../linalg/gemm.js';
 import { lbfgs, type LbfgsResult } from './lbfgs.js';
-import { forEachRowChunk, forEachRowChunk64 } from './row-chunks.js';
-import { rawSpaceWeights, type ScaledView } from './scaled-view.js';
+import { forEachRowChunk, forEachRowChunk64 } from '../linalg/row-chunks.js';
+import { rawSpaceWeights, type ScaledView } from '../linalg/scaled-view.js';
 
 /** Solver settings of one logistic fit. */
 export interface LogisticSettings {

@@ -4,7 +4,7 @@
  * warm-started from the previous one. The matrix travels as a SharedArrayBuffer view (no copy).
  */
 import { DualCdProblem, type SvmLoss } from './linear-svm.js';
-import type { ScaledView } from './scaled-view.js';
+import type { ScaledView } from '../linalg/scaled-view.js';
 
 /** A class × C-path task. Plain data (structured-clonable). */
 export interface SvmPathTask {
@@ -19,6 +19,15 @@ export interface SvmPathTask {
   tol: number;
   maxIter: number;
   seed: number;
+}
+
+/**
+ * Runs path tasks, several at once where it can: the fit pool (parallel/fit-pool.ts), whose
+ * threads are started above this folder.
+ */
+export interface PathTaskRunner {
+  /** Results in task order; `onPass` reports (task, C index, passes done). */
+  all(tasks: { kind: 'svm-path'; task: SvmPathTask }[], onPass?: (task: number, c: number, iteration: number) => void): Promise<SvmPathResult[][]>;
 }
 
 /** Weights of one C. */

@@ -4,10 +4,10 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CnnfeatError, ExitCode } from '../errors.js';
-import { runFoldTask, type FoldScore, type FoldTask } from './cv-task.js';
-import { loadLibsvm } from './libsvm.js';
-import { runSvmPathTask, type SvmPathResult, type SvmPathTask } from './svm-path-task.js';
+import { CnnfeatError, ExitCode, optionFlagNames } from '../../errors.js';
+import { runFoldTask, type FoldScore, type FoldTask } from '../svc/fold-task.js';
+import { loadLibsvm } from '../svc/libsvm.js';
+import { runSvmPathTask, type SvmPathResult, type SvmPathTask } from '../linear/svm-path-task.js';
 
 /** Tasks the pool runs, and their results. */
 export type PoolTask = { kind: 'svc'; task: FoldTask } | { kind: 'svm-path'; task: SvmPathTask };
@@ -64,8 +64,9 @@ export class FitPool {
 
   /** A pool of `threads` workers (none for 1: tasks then run in the calling thread). */
   static create(threads: number): FitPool {
-    const file = new URL('./cv-worker.js', import.meta.url);
-    return new FitPool(threads > 1 ? Array.from({ length: threads }, () => new Worker(file)) : []);
+    const file = new URL('./worker.js', import.meta.url);
+    const workerData = { optionFlags: optionFlagNames() };
+    return new FitPool(threads > 1 ? Array.from({ length: threads }, () => new Worker(file, { workerData })) : []);
   }
 
   /** Number of tasks that can run at once. */

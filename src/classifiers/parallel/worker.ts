@@ -2,9 +2,12 @@
  * Worker thread of the fit pool: runs svc fold tasks on its own libsvm instance (libsvm-js is
  * single-threaded wasm) and linear-SVM class paths on the shared feature matrix.
  */
-import { parentPort } from 'node:worker_threads';
-import { CnnfeatError, ExitCode, errorMessage } from '../errors.js';
-import { runTask, type PoolTask } from './cv-pool.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CnnfeatError, ExitCode, errorMessage, nameOptionsByFlag } from '../../errors.js';
+import { runTask, type PoolTask } from './fit-pool.js';
+
+// Messages name options as the main thread's do (the CLI's flags there).
+nameOptionsByFlag((workerData as { optionFlags?: Record<string, string> } | undefined)?.optionFlags ?? {});
 
 /** Least time between two progress messages of a task. */
 const PROGRESS_MS = 500;

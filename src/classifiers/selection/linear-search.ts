@@ -2,37 +2,15 @@
  * Model selection for the linear classifiers: every (classifier, scaling) is fitted along its
  * C path (increasing, each fit warm-started from the previous one) on each fold's training
  * rows and scored on the held-out rows. The matrix is held once; folds are row indices and
- * scalings are applied on the fly (scaled-view.ts).
+ * scalings are applied on the fly (linalg/scaled-view.ts).
  */
-import type { CvScoring } from './cv-task.js';
-import { computeMetrics } from '../metrics/metrics.js';
-import type { FitPool } from './cv-pool.js';
-import { argmaxRows, fitLinearPath, LINEAR_CLASSIFIERS, linearScores, resolveLinearOptions, type LinearClassifier } from './linear-model.js';
-import type { SvmLoss } from './linear-svm.js';
-import type { CvResult, LinearPoint } from './model-selection.js';
-import { fitScaledView, inverseRowNorms } from './scaled-view.js';
-import type { Scaling } from './scaling.js';
-import type { ClassWeight } from './svm.js';
-
-/** The values tried for the linear classifiers. */
-export interface LinearGrid {
-  classifier: LinearClassifier[];
-  /**
-   * C values. With `relativeC`, multiples of 1 / (mean squared norm of the scaled rows), so
-   * that one grid covers the same range of regularisation under every scaling (for l2 rows,
-   * whose norm is 1, they are C itself).
-   */
-  C: number[];
-  relativeC: boolean;
-  scale: Scaling[];
-  loss?: SvmLoss;
-}
-
-/** A linear grid as recorded: with the absolute C values of each scaling. */
-export interface LinearGridRecord extends LinearGrid {
-  /** Absolute C values per scaling, in `C` order. */
-  absoluteC: Partial<Record<Scaling, number[]>>;
-}
+import { heldOutScore, type CvScoring } from '../common/cv-scoring.js';
+import type { ClassWeight } from '../common/class-weights.js';
+import { fitScaledView, inverseRowNorms } from '../linalg/scaled-view.js';
+import type { Scaling } from '../linalg/scaling.js';
+import { argmaxRows, fitLinearPath, LINEAR_CLASSIFIERS, linearScores, resolveLinearOptions, type LinearClassifier } from '../linear/linear-model.js';
+import type { PathTaskRunner } from '../linear/svm-path-task.js';
+import type { CvResult, LinearGrid, LinearGridRecord, LinearPoint } from './types.js';
 
 /**
  * The default linear grid: both classifiers, C ×10 from 0.01 to 10 (relative), three scalings:
@@ -86,15 +64,9 @@ export interface LinearSelectionOptions {
   seed: number;
   /** Solver settings per classifier (defaults: LINEAR_DEFAULTS). */
   solver?: Partial<Record<LinearClassifier, { tol?: number; maxIter?: number }>>;
-  pool: FitPool;
+  pool: PathTaskRunner;
   /** Progress: fits done of the total, and what runs now. */
   onProgress?: (done: number, total: number, detail: string) => void;
-}
-
-/** Score of predictions on held-out rows. */
-function score(truth: number[], predicted: number[], K: number, scoring: CvScoring): number {
-  const metrics = computeMetrics(truth, predicted, Array.from({ length: K }, (_, c) => String(c)));
-  return scoring === 'accuracy' ? metrics.accuracy : metrics.balancedAccuracy;
 }
 
 /**
@@ -133,7 +105,7 @@ export async function selectLinear(
           const predicted = argmaxRows(await linearScores(view, fit.W, fit.intercept, K, valid), valid.length, K);
           const key = `${classifier}|${c}`;
           const entry = perPoint.get(key) ?? { folds: [], seconds: 0, converged: true };
-          entry.folds[e] = score(truth, predicted, K, opts.scoring);
+          entry.folds[e] = heldOutScore(truth, predicted, K, opts.scoring);
           entry.seconds += seconds;
           entry.converged &&= fit.converged;
           perPoint.set(key, entry);

@@ -2,13 +2,9 @@
  * One unit of cross-validation work, runnable in the main thread or in a worker: fit every C of
  * one kernel on one fold's training rows (one libsvm problem) and score each on the held-out rows.
  */
-import { computeMetrics } from '../metrics/metrics.js';
+import { heldOutScore, type CvScoring } from '../common/cv-scoring.js';
 import type { Libsvm } from './libsvm.js';
 import { PrecomputedProblem, predictPrecomputed } from './precomputed.js';
-
-/** What cross-validation scores: balanced accuracy (mean per-class recall) or plain accuracy. */
-export const CV_SCORINGS = ['balanced_accuracy', 'accuracy'] as const;
-export type CvScoring = (typeof CV_SCORINGS)[number];
 
 /** A fold × kernel task. Plain data (structured-clonable; `K` may live in a SharedArrayBuffer). */
 export interface FoldTask {
@@ -31,12 +27,6 @@ export interface FoldScore {
   seconds: number;
 }
 
-/** Score of predictions on held-out rows. */
-function foldScore(truth: number[], predicted: number[], nClasses: number, scoring: CvScoring): number {
-  const metrics = computeMetrics(truth, predicted, Array.from({ length: nClasses }, (_, c) => String(c)));
-  return scoring === 'accuracy' ? metrics.accuracy : metrics.balancedAccuracy;
-}
-
 /**
  * Runs a fold task.
  * @returns per C (in `task.Cs` order) the held-out score and the fit seconds
@@ -51,7 +41,7 @@ export function runFoldTask(lib: Libsvm, task: FoldTask): FoldScore[] {
       const seconds = (performance.now() - started) / 1000;
       try {
         const predicted = predictPrecomputed(svm, K.subarray(m * m), task.truth.length, m);
-        return { score: foldScore(task.truth, predicted, task.nClasses, task.scoring), seconds };
+        return { score: heldOutScore(task.truth, predicted, task.nClasses, task.scoring), seconds };
       } finally {
         svm.free();
       }

@@ -2,8 +2,8 @@
  * Reading libsvm's text model format, to recompute one-vs-one decision values (libsvm-js
  * exposes none) from kernel rows.
  */
-import { CnnfeatError } from '../errors.js';
-import type { Kernel } from './svm.js';
+import { CnnfeatError } from '../../errors.js';
+import type { Kernel } from './kernel-matrix.js';
 
 /** The parts of a libsvm text model needed to recompute one-vs-one decision values. */
 export interface ParsedLibsvmModel {

@@ -3,7 +3,7 @@
  * loading model texts of any size into it.
  */
 import { createRequire } from 'node:module';
-import { CnnfeatError, errorMessage } from '../errors.js';
+import { CnnfeatError, errorMessage } from '../../errors.js';
 
 /** The subset of a libsvm-js SVM instance used here. Samples may be any array-like of numbers. */
 export interface LibsvmInstance {

@@ -13,7 +13,7 @@
  * ordinary linear/RBF model (older classifier files) into the same form, so prediction always
  * feeds kernel rows between samples and support vectors.
  */
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import type { Libsvm, LibsvmInstance } from './libsvm.js';
 
 /** libsvm parameters of a C-SVC fit. */
@@ -50,7 +50,7 @@ const OTHER_OPTIONS_CHARS = 90;
 export function weightOptions(weights: number[] = []): string[] {
   const options = weights.map((w, label) => `-w${label} ${Number(w.toPrecision(6))}`);
   if (options.join(' ').length > MAX_COMMAND_CHARS - OTHER_OPTIONS_CHARS) {
-    throw new CnnfeatError(`balanced class weights (--class-weight balanced): too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
+    throw new CnnfeatError(`balanced class weights (${optionName('classWeight', 'balanced')}): too many classes (${weights.length}) for libsvm-js's option buffer; train without class weights`);
   }
   return options;
 }
@@ -182,25 +182,6 @@ export function compactPrecomputedModel(text: string, X: Float64Array, d: number
     return `${trimmed.slice(0, cut)} 0:${s + 1}`;
   });
   return { text: [...header, 'SV', ...renumbered, ''].join('\n'), supportVectors };
-}
-
-/** Base64 of a float32 array's little-endian bytes (how support vectors are stored in JSON). */
-export function encodeFloat32(values: Float32Array): string {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
-}
-
-/**
- * Decodes {@link encodeFloat32} output.
- * @throws CnnfeatError when the length is not `expected` values
- */
-export function decodeFloat32(base64: string, expected: number, what = 'SVM model: support vectors'): Float32Array {
-  const bytes = Buffer.from(base64, 'base64');
-  if (bytes.length !== expected * 4) {
-    throw new CnnfeatError(`${what} hold ${bytes.length / 4} values, expected ${expected} (corrupt model?)`);
-  }
-  const out = new Float32Array(expected);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
 }
 
 /**

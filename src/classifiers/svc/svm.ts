@@ -5,20 +5,21 @@
  * Matrices are dense, row-major `Float32Array`s: row `i`, feature `j` is `X[i * d + j]`.
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
-import { CnnfeatError } from '../errors.js';
-import { kernelMatrix } from './kernel-matrix.js';
+import { CnnfeatError, optionName } from '../../errors.js';
+import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { checkChoice, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
+import type { Prediction } from '../common/scores.js';
+import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
+import { gatherRows } from '../linalg/matrix.js';
+import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from '../linalg/scaling.js';
+import { kernelMatrix, KERNELS, type Kernel } from './kernel-matrix.js';
 import { loadLibsvm, loadLibsvmModel, type Libsvm, type LibsvmClass, type LibsvmInstance } from './libsvm.js';
 import { decisionsFromKernelRow, parseLibsvmModel, type ParsedLibsvmModel } from './libsvm-model.js';
 import { binaryScores, ovrScores } from './ovo-scores.js';
-import { compactPrecomputedModel, decodeFloat32, encodeFloat32, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
-import { applyScaling, fitScaling, overallVariance, SCALINGS, type Scaling, type ScalingParams } from './scaling.js';
-import type { ScoreKind } from './scores.js';
+import { compactPrecomputedModel, forEachKernelRow, PrecomputedProblem, toPrecomputedModelText, weightOptions, type FitParams } from './precomputed.js';
 
-export type { Scaling, ScalingParams } from './scaling.js';
-
-/** Kernel function of the SVM. */
-export const KERNELS = ['linear', 'rbf'] as const;
-export type Kernel = (typeof KERNELS)[number];
+/** The rules for gamma besides a number: 1 / (D · X.var()) or 1 / D (see {@link SvmOptions}). */
+export const GAMMA_RULES = ['scale', 'auto'] as const;
 
 /** Training options, as given by the user. */
 export interface SvmOptions {
@@ -30,7 +31,7 @@ export interface SvmOptions {
    * (scikit-learn's default; 1 if the variance is 0), `'auto'` = 1 / D.
    * Resolved but unused for the linear kernel.
    */
-  gamma: number | 'scale' | 'auto';
+  gamma: number | (typeof GAMMA_RULES)[number];
   /** Feature scaling fitted on the training set and re-applied at prediction. */
   scale: Scaling;
   /** Also fit libsvm's Platt-scaling probability model (slower training: internal 5-fold CV). */
@@ -41,10 +42,6 @@ export interface SvmOptions {
    */
   classWeight?: ClassWeight;
 }
-
-/** Class weighting choices. */
-export const CLASS_WEIGHTS = ['none', 'balanced'] as const;
-export type ClassWeight = (typeof CLASS_WEIGHTS)[number];
 
 /** Options as stored in a trained model: gamma resolved to the number libsvm used. */
 export interface ResolvedSvmOptions {
@@ -78,84 +75,27 @@ export interface SvmModel {
   dim?: number;
 }
 
-/** Result of {@link predictSvm}: one entry per sample. */
-export interface SvmPrediction {
-  /** Predicted class indices into `model.classes`. */
-  labels: number[];
-  /** Score of each predicted label: its entry in `classScores`, the highest of them. */
-  scores: number[];
-  /**
-   * Per sample, a score for every class of `model.classes`: libsvm's Platt probabilities with
-   * a `probability` model, otherwise decision scores (see ovo-scores.ts); classes
-   * without training samples score 0 (probability) or -1 (below any reachable decision score).
-   */
-  classScores: number[][];
-  /** What the scores are. */
-  scoreKind: ScoreKind;
-}
+/**
+ * Result of {@link predictSvm}: per row, per class, libsvm's Platt probabilities with a
+ * `probability` model, otherwise decision scores (see ovo-scores.ts); classes without training
+ * samples score 0 (probability) or -1 (below any reachable decision score).
+ */
+export type SvmPrediction = Prediction;
 
 // ---------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------
 
 /**
- * Checks the shape and values of a row-major matrix.
- * @throws CnnfeatError (exit 2) on a size mismatch or a non-finite value
- */
-export function checkMatrix(X: Float32Array, n: number, d: number, what: string): void {
-  if (!Number.isInteger(n) || n < 0 || !Number.isInteger(d) || d < 1) {
-    throw new CnnfeatError(`${what}: invalid matrix shape ${n}x${d}`);
-  }
-  if (X.length !== n * d) {
-    throw new CnnfeatError(`${what}: matrix has ${X.length} values, expected ${n} rows x ${d} features = ${n * d}`);
-  }
-  for (let i = 0; i < X.length; i++) {
-    if (!Number.isFinite(X[i])) {
-      const row = Math.floor(i / d);
-      throw new CnnfeatError(`${what}: non-finite feature value (${X[i]}) in row ${row}, feature ${i - row * d}`);
-    }
-  }
-}
-
-/**
- * Checks training labels and returns how many distinct classes have samples.
- * @throws CnnfeatError (exit 2) on a count mismatch or an out-of-range label
- */
-function checkLabels(labels: number[], n: number, classes: string[]): number {
-  if (labels.length !== n) {
-    throw new CnnfeatError(`SVM training: ${labels.length} labels for ${n} samples`);
-  }
-  const seen = new Set<number>();
-  for (const label of labels) {
-    if (!Number.isInteger(label) || label < 0 || label >= classes.length) {
-      throw new CnnfeatError(`SVM training: label ${label} is not a class index in [0, ${classes.length - 1}]`);
-    }
-    seen.add(label);
-  }
-  return seen.size;
-}
-
-/**
  * Checks user options.
  * @throws CnnfeatError (exit 2) on an unknown kernel/scaling or a non-positive C/gamma
  */
 function checkOptions(opts: SvmOptions): void {
-  if (!KERNELS.includes(opts.kernel)) {
-    throw new CnnfeatError(`SVM kernel must be linear or rbf, got "${String(opts.kernel)}"`);
-  }
-  if (!SCALINGS.includes(opts.scale)) {
-    throw new CnnfeatError(`SVM scaling must be none, standard or l2, got "${String(opts.scale)}"`);
-  }
-  if (!(Number.isFinite(opts.C) && opts.C > 0)) {
-    throw new CnnfeatError(`SVM C must be a positive number, got ${opts.C}`);
-  }
-  if (opts.classWeight !== undefined && !CLASS_WEIGHTS.includes(opts.classWeight)) {
-    throw new CnnfeatError(`SVM class weight must be none or balanced, got "${String(opts.classWeight)}"`);
-  }
-  const g = opts.gamma;
-  if (g !== 'scale' && g !== 'auto' && !(typeof g === 'number' && Number.isFinite(g) && g > 0)) {
-    throw new CnnfeatError(`SVM gamma must be a positive number, "scale" or "auto", got ${String(g)}`);
-  }
+  checkChoice('kernel', opts.kernel, KERNELS);
+  checkChoice('scale', opts.scale, SCALINGS);
+  checkPositive('C', opts.C);
+  if (opts.classWeight !== undefined) checkChoice('classWeight', opts.classWeight, CLASS_WEIGHTS);
+  checkPositive('gamma', opts.gamma, GAMMA_RULES);
 }
 
 /**
@@ -234,29 +174,6 @@ function rowViews(Xs: Float64Array, n: number, d: number): Float64Array[] {
   return Array.from({ length: n }, (_, i) => Xs.subarray(i * d, (i + 1) * d));
 }
 
-/**
- * Copies the given rows of a row-major matrix, in that order.
- * @returns row-major `rows.length` × `d`
- */
-export function gatherRows(X: Float64Array, d: number, rows: number[]): Float64Array {
-  const out = new Float64Array(rows.length * d);
-  rows.forEach((r, i) => out.set(X.subarray(r * d, (r + 1) * d), i * d));
-  return out;
-}
-
-/**
- * scikit-learn's `class_weight='balanced'`: n_samples / (n_classes · n_c) for each class c
- * with samples (n_classes counts those), 1 for classes without.
- * @param labels class index per sample
- * @param nClasses number of class indices
- */
-export function balancedClassWeights(labels: number[], nClasses: number): number[] {
-  const counts = new Array<number>(nClasses).fill(0);
-  for (const label of labels) counts[label]++;
-  const present = counts.filter((c) => c > 0).length;
-  return counts.map((c) => (c > 0 ? labels.length / (present * c) : 1));
-}
-
 /** libsvm fit parameters of resolved options on the given training labels. */
 export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
   return {
@@ -281,7 +198,7 @@ export const PRECOMPUTED_MAX_ROWS = 5000;
 export function assertSvcFits(rows: number, what = 'training sets of'): void {
   if (rows > PRECOMPUTED_MAX_ROWS) {
     throw new CnnfeatError(
-      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use the classifier linear-svm (--classifier linear-svm) or logistic, or auto`,
+      `classifier svc: ${what} ${rows} rows exceed the ${PRECOMPUTED_MAX_ROWS} that its n×n kernel matrix allows; use ${optionName('classifier', 'linear-svm')} (or logistic, or auto)`,
     );
   }
 }
@@ -317,7 +234,7 @@ function fitNative(SVM: LibsvmClass, opts: ResolvedSvmOptions, params: FitParams
 }
 
 /**
- * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts) and libsvm's
+ * Trains through a kernel matrix computed by onnxruntime (see kernel-matrix.ts, linalg/gemm.ts) and libsvm's
  * precomputed mode; returns the model text and its support vectors.
  */
 async function fitViaKernelMatrix(lib: Libsvm, opts: ResolvedSvmOptions, params: FitParams, Xo: Float64Array, n: number, d: number, y: number[]) {
@@ -366,10 +283,7 @@ export async function trainSvm(
   checkOptions(opts);
   assertSvcFits(n);
   checkMatrix(X, n, d, 'SVM training');
-  const present = checkLabels(labels, n, classes);
-  if (present < 2) {
-    throw new CnnfeatError(`SVM training needs samples of at least 2 classes, got ${present} (${n} samples)`);
-  }
+  checkLabels(labels, n, classes.length, 'SVM training');
   const scaling = fitScaling(X, n, d, opts.scale);
   const Xs = applyScaling(scaling, X, n, d);
   const resolved: ResolvedSvmOptions = {
