@@ -2,7 +2,8 @@
 // `npm run bench [-- --dir <images>] [--json] [--json-file <f>] [--only engine,train,memory] [--repeat N] [--no-peer]
 //   [--train-features <dir>] [--memory-sizes 1000,10000] [--memory-model tiny|resnet50|<model.json>]
 //   [--scale-features <train-dir>,<test-dir>] [--scale-sizes 10000,50000] [--scale-c 1] [--scale-scale l2]
-//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…] [--decoders N] [--decode-processes 1,2,4] [--gpu-model …] [--gpu-dir …] (see bench/gpu.mjs)`
+//   [--onnx-model <file.onnx>] [--onnx-preprocess caffe|torch|…] [--decoders N] [--decode-processes 1,2,4] [--gpu-model …] [--gpu-dir …] (see bench/gpu.mjs)
+//   [--accuracy-dir <dir>] [--accuracy-sets hymenoptera,cifar10-5pct] [--accuracy-modes squash,center-crop,tta,augment]`
 // Runs each section, measuring cnnfeat against a baseline in the same run, and prints ratios.
 // It never fails because a machine is slow: it reports.
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['engine', 'decode', 'train', 'train-scale', 'memory', 'onnx-model', 'gpu'];
+const SECTIONS = ['engine', 'decode', 'train', 'train-scale', 'memory', 'onnx-model', 'gpu', 'accuracy'];
 
 const { values: args } = parseArgs({
   strict: false,
@@ -45,6 +46,9 @@ const { values: args } = parseArgs({
     'gpu-equality-layer': { type: 'string' },
     'gpu-peer': { type: 'string' },
     'gpu-software': { type: 'boolean' },
+    'accuracy-dir': { type: 'string' },
+    'accuracy-sets': { type: 'string' },
+    'accuracy-modes': { type: 'string' },
   },
 });
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);

@@ -57,8 +57,9 @@ print(json.dumps({"seconds": sorted(times)[len(times)//2], "runs": times, "nSV":
 /** @param {{ root: string, args: Record<string, any>, log: (m: string) => void }} ctx */
 export async function bench({ root, args, log }) {
   const repeat = Math.max(1, Number(args.repeat ?? 3));
-  const { trainSvm, predictSvm } = await import(path.join(root, 'dist', 'classifiers', 'svm.js'));
-  const { selectModel, DEFAULT_GRID } = await import(path.join(root, 'dist', 'classifiers', 'model-selection.js'));
+  const { trainSvm, predictSvm } = await import(path.join(root, 'dist', 'classifiers', 'svc', 'svm.js'));
+  const { selectModel } = await import(path.join(root, 'dist', 'classifiers', 'selection', 'svc-search.js'));
+  const { DEFAULT_GRID } = await import(path.join(root, 'dist', 'classifiers', 'selection', 'grid.js'));
   const featuresDir = typeof args['train-features'] === 'string' ? args['train-features'] : undefined;
   let data;
   let source;

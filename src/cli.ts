@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { CnnfeatError, ExitCode } from './errors.js';
+import { CnnfeatError, ExitCode, nameOptionsByFlag } from './errors.js';
 import { fromSystemError } from './util/fs.js';
 import { TOOL_VERSION } from './version.js';
 import * as evalCommand from './commands/eval.js';
@@ -11,6 +11,7 @@ import * as modelsCommand from './commands/models.js';
 import * as predictCommand from './commands/predict.js';
 import * as runCommand from './commands/run.js';
 import * as trainCommand from './commands/train.js';
+import { TRAIN_FLAGS } from './commands/train-options.js';
 
 const COMMANDS = [extractCommand, mergeCommand, trainCommand, evalCommand, predictCommand, runCommand, modelsCommand, layersCommand, infoCommand];
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
  * line (`cnnfeat: <message>`); anything else is a bug and prints its stack.
  */
 export async function main(argv: string[]): Promise<number> {
+  nameOptionsByFlag({ ...TRAIN_FLAGS, ...runCommand.RUN_FLAGS });
   try {
     await buildProgram().parseAsync(argv);
     return ExitCode.ok;

@@ -33,3 +33,29 @@ export class CnnfeatError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** CLI flags by library option name (`{ valSize: '--val-size' }`) once the CLI has set them; none in the library. */
+let optionFlags: Readonly<Record<string, string>> = {};
+
+/**
+ * Makes messages name options by these flags from now on, instead of by the library's option
+ * names: the CLI calls it once as it starts (and hands the flags to its worker threads).
+ */
+export function nameOptionsByFlag(flags: Readonly<Record<string, string>>): void {
+  optionFlags = flags;
+}
+
+/** The flags given to {@link nameOptionsByFlag} (for worker threads, which have a copy of this module of their own). */
+export function optionFlagNames(): Readonly<Record<string, string>> {
+  return optionFlags;
+}
+
+/**
+ * An option as messages name it, with a value when given: the library's name (`valSize`,
+ * `folds=10`), or the CLI's flag (`--val-size`, `--cv 10`) under {@link nameOptionsByFlag}.
+ */
+export function optionName(option: string, value?: string | number): string {
+  const flag = optionFlags[option];
+  if (flag) return value === undefined ? flag : `${flag} ${value}`;
+  return value === undefined ? option : `${option}=${value}`;
+}

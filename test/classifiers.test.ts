@@ -4,40 +4,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { planTraining, predictModel, trainModel, type TrainOptions } from '../dist/classifiers/classifier.js';
-import { DualCdProblem, type SvmLoss } from '../dist/classifiers/linear-svm.js';
-import { LogisticProblem } from '../dist/classifiers/logistic.js';
-import { predictLinear, trainLinear } from '../dist/classifiers/linear-model.js';
-import { isLinearPoint, stratifiedFolds } from '../dist/classifiers/model-selection.js';
-import { allRows, fitScaledView } from '../dist/classifiers/scaled-view.js';
-import type { Scaling } from '../dist/classifiers/scaling.js';
-import { predictSvm, trainSvm } from '../dist/classifiers/svm.js';
-import { CnnfeatError } from '../dist/errors.js';
+import { DualCdProblem, type SvmLoss } from '../dist/classifiers/linear/linear-svm.js';
+import { LogisticProblem } from '../dist/classifiers/linear/logistic.js';
+import { predictLinear } from '../dist/classifiers/linear/linear-model.js';
+import { trainLinear } from '../dist/classifiers/kinds.js';
+import { stratifiedFolds } from '../dist/classifiers/selection/splits.js';
+import { isLinearPoint } from '../dist/classifiers/selection/types.js';
+import { allRows, fitScaledView } from '../dist/classifiers/linalg/scaled-view.js';
+import type { Scaling } from '../dist/classifiers/linalg/scaling.js';
+import { predictSvm, trainSvm } from '../dist/classifiers/svc/svm.js';
+import { TRAIN_FLAGS } from '../dist/commands/train-options.js';
+import { CnnfeatError, nameOptionsByFlag } from '../dist/errors.js';
 import { computeMetrics } from '../dist/metrics/metrics.js';
-import { rng } from './helpers.js';
+import { blobs, type BlobOptions, type Blobs } from './feature-fixtures.js';
 
-interface Data {
-  X: Float32Array;
-  y: number[];
-  n: number;
-  d: number;
-  classes: string[];
-}
-
-/** k overlapping Gaussian-ish blobs in d dimensions, with an offset and gain (so scalings matter). */
-function blobs({ n = 90, d = 6, k = 3, sep = 2, seed = 1, offset = 3, gain = 2 } = {}): Data {
-  const rand = rng(seed);
-  const g = () => rand() + rand() + rand() - 1.5;
-  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
-  const y = Array.from({ length: n }, (_, i) => i % k);
-  const X = new Float32Array(n * d);
-  y.forEach((c, i) => {
-    for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c]![j]! + g()) * (1 + j);
-  });
-  return { X, y, n, d, classes: Array.from({ length: k }, (_, c) => `c${c}`) };
+/** Overlapping blobs with an offset, a gain and columns of growing width (so that scalings matter). */
+function skewedBlobs(o: BlobOptions = {}): Blobs {
+  return blobs({ offset: 3, gain: 2, widen: true, ...o });
 }
 
 /** The rows of X under a scaling, explicitly (float64), as the solvers see them implicitly. */
-function scaledRows(data: Data, scale: Scaling): Float64Array[] {
+function scaledRows(data: Blobs, scale: Scaling): Float64Array[] {
   const view = fitScaledView(data.X, data.n, data.d, scale, allRows(data.n));
   return Array.from({ length: data.n }, (_, i) =>
     Float64Array.from({ length: data.d }, (_, j) => {
@@ -59,7 +46,7 @@ const SCALINGS: Scaling[] = ['none', 'standard', 'l2'];
 
 for (const loss of ['squared_hinge', 'hinge'] as SvmLoss[]) {
   test(`linear-svm (${loss}): projected gradient within tolerance and a vanishing duality gap, every scaling`, () => {
-    const data = blobs({ sep: 1.2 });
+    const data = skewedBlobs({ sep: 1.2 });
     const C = 0.5;
     for (const scale of SCALINGS) {
       const rows = allRows(data.n);
@@ -108,7 +95,7 @@ for (const loss of ['squared_hinge', 'hinge'] as SvmLoss[]) {
 }
 
 test('logistic: the gradient of the objective at the solution is within the tolerance, every scaling, with class weights', async () => {
-  const data = blobs({ sep: 1, n: 120 });
+  const data = skewedBlobs({ sep: 1, n: 120 });
   const C = 2;
   for (const scale of SCALINGS) {
     for (const weights of [undefined, [1, 2, 0.5]]) {
@@ -144,8 +131,8 @@ test('logistic: the gradient of the objective at the solution is within the tole
 });
 
 test('on separable data, linear-svm and logistic predict exactly as libsvm linear C-SVC', async () => {
-  const train = blobs({ n: 150, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
-  const held = blobs({ n: 90, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
+  const train = skewedBlobs({ n: 150, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
+  const held = skewedBlobs({ n: 90, d: 12, k: 3, sep: 6, seed: 5, offset: 0, gain: 1 });
   const svc = await trainSvm(train.X, train.n, train.d, train.y, train.classes, { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none' });
   const reference = (await predictSvm(svc, held.X, held.n, held.d)).labels;
   assert.equal(computeMetrics(held.y, reference, held.classes).accuracy, 1, 'separable fixture');
@@ -160,7 +147,7 @@ test('on separable data, linear-svm and logistic predict exactly as libsvm linea
 });
 
 test('deterministic: the same seed gives the same weights, in worker threads or not', async () => {
-  const data = blobs({ n: 300, d: 10, k: 4, sep: 0.8, seed: 9 });
+  const data = skewedBlobs({ n: 300, d: 10, k: 4, sep: 0.8, seed: 9 });
   for (const classifier of ['linear-svm', 'logistic'] as const) {
     const fit = (threads: number) => trainLinear(data.X, data.n, data.d, data.y, data.classes.concat('c3'), { classifier, C: 3, scale: 'standard', seed: 4 }, { threads });
     const [a, b, c] = [await fit(2), await fit(2), await fit(1)];
@@ -171,18 +158,17 @@ test('deterministic: the same seed gives the same weights, in worker threads or 
 });
 
 test('a fit that hits its iteration cap warns, naming the cap option', async () => {
-  const data = blobs({ n: 200, sep: 0.3 });
+  const data = skewedBlobs({ n: 200, sep: 0.3 });
   const warnings: string[] = [];
   const model = await trainLinear(data.X, data.n, data.d, data.y, data.classes, { classifier: 'logistic', C: 1000, scale: 'none', maxIter: 2 }, { warn: (m) => warnings.push(m) });
   assert.equal(model.solver.converged, false);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /logistic \(C=1000, scale=none\) did not converge within 2 L-BFGS iterations.*--max-iter/);
+  assert.match(warnings[0]!, /logistic \(C=1000, scale=none\) did not converge within 2 L-BFGS iterations.*raise the iteration cap \(maxIter\)/);
 });
 
 test('policy: auto cross-validates svc and the linear classifiers up to 5,000 rows, halving above; C alone is one fit', () => {
   const small = planTraining({}, 400);
-  assert.equal(small.kind, 'select');
-  if (small.kind !== 'select') return;
+  assert.ok(small.kind === 'select', small.kind);
   assert.deepEqual(small.split, { method: 'stratified-k-fold', folds: 5 });
   assert.ok(small.svcGrid && small.linearGrid);
   assert.deepEqual(small.linearGrid.classifier, ['linear-svm', 'logistic']);
@@ -203,15 +189,15 @@ test('policy: auto cross-validates svc and the linear classifiers up to 5,000 ro
 test('options that none of the planned classifiers uses are refused, not ignored', () => {
   const refused = (o: TrainOptions, n: number, pattern: RegExp) =>
     assert.throws(() => planTraining(o, n), (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message), JSON.stringify(o));
-  refused({ classifier: 'svc', tol: 1e-3 }, 400, /tolerance and iteration cap \(--tol, --max-iter\) apply to the linear classifiers only; this training fits svc only/);
-  refused({ C: 1, maxIter: 5 }, 400, /--max-iter\) apply to the linear classifiers only; this training fits svc only/);
-  refused({ kernel: 'rbf', loss: 'hinge' }, 400, /loss \(--loss\) applies to the classifier linear-svm only; this training fits svc only/);
-  refused({ loss: 'hinge', probability: true }, 9000, /loss \(--loss\) applies to the classifier linear-svm only; this training fits logistic only/);
-  assert.equal(planTraining({ tol: 1e-3 }, 400).kind, 'select', 'a selection with linear classifiers uses --tol');
+  refused({ classifier: 'svc', tol: 1e-3 }, 400, /^tol and maxIter apply to the linear classifiers only; this training fits svc only \(choose one with classifier=linear-svm\|logistic\)$/);
+  refused({ C: 1, maxIter: 5 }, 400, /maxIter apply to the linear classifiers only; this training fits svc only/);
+  refused({ kernel: 'rbf', loss: 'hinge' }, 400, /^loss applies to the classifier linear-svm only; this training fits svc only/);
+  refused({ loss: 'hinge', probability: true }, 9000, /^loss applies to the classifier linear-svm only; this training fits logistic only/);
+  assert.equal(planTraining({ tol: 1e-3 }, 400).kind, 'select', 'a selection with linear classifiers uses tol');
 });
 
-test('bad input: one clear error naming the option, exit code 2', async () => {
-  const data = blobs({ n: 60 });
+test('bad input: one clear error naming the library option, exit code 2', async () => {
+  const data = skewedBlobs({ n: 60 });
   const isUsage = (pattern: RegExp) => (err: unknown) => {
     assert.ok(err instanceof CnnfeatError, String(err));
     assert.equal(err.exitCode, 2);
@@ -220,11 +206,15 @@ test('bad input: one clear error naming the option, exit code 2', async () => {
     return true;
   };
   const train = (o: TrainOptions, X = data.X, y = data.y) => trainModel(X, data.n, data.d, y, data.classes, o, { source: 'feats/features.npy' });
-  await assert.rejects(train({ classifier: 'foo' as never }), isUsage(/classifier \(--classifier\) must be one of auto, svc, linear-svm, logistic, got "foo"/));
-  await assert.rejects(train({ C: 0 }), isUsage(/C \(--C\) must be a number > 0/));
-  await assert.rejects(train({ classifier: 'logistic', C: -1 }), isUsage(/C \(--C\) must be a number > 0/));
-  for (const valSize of [0, 1, 1.5, -0.2]) await assert.rejects(train({ valSize }), isUsage(/validation share \(--val-size\) must be a number in \(0, 1\)/));
-  await assert.rejects(train({ folds: 25 }), isUsage(/class "c0" has 20 row\(s\); cross-validation needs at least the number of folds \(--cv 25\)/));
+  await assert.rejects(train({ classifier: 'foo' as never }), isUsage(/^classifier must be one of auto, svc, linear-svm, logistic, got "foo"$/));
+  await assert.rejects(train({ C: 0 }), isUsage(/^C must be a number > 0, got 0$/));
+  await assert.rejects(train({ classifier: 'logistic', C: -1 }), isUsage(/^C must be a number > 0, got -1$/));
+  for (const valSize of [0, 1, 1.5, -0.2]) await assert.rejects(train({ valSize }), isUsage(/^valSize must be a number in \(0, 1\), got -?[\d.]+$/));
+  await assert.rejects(train({ folds: 25 }), isUsage(/class "c0" has 20 row\(s\); cross-validation needs at least the number of folds \(folds=25\)/));
+  await assert.rejects(train({ folds: 1.5 }), isUsage(/^folds must be an integer ≥ 2, got 1.5$/));
+  await assert.rejects(train({ seed: -1 }), isUsage(/^seed must be an integer in \[0, 4294967295\], got -1$/));
+  await assert.rejects(train({ gamma: 0 }), isUsage(/^gamma must be a number > 0, scale or auto, got 0$/));
+  await assert.rejects(train({ threads: 0 }), isUsage(/^threads must be an integer ≥ 1, got 0$/));
   const withNaN = Float32Array.from(data.X);
   withNaN[7 * data.d + 2] = NaN;
   await assert.rejects(train({}, withNaN), isUsage(/feats\/features\.npy: non-finite feature value \(NaN\) in row 7, feature 2/));
@@ -235,19 +225,43 @@ test('bad input: one clear error naming the option, exit code 2', async () => {
   const big = 6001;
   await assert.rejects(
     trainModel(new Float32Array(big * data.d), big, data.d, Array.from({ length: big }, (_, i) => i % 3), data.classes, { classifier: 'svc' }),
-    isUsage(/^classifier svc: training sets of 6001 rows exceed the 5000 .*--classifier linear-svm/),
+    isUsage(/^classifier svc: training sets of 6001 rows exceed the 5000 .*; use classifier=linear-svm \(or logistic, or auto\)$/),
   );
-  await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/apply to the classifier svc only/));
+  await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/^kernel and gamma apply to the classifier svc only, not linear-svm$/));
   await assert.rejects(train({ classifier: 'linear-svm', probability: true }), isUsage(/not available for linear-svm; use the classifier logistic/));
 });
 
-test('svc above its 5,000-row limit: a one-line refusal naming --classifier linear-svm', () => {
-  assert.throws(() => planTraining({ classifier: 'svc' }, 8000), (err: unknown) => err instanceof CnnfeatError && /^classifier svc: .* \d+ rows exceed the 5000 .*--classifier linear-svm/.test(err.message));
-  assert.throws(() => planTraining({ kernel: 'rbf', C: 1 }, 8000), /--classifier linear-svm/);
+test('svc above its 5,000-row limit: a one-line refusal naming the linear classifiers', () => {
+  assert.throws(() => planTraining({ classifier: 'svc' }, 8000), (err: unknown) => err instanceof CnnfeatError && /^classifier svc: .* \d+ rows exceed the 5000 .*classifier=linear-svm/.test(err.message));
+  assert.throws(() => planTraining({ kernel: 'rbf', C: 1 }, 8000), /classifier=linear-svm/);
+});
+
+test('messages name the library options; once the CLI names its flags, the same errors name the flags', () => {
+  const message = (o: TrainOptions, n = 400) => {
+    try {
+      planTraining(o, n);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'no error';
+  };
+  const cases: [TrainOptions, number, string, string][] = [
+    [{ valSize: 1 }, 400, 'valSize must be a number in (0, 1), got 1', '--val-size must be a number in (0, 1), got 1'],
+    [{ folds: 2, valSize: 0.2 }, 400, 'give either the number of folds (folds) or a validation share (valSize), not both', 'give either the number of folds (--cv) or a validation share (--val-size), not both'],
+    [{ classifier: 'svc', maxIter: 3 }, 400, 'tol and maxIter apply to the linear classifiers only; this training fits svc only (choose one with classifier=linear-svm|logistic)', '--tol and --max-iter apply to the linear classifiers only; this training fits svc only (choose one with --classifier linear-svm|logistic)'],
+    [{ grid: 'kernel=poly' }, 400, 'grid: kernel=poly is not a kernel (linear, rbf); e.g. grid="kernel=linear,rbf;C=0.1,1,10;scale=none,l2"', '--grid: kernel=poly is not a kernel (linear, rbf); e.g. --grid "kernel=linear,rbf;C=0.1,1,10;scale=none,l2"'],
+  ];
+  for (const [o, n, library] of cases) assert.equal(message(o, n), library);
+  nameOptionsByFlag(TRAIN_FLAGS);
+  try {
+    for (const [o, n, , cli] of cases) assert.equal(message(o, n), cli);
+  } finally {
+    nameOptionsByFlag({});
+  }
 });
 
 test('oracle: every fold score of the selection equals a plain fit + predict on that fold, every classifier and scaling', async () => {
-  const data = blobs({ n: 96, d: 5, k: 3, sep: 0.9, seed: 21 });
+  const data = skewedBlobs({ n: 96, d: 5, k: 3, sep: 0.9, seed: 21 });
   const folds = 3;
   const seed = 2;
   const options: TrainOptions = {

@@ -161,7 +161,7 @@ test('bad input: one clear line and exit code 2', async () => {
   assertFails(await runCli(['eval', path.join(work, 'nope.json'), path.join(work, 'feat')]), 2, /no such file/);
   assertFails(await runCli(['extract', images]), 2, /^cnnfeat: required option '-o, --output <dir>' not specified \(see --help\)$/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--resum']), 2, /unknown option '--resum' \(Did you mean --resume\?\)/);
-  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'm.json'), '--C', '0']), 2, /--C must be a number > 0, got "0"/);
+  assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'm.json'), '--C', '0']), 2, /--C must be a number > 0, got 0$/);
   assertFails(await runCli(['eval', path.join(work, 'clf.json'), path.join(work, 'feat'), '--min-accuracy', '']), 2, /--min-accuracy must be a number/);
   assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /nope: no such folder/);
   const onlyTrain = path.join(work, 'only-train');
@@ -199,7 +199,7 @@ test('--resume checks what it continues; a finished directory is reused only whe
   const out = path.join(work, 'feat');
   const again = json<ExtractJson>(await runCli(['extract', images, '-o', out, '--resume', '--json', ...tiny()]));
   assert.equal(again.rows, 12);
-  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with a different layer, pooled; overwrite it \(--overwrite\)/);
+  assertFails(await runCli(['extract', images, '-o', out, '--resume', '--layer', 'conv', ...tiny()]), 2, /finished but was made with layer features \(now conv\), pooled false \(now true\); add --layer features to reuse it, or overwrite it \(--overwrite\)/);
   assertFails(await runCli(['extract', path.join(work, 'swapped'), '-o', out, '--resume', ...tiny()]), 2, /different image folder or file list/);
   // Same folder and count, one file renamed since: not the same input.
   const renamed = path.join(work, 'renamed');

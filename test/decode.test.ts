@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import sharp, { type Color } from 'sharp';
 import { DecodeError, decodeImage, type DecodeOptions } from '../dist/image/decode.js';
 import { preprocessInto } from '../dist/image/preprocess.js';
+import { cropBox } from '../dist/image/resize.js';
 import { tempDir, writeImage } from './helpers.js';
 
 const SIZE: DecodeOptions = { width: 8, height: 8, resize: 'squash', kernel: 'linear' };
@@ -87,6 +88,29 @@ test('decode: resize modes squash, center-crop and letterbox', async (t) => {
   near(meanRgb(crop), [255, 255, 255], 1, 'crop');
   near([...box.subarray(0, 3)], [0, 0, 0], 1, 'letterbox pads the top with black');
   near([...box.subarray((4 * 8 + 4) * 3, (4 * 8 + 4) * 3 + 3)], [255, 255, 255], 1, 'letterbox keeps the centre');
+});
+
+test('decode: center-crop at a crop fraction keeps the centre share of the short side (torchvision Resize + CenterCrop)', async (t) => {
+  // torchvision's Resize(256) + CenterCrop(224) is fraction 0.875: scale to cover 256, take 224 at offset 16.
+  assert.deepEqual(cropBox(224, 224, 0.875), { width: 256, height: 256, left: 16, top: 16 });
+  // Non-square input: each side on its own; an odd margin is halved as Python's round does (22.5 → 22).
+  assert.deepEqual(cropBox(224, 320, 0.875), { width: 256, height: 365, left: 16, top: 22 });
+  assert.deepEqual(cropBox(224, 224, 1), { width: 224, height: 224, left: 0, top: 0 });
+  // A 400×300 black photo with a white 200×200 square in the middle: x 100–300, y 50–250.
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'square.png');
+  const px = Buffer.alloc(400 * 300 * 3);
+  for (let y = 50; y < 250; y++) px.fill(255, (y * 400 + 100) * 3, (y * 400 + 300) * 3);
+  await sharp(px, { raw: { width: 400, height: 300, channels: 3 } }).png().toFile(file);
+  const at = (buf: Buffer, x: number, y: number) => buf[(y * 8 + x) * 3]!;
+  // Fraction 0.5: the middle 150×150 of the short side's 300×300 centre (x 125–275, y 75–225), all white.
+  const half = await decodeImage(file, { ...SIZE, resize: 'center-crop', cropFraction: 0.5 });
+  assert.ok(half.every((v) => v >= 250), `crop 0.5 sees only the white square: min ${Math.min(...half)}`);
+  // Fraction 1: the whole 300×300 centre (x 50–350): black corners around the square.
+  const whole = await decodeImage(file, { ...SIZE, resize: 'center-crop', cropFraction: 1 });
+  for (const [x, y] of [[0, 0], [7, 0], [0, 7], [7, 7]] as const) assert.ok(at(whole, x, y) < 10, `crop 1, corner ${x},${y}: ${at(whole, x, y)}`);
+  assert.ok(at(whole, 3, 3) > 245 && at(whole, 4, 4) > 245, 'crop 1: white centre');
+  assert.ok((await decodeImage(file, { ...SIZE, resize: 'center-crop' })).equals(whole), 'the default fraction is 1');
 });
 
 test('decode: broken files raise DecodeError with a short reason', async (t) => {

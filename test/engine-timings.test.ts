@@ -13,13 +13,15 @@ import { makeTinyModel, tempDir } from './helpers.js';
 const PER_IMAGE = 32 * 32 * 3;
 const imagesBatch = (n: number) => Float32Array.from({ length: n * PER_IMAGE }, (_, i) => ((i * 53) % 251) / 251);
 
+/** Thread ids and times come from /proc (Linux only). */
+const LINUX_ONLY = { skip: process.platform !== 'linux' && 'thread times are read from /proc: Linux only' };
+
 async function tinyModel(t: TestContext) {
   const modelJson = await makeTinyModel(await tempDir(t), { filters: 64 });
   return { modelFile: modelJson, weightsDigest: await weightsDigest(modelJson) };
 }
 
-test('thread times: this thread is one of the process, and its CPU time grows with work', () => {
-  if (process.platform !== 'linux') return;
+test('thread times: this thread is one of the process, and its CPU time grows with work', LINUX_ONLY, () => {
   const id = currentThreadId();
   assert.ok(id !== null && processThreadIds().includes(id));
   const before = currentThreadTimes()!;
@@ -29,8 +31,7 @@ test('thread times: this thread is one of the process, and its CPU time grows wi
   assert.ok(x > 0 && after.cpuMs > before.cpuMs && after.waitMs >= before.waitMs);
 });
 
-test('onnx engine: --threads N starts N − 1 intra-op threads beside the worker', async (t) => {
-  if (process.platform !== 'linux') return;
+test('onnx engine: --threads N starts N − 1 intra-op threads beside the worker', LINUX_ONLY, async (t) => {
   const model = await tinyModel(t);
   // Engines stay loaded, so that no thread of one is still ending while the next starts; the first
   // one also starts what onnxruntime starts once per process.

@@ -1,5 +1,7 @@
 // The library's modules form layers: a module imports from its own folder or from folders below it,
-// never from above, so that each folder can be read (and reused) without the ones above it.
+// never from above, so that each folder can be read (and reused) without the ones above it; a folder
+// with sub-folders layers them the same way; and no file imports itself back through others (no
+// import circle, type imports included).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,14 @@ const LAYERS: string[][] = [
   ['cli.ts', 'index.ts'],
 ];
 
+/**
+ * Folders of src/ whose sub-folders are layers of their own, bottom first, as LAYERS; `.` stands
+ * for the folder's own files, which may import every sub-folder.
+ */
+const SUB_LAYERS: Record<string, string[][]> = {
+  classifiers: [['common', 'linalg'], ['svc', 'linear'], ['parallel'], ['selection'], ['.']],
+};
+
 const SRC = path.join(ROOT, 'src');
 
 /** The top-level entry of src/ a file belongs to (`models` for src/models/card.ts). */
@@ -30,11 +40,26 @@ function entryOf(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0]!;
 }
 
-function layerOf(file: string): number {
-  const entry = entryOf(file);
-  const layer = LAYERS.findIndex((names) => names.includes(entry));
-  assert.notEqual(layer, -1, `${path.relative(ROOT, file)}: src/${entry} is in no layer of test/layers.test.ts; add it where it belongs`);
+/** The entry of a layered folder a file belongs to: its sub-folder (`svc` for classifiers/svc/svm.ts), or `.`. */
+function subEntryOf(file: string): string {
+  const parts = path.relative(SRC, file).split(path.sep);
+  return parts.length > 2 ? parts[1]! : '.';
+}
+
+/** Index of the layer holding `name`, failing when no layer lists it. */
+function layerIndex(layers: string[][], name: string, where: string): number {
+  const layer = layers.findIndex((names) => names.includes(name));
+  assert.notEqual(layer, -1, `${where} is in no layer of test/layers.test.ts; add it where it belongs`);
   return layer;
+}
+
+function layerOf(file: string): number {
+  return layerIndex(LAYERS, entryOf(file), `${path.relative(ROOT, file)}: src/${entryOf(file)}`);
+}
+
+function subLayerOf(file: string): number {
+  const entry = entryOf(file);
+  return layerIndex(SUB_LAYERS[entry]!, subEntryOf(file), `${path.relative(ROOT, file)}: src/${entry}/${subEntryOf(file)}`);
 }
 
 function sourceFiles(dir: string): string[] {
@@ -51,15 +76,108 @@ export function importsOf(file: string, text: string): string[] {
   return specifiers.map((s) => path.resolve(path.dirname(file), s).replace(/\.js$/, '.ts'));
 }
 
-test('every import in src/ points to the same folder or a lower layer', () => {
-  const upward: string[] = [];
-  for (const file of sourceFiles(SRC)) {
-    for (const target of importsOf(file, readFileSync(file, 'utf8'))) {
-      if (entryOf(target) === entryOf(file)) continue;
-      if (layerOf(target) >= layerOf(file)) upward.push(`${path.relative(SRC, file)} → ${path.relative(SRC, target)}`);
+/** Whether an import from `file` to `target` points to the same folder or a lower layer. */
+function pointsDown(file: string, target: string): boolean {
+  if (entryOf(target) !== entryOf(file)) return layerOf(target) < layerOf(file);
+  if (!SUB_LAYERS[entryOf(file)] || subEntryOf(target) === subEntryOf(file)) return true;
+  return subLayerOf(target) < subLayerOf(file);
+}
+
+/** The import graph of src/: each file with the files it imports. */
+function importGraph(): Map<string, string[]> {
+  return new Map(sourceFiles(SRC).map((file) => [file, importsOf(file, readFileSync(file, 'utf8'))]));
+}
+
+/**
+ * The import circles of a graph: one per group of files that reach each other (Tarjan's strongly
+ * connected components), as a path through the group back to its start.
+ */
+export function importCircles(graph: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const circles: string[][] = [];
+  const visit = (file: string) => {
+    index.set(file, index.size);
+    low.set(file, index.get(file)!);
+    stack.push(file);
+    onStack.add(file);
+    for (const next of graph.get(file) ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(file, Math.min(low.get(file)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(file, Math.min(low.get(file)!, index.get(next)!));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const group: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      group.push(member);
+    } while (member !== file);
+    if (group.length > 1 || graph.get(file)?.includes(file)) circles.push(circleThrough(graph, new Set(group), file));
+  };
+  for (const file of graph.keys()) if (!index.has(file)) visit(file);
+  return circles;
+}
+
+/** A shortest import path from `start` back to itself inside a group of files that reach each other. */
+function circleThrough(graph: Map<string, string[]>, group: Set<string>, start: string): string[] {
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    for (const next of graph.get(file) ?? []) {
+      if (!group.has(next) || cameFrom.has(next)) continue;
+      cameFrom.set(next, file);
+      if (next === start) queue.length = 0;
+      else queue.push(next);
     }
   }
+  const circle = [start];
+  for (let at = cameFrom.get(start)!; at !== start; at = cameFrom.get(at)!) circle.unshift(at);
+  return [start, ...circle];
+}
+
+test('every import in src/ points to the same folder or a lower layer (sub-folders of a layered folder too)', () => {
+  const upward: string[] = [];
+  for (const [file, targets] of importGraph()) {
+    for (const target of targets) if (!pointsDown(file, target)) upward.push(`${path.relative(SRC, file)} → ${path.relative(SRC, target)}`);
+  }
   assert.deepEqual(upward, [], `imports that do not point down:\n${upward.join('\n')}`);
+});
+
+test('no import circle among the files of src/, type imports included', () => {
+  const circles = importCircles(importGraph()).map((c) => c.map((f) => path.relative(SRC, f)).join(' → '));
+  assert.deepEqual(circles, [], `import circles:\n${circles.join('\n')}`);
+});
+
+test('the circle check finds circles of one, two and more files, and none in a chain', () => {
+  const graph = new Map([
+    ['a', ['b']],
+    ['b', ['c', 'd']],
+    ['c', ['a']],
+    ['d', []],
+    ['e', ['e']],
+    ['f', ['g']],
+    ['g', ['f', 'd']],
+    ['h', ['a']],
+  ]);
+  assert.deepEqual(importCircles(graph), [['a', 'b', 'c', 'a'], ['e', 'e'], ['f', 'g', 'f']]);
+  assert.deepEqual(importCircles(new Map([['a', ['b']], ['b', ['c']], ['c', []]])), []);
+});
+
+test('the layer check refuses imports up or across, between sub-folders as between folders', () => {
+  const at = (rel: string) => path.join(SRC, rel);
+  assert.equal(pointsDown(at('classifiers/svc/svm.ts'), at('classifiers/linalg/gemm.ts')), true);
+  assert.equal(pointsDown(at('classifiers/svc/svm.ts'), at('classifiers/svc/libsvm.ts')), true);
+  assert.equal(pointsDown(at('classifiers/classifier.ts'), at('classifiers/selection/grid.ts')), true);
+  assert.equal(pointsDown(at('classifiers/linear/linear-model.ts'), at('classifiers/parallel/fit-pool.ts')), false, 'up a sub-layer');
+  assert.equal(pointsDown(at('classifiers/linear/linear-model.ts'), at('classifiers/svc/svm.ts')), false, 'across a sub-layer');
+  assert.equal(pointsDown(at('classifiers/selection/grid.ts'), at('classifiers/classifier.ts')), false, "up to the folder's own files");
+  assert.equal(pointsDown(at('classifiers/svc/svm.ts'), at('report/html.ts')), false, 'up a layer');
 });
 
 test('the layer check sees static, re-exported and dynamic imports', () => {

@@ -178,15 +178,15 @@ test('rows of different precisions never share a feature folder: resume, reuse, 
   const fp32 = path.join(dir, 'fp32');
   assert.equal((await runCli(['extract', images, '-o', fp32, ...tiny])).code, 0);
   assert.equal((await manifestOf(fp32)).settings.precision, 'fp32');
-  await fails(['extract', images, '-o', fp32, ...tiny, '--resume', '--precision', 'fp16'], /is finished but was made with a different precision; overwrite it/);
-  await fails(['extract', images, '-o', fp32, ...tiny, '--update', '--precision', 'fp16'], /was made with a different precision; use the same options/);
+  await fails(['extract', images, '-o', fp32, ...tiny, '--resume', '--precision', 'fp16'], /is finished but was made with precision fp32 \(now fp16\); add --precision fp32 to reuse it, or overwrite it/);
+  await fails(['extract', images, '-o', fp32, ...tiny, '--update', '--precision', 'fp16'], /was made with precision fp32 \(now fp16\); add --precision fp32 to update it, or overwrite it/);
 
   // An unfinished fp16 extraction (stopped before its first batch) is not continued in fp32.
   const partial = path.join(dir, 'partial');
   const stop = new AbortController();
   stop.abort();
   await assert.rejects(extractFeatures(images, partial, { model, preprocess: 'none', precision: 'fp16', device: 'cpu', signal: stop.signal }), /interrupted; 0 rows are saved/);
-  await fails(['extract', images, '-o', partial, ...tiny, '--resume'], /cannot resume, it was started with different precision; use the same options/);
+  await fails(['extract', images, '-o', partial, ...tiny, '--resume'], /cannot resume, it was started with precision fp16 \(now fp32\); add --precision fp16 to continue it, or overwrite it/);
   assert.equal((await runCli(['extract', images, '-o', partial, ...tiny, '--resume', '--precision', 'fp16'])).code, 0, 'the same precision resumes');
 
   const shards = [0, 1].map((i) => path.join(dir, `shard${i}`));

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { computeMetrics, type Metrics } from '../dist/metrics/metrics.js';
 import { escapeHtml, renderReport, type ReportData } from '../dist/report/html.js';
 import { galleryOrder } from '../dist/report/report.js';
-import { formatScore, type ScoreKind } from '../dist/classifiers/scores.js';
+import { formatScore, type ScoreKind } from '../dist/classifiers/common/scores.js';
 import { json, makeTinyModel, manifestOf, ROOT, runCli, tempDir, writeImage, type Rgb } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -5,29 +5,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { predictModel, scoreKindOf, scoreMeaning, type ClassifierModel } from '../dist/classifiers/classifier.js';
-import { trainLinear, type LinearModel } from '../dist/classifiers/linear-model.js';
-import { binaryScores, ovrScores, pairwiseVotes, voteWinner } from '../dist/classifiers/ovo-scores.js';
-import { formatScore } from '../dist/classifiers/scores.js';
-import { predictSvm, svcDecisionValues, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
+import { trainLinear } from '../dist/classifiers/kinds.js';
+import type { LinearModel } from '../dist/classifiers/linear/linear-model.js';
+import { binaryScores, ovrScores, pairwiseVotes, voteWinner } from '../dist/classifiers/svc/ovo-scores.js';
+import { formatScore } from '../dist/classifiers/common/scores.js';
+import { predictSvm, svcDecisionValues, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svc/svm.js';
 import { topClasses } from '../dist/pipeline/predict.js';
-import { rng } from './helpers.js';
-
-interface Data {
-  X: Float32Array;
-  y: number[];
-  n: number;
-  d: number;
-}
+import { blobs, type BlobOptions, type Blobs } from './feature-fixtures.js';
 
 /** `n` rows of `k` overlapping blobs in `d` dimensions, classes round-robin. */
-function blobs({ n = 90, d = 6, k = 3, sep = 1.5, seed = 1 } = {}): Data {
-  const rand = rng(seed);
-  const g = () => rand() + rand() + rand() - 1.5;
-  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
-  const X = new Float32Array(n * d);
-  const y = Array.from({ length: n }, (_, i) => i % k);
-  y.forEach((c, i) => centres[c]!.forEach((m, j) => (X[i * d + j] = m + g())));
-  return { X, y, n, d };
+function overlapping(o: BlobOptions = {}): Blobs {
+  return blobs({ sep: 1.5, ...o });
 }
 
 const classesOf = (k: number) => Array.from({ length: k }, (_, c) => `c${c}`);
@@ -83,7 +71,7 @@ function plattOf(model: SvmModel): { A: number; B: number } {
  * libsvm's own decision values of a binary probability model, recovered from the Platt
  * probabilities libsvm-js returns (which it computes from them; it exposes no decision values).
  */
-async function libsvmDecisions(model: SvmModel, data: Data): Promise<number[]> {
+async function libsvmDecisions(model: SvmModel, data: Blobs): Promise<number[]> {
   const { A, B } = plattOf(model);
   const { classScores } = await predictSvm(model, data.X, data.n, data.d);
   return classScores.map(([p0]) => (Math.log(1 / p0! - 1) - B) / A);
@@ -91,8 +79,8 @@ async function libsvmDecisions(model: SvmModel, data: Data): Promise<number[]> {
 
 for (const kernel of ['linear', 'rbf'] as const) {
   test(`svc (${kernel}), 2 classes: the score is libsvm's own decision value, its sign the prediction`, async () => {
-    const train = blobs({ n: 80, k: 2, sep: 0.8, seed: 3 });
-    const held = blobs({ n: 60, k: 2, sep: 0.8, seed: 4 });
+    const train = overlapping({ n: 80, k: 2, sep: 0.8, seed: 3 });
+    const held = overlapping({ n: 60, k: 2, sep: 0.8, seed: 4 });
     const withPlatt = await trainSvm(train.X, train.n, train.d, train.y, classesOf(2), { ...SVC, kernel, probability: true });
     const model = { ...withPlatt, options: { ...withPlatt.options, probability: false } };
     const p = await predictSvm(model, held.X, held.n, held.d);
@@ -110,8 +98,8 @@ for (const kernel of ['linear', 'rbf'] as const) {
 
 test("svc, 3 classes: each pairwise decision value is libsvm's for that pair; scores rank with the prediction on top", async () => {
   const k = 3;
-  const train = blobs({ n: 90, k, sep: 0.8, seed: 5 });
-  const held = blobs({ n: 60, k, sep: 0.8, seed: 6 });
+  const train = overlapping({ n: 90, k, sep: 0.8, seed: 5 });
+  const held = overlapping({ n: 60, k, sep: 0.8, seed: 6 });
   const model = await trainSvm(train.X, train.n, train.d, train.y, classesOf(k), SVC);
   const dec = await svcDecisionValues(model, held.X, held.n, held.d);
   // libsvm's one-vs-one pair (i, j) is a binary C-SVC on the rows of classes i and j alone.
@@ -134,8 +122,8 @@ test("svc, 3 classes: each pairwise decision value is libsvm's for that pair; sc
 
 test('svc: on vote ties the predicted class (libsvm: the first tied class) still ranks first', async () => {
   const k = 5;
-  const train = blobs({ n: 300, d: 10, k, sep: 0.3, seed: 13 });
-  const held = blobs({ n: 400, d: 10, k, sep: 0.3, seed: 14 });
+  const train = overlapping({ n: 300, d: 10, k, sep: 0.3, seed: 13 });
+  const held = overlapping({ n: 400, d: 10, k, sep: 0.3, seed: 14 });
   const model = await trainSvm(train.X, train.n, train.d, train.y, classesOf(k), SVC);
   const p = await predictSvm(model, held.X, held.n, held.d);
   const dec = await svcDecisionValues(model, held.X, held.n, held.d);
@@ -158,7 +146,7 @@ function weightsOf(model: LinearModel): { W: Float32Array; b: number[] } {
 }
 
 /** wᵀx + b per row and class, in float64. */
-function affine(model: LinearModel, data: Data): number[][] {
+function affine(model: LinearModel, data: Blobs): number[][] {
   const { W, b } = weightsOf(model);
   const K = b.length;
   return Array.from({ length: data.n }, (_, i) =>
@@ -172,8 +160,8 @@ function affine(model: LinearModel, data: Data): number[][] {
 
 for (const k of [2, 3]) {
   test(`linear-svm, ${k} classes: scores are wᵀx + b of the stored weights${k === 2 ? ', their sign the prediction' : ''}`, async () => {
-    const train = blobs({ n: 90, k, seed: 7 });
-    const held = blobs({ n: 60, k, seed: 8 });
+    const train = overlapping({ n: 90, k, seed: 7 });
+    const held = overlapping({ n: 60, k, seed: 8 });
     const model = await trainLinear(train.X, train.n, train.d, train.y, classesOf(k), { classifier: 'linear-svm', C: 1, scale: 'none' });
     const p = await predictModel(model, held.X, held.n, held.d);
     assert.equal(p.scoreKind, 'decision');
@@ -191,8 +179,8 @@ for (const k of [2, 3]) {
 }
 
 test('logistic: scores are the softmax of wᵀx + b of the stored weights', async () => {
-  const train = blobs({ n: 90, k: 3, seed: 9 });
-  const held = blobs({ n: 60, k: 3, seed: 10 });
+  const train = overlapping({ n: 90, k: 3, seed: 9 });
+  const held = overlapping({ n: 60, k: 3, seed: 10 });
   const model = await trainLinear(train.X, train.n, train.d, train.y, classesOf(3), { classifier: 'logistic', C: 1, scale: 'none' });
   const p = await predictModel(model, held.X, held.n, held.d);
   assert.equal(p.scoreKind, 'probability');
@@ -205,7 +193,7 @@ test('logistic: scores are the softmax of wᵀx + b of the stored weights', asyn
 });
 
 test('every classifier kind says what its scores are', async () => {
-  const data = blobs({ n: 60, k: 2, seed: 11 });
+  const data = overlapping({ n: 60, k: 2, seed: 11 });
   const kinds: [string, ClassifierModel, string, RegExp][] = [
     ['svc', await trainSvm(data.X, data.n, data.d, data.y, classesOf(2), SVC), 'decision', /^decision value \(/],
     ['svc --probability', await trainSvm(data.X, data.n, data.d, data.y, classesOf(2), { ...SVC, probability: true }), 'probability', /^probability \(libsvm's Platt/],

@@ -12,7 +12,7 @@ import { tempDir } from './helpers.js';
 
 const settings: ExtractSettings = {
   model: 'tiny', weightsDigest: 'sha256:00', layer: 'features', pooled: true, pool: 'avg', preprocess: 'none', dim: 3,
-  input: { height: 32, width: 32 }, resize: 'squash', resizeKernel: 'linear', icc: 'ignore', precision: 'fp32',
+  input: { height: 32, width: 32 }, resize: 'squash', cropFraction: 1, resizeKernel: 'linear', icc: 'ignore', precision: 'fp32', tta: 'none', augment: 'none',
 };
 const plan = (n: number): Plan => ({
   imageRoot: '/images',
@@ -83,7 +83,7 @@ test('store: a crash after unflushed writes resumes from the checkpoint with no 
   assert.equal(await featureDirState(dir), 'partial');
   await assert.rejects(readFeatureSet(dir), /--resume/);
 
-  await assert.rejects(FeatureWriter.resume(dir, { ...p, settings: { ...settings, layer: 'other' } }), /different layer/);
+  await assert.rejects(FeatureWriter.resume(dir, { ...p, settings: { ...settings, layer: 'other' } }), /started with layer features \(now other\); add --layer features to continue it/);
   await assert.rejects(FeatureWriter.resume(dir, { ...p, imageRoot: '/elsewhere' }), /started on \/images/);
   await assert.rejects(FeatureWriter.resume(dir, plan(7)), /image list changed/);
   const r = await FeatureWriter.resume(dir, p);

@@ -3,36 +3,20 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svm.js';
+import { predictSvm, resolveGamma, trainSvm, type SvmModel, type SvmOptions } from '../dist/classifiers/svc/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
+import { blobSets, type BlobOptions } from './feature-fixtures.js';
 import { rng, ROOT } from './helpers.js';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 
-/** Standard normal deviates from a uniform generator (Box-Muller). */
-function gaussian(rand: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
 /**
- * `k` Gaussian blobs in `d` dimensions: centres drawn with spread `sep`, unit noise.
- * Returns a train and a test set from the same centres; samples are in class order
- * round-robin starting at `firstClass` so that the first sample is not always class 0.
+ * `k` blobs in `d` dimensions: a training and a held-out set from the same centres; samples are
+ * in class order round-robin starting at `firstClass` so that the first sample is not always class 0.
  */
-function blobs({ n = 60, nTest = 30, d = 16, k = 3, sep = 4, seed = 1, firstClass = 2, offset = 0, gain = 1 } = {}) {
-  const g = gaussian(rng(seed));
-  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * sep));
-  const make = (count: number) => {
-    const X = new Float32Array(count * d);
-    const y: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const c = (i + firstClass) % k;
-      y.push(c);
-      for (let j = 0; j < d; j++) X[i * d + j] = offset + gain * (centres[c]![j]! + g());
-    }
-    return { X, y };
-  };
-  return { d, k, train: make(n), test: make(nTest) };
+function blobs({ n = 60, nTest = 30, ...o }: BlobOptions & { nTest?: number } = {}) {
+  const { train, test } = blobSets({ n, heldOut: nTest, d: 16, sep: 4, firstClass: 2, ...o });
+  return { d: train.d, k: train.classes.length, train, test };
 }
 
 const accuracy = (pred: number[], truth: number[]) => pred.filter((l, i) => l === truth[i]).length / truth.length;
@@ -226,7 +210,7 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
   const oneClass = train.y.map(() => 1);
   await assert.rejects(trainSvm(train.X, 60, d, oneClass, CLASSES, BASE), isUsage(/at least 2 classes/));
   await assert.rejects(trainSvm(train.X, 59, d, train.y.slice(0, 59), CLASSES, BASE), isUsage(/expected 59 rows/));
-  await assert.rejects(trainSvm(train.X, 60, d, train.y.slice(1), CLASSES, BASE), isUsage(/59 labels for 60 samples/));
+  await assert.rejects(trainSvm(train.X, 60, d, train.y.slice(1), CLASSES, BASE), isUsage(/59 labels for 60 rows/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y.map(() => 7), CLASSES, BASE), isUsage(/label 7/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, C: 0 }), isUsage(/C must be/));
   await assert.rejects(trainSvm(train.X, 60, d, train.y, CLASSES, { ...BASE, gamma: -1 }), isUsage(/gamma/));
@@ -247,7 +231,7 @@ test('errors: a single class, shape mismatches, bad options and wrong dimensions
 test('loading libsvm prints nothing and leaves no global side effects', () => {
   const script = `
     const before = process.listeners('unhandledRejection').length;
-    const { trainSvm, predictSvm } = await import(${JSON.stringify(path.join(ROOT, 'dist/classifiers/svm.js'))});
+    const { trainSvm, predictSvm } = await import(${JSON.stringify(path.join(ROOT, 'dist/classifiers/svc/svm.js'))});
     const X = Float32Array.from([0, 0, 0, 1, 5, 5, 5, 6, 0, 9, 1, 9]);
     const model = await trainSvm(X, 6, 2, [0, 0, 1, 1, 2, 2], ['a', 'b', 'c'], { kernel: 'rbf', C: 1, gamma: 'scale', scale: 'standard', probability: true });
     const { labels } = await predictSvm(JSON.parse(JSON.stringify(model)), X, 6, 2);
@@ -268,7 +252,7 @@ test('above 5,000 rows svc refuses in one line naming the linear classifiers (it
   await assert.rejects(trainSvm(X, 5001, d, y, ['a', 'b'], BASE), (err: unknown) => {
     assert.ok(err instanceof CnnfeatError);
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /^classifier svc: training sets of 5001 rows exceed the 5000 .*--classifier linear-svm/);
+    assert.match(err.message, /^classifier svc: training sets of 5001 rows exceed the 5000 .*classifier=linear-svm/);
     return true;
   });
 });
@@ -292,8 +276,8 @@ test('class weights of too many classes for libsvm-js options are refused on bot
   const labels = Array.from({ length: 90 }, (_, i) => i % 30);
   const features = (d: number) => Float32Array.from({ length: 90 * d }, (_, i) => Math.sin(i * 0.37) + (labels[Math.floor(i / d)] ?? 0) * 0.1);
   const opts: SvmOptions = { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', probability: false, classWeight: 'balanced' };
-  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'kernel-matrix path');
-  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /balanced class weights \(--class-weight balanced\): too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
+  await assert.rejects(trainSvm(features(16), 90, 16, labels, classes, opts), /balanced class weights \(classWeight=balanced\): too many classes \(30\)/, 'kernel-matrix path');
+  await assert.rejects(trainSvm(features(1), 90, 1, labels, classes, opts), /balanced class weights \(classWeight=balanced\): too many classes \(30\)/, 'libsvm kernel path (n > 64·d)');
   const fewer = await trainSvm(features(16), 90, 16, labels.map((l) => l % 10), classes.slice(0, 10), opts);
   assert.equal(fewer.classes.length, 10, 'ten classes fit');
 });

@@ -3,23 +3,14 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { DEFAULT_GRID, gridPoints, parseGrid, selectModel, stratifiedFolds } from '../dist/classifiers/model-selection.js';
-import { balancedClassWeights, predictSvm, trainSvm } from '../dist/classifiers/svm.js';
+import { balancedClassWeights } from '../dist/classifiers/common/class-weights.js';
+import { DEFAULT_GRID, gridPoints, parseGrid } from '../dist/classifiers/selection/grid.js';
+import { stratifiedFolds } from '../dist/classifiers/selection/splits.js';
+import { selectModel } from '../dist/classifiers/selection/svc-search.js';
+import { predictSvm, trainSvm } from '../dist/classifiers/svc/svm.js';
 import { CnnfeatError } from '../dist/errors.js';
+import { blobSets } from './feature-fixtures.js';
 import { json, makeColourDataset, makeTinyModel, runCli, rng, type TrainOut } from './helpers.js';
-
-/**
- * Gaussian-ish blobs: class c centred at `sep` on axis c; `counts[c]` samples of class c.
- */
-function blobs(counts: number[], { d = 8, sep = 3, seed = 1 } = {}) {
-  const rand = rng(seed);
-  const y: number[] = counts.flatMap((n, c) => Array<number>(n).fill(c));
-  const X = new Float32Array(y.length * d);
-  y.forEach((c, i) => {
-    for (let j = 0; j < d; j++) X[i * d + j] = (rand() + rand() + rand() - 1.5) + (j === c ? sep : 0);
-  });
-  return { X, y, n: y.length, d };
-}
 
 test('parseGrid: readable syntax, defaults for keys not given, clear errors', () => {
   const g = parseGrid('kernel=linear,rbf; C=0.1,1,10 ;scale=none,l2;gamma=scale,0.01');
@@ -91,13 +82,12 @@ test('selectModel: scores the grid on training rows only, picks a setting that f
 test('class weights: the sklearn formula; balanced weights recover the minority class', async () => {
   assert.deepEqual(balancedClassWeights([0, 0, 0, 1], 3), [4 / (2 * 3), 4 / (2 * 1), 1]);
   // 95 vs 5 overlapping samples: unweighted, the minority class is mostly swallowed.
-  const train = blobs([95, 5], { sep: 1, seed: 5 });
-  const test = blobs([100, 100], { sep: 1, seed: 6 });
+  const { train, test } = blobSets({ counts: [95, 5], heldOut: 200, d: 2, k: 2, sep: 1, seed: 5 });
   const recall1 = async (classWeight: 'none' | 'balanced') => {
     const model = await trainSvm(train.X, train.n, train.d, train.y, ['a', 'b'], { kernel: 'linear', C: 1, gamma: 'scale', scale: 'none', classWeight });
     assert.equal(model.options.classWeight, classWeight);
     const { labels } = await predictSvm(model, test.X, test.n, test.d);
-    return labels.slice(100).filter((l) => l === 1).length / 100;
+    return test.y.filter((c, i) => c === 1 && labels[i] === 1).length / test.y.filter((c) => c === 1).length;
   };
   const plain = await recall1('none');
   const balanced = await recall1('balanced');

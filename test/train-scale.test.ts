@@ -6,50 +6,22 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { npyHeader } from '../dist/features/npy.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
-import { json, makeTinyModel, runCli, startCli, tempDir, writeImage, rng, type TrainOut } from './helpers.js';
+import { blobs, blobSets, writeFeatureDir, type Blobs } from './feature-fixtures.js';
+import { json, makeTinyModel, runCli, startCli, tempDir, writeImage, type TrainOut } from './helpers.js';
 
-/**
- * Writes a finished feature directory of `n` rows: `k` overlapping classes in `d` dimensions
- * (class c shifted by `sep` along axis c), as `cnnfeat extract` would have written it.
- */
-async function writeFeatureDir(dir: string, { n, d = 8, k = 3, sep = 1.5, seed = 1 }: { n: number; d?: number; k?: number; sep?: number; seed?: number }): Promise<void> {
-  const rand = rng(seed);
-  const classes = Array.from({ length: k }, (_, c) => `class${c}`);
-  const labels = Array.from({ length: n }, (_, i) => i % k);
-  const X = new Float32Array(n * d);
-  labels.forEach((c, i) => {
-    for (let j = 0; j < d; j++) X[i * d + j] = 2 + rand() + rand() - 1 + (j === c ? sep : 0);
-  });
-  await fsp.mkdir(dir, { recursive: true });
-  await fsp.writeFile(path.join(dir, 'features.npy'), Buffer.concat([npyHeader(n, d), Buffer.from(X.buffer)]));
-  await fsp.writeFile(path.join(dir, 'samples.csv'), `row,path,label\n${labels.map((c, i) => `${i},${classes[c]}/${i}.jpg,${classes[c]}`).join('\n')}\n`);
-  const perClass = Object.fromEntries(classes.map((c, ci) => [c, labels.filter((l) => l === ci).length]));
-  const manifest = {
-    format: 'cnnfeat-features',
-    formatVersion: 1,
-    tool: { name: 'cnnfeat', version: 'test' },
-    createdAt: new Date(0).toISOString(),
-    imageRoot: dir,
-    settings: { model: 'generated', weightsDigest: 'sha256:generated', layer: 'features', pooled: false, pool: 'avg', preprocess: 'none', dim: d, input: { height: 8, width: 8 }, resize: 'squash', resizeKernel: 'linear' },
-    engine: { engine: 'onnx', version: 'test', threads: 1 },
-    classes,
-    counts: { rows: n, planned: n, skipped: 0, perClass },
-    planDigest: 'sha256:generated',
-    skipped: [],
-    ignored: [],
-    timings: { seconds: 0, imagesPerSecond: 0, resumed: false },
-  };
-  await fsp.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+/** `n` rows of `k` overlapping classes in `d` dimensions (few, to keep the tests fast). */
+function rows({ n, d = 8, k = 3, sep = 1.5, seed = 1 }: { n: number; d?: number; k?: number; sep?: number; seed?: number }): Blobs {
+  return blobs({ n, d, k, sep, seed, offset: 2 });
 }
 
 test('train with defaults on 6,000 rows: successive halving over the linear classifiers, then eval and the report', async (t) => {
   const work = await tempDir(t, 'cnnfeat-scale-');
   const train = path.join(work, 'train');
   const held = path.join(work, 'test');
-  await writeFeatureDir(train, { n: 6000, seed: 1 });
-  await writeFeatureDir(held, { n: 600, seed: 2 });
+  const sets = blobSets({ n: 6000, heldOut: 600, d: 8, k: 3, sep: 1.5, offset: 2 });
+  await writeFeatureDir(train, sets.train);
+  await writeFeatureDir(held, sets.test);
   const clf = path.join(work, 'clf.json');
   const trained = json<TrainOut>(await runCli(['train', train, '-o', clf, '--json', '--quiet']));
   assert.ok(['linear-svm', 'logistic'].includes(trained.classifier), trained.classifier);
@@ -83,19 +55,24 @@ test('train with defaults on 6,000 rows: successive halving over the linear clas
   assert.equal(validated.selection.results.length, 6);
 });
 
-test('bad training options: one line naming the option, exit 2', async (t) => {
+test('bad training options: one line naming the flag, exit 2', async (t) => {
   const work = await tempDir(t, 'cnnfeat-scale-bad-');
   const feat = path.join(work, 'feat');
-  await writeFeatureDir(feat, { n: 30 });
+  await writeFeatureDir(feat, rows({ n: 30 }));
   const out = path.join(work, 'x.json');
   const cases: [string[], RegExp][] = [
-    [['--classifier', 'foo'], /classifier \(--classifier\) must be one of auto, svc, linear-svm, logistic, got "foo"/],
-    [['--C', '0'], /--C must be a number > 0/],
-    [['--C', '-2', '--classifier', 'logistic'], /--C must be a number > 0/],
-    [['--val-size', '1'], /validation share \(--val-size\) must be a number in \(0, 1\), got 1/],
-    [['--val-size', '0'], /validation share \(--val-size\) must be a number in \(0, 1\), got 0/],
-    [['--cv', '20'], /class "class0" has 10 row\(s\); cross-validation needs at least the number of folds \(--cv 20\)/],
-    [['--loss', 'hinge', '--classifier', 'logistic'], /loss \(--loss\) applies to the classifier linear-svm only/],
+    [['--classifier', 'foo'], /^cnnfeat: --classifier must be one of auto, svc, linear-svm, logistic, got "foo"$/],
+    [['--C', '0'], /^cnnfeat: --C must be a number > 0, got 0$/],
+    [['--C', '-2', '--classifier', 'logistic'], /--C must be a number > 0, got -2$/],
+    [['--C', 'abc'], /^cnnfeat: --C must be a number, got "abc"$/],
+    [['--val-size', '1'], /^cnnfeat: --val-size must be a number in \(0, 1\), got 1$/],
+    [['--val-size', '0'], /--val-size must be a number in \(0, 1\), got 0$/],
+    [['--cv', '1'], /^cnnfeat: --cv must be an integer ≥ 2, got 1$/],
+    [['--cv', '20'], /class "c0" has 10 row\(s\); cross-validation needs at least the number of folds \(--cv 20\); give fewer folds, add images of it, or give --C for a single fit$/],
+    [['--max-iter', '2.5', '--classifier', 'logistic'], /^cnnfeat: --max-iter must be an integer ≥ 1, got 2.5$/],
+    [['--seed', '-1'], /^cnnfeat: --seed must be an integer in \[0, 4294967295\], got -1$/],
+    [['--loss', 'hinge', '--classifier', 'logistic'], /^cnnfeat: --loss applies to the classifier linear-svm only, not logistic$/],
+    [['--grid', 'C=0'], /^cnnfeat: --grid: C=0 is not a positive number; e.g. --grid "kernel=linear,rbf;C=0.1,1,10;scale=none,l2"$/],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(['train', feat, '-o', out, ...args]);
@@ -103,6 +80,12 @@ test('bad training options: one line naming the option, exit 2', async (t) => {
     assert.match(r.stderr.trim(), pattern, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, args.join(' '));
   }
+  // An error raised in a fit pool's worker thread names the flag too.
+  const many = path.join(work, 'many');
+  await writeFeatureDir(many, rows({ n: 90, d: 4, k: 30 }));
+  const weighted = await runCli(['train', many, '-o', out, '--class-weight', 'balanced']);
+  assert.equal(weighted.code, 2, weighted.stderr);
+  assert.match(weighted.stderr.trim().split('\n').at(-1)!, /^cnnfeat: training: balanced class weights \(--class-weight balanced\): too many classes \(30\)/);
   // NaN in the features; a single class.
   const bad = path.join(work, 'nan');
   await fsp.cp(feat, bad, { recursive: true });
@@ -113,7 +96,7 @@ test('bad training options: one line naming the option, exit 2', async (t) => {
   assert.equal(nan.code, 2);
   assert.match(nan.stderr.trim(), /nan\/features\.npy: non-finite feature value \(NaN\) in row 5, feature 1$/);
   const one = path.join(work, 'one');
-  await writeFeatureDir(one, { n: 12, k: 1 });
+  await writeFeatureDir(one, rows({ n: 12, k: 1 }));
   const single = await runCli(['train', one, '-o', out]);
   assert.equal(single.code, 2);
   assert.match(single.stderr.trim(), /a classifier needs at least 2 classes with images, found 1/);
@@ -123,7 +106,7 @@ test('bad training options: one line naming the option, exit 2', async (t) => {
 test('SIGINT and SIGTERM during training: exit 130 / 143, no classifier file', async (t) => {
   const work = await tempDir(t, 'cnnfeat-scale-sig-');
   const feat = path.join(work, 'feat');
-  await writeFeatureDir(feat, { n: 20000, d: 64, sep: 0.2 });
+  await writeFeatureDir(feat, rows({ n: 20000, d: 64, sep: 0.2 }));
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const out = path.join(work, `${signal}.json`);
     const child = startCli(['train', feat, '-o', out]);

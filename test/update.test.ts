@@ -142,7 +142,7 @@ test('--update refuses what it cannot bring up to date', async () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, pattern);
   };
-  await fail(['--layer', 'conv'], /was made with a different layer, pooled; use the same options, or start over, overwriting it \(--overwrite\)/);
+  await fail(['--layer', 'conv'], /was made with layer features \(now conv\), pooled false \(now true\); add --layer features to update it, or overwrite it \(--overwrite\)/);
   await fail(['--overwrite'], /an update \(--update\) cannot be combined with overwrite, resume or a shard \(--overwrite, --resume, --shard\)/);
   const shard = path.join(work, 'one-shard');
   json(await runCli(['extract', root, '-o', shard, '--shard', '0/2', '--json', ...tiny()]));

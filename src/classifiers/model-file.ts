@@ -3,8 +3,8 @@ import { diffSettings, settingsFromDisk, type ExtractSettings, type FeatureSigna
 import path from 'node:path';
 import { exists, isDirectory, readJson, writeJsonAtomic } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
-import type { ClassifierModel } from './classifier.js';
-import type { ModelSelection } from './model-selection.js';
+import { MODEL_TYPES, type ClassifierModel } from './kinds.js';
+import type { ModelSelection } from './selection/types.js';
 
 /** A trained classifier as saved by `cnnfeat train` (`model.json`). */
 export interface ClassifierFile {
@@ -69,7 +69,7 @@ export async function loadClassifier(file: string): Promise<ClassifierFile> {
   }
   const valid =
     parsed?.format === 'cnnfeat-classifier' &&
-    (parsed.model?.type === 'svm' || parsed.model?.type === 'linear') &&
+    (MODEL_TYPES as readonly unknown[]).includes(parsed.model?.type) &&
     Array.isArray(parsed.classes) &&
     typeof parsed.features === 'object' &&
     SIGNATURE_KEYS.every((k) => parsed.features?.[k] !== undefined);

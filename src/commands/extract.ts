@@ -33,6 +33,7 @@ export function register(program: Command): void {
       const shard = parseShard(flags.shard, flags.shards);
       const interrupts = handleInterrupts(logger);
       const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard, topFoldersAreClasses: flags.topFoldersAreClasses };
+      const { describeFitting } = await import('../pipeline/feature-model.js');
       const run: Promise<ExtractResult | UpdateResult> = flags.update
         ? import('../pipeline/update.js').then(({ updateFeatures }) => updateFeatures(imageDir, flags.output, opts))
         : import('../pipeline/extract.js').then(({ extractFeatures }) => extractFeatures(imageDir, flags.output, opts));
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       printResult(flags, json, () => {
         const changes = update ? `${update.added} added, ${update.changed} changed, ${update.removed} removed, ${update.kept} kept; ` : '';
         const part = manifest.shard ? `shard ${manifest.shard.index}/${manifest.shard.count}: ` : '';
-        return `${part}${rows} rows × ${dim} features → ${flags.output} (${changes}${skipped.length} skipped, ${imagesPerSecond.toFixed(1)} img/s, ${engine})`;
+        return `${part}${rows} rows × ${dim} features → ${flags.output} (${changes}${skipped.length} skipped, ${imagesPerSecond.toFixed(1)} img/s, ${engine}; ${describeFitting(manifest.settings)})`;
       });
     });
 }

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { describeSource, listCards } from '../models/card.js';
-import { positiveInt } from '../util/validate.js';
+import { finiteNumber, positiveInt } from '../util/validate.js';
 import { addOutputOptions, loggerFor, parseInputSize, printResult } from './options.js';
 
 interface Flags {
@@ -16,6 +17,8 @@ interface AddFlags extends Flags {
   dim?: string;
   title?: string;
   input?: string;
+  resize?: ResizeMode;
+  cropFraction?: string;
 }
 
 /** `cnnfeat models list | pull <id|url> | path <id|url> | add <id> <model.json|url>` */
@@ -75,6 +78,8 @@ export function register(program: Command): void {
     .option('--dim <n>', 'expected feature length (checked)')
     .option('--title <text>', 'one-line description')
     .option('--input <HxW>', 'input size, for a graph whose input size is open (ONNX default 224x224)')
+    .addOption(new Option('--resize <mode>', 'how images are fitted for this model by default, as it is evaluated (default: center-crop)').choices(RESIZE_MODES))
+    .option('--crop-fraction <f>', "with center-crop: the share kept by default, e.g. timm's crop_pct (0.875 = Resize(256) + CenterCrop(224); default 1)")
     .option('--force', 'replace an existing user card with this id')
     .action(async (id: string, model: string, flags: AddFlags) => {
       const { addUserCard } = await import('../pipeline/add-model.js');
@@ -86,6 +91,8 @@ export function register(program: Command): void {
         dim: flags.dim === undefined ? undefined : positiveInt('--dim', flags.dim),
         title: flags.title,
         input: flags.input === undefined ? undefined : parseInputSize(flags.input),
+        resize: flags.resize,
+        cropFraction: flags.cropFraction === undefined ? undefined : finiteNumber('--crop-fraction', flags.cropFraction),
         force: flags.force,
         logger: loggerFor(flags),
       });

@@ -7,7 +7,8 @@ import { ENGINE_CHOICES, POOLS, PRECISIONS, type EngineChoice, type PoolMode, ty
 import { parseDevice } from '../engines/device/choice.js';
 import type { ExtractOptions } from '../pipeline/extract.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { nonNegativeInt, positiveInt } from '../util/validate.js';
+import { finiteNumber, nonNegativeInt, positiveInt } from '../util/validate.js';
+import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../image/flip.js';
 import { watchNpmLauncher } from '../util/launcher.js';
 import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
 
@@ -18,8 +19,11 @@ export interface ExtractFlags {
   input?: string;
   preprocess?: PreprocessMode;
   resize?: ResizeMode;
+  cropFraction?: string;
   resizeKernel?: ResizeKernel;
   icc?: IccMode;
+  tta?: TtaMode;
+  augment?: AugmentMode;
   pool?: PoolMode;
   batchSize?: string;
   engine?: EngineChoice;
@@ -48,11 +52,17 @@ export function addModelOptions(cmd: Command): Command {
     .option('--input <HxW>', "input size for a model that leaves it open (default: the card's, else 224x224)")
     .addOption(libraryDefault('--pool <mode>', 'how a spatial layer output becomes a vector', EXTRACT_DEFAULTS.pool).choices(POOLS))
     .addOption(new Option('--preprocess <mode>', "input normalisation (default: the card's)").choices(PREPROCESS_MODES))
-    .addOption(libraryDefault('--resize <mode>', 'how images are fitted to the input', EXTRACT_DEFAULTS.resize).choices(RESIZE_MODES))
+    .addOption(new Option('--resize <mode>', `how images are fitted to the input (default: the model card's, else ${EXTRACT_DEFAULTS.resize})`).choices(RESIZE_MODES))
+    .option('--crop-fraction <f>', `center-crop: share of the scaled image kept, in (0, 1]; 0.875 = Resize(256) + CenterCrop(224) (default: the model card's, else ${EXTRACT_DEFAULTS.cropFraction})`)
     .addOption(libraryDefault('--resize-kernel <kernel>', 'interpolation kernel', EXTRACT_DEFAULTS.resizeKernel).choices(RESIZE_KERNELS))
     .addOption(libraryDefault('--icc <mode>', 'embedded ICC colour profiles: ignore them (as PIL, Keras and torchvision) or apply them (convert to sRGB)', EXTRACT_DEFAULTS.icc).choices(ICC_MODES))
     .addOption(libraryDefault('--precision <p>', "the network's computation; fp16 halves GPU work, features within cosine 0.999 of fp32 (never mixed with fp32 rows in one feature folder)", EXTRACT_DEFAULTS.precision).choices(PRECISIONS));
-  return addEngineOptions(cmd);
+  return addEngineOptions(addTtaOption(cmd, `${EXTRACT_DEFAULTS.tta}`));
+}
+
+/** Adds `--tta` (test-time augmentation); `fallback` is what the help names as its default. */
+export function addTtaOption(cmd: Command, fallback: string): Command {
+  return cmd.addOption(new Option('--tta <mode>', `test-time augmentation: flip = each row is the mean of the features of the image and its mirror, run in the same batch (default: ${fallback})`).choices(TTA_MODES));
 }
 
 /** Adds `--engine`, `--device`, `--threads` and `--decoders`. */
@@ -77,6 +87,7 @@ export function addBatchOption(cmd: Command): Command {
 /** Adds the options of a feature extraction run (batching, error policy, restart policy). */
 export function addExtractOptions(cmd: Command): Command {
   return addBatchOption(addModelOptions(cmd))
+    .addOption(libraryDefault('--augment <mode>', 'flip = each image also gives a row of its mirror (samples.csv column view; run: training images only); folds keep the two together', EXTRACT_DEFAULTS.augment).choices(AUGMENT_MODES))
     .option('--strict', 'fail at the first image that cannot be decoded instead of skipping it')
     .option('--resume', 'continue an interrupted extraction in the output directory')
     .option('--overwrite', 'replace features already in the output directory');
@@ -95,8 +106,11 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     input: flags.input === undefined ? undefined : parseInputSize(flags.input),
     preprocess: flags.preprocess,
     resize: flags.resize,
+    cropFraction: flags.cropFraction === undefined ? undefined : finiteNumber('--crop-fraction', flags.cropFraction),
     resizeKernel: flags.resizeKernel,
     icc: flags.icc,
+    tta: flags.tta,
+    augment: flags.augment,
     pool: flags.pool,
     engine: flags.engine,
     threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),

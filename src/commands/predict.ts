@@ -3,7 +3,8 @@ import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
 import type { EngineChoice } from '../engines/engine.js';
 import { parseDevice } from '../engines/device/choice.js';
-import { addEngineOptions, addBatchOption, addOutputOptions, decodersFrom, loggerFor, printResult } from './options.js';
+import type { TtaMode } from '../image/flip.js';
+import { addEngineOptions, addBatchOption, addOutputOptions, addTtaOption, decodersFrom, loggerFor, printResult } from './options.js';
 
 interface Flags {
   json?: boolean;
@@ -15,6 +16,7 @@ interface Flags {
   decoders?: string;
   device?: string;
   topK?: string;
+  tta?: TtaMode;
 }
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
@@ -26,7 +28,7 @@ export function register(program: Command): void {
     .argument('<image-or-dir...>', 'image files or folders (searched recursively)')
     .option('-m, --model <id|file>', 'the network (card id, model.json or .onnx file), if it moved since training (default: where it was)')
     .option('--top-k <k>', 'list the k best classes of each image, ranked by score (probabilities or decision values, as the classifier gives)');
-  addOutputOptions(addBatchOption(addEngineOptions(cmd))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
+  addOutputOptions(addBatchOption(addTtaOption(addEngineOptions(cmd), "as the classifier's training features"))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
     const [{ loadClassifier }, { collectImages }, { predictImages }, { scoreMeaning, scoreKindOf }, { formatScore }] = await Promise.all([
@@ -34,7 +36,7 @@ export function register(program: Command): void {
       import('../dataset/scan.js'),
       import('../pipeline/predict.js'),
       import('../classifiers/classifier.js'),
-      import('../classifiers/scores.js'),
+      import('../classifiers/common/scores.js'),
     ]);
     const classifier = await loadClassifier(modelFile);
     const files = await collectImages(inputs);
@@ -48,6 +50,7 @@ export function register(program: Command): void {
       model: flags.model,
       logger,
       topK,
+      tta: flags.tta,
     });
     const kind = scoreKindOf(classifier.model);
     printResult(flags, predictions, () =>

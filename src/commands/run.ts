@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
 import { RUN_DEFAULTS } from '../pipeline/defaults.js';
 import { colorEnabled } from '../util/log.js';
-import { finiteNumber, seedOption } from '../util/validate.js';
+import { finiteNumber } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
 import { addExtractOptions, addOutputOptions, exitOnSignal, extractOptionsFrom, handleInterrupts, loggerFor, printResult, type ExtractFlags, type SignalExit } from './options.js';
-import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
+import { formatSelection } from '../classifiers/selection/table.js';
+import { addSvmOptions, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends ExtractFlags, SvmFlags, GateFlags {
   output: string;
@@ -15,6 +16,9 @@ interface Flags extends ExtractFlags, SvmFlags, GateFlags {
   quiet?: boolean;
   report: boolean;
 }
+
+/** The flags of `run`'s own options, for messages (see TRAIN_FLAGS). */
+export const RUN_FLAGS = { testSize: '--test-size', seed: '--seed' } as const;
 
 /** `cnnfeat run <dataset-dir> -o <out>` */
 export function register(program: Command): void {
@@ -31,11 +35,11 @@ export function register(program: Command): void {
     const gates = parseGates(flags);
     const options = {
       train: trainOptionsFrom(flags),
-      testSize: flags.testSize === undefined ? undefined : finiteNumber('--test-size', flags.testSize, 0.01, 0.99),
-      seed: flags.seed === undefined ? undefined : seedOption('--seed', flags.seed),
+      testSize: flags.testSize === undefined ? undefined : finiteNumber('--test-size', flags.testSize),
+      seed: flags.seed === undefined ? undefined : finiteNumber('--seed', flags.seed),
       report: flags.report,
     };
-    const { runPipeline } = await import('../pipeline/run.js');
+    const [{ runPipeline }, { describeFitting }] = await Promise.all([import('../pipeline/run.js'), import('../pipeline/feature-model.js')]);
     const interrupts = handleInterrupts(logger);
     let signals: SignalExit | undefined;
     const result = await runPipeline(datasetDir, flags.output, {
@@ -52,7 +56,7 @@ export function register(program: Command): void {
     });
     printResult(flags, result.metrics, () =>
       [
-        `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features`,
+        `${result.split} split: ${result.train.rows} train / ${result.test.rows} test rows, ${result.train.dim}-d features; ${describeFitting(result.train.manifest.settings)}`,
         ...(result.selection ? [formatSelection(result.selection)] : []),
         formatMetrics(result.metrics, { color: colorEnabled(process.stdout) }),
         `wrote ${[result.modelFile, result.metricsFile, result.reportFile].filter(Boolean).join(', ')}`,

@@ -3,7 +3,8 @@ import type { ClassifierFile } from '../classifiers/model-file.js';
 import { classifierOf, describeModel } from '../classifiers/classifier.js';
 import { assertWritableFile } from '../util/fs.js';
 import { addOutputOptions, exitOnSignal, loggerFor, printResult } from './options.js';
-import { addSvmOptions, formatSelection, trainOptionsFrom, type SvmFlags } from './train-options.js';
+import { formatSelection } from '../classifiers/selection/table.js';
+import { addSvmOptions, trainOptionsFrom, type SvmFlags } from './train-options.js';
 
 interface Flags extends SvmFlags {
   output: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isDirectory } from '../util/fs.js';
 import type { Dataset, Sample } from './scan.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffleInPlace } from '../util/random.js';
 import { CnnfeatError } from '../errors.js';
 
 /** Folder names recognised as a given train/test split, in order of preference for the test side. */
@@ -54,10 +54,7 @@ export function stratifiedSplit(ds: Dataset, testSize: number, seed: number): { 
   for (const label of ds.classes) {
     const members = ds.samples.filter((s) => s.label === label);
     const order = members.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    shuffleInPlace(order, random);
     const nTest = members.length < 2 ? 0 : Math.min(Math.max(Math.round(members.length * testSize), 1), members.length - 1);
     const testIdx = new Set(order.slice(0, nTest));
     members.forEach((s, i) => (testIdx.has(i) ? test : train).push(s));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { withLock } from '../util/lock.js';
-import { gatherRows, RowReader, writeFeatureDir, type RowSource } from './rows.js';
+import { gatherRows, rowCount, RowReader, writeFeatureDir, type RowSource } from './rows.js';
 import { diffSettings, featureDirState, manifestFor, type FeatureManifest } from './schema.js';
 import { readFeatureIndex, type FeatureIndex } from './reader.js';
 import { removeWorkFiles } from './writer.js';
@@ -88,7 +88,7 @@ async function writeMerged(shards: FeatureIndex[], outDir: string): Promise<Feat
     const plan = { imageRoot: first.imageRoot, classes: first.classes, settings: first.settings, files, ignored: first.ignored };
     const manifest: FeatureManifest = {
       ...manifestFor(plan, {
-        rows: copies.length,
+        rows: rowCount(copies),
         skipped,
         engine: first.engine,
         seconds,
@@ -98,7 +98,7 @@ async function writeMerged(shards: FeatureIndex[], outDir: string): Promise<Feat
       mergedFrom: shards.map((s) => ({ dir: path.resolve(s.dir), rows: s.rows })),
     };
     await removeWorkFiles(outDir);
-    await writeFeatureDir(outDir, first.settings.dim, copies, manifest);
+    await writeFeatureDir(outDir, copies, manifest);
     return manifest;
   } finally {
     await Promise.allSettled(readers.map((r) => r.close()));

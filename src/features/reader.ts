@@ -5,7 +5,7 @@ import { CnnfeatError } from '../errors.js';
 import { exists, readJson } from '../util/fs.js';
 import { parseCsv } from './csv.js';
 import { readNpy, readNpyHeader } from './npy.js';
-import { featureDirState, FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, SAMPLES_HEADER, settingsFromDisk, type FeatureManifest } from './schema.js';
+import { featureDirState, FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, samplesHeader, settingsFromDisk, type FeatureManifest } from './schema.js';
 
 /** A finished feature directory without its feature values: manifest, row descriptions, matrix shape. */
 export interface FeatureIndex {
@@ -17,6 +17,8 @@ export interface FeatureIndex {
   paths: string[];
   /** Class name of each row. */
   labels: string[];
+  /** With mirrored rows (`augment: 'flip'`): the view each row holds, `original` or `flip` (samples.csv `view`). */
+  views?: string[];
 }
 
 /**
@@ -40,8 +42,9 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   const handle = await fsp.open(path.join(dir, FEATURES_FILE), 'r');
   const matrix = await readNpyHeader(handle, path.join(dir, FEATURES_FILE)).finally(() => handle.close());
   const [header, ...rows] = parseCsv(await fsp.readFile(path.join(dir, SAMPLES_FILE), 'utf8'));
-  if (`${header?.join(',')}\n` !== SAMPLES_HEADER) {
-    throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header; extract it again, overwriting it (\`cnnfeat extract … --overwrite\`)`);
+  if (`${header?.join(',')}\n` !== samplesHeader(manifest.settings)) {
+    const expected = samplesHeader(manifest.settings).trim();
+    throw new CnnfeatError(`${path.join(dir, SAMPLES_FILE)}: bad header (expected ${expected}); extract it again, overwriting it (\`cnnfeat extract … --overwrite\`)`);
   }
   if (rows.length !== matrix.rows || matrix.rows !== manifest.counts.rows || matrix.cols !== manifest.settings.dim) {
     throw new CnnfeatError(
@@ -55,6 +58,7 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
     dim: matrix.cols,
     paths: rows.map((r) => r[1] ?? ''),
     labels: rows.map((r) => r[2] ?? ''),
+    ...(manifest.settings.augment === 'flip' ? { views: rows.map((r) => r[3] ?? '') } : {}),
   };
 }
 

@@ -2,9 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fromSystemError, makeDir, writeAllAt, writeJsonAtomic } from '../util/fs.js';
 import { CnnfeatError } from '../errors.js';
-import { csvField } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpyHeader } from './npy.js';
-import { FEATURES_FILE, MANIFEST_FILE, SAMPLES_FILE, SAMPLES_HEADER, type FeatureManifest, type PlannedFile, type SkippedFile } from './schema.js';
+import { FEATURES_FILE, MANIFEST_FILE, rowViews, SAMPLES_FILE, sampleLines, samplesHeader, type ExtractSettings, type FeatureManifest, type PlannedFile, type SkippedFile } from './schema.js';
 import type { FeatureIndex } from './reader.js';
 
 /** Reads rows of a feature directory's `features.npy` by index, without loading the whole matrix. */
@@ -43,11 +42,19 @@ export class RowReader {
   }
 }
 
-/** One row of an output: a file and where its feature values come from. */
+/** The rows of one file in an output and where their feature values come from. */
 export interface RowCopy {
   file: PlannedFile;
   source: RowReader;
+  /** The file's first row in `source`. */
   row: number;
+  /** Its rows there, consecutive: 1, or 2 with `augment: 'flip'` (the image's and its mirror's). */
+  count: number;
+}
+
+/** Rows the copies add up to. */
+export function rowCount(copies: readonly RowCopy[]): number {
+  return copies.reduce((sum, c) => sum + c.count, 0);
 }
 
 /** A finished feature directory that rows are copied from, with its open reader. */
@@ -70,10 +77,9 @@ export function gatherRows(
   const lookupOf = (source: RowSource) => {
     let lookup = lookups.get(source);
     if (!lookup) {
-      lookup = {
-        rowOf: new Map(source.index.paths.map((p, i) => [p, i])),
-        reasons: new Map(source.index.manifest.skipped.map((k) => [k.path, k.reason])),
-      };
+      const rowOf = new Map<string, number>();
+      source.index.paths.forEach((p, i) => rowOf.has(p) || rowOf.set(p, i)); // a file's first row
+      lookup = { rowOf, reasons: new Map(source.index.manifest.skipped.map((k) => [k.path, k.reason])) };
       lookups.set(source, lookup);
     }
     return lookup;
@@ -86,7 +92,7 @@ export function gatherRows(
     const reason = reasons.get(file.relPath);
     const row = rowOf.get(file.relPath);
     if (reason !== undefined) skipped.push({ path: file.relPath, reason });
-    else if (row !== undefined) copies.push({ file, source: source.reader, row });
+    else if (row !== undefined) copies.push({ file, source: source.reader, row, count: rowViews(source.index.manifest.settings).length });
     else throw missing(file, source);
   });
   return { copies, skipped };
@@ -99,17 +105,23 @@ export function gatherRows(
  */
 export class FeatureDirWriter {
   private rows = 0;
-  private samplesBytes = Buffer.byteLength(SAMPLES_HEADER);
+  private samplesBytes: number;
 
   private constructor(
     readonly dir: string,
-    readonly dim: number,
+    private readonly settings: ExtractSettings,
     private readonly features: fsp.FileHandle,
     private readonly samples: fsp.FileHandle,
-  ) {}
+  ) {
+    this.samplesBytes = Buffer.byteLength(samplesHeader(settings));
+  }
 
-  /** Creates (or empties) the data files in `dir`, removing any manifest there first. */
-  static async create(dir: string, dim: number): Promise<FeatureDirWriter> {
+  get dim(): number {
+    return this.settings.dim;
+  }
+
+  /** Creates (or empties) the data files in `dir` for features made with `settings`, removing any manifest there first. */
+  static async create(dir: string, settings: ExtractSettings): Promise<FeatureDirWriter> {
     await makeDir(dir);
     await fsp.rm(path.join(dir, MANIFEST_FILE), { force: true });
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w');
@@ -117,36 +129,38 @@ export class FeatureDirWriter {
       await features.close();
       throw err;
     });
-    const writer = new FeatureDirWriter(dir, dim, features, samples);
+    const writer = new FeatureDirWriter(dir, settings, features, samples);
     await writer.guard(async () => {
-      await writeAllAt(features, npyHeader(0, dim), 0);
-      await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
+      await writeAllAt(features, npyHeader(0, settings.dim), 0);
+      await writeAllAt(samples, Buffer.from(samplesHeader(settings)), 0);
     });
     return writer;
   }
 
-  /** Copies rows, reading consecutive rows of one source in one go. */
+  /** Copies the files' rows, reading consecutive rows of one source in one go. */
   async copy(items: readonly RowCopy[]): Promise<void> {
     const maxRun = Math.max(1, Math.floor((8 << 20) / (this.dim * 4)));
     for (let i = 0; i < items.length; ) {
       let end = i + 1;
-      while (end < items.length && end - i < maxRun && items[end]!.source === items[i]!.source && items[end]!.row === items[end - 1]!.row + 1) end++;
-      const bytes = await items[i]!.source.read(items[i]!.row, end - i);
+      let rows = items[i]!.count;
+      const follows = (c: RowCopy, before: RowCopy) => c.source === before.source && c.row === before.row + before.count;
+      while (end < items.length && rows < maxRun && follows(items[end]!, items[end - 1]!)) rows += items[end++]!.count;
+      const bytes = await items[i]!.source.read(items[i]!.row, rows);
       await this.append(bytes, items.slice(i, end).map((c) => c.file));
       i = end;
     }
   }
 
-  /** Appends rows (float32 bytes, `files.length × dim`) and their sample lines. */
+  /** Appends the rows of `files` (float32 bytes, one or two rows per file as `rowViews` says) and their sample lines. */
   async append(bytes: Buffer, files: readonly PlannedFile[]): Promise<void> {
-    const lines = files.map((f, i) => `${this.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
+    const lines = sampleLines(this.rows, files, this.settings);
     await this.guard(async () => {
       const text = Buffer.from(lines, 'utf8');
       await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + this.rows * this.dim * 4);
       await writeAllAt(this.samples, text, this.samplesBytes);
       this.samplesBytes += text.length;
     });
-    this.rows += files.length;
+    this.rows += files.length * rowViews(this.settings).length;
   }
 
   /** Writes the final header, flushes, and writes the manifest (rows counted here). */
@@ -181,8 +195,8 @@ export class FeatureDirWriter {
  * Writes a whole feature directory into `dir`: `copies` in order, then `manifest` last, so that
  * a kill at any point leaves no finished-looking directory.
  */
-export async function writeFeatureDir(dir: string, dim: number, copies: RowCopy[], manifest: FeatureManifest): Promise<void> {
-  const writer = await FeatureDirWriter.create(dir, dim);
+export async function writeFeatureDir(dir: string, copies: RowCopy[], manifest: FeatureManifest): Promise<void> {
+  const writer = await FeatureDirWriter.create(dir, manifest.settings);
   try {
     await writer.copy(copies);
     await writer.finish(manifest);

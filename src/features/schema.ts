@@ -5,12 +5,14 @@
 import path from 'node:path';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 import type { IccMode } from '../image/icc.js';
+import type { AugmentMode, TtaMode } from '../image/flip.js';
 import type { PreprocessMode } from '../image/preprocess.js';
 import type { EngineDescription, PoolMode, Precision } from '../engines/engine.js';
 import type { FileKey } from '../dataset/file-keys.js';
 import { exists } from '../util/fs.js';
 import { TOOL_STAMP } from '../version.js';
 import { sha256OfText } from '../util/hash.js';
+import { csvField } from './csv.js';
 
 export const FEATURES_FILE = 'features.npy';
 export const SAMPLES_FILE = 'samples.csv';
@@ -22,6 +24,8 @@ export const UPDATE_DIR = '.cnnfeat-update';
 export const PROGRESS_FILE = '.cnnfeat-progress.json';
 /** First line of samples.csv. */
 export const SAMPLES_HEADER = 'row,path,label\n';
+/** First line of samples.csv with mirrored rows (`--augment flip`): each row also says which view of its image it holds. */
+export const SAMPLES_HEADER_VIEWS = 'row,path,label,view\n';
 
 /** What must agree between features used together (train vs eval, predict vs train). */
 export interface FeatureSignature {
@@ -41,6 +45,11 @@ export interface FeatureSignature {
 export interface ExtractSettings extends FeatureSignature {
   input: { height: number; width: number };
   resize: ResizeMode;
+  /**
+   * center-crop: the share of the scaled image kept (1: the short side fills the input; 0.875:
+   * torchvision's Resize(256) + CenterCrop(224)); 1 for the other modes and in files written before it existed.
+   */
+  cropFraction: number;
   /** Interpolation kernel of the resize (`kernel` in files written before the rename, still read). */
   resizeKernel: ResizeKernel;
   /** Embedded ICC profiles ignored or applied (files written before the choice existed applied them). */
@@ -50,6 +59,10 @@ export interface ExtractSettings extends FeatureSignature {
    * precisions never share a feature directory; fp32 rows from any device do (a GPU's equal the CPU's).
    */
   precision: Precision;
+  /** `flip`: each row is the mean of the features of the image and of its mirror ('none' in older files). */
+  tta: TtaMode;
+  /** `flip`: each image gives two rows, its own and its mirror's (samples.csv `view`); 'none' in older files. */
+  augment: AugmentMode;
 }
 
 /** A file the extraction will visit, in order, with what identifies its content (for `--update`). */
@@ -93,6 +106,7 @@ export interface FeatureManifest {
   settings: ExtractSettings;
   engine: EngineDescription;
   classes: string[];
+  /** `rows`: rows of features.npy (two per image with `augment: 'flip'`); `perClass`: images per class. */
   counts: { rows: number; planned: number; skipped: number; perClass: Record<string, number> };
   /** Classes without rows: an empty class folder, or one whose every image was skipped (absent in older manifests). */
   emptyClasses?: string[];
@@ -265,14 +279,76 @@ export function hashFlagChange(before: PlannedFile[], now: PlannedFile[]): strin
 /**
  * Settings as read from disk, in today's form: files written before `--pool` existed pooled by
  * average; files written before the rename call the resize interpolation `kernel`; files written
- * before `--precision` existed are fp32; files written before `--icc` existed applied embedded ICC
- * profiles.
+ * before crop fractions, test-time and training augmentation cropped (if at all) at fraction 1,
+ * without mirrors; files written before `--precision` existed are fp32; files written before
+ * `--icc` existed applied embedded ICC profiles.
  */
 export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
   const { kernel, ...rest } = settings as T & { kernel?: ResizeKernel; resizeKernel?: ResizeKernel };
-  const upgraded = { ...rest, pool: settings.pool ?? 'avg' } as T & { resizeKernel?: ResizeKernel; precision?: Precision; icc?: IccMode };
+  const old = settings as Partial<ExtractSettings>;
+  const upgraded = { ...rest, pool: settings.pool ?? 'avg', cropFraction: old.cropFraction ?? 1, tta: old.tta ?? 'none', augment: old.augment ?? 'none' } as T & { resizeKernel?: ResizeKernel; precision?: Precision; icc?: IccMode };
   if (kernel !== undefined && upgraded.resizeKernel === undefined) upgraded.resizeKernel = kernel;
   if ('resize' in upgraded && upgraded.precision === undefined) upgraded.precision = 'fp32';
   if ('resize' in upgraded && upgraded.icc === undefined) upgraded.icc = 'apply';
   return upgraded;
+}
+
+/** The view of its image each of an image's rows holds, in row order: `original`, then `flip` with `augment: 'flip'`. */
+export function rowViews(settings: Pick<ExtractSettings, 'augment'>): readonly string[] {
+  return settings.augment === 'flip' ? ['original', 'flip'] : ['original'];
+}
+
+/** The first line of samples.csv for features made with `settings`. */
+export function samplesHeader(settings: Pick<ExtractSettings, 'augment'>): string {
+  return settings.augment === 'flip' ? SAMPLES_HEADER_VIEWS : SAMPLES_HEADER;
+}
+
+/**
+ * The samples.csv lines of the rows of `files` (each file's rows in turn, see `rowViews`), numbered from `firstRow`.
+ */
+export function sampleLines(firstRow: number, files: readonly Pick<PlannedFile, 'relPath' | 'label'>[], settings: Pick<ExtractSettings, 'augment'>): string {
+  const views = rowViews(settings);
+  let row = firstRow;
+  let text = '';
+  for (const f of files) {
+    const start = `${csvField(f.relPath)},${csvField(f.label)}`;
+    for (const view of views) text += views.length > 1 ? `${row++},${start},${view}\n` : `${row++},${start}\n`;
+  }
+  return text;
+}
+
+/** The command-line flag that sets each setting, where one does. */
+const SETTING_FLAGS: Partial<Record<keyof ExtractSettings, (s: ExtractSettings) => string | null>> = {
+  model: (s) => `--model ${s.model}`,
+  layer: (s) => `--layer ${s.layer}`,
+  pool: (s) => `--pool ${s.pool}`,
+  preprocess: (s) => `--preprocess ${s.preprocess}`,
+  input: (s) => `--input ${s.input.height}x${s.input.width}`,
+  resize: (s) => `--resize ${s.resize}`,
+  // Only a center-crop has a fraction to keep; --resize of another mode implies 1.
+  cropFraction: (s) => (s.resize === 'center-crop' ? `--crop-fraction ${s.cropFraction}` : null),
+  resizeKernel: (s) => `--resize-kernel ${s.resizeKernel}`,
+  icc: (s) => `--icc ${s.icc}`,
+  precision: (s) => `--precision ${s.precision}`,
+  tta: (s) => `--tta ${s.tta}`,
+  augment: (s) => `--augment ${s.augment}`,
+};
+
+/** A setting's value in words (`224x224` for the input size). */
+function settingValue(s: ExtractSettings, key: keyof ExtractSettings): string {
+  const value = s[key];
+  return key === 'input' ? `${s.input.height}x${s.input.width}` : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * For an error about features made otherwise than the options now ask: `was made with resize
+ * squash (now center-crop); add --resize squash to <verb>, or overwrite it (--overwrite)`.
+ * @param changed the differing settings (see `diffSettings`)
+ * @param verb what the old settings would let the command do, e.g. `continue it`
+ * @param made how the sentence starts (`was started with` for an unfinished extraction)
+ */
+export function madeWith(before: ExtractSettings, now: ExtractSettings, changed: (keyof ExtractSettings)[], verb: string, made = 'was made with'): string {
+  const values = changed.map((k) => `${k} ${settingValue(before, k)} (now ${settingValue(now, k)})`).join(', ');
+  const flags = [...new Set(changed.map((k) => SETTING_FLAGS[k]?.(before) ?? null).filter((f): f is string => f !== null))];
+  return `${made} ${values}; ${flags.length > 0 ? `add ${flags.join(' ')} to ${verb}, or ` : ''}overwrite it (--overwrite)`;
 }

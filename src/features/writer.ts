@@ -3,17 +3,19 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { fromSystemError, makeDir, readJson, writeAllAt, writeJsonAtomic, exists } from '../util/fs.js';
-import { csvField } from './csv.js';
 import { NPY_HEADER_BYTES, npyHeader } from './npy.js';
 import {
   diffSettings,
   FEATURES_FILE,
   hashFlagChange,
+  madeWith,
   MANIFEST_FILE,
   PLAN_FILE,
   PROGRESS_FILE,
   SAMPLES_FILE,
-  SAMPLES_HEADER,
+  sampleLines,
+  samplesHeader,
+  rowViews,
   settingsFromDisk,
   UPDATE_DIR,
   type FeatureManifest,
@@ -63,11 +65,12 @@ export class FeatureWriter {
 
   /** Creates empty data files and the first checkpoint. */
   private static async start(dir: string, plan: Plan, resumed: boolean): Promise<FeatureWriter> {
-    const progress: Progress = { next: 0, rows: 0, samplesBytes: Buffer.byteLength(SAMPLES_HEADER), skipped: [], seconds: 0 };
+    const header = samplesHeader(plan.settings);
+    const progress: Progress = { next: 0, rows: 0, samplesBytes: Buffer.byteLength(header), skipped: [], seconds: 0 };
     const features = await fsp.open(path.join(dir, FEATURES_FILE), 'w+');
     const samples = await fsp.open(path.join(dir, SAMPLES_FILE), 'w+');
     await writeAllAt(features, npyHeader(0, plan.settings.dim), 0);
-    await writeAllAt(samples, Buffer.from(SAMPLES_HEADER), 0);
+    await writeAllAt(samples, Buffer.from(header), 0);
     await Promise.all([features.sync(), samples.sync()]);
     await writeJsonAtomic(path.join(dir, PROGRESS_FILE), progress);
     return new FeatureWriter(dir, plan, progress, features, samples, resumed);
@@ -118,24 +121,25 @@ export class FeatureWriter {
   }
 
   /**
-   * Appends `files.length` rows (`rows` holds them back to back) and checkpoints with
-   * `next` as the index of the first plan entry not yet handled.
+   * Appends the rows of `files` (`rows` holds them back to back: one per file, two with
+   * `augment: 'flip'`) and checkpoints with `next` as the index of the first plan entry not yet handled.
    */
   async commit(rows: Float32Array, files: PlannedFile[], skipped: SkippedFile[], next: number, seconds: number): Promise<void> {
     const dim = this.plan.settings.dim;
-    if (rows.length < files.length * dim) throw new Error('commit: fewer feature values than files');
+    const count = files.length * rowViews(this.plan.settings).length;
+    if (rows.length < count * dim) throw new Error('commit: fewer feature values than rows');
     const p = this.progress;
-    const bytes = Buffer.from(rows.buffer, rows.byteOffset, files.length * dim * 4);
-    const lines = files.map((f, i) => `${p.rows + i},${csvField(f.relPath)},${csvField(f.label)}\n`).join('');
+    const bytes = Buffer.from(rows.buffer, rows.byteOffset, count * dim * 4);
+    const lines = sampleLines(p.rows, files, this.plan.settings);
     try {
       const text = Buffer.from(lines, 'utf8');
       await writeAllAt(this.features, bytes, NPY_HEADER_BYTES + p.rows * dim * 4);
       await writeAllAt(this.samples, text, p.samplesBytes);
-      await writeAllAt(this.features, npyHeader(p.rows + files.length, dim), 0);
+      await writeAllAt(this.features, npyHeader(p.rows + count, dim), 0);
       await Promise.all([this.features.sync(), this.samples.sync()]);
       const progress = {
         next,
-        rows: p.rows + files.length,
+        rows: p.rows + count,
         samplesBytes: p.samplesBytes + text.length,
         skipped: [...p.skipped, ...skipped],
         seconds,
@@ -184,9 +188,7 @@ export class FeatureWriter {
 /** Fails unless an extraction is continued with the same settings, image folder and file list. */
 function assertSamePlan(dir: string, saved: Plan, plan: Plan): void {
   const changed = diffSettings(saved.settings, plan.settings);
-  if (changed.length > 0) {
-    throw new CnnfeatError(`${dir}: cannot resume, it was started with different ${changed.join(', ')}; use the same options or overwrite it (--overwrite)`);
-  }
+  if (changed.length > 0) throw new CnnfeatError(`${dir}: cannot resume, it ${madeWith(saved.settings, plan.settings, changed, 'continue it', 'was started with')}`);
   if (saved.imageRoot !== plan.imageRoot) {
     throw new CnnfeatError(`${dir}: cannot resume, it was started on ${saved.imageRoot}, not ${plan.imageRoot}; use the same folder or overwrite it (--overwrite)`);
   }

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
 import { monotonicMs } from '../util/thread-times.js';
 import type { IccMode } from './icc.js';
-import type { ResizeKernel, ResizeMode } from './resize.js';
+import { cropBox, type ResizeKernel, type ResizeMode } from './resize.js';
 
 /** Target geometry and colour handling of decoded images. */
 export interface DecodeOptions {
@@ -14,6 +14,11 @@ export interface DecodeOptions {
   kernel: ResizeKernel;
   /** Embedded ICC profiles (default `ignore`; see ICC_MODES). */
   icc?: IccMode;
+  /**
+   * center-crop only: the share of the scaled image kept (default 1: the short side fills the
+   * input; 0.875: torchvision's Resize(256) + CenterCrop(224)); see `cropBox`.
+   */
+  cropFraction?: number;
 }
 
 /** An image that could not be decoded; `reason` is a short human-readable cause. */
@@ -114,8 +119,7 @@ async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   try {
     const image = sharp(bytes, { pages: 1, limitInputPixels: MAX_INPUT_PIXELS, ignoreIcc: (opts.icc ?? 'ignore') === 'ignore' });
     const source = (await mayHaveAlpha(bytes, image)) ? await withoutAlpha(image) : image.autoOrient();
-    const { data, info } = await source
-      .resize(opts.width, opts.height, { fit: FIT[opts.resize], kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } })
+    const { data, info } = await fitted(source, opts)
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -127,6 +131,15 @@ async function decodeNow(file: string, opts: DecodeOptions): Promise<Buffer> {
   } catch (err) {
     throw new DecodeError(file, shortReason(errorMessage(err)));
   }
+}
+
+/** The resize (and, for a center-crop below fraction 1, the crop after it) that brings an image to the input size. */
+function fitted(image: ReturnType<typeof sharp>, opts: DecodeOptions): ReturnType<typeof sharp> {
+  const resize = { kernel: opts.kernel, background: { r: 0, g: 0, b: 0 } };
+  const fraction = opts.cropFraction ?? 1;
+  if (opts.resize !== 'center-crop' || fraction === 1) return image.resize(opts.width, opts.height, { ...resize, fit: FIT[opts.resize] });
+  const box = cropBox(opts.width, opts.height, fraction);
+  return image.resize(box.width, box.height, { ...resize, fit: 'cover' }).extract({ left: box.left, top: box.top, width: opts.width, height: opts.height });
 }
 
 /**

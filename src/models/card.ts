@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CnnfeatError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
+import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { readJson } from '../util/fs.js';
 import { userCardsDir } from '../util/cache.js';
 import type { FilePin } from './http.js';
@@ -51,6 +52,10 @@ export interface ModelCard {
   /** ONNX models: where the model's input has its channels (cnnfeat always feeds NHWC and transposes). */
   layout?: Layout;
   preprocess: PreprocessMode;
+  /** How images are fitted to the input by default, as the network is evaluated (default: `center-crop`). */
+  resize?: ResizeMode;
+  /** With `resize: center-crop`: the share of the scaled image kept (e.g. 0.875, torchvision's Resize(256) + CenterCrop(224); default 1). */
+  cropFraction?: number;
   /** Layer, graph node or ONNX tensor to cut at; several, comma-separated, are concatenated. */
   featureLayer: string;
   dim: number;
@@ -132,9 +137,16 @@ export function cardProblems(card: ModelCard): string[] {
   const input = card.input;
   if (!input || !Number.isInteger(input.height) || !Number.isInteger(input.width) || input.height <= 0 || input.width <= 0 || input.channels !== 3) problems.push('input');
   if (!PREPROCESS_MODES.includes(card.preprocess)) problems.push('preprocess');
+  if (card.resize !== undefined && !RESIZE_MODES.includes(card.resize)) problems.push('resize');
+  if (card.cropFraction !== undefined && (!isCropFraction(card.cropFraction) || (card.resize ?? 'center-crop') !== 'center-crop')) problems.push('cropFraction');
   if (typeof card.featureLayer !== 'string' || card.featureLayer.split(',').some((l) => l.trim() === '')) problems.push('featureLayer');
   if (!Number.isInteger(card.dim) || card.dim <= 0) problems.push('dim');
   return problems;
+}
+
+/** Whether a value is a crop fraction: a number in (0, 1]. */
+export function isCropFraction(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 1;
 }
 
 function sourceValid(source: ModelSource | undefined): boolean {

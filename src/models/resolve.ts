@@ -3,6 +3,7 @@ import path from 'node:path';
 import { CnnfeatError, ExitCode } from '../errors.js';
 import { statOrNull } from '../util/fs.js';
 import type { PreprocessMode } from '../image/preprocess.js';
+import type { ResizeMode } from '../image/resize.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { urlCacheDir } from '../util/cache.js';
@@ -31,6 +32,9 @@ export interface ResolvedModel {
   input?: { height: number; width: number };
   /** Feature length the card announces for `featureLayer`. */
   dim?: number;
+  /** The card's fitting of images, when it names one (see `ModelCard.resize`, `cropFraction`). */
+  resize?: ResizeMode;
+  cropFraction?: number;
 }
 
 /** Whether a `--model` value is an http(s) URL. */
@@ -93,6 +97,8 @@ async function resolveCard(card: ModelCard, logger: Logger): Promise<ResolvedMod
     preprocess: card.preprocess,
     input: { height: card.input.height, width: card.input.width },
     dim: card.dim,
+    ...(card.resize ? { resize: card.resize } : {}),
+    ...(card.cropFraction !== undefined ? { cropFraction: card.cropFraction } : {}),
   };
 }
 

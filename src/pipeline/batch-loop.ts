@@ -1,6 +1,7 @@
 import type { EngineInput } from '../engines/engine.js';
 import type { DecodedFiles, ImageDecoder } from '../image/decoder.js';
 import { decodeOptionsOf, toInput } from './batch.js';
+import { rowsOfViews, withViews } from './views.js';
 import type { FeatureModel } from './feature-model.js';
 import type { StageClock } from './stage-clock.js';
 
@@ -15,7 +16,10 @@ export interface DecodedBatch {
   failed: { index: number; reason: string }[];
 }
 
-/** A batch whose features arrived: row i (of `dim` values) belongs to file `ok[i]`. */
+/**
+ * A batch whose features arrived: the rows of file `ok[i]` (one, or with `augment: flip` two: the
+ * image's and its mirror's) come i-th, `dim` values each.
+ */
 export interface FeatureBatch extends Omit<DecodedBatch, 'pixels'> {
   features: Float32Array;
 }
@@ -87,16 +91,16 @@ export async function runBatchLoop(loop: BatchLoop): Promise<void> {
   };
 
   const submit = ({ pixels, ...batch }: DecodedBatch): SubmittedBatch => {
-    const n = batch.ok.length;
-    if (n === 0) return { ...batch, features: Promise.resolve(new Float32Array(0)) };
-    const input = clock.timeSync('preprocess', () => toInput(pixels, fm.settings, buffers.pop(), fm.extractor.inputType));
-    clock.submitted(n);
+    if (batch.ok.length === 0) return { ...batch, features: Promise.resolve(new Float32Array(0)) };
+    const views = withViews(pixels, fm.settings);
+    const input = clock.timeSync('preprocess', () => toInput(views, fm.settings, buffers.pop(), fm.extractor.inputType));
+    clock.submitted(views.length);
     // An engine that runs on this thread does its work inside this call: counted as waiting for it.
-    const features = clock.timeSync('waitEngine', () => fm.extractor.run(input, n, { transfer: true, returned: (b) => buffers.push(b) }));
+    const features = clock.timeSync('waitEngine', () => fm.extractor.run(input, views.length, { transfer: true, returned: (b) => buffers.push(b) }));
     return { ...batch, features };
   };
   const commit = async ({ features, ...batch }: SubmittedBatch) => {
-    const rows = await clock.time('waitEngine', () => features);
+    const rows = rowsOfViews(await clock.time('waitEngine', () => features), batch.ok.length, fm.settings);
     await clock.time('write', () => loop.commit({ ...batch, features: rows }));
   };
 

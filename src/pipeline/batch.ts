@@ -6,7 +6,7 @@ import type { EngineInput } from '../engines/engine.js';
 
 /** Decode geometry for features made with `settings`. */
 export function decodeOptionsOf(settings: ExtractSettings): DecodeOptions {
-  return { ...settings.input, resize: settings.resize, kernel: settings.resizeKernel, icc: settings.icc };
+  return { ...settings.input, resize: settings.resize, kernel: settings.resizeKernel, cropFraction: settings.cropFraction, icc: settings.icc };
 }
 
 /** Decodes files in this process (see `inProcessDecoder`). */

@@ -5,14 +5,22 @@
 import type { EngineChoice, PoolMode, Precision } from '../engines/engine.js';
 import type { ResizeKernel, ResizeMode } from '../image/resize.js';
 import type { IccMode } from '../image/icc.js';
+import type { AugmentMode, TtaMode } from '../image/flip.js';
 
-/** Extraction defaults: ResNet50 cut at its card's layer, average pooling, bilinear squash to the input size. */
+/**
+ * Extraction defaults: ResNet50 cut at its card's layer, average pooling, images fitted as the
+ * ImageNet networks are evaluated (aspect ratio kept, centre cropped; a model card may name its
+ * own fitting), bilinear, no mirrors.
+ */
 export const EXTRACT_DEFAULTS: {
   readonly model: string;
   readonly pool: PoolMode;
   readonly resize: ResizeMode;
+  readonly cropFraction: number;
   readonly resizeKernel: ResizeKernel;
   readonly icc: IccMode;
+  readonly tta: TtaMode;
+  readonly augment: AugmentMode;
   readonly engine: EngineChoice;
   /** `--device`: a GPU when one works and is faster than the CPU, else the CPU. */
   readonly device: 'auto';
@@ -22,11 +30,19 @@ export const EXTRACT_DEFAULTS: {
 } = {
   model: 'resnet50',
   pool: 'avg',
-  resize: 'squash',
+  /**
+   * Resize, then centre crop, as torchvision and timm evaluate ImageNet networks: squashing a 4:3
+   * photo to a square (the blog post's and Keras' `target_size` way, `--resize squash`) costs accuracy.
+   */
+  resize: 'center-crop',
+  /** Of a center-crop whose model card names none: the whole short side (see the cards for the built-in models). */
+  cropFraction: 1,
   /** Bilinear, as PIL and torchvision resize (Keras' `load_img` uses nearest, which costs accuracy). */
   resizeKernel: 'linear',
   /** Pixels as stored, as PIL, Keras and torchvision read them (docs/extraction.md: measured speed and accuracy). */
   icc: 'ignore',
+  tta: 'none',
+  augment: 'none',
   engine: 'auto',
   device: 'auto',
   precision: 'fp32',

@@ -7,7 +7,7 @@ import { runBatchLoop, type DecodedBatch } from './batch-loop.js';
 import { batchesAhead, withDecoder, type DecoderChoice } from './decoding.js';
 import { statsBetween, type ImageDecoder } from '../image/decoder.js';
 import { FeatureWriter } from '../features/writer.js';
-import { diffSettings, hashFlagChange, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
+import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
 import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
@@ -105,9 +105,8 @@ async function reuseFinished(outDir: string, plan: Plan, logger: Logger): Promis
   if (changed.length > 0 || manifest.planDigest !== planDigest(plan)) {
     const hashFlag = manifest.files ? hashFlagChange(manifest.files, plan.files) : null;
     if (changed.length === 0 && hashFlag) throw new CnnfeatError(`${outDir}: ${hashFlag}`);
-    const what = changed.length > 0 ? changed.join(', ') : 'image folder or file list';
-    const update = changed.length > 0 ? '' : ', or update it (--update) to process only new, changed and removed files';
-    throw new CnnfeatError(`${outDir} is finished but was made with a different ${what}; overwrite it (--overwrite)${update}`);
+    if (changed.length > 0) throw new CnnfeatError(`${outDir} is finished but ${madeWith(manifest.settings, plan.settings, changed, 'reuse it')}`);
+    throw new CnnfeatError(`${outDir} is finished but was made with a different image folder or file list; overwrite it (--overwrite), or update it (--update) to process only new, changed and removed files`);
   }
   if (manifest.counts.rows === 0) throw new CnnfeatError(`${outDir}: none of its images could be decoded; fix the images and overwrite it (--overwrite)`);
   logger.info(`${outDir} is already complete; reusing it`);

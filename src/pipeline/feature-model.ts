@@ -1,6 +1,8 @@
 import { CnnfeatError } from '../errors.js';
-import type { ResizeKernel, ResizeMode } from '../image/resize.js';
+import { RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
 import type { IccMode } from '../image/icc.js';
+import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../image/flip.js';
+import { isCropFraction } from '../models/card.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode, Precision } from '../engines/engine.js';
 import { parseDevice, type DeviceRequest } from '../engines/device/choice.js';
@@ -37,12 +39,21 @@ export interface FeatureModelOptions {
   pool?: PoolMode;
   /** Input normalisation (default: the card's; `none` for a local model without one). */
   preprocess?: PreprocessMode;
-  /** How images are fitted to the input (default `squash`). */
+  /** How images are fitted to the input (default: the model card's, else `center-crop`). */
   resize?: ResizeMode;
+  /**
+   * center-crop only: the share of the scaled image kept, in (0, 1] (default: the card's, else 1;
+   * 0.875 is torchvision's Resize(256) + CenterCrop(224)).
+   */
+  cropFraction?: number;
   /** Interpolation kernel of the resize (default `linear`, bilinear as PIL/torchvision). */
   resizeKernel?: ResizeKernel;
   /** Embedded ICC colour profiles: `ignore` (default, as PIL/Keras/torchvision) or `apply`. */
   icc?: IccMode;
+  /** `flip`: each row is the mean of the image's and its mirror's features, run in the same batch (default `none`). */
+  tta?: TtaMode;
+  /** `flip`: each image gives a second row, its mirror's (default `none`). */
+  augment?: AugmentMode;
   /** Inference engine (default `auto`: onnx when the model exports, else tfjs). */
   engine?: EngineChoice;
   /** Inference threads (default: all cores on the CPU, 1 beside a GPU). */
@@ -81,6 +92,8 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     const hint = resolved.format === 'onnx' ? '; torch for timm/torchvision exports' : '';
     throw new CnnfeatError(`--model ${resolved.id}: no model card gives its preprocessing; name it (--preprocess ${PREPROCESS_MODES.join('|')}${hint})`);
   }
+  const fitting = fittingOf(opts, resolved);
+  const views = viewsOf(opts);
   const layers = parseLayers(opts.layer ?? resolved.featureLayer);
   if (opts.layer !== undefined) await assertCutNames(resolved, layers);
   const extractor = await loadEngine(
@@ -111,12 +124,54 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
     preprocess,
     dim: extractor.dim,
     input: extractor.input,
-    resize: opts.resize ?? EXTRACT_DEFAULTS.resize,
+    ...fitting,
     resizeKernel: opts.resizeKernel ?? EXTRACT_DEFAULTS.resizeKernel,
     icc: opts.icc ?? EXTRACT_DEFAULTS.icc,
     precision: extractor.describe().precision ?? 'fp32',
+    ...views,
   };
   return { resolved, extractor, settings };
+}
+
+/**
+ * How images are fitted: the options', else the model card's, else the defaults (center-crop).
+ * A crop fraction belongs to a center-crop: the card's applies when the card's mode is the one in force.
+ */
+function fittingOf(opts: FeatureModelOptions, card: ResolvedModel): Pick<ExtractSettings, 'resize' | 'cropFraction'> {
+  const resize = opts.resize ?? card.resize ?? EXTRACT_DEFAULTS.resize;
+  if (!RESIZE_MODES.includes(resize)) throw new CnnfeatError(`--resize must be one of ${RESIZE_MODES.join(', ')}, got "${String(resize)}"`);
+  if (opts.cropFraction !== undefined && !isCropFraction(opts.cropFraction)) {
+    throw new CnnfeatError(`--crop-fraction must be a number in (0, 1] (0.875: torchvision's Resize(256) + CenterCrop(224)), got ${String(opts.cropFraction)}`);
+  }
+  if (resize !== 'center-crop') {
+    if (opts.cropFraction !== undefined && opts.cropFraction !== 1) {
+      throw new CnnfeatError(`--crop-fraction ${opts.cropFraction} applies to --resize center-crop only, not ${resize}; leave it out or add --resize center-crop`);
+    }
+    return { resize, cropFraction: 1 };
+  }
+  const cardFraction = (card.resize ?? 'center-crop') === 'center-crop' ? card.cropFraction : undefined;
+  return { resize, cropFraction: opts.cropFraction ?? cardFraction ?? EXTRACT_DEFAULTS.cropFraction };
+}
+
+/** Test-time and training mirrors (not both: a row that is already the mean of an image and its mirror gains nothing from a mirrored copy). */
+function viewsOf(opts: FeatureModelOptions): Pick<ExtractSettings, 'tta' | 'augment'> {
+  const tta = opts.tta ?? EXTRACT_DEFAULTS.tta;
+  const augment = opts.augment ?? EXTRACT_DEFAULTS.augment;
+  if (!TTA_MODES.includes(tta)) throw new CnnfeatError(`--tta must be one of ${TTA_MODES.join(', ')}, got "${String(tta)}"`);
+  if (!AUGMENT_MODES.includes(augment)) throw new CnnfeatError(`--augment must be one of ${AUGMENT_MODES.join(', ')}, got "${String(augment)}"`);
+  if (tta === 'flip' && augment === 'flip') {
+    throw new CnnfeatError('--augment flip adds nothing to --tta flip (each row is already the mean of the image and its mirror); give one of them');
+  }
+  return { tta, augment };
+}
+
+/**
+ * How images are fitted and mirrored, in words, e.g. `fitting center-crop 0.875 (linear), tta flip`
+ * (`, augment flip` with mirrored rows): what the summaries of `run` and `extract` name.
+ */
+export function describeFitting(s: Pick<ExtractSettings, 'resize' | 'cropFraction' | 'resizeKernel' | 'tta' | 'augment'>): string {
+  const fit = s.resize === 'center-crop' ? `center-crop ${s.cropFraction}` : s.resize;
+  return `fitting ${fit} (${s.resizeKernel}), tta ${s.tta}${s.augment === 'none' ? '' : `, augment ${s.augment}`}`;
 }
 
 /**

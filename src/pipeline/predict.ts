@@ -2,17 +2,18 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { exists } from '../util/fs.js';
 import { predictModel } from '../classifiers/classifier.js';
-import type { ScoreKind } from '../classifiers/scores.js';
+import type { ScoreKind } from '../classifiers/common/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { runBatchLoop } from './batch-loop.js';
 import { batchesAhead, withDecoder, type DecoderChoice } from './decoding.js';
 import type { ImageDecoder } from '../image/decoder.js';
 import { StageClock } from './stage-clock.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
-import { withFeatureModel, type FeatureModel } from './feature-model.js';
+import { describeFitting, withFeatureModel, type FeatureModel } from './feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
 import type { DeviceRequest } from '../engines/device/choice.js';
+import type { TtaMode } from '../image/flip.js';
 
 /**
  * The prediction for one image, or why it has none. `score` is the predicted class's, the
@@ -40,6 +41,8 @@ export interface PredictOptions extends DecoderChoice {
   logger?: Logger;
   /** Also list the `topK` best classes of each image with their scores. */
   topK?: number;
+  /** Test-time augmentation (default: as the classifier's training features were made, `tta` of its file). */
+  tta?: TtaMode;
 }
 
 /**
@@ -57,7 +60,8 @@ export function topClasses(classScores: number[], classes: string[], k: number, 
 
 /**
  * Classifies image files with a trained classifier: the images go through the same network,
- * layer, preprocessing and resizing as its training features.
+ * layer, preprocessing, resizing and test-time augmentation as its training features (mirrored
+ * training rows, `augment`, add no mirror here: one image, one row).
  */
 export async function predictImages(classifier: ClassifierFile, files: string[], opts: PredictOptions = {}): Promise<ImagePrediction[]> {
   const { engine, threads, device, logger } = opts;
@@ -66,7 +70,9 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   if (!opts.model && path.isAbsolute(f.model) && !(await exists(f.model))) {
     throw new CnnfeatError(`the classifier's network ${f.model} is not there any more; point at it with -m <model.json>`);
   }
-  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, resize: f.resize, resizeKernel: f.resizeKernel, icc: f.icc, precision: f.precision, engine, threads, device, logger };
+  const fitting = { resize: f.resize, cropFraction: f.cropFraction, resizeKernel: f.resizeKernel, tta: opts.tta ?? f.tta, augment: 'none' as const };
+  const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, ...fitting, icc: f.icc, precision: f.precision, engine, threads, device, logger };
+  logger?.info(`${model} ${f.layer}: ${describeFitting(fitting)}${opts.tta === undefined ? " (as the classifier's training features)" : ''}`);
   // Sized before the network loads with the CPU's batch size; the engine's own is known after.
   const { rows, decodedIndex, failures } = await withDecoder(opts, files.length, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
     withFeatureModel(modelOptions, async (fm) => {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CnnfeatError } from '../errors.js';
 import { saveClassifier, type ClassifierFile } from '../classifiers/model-file.js';
 import { planTraining } from '../classifiers/classifier.js';
+import { checkSeed, checkShare } from '../classifiers/common/checks.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/reader.js';
@@ -11,12 +12,12 @@ import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
-import { withFeatureModel } from './feature-model.js';
+import { describeFitting, withFeatureModel } from './feature-model.js';
 import { EXTRACT_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
 import { withDecoder } from './decoding.js';
 import { trainWithLogger, type TrainOptions } from './train.js';
 
-/** Options of `runPipeline`: extraction and SVM options plus the split. */
+/** Options of `runPipeline`: extraction and SVM options plus the split (`augment` applies to the training side only). */
 export interface RunOptions extends ExtractOptions {
   /** How to train (default: `auto`, chosen by cross-validation; see `planTraining`). */
   train?: TrainOptions;
@@ -56,21 +57,25 @@ export interface RunResult {
  */
 export async function runPipeline(datasetDir: string, outDir: string, opts: RunOptions = {}): Promise<RunResult> {
   const logger = opts.logger ?? silentLogger;
+  if (opts.testSize !== undefined) checkShare('testSize', opts.testSize);
+  if (opts.seed !== undefined) checkSeed('seed', opts.seed);
   const { split, train, test } = await splitDataset(datasetDir, opts);
   const sides = split === 'given' ? ` (${path.basename(train.root)}/ + ${path.basename(test.root)}/)` : '';
   logger.info(`${split} split${sides}: ${train.samples.length} train / ${test.samples.length} test images, ${train.classes.length} classes`);
   const perClass = new Map<string, number>();
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
   const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
-  planTraining(trainOptions, train.samples.length, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
+  const rowsPerImage = opts.augment === 'flip' ? 2 : 1;
+  planTraining(trainOptions, train.samples.length * rowsPerImage, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
   const images = train.samples.length + test.samples.length;
   const [trainFeatures, testFeatures] = await withDecoder(opts, images, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
     withFeatureModel(opts, async (featureModel) => {
       fitDecoder(featureModel);
-      return [
-        await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel, decoder }),
-        await extractFeatures(test, path.join(outDir, 'test'), { ...opts, featureModel, decoder }),
-      ];
+      logger.info(`${featureModel.settings.model} ${featureModel.settings.layer}: ${describeFitting(featureModel.settings)}`);
+      const trained = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel, decoder });
+      // Test rows are never augmented: one image, one row, one prediction.
+      const testModel = { ...featureModel, settings: { ...featureModel.settings, augment: 'none' as const } };
+      return [trained, await extractFeatures(test, path.join(outDir, 'test'), { ...opts, augment: 'none', featureModel: testModel, decoder })];
     }),
   );
   opts.onExtracted?.();

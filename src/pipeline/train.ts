@@ -1,7 +1,8 @@
 import { CnnfeatError } from '../errors.js';
 import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
-import { describeValidation, gridPoints } from '../classifiers/model-selection.js';
+import { gridPoints } from '../classifiers/selection/grid.js';
+import { describeValidation } from '../classifiers/selection/table.js';
 import type { FeatureSet } from '../features/reader.js';
 import type { Logger, Progress } from '../util/log.js';
 
@@ -24,11 +25,22 @@ export function labelIndices(labels: string[], classes: string[], source: string
   });
 }
 
+/** One group per image: the rows of one path (an image and its mirror, `augment: 'flip'`) share a group id. */
+export function imageGroups(paths: readonly string[]): number[] {
+  const ids = new Map<string, number>();
+  return paths.map((p) => {
+    let id = ids.get(p);
+    if (id === undefined) ids.set(p, (id = ids.size));
+    return id;
+  });
+}
+
 /**
  * Trains a classifier on a feature set and wraps it with the provenance of its features.
  * Without options this is what `cnnfeat train` does: `auto` chooses the classifier and its
  * settings by cross-validation on this feature set only, then refits on all of it (see
- * `planTraining` in classifiers/classifier.ts for the policy).
+ * `planTraining` in classifiers/classifier.ts for the policy). Mirrored rows (`augment: 'flip'`)
+ * stay with their image in every fold and held-out split.
  */
 export async function trainClassifier(set: FeatureSet, options: TrainOptions = {}, progress: TrainProgress = {}): Promise<ClassifierFile> {
   const classes = set.manifest.classes.filter((c) => (set.manifest.counts.perClass[c] ?? 0) > 0);
@@ -37,7 +49,8 @@ export async function trainClassifier(set: FeatureSet, options: TrainOptions = {
   }
   const labels = labelIndices(set.labels, classes, set.dir);
   const started = Date.now();
-  const { model, selection, fitSeconds } = await trainModel(set.X, set.rows, set.dim, labels, classes, options, { ...progress, source: `${set.dir}/features.npy` });
+  const grouped = options.groups ?? (set.views ? imageGroups(set.paths) : undefined);
+  const { model, selection, fitSeconds } = await trainModel(set.X, set.rows, set.dim, labels, classes, { ...options, groups: grouped }, { ...progress, source: `${set.dir}/features.npy` });
   const perClass = Object.fromEntries(classes.map((c) => [c, set.manifest.counts.perClass[c] ?? 0]));
   return classifierFile(model, set.manifest.settings, { dir: set.dir, rows: set.rows, perClass, seconds: (Date.now() - started) / 1000, fitSeconds }, selection);
 }

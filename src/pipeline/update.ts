@@ -5,8 +5,8 @@ import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.
 import { assertNotSplitRoot } from '../dataset/split.js';
 import { sameFile } from '../dataset/file-keys.js';
 import { withLock } from '../util/lock.js';
-import { gatherRows, RowReader, writeFeatureDir, type RowSource } from '../features/rows.js';
-import { diffSettings, featureDirState, manifestFor, type FeatureManifest, type Plan, type PlannedFile, type UpdateCounts } from '../features/schema.js';
+import { gatherRows, rowCount, RowReader, writeFeatureDir, type RowSource } from '../features/rows.js';
+import { diffSettings, featureDirState, madeWith, manifestFor, type FeatureManifest, type Plan, type PlannedFile, type UpdateCounts } from '../features/schema.js';
 import { readFeatureIndex, type FeatureIndex } from '../features/reader.js';
 import { UPDATE_NEXT_DIR, UPDATE_ROWS_DIR, completePendingUpdate } from '../features/swap.js';
 import { silentLogger } from '../util/log.js';
@@ -53,9 +53,7 @@ export async function updateFeatures(images: string | Dataset, outDir: string, o
     assertUpdatable(old);
     return withFeatureModel(opts, async (featureModel) => {
       const changedSettings = diffSettings(old.manifest.settings, featureModel.settings);
-      if (changedSettings.length > 0) {
-        throw new CnnfeatError(`${outDir} was made with a different ${changedSettings.join(', ')}; use the same options, or start over, overwriting it (--overwrite)`);
-      }
+      if (changedSettings.length > 0) throw new CnnfeatError(`${outDir} ${madeWith(old.manifest.settings, featureModel.settings, changedSettings, 'update it')}`);
       const startedAt = Date.now();
       const { files } = await planFiles(dataset, { hash: opts.hash });
       const plan: Plan = { imageRoot: dataset.root, classes: dataset.classes, settings: featureModel.settings, files, ignored: dataset.ignored };
@@ -177,11 +175,11 @@ async function assemble(
     );
     const engine = computed?.manifest.engine ?? old.manifest.engine;
     const manifest: FeatureManifest = {
-      ...manifestFor(plan, { rows: copies.length, skipped, engine, seconds, imagesPerSecond: (computed?.rows ?? 0) / Math.max(seconds, 1e-9), resumed: false }),
+      ...manifestFor(plan, { rows: rowCount(copies), skipped, engine, seconds, imagesPerSecond: (computed?.rows ?? 0) / Math.max(seconds, 1e-9), resumed: false }),
       update: counts,
     };
     await fsp.rm(path.join(outDir, UPDATE_NEXT_DIR), { recursive: true, force: true });
-    await writeFeatureDir(path.join(outDir, UPDATE_NEXT_DIR), old.dim, copies, manifest);
+    await writeFeatureDir(path.join(outDir, UPDATE_NEXT_DIR), copies, manifest);
     return manifest;
   } finally {
     await Promise.allSettled([oldReader.close(), newReader?.close()]);

@@ -3,9 +3,10 @@
  * (thumbnails are data URIs). Every text that comes from data (class names, paths, settings)
  * goes through {@link escapeHtml}.
  */
-import { describeValidation, pointColumns, rankedResults, type ModelSelection } from '../classifiers/model-selection.js';
+import { describeValidation, pointColumns, rankedResults } from '../classifiers/selection/table.js';
+import type { ModelSelection } from '../classifiers/selection/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { formatScore, type ScoreKind } from '../classifiers/scores.js';
+import { formatScore, type ScoreKind } from '../classifiers/common/scores.js';
 
 /** One misclassified test image in the gallery. */
 export interface GalleryItem {

@@ -28,17 +28,3 @@ export function finiteNumber(name: string, value: string | number, min = -Infini
   }
   return n;
 }
-
-/** Parses a number option that must be > 0, or fails naming the option. */
-export function positiveNumber(name: string, value: string | number): number {
-  const n = finiteNumber(name, value);
-  if (n <= 0) throw new CnnfeatError(`${name} must be a number > 0, got "${value}"`);
-  return n;
-}
-
-/** Parses a seed option: an integer in [0, 2³²), as the seeded generator takes it. */
-export function seedOption(name: string, value: string | number): number {
-  const n = finiteNumber(name, value, 0, 2 ** 32 - 1);
-  if (!Number.isInteger(n)) throw new CnnfeatError(`${name} must be an integer in [0, 4294967295], got "${value}"`);
-  return n;
-}

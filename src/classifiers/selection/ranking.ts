@@ -1,0 +1,18 @@
+/** Ranking of cross-validated scores. */
+
+/** Ranks of the means, 1 = best, ties sharing the lower rank (scipy's rankdata 'min'). */
+export function ranks(means: number[]): number[] {
+  return means.map((m) => 1 + means.filter((other) => other > m).length);
+}
+
+/**
+ * Ranks of a successive halving's results: round-2 results first (they are what was chosen
+ * from), then round 1's after them, each round ranked by its means as {@link ranks} does.
+ */
+export function halvingRanks(results: { round?: 1 | 2; mean: number }[]): number[] {
+  const round2 = results.filter((r) => r.round === 2).length;
+  return results.map((r, i) => {
+    const same = results.filter((x) => x.round === r.round);
+    return (r.round === 2 ? 0 : round2) + ranks(same.map((x) => x.mean))[same.indexOf(results[i]!)]!;
+  });
+}
