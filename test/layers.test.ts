@@ -31,6 +31,7 @@ const LAYERS: string[][] = [
  */
 const SUB_LAYERS: Record<string, string[][]> = {
   classifiers: [['common', 'linalg'], ['svc', 'linear'], ['parallel'], ['selection'], ['.']],
+  pipeline: [['setup'], ['batches'], ['.']],
 };
 
 const SRC = path.join(ROOT, 'src');
@@ -187,4 +188,17 @@ test('the layer check sees static, re-exported and dynamic imports', () => {
     importsOf(file, text).map((t) => path.relative(SRC, t)),
     ['engines/a.ts', 'models/b.ts', 'pipeline/c.ts', 'util/d.ts'],
   );
+});
+
+/** The most files a folder of src/ holds before it gets sub-folders by concern. */
+const MAX_FILES_PER_FOLDER = 12;
+
+test(`no folder of src/ holds more than ${MAX_FILES_PER_FOLDER} files (a bigger one gets sub-folders by concern)`, () => {
+  const crowded = new Map<string, number>();
+  for (const file of sourceFiles(SRC)) {
+    const dir = path.relative(SRC, path.dirname(file)) || '.';
+    crowded.set(dir, (crowded.get(dir) ?? 0) + 1);
+  }
+  const over = [...crowded].filter(([, count]) => count > MAX_FILES_PER_FOLDER).map(([dir, count]) => `src/${dir}: ${count} files`);
+  assert.deepEqual(over, [], `folders to split by concern:\n${over.join('\n')}`);
 });

@@ -14,8 +14,8 @@ import { POOLS, type CutSpec, type EngineName, type PoolMode } from '../dist/eng
 import { exportToOnnx, EXPORTER_VERSION, UnsupportedLayerError, type OnnxExport } from '../dist/engines/onnx/export.js';
 import { loadLayersModel } from '../dist/engines/tfjs.js';
 import type { PreprocessMode } from '../dist/image/preprocess.js';
-import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
-import { loadFeatureModel, type FeatureModel } from '../dist/pipeline/feature-model.js';
+import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batches/batch.js';
+import { loadFeatureModel, type FeatureModel } from '../dist/pipeline/setup/feature-model.js';
 import { applyLayer as on, relativeError, runCli, sharedData, tempDir, writeImage } from './helpers.js';
 
 const TOLERANCE = 1e-4;

@@ -13,7 +13,7 @@ import { listOnnxTensors } from '../dist/engines/onnx/user-graph.js';
 import { loadEngine } from '../dist/engines/select.js';
 import type { PoolMode } from '../dist/engines/engine.js';
 import { weightsDigest } from '../dist/models/install.js';
-import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
+import { loadFeatureModel } from '../dist/pipeline/setup/feature-model.js';
 import { makeColourDataset, recordingLogger, relativeError, ROOT, runCli, tempDir } from './helpers.js';
 import { TINY, writeTinyOnnx, type TinyOnnxOptions } from './onnx-fixtures.js';
 

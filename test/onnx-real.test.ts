@@ -7,8 +7,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { cacheDir } from '../dist/util/cache.js';
-import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
-import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
+import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batches/batch.js';
+import { loadFeatureModel } from '../dist/pipeline/setup/feature-model.js';
 import { readJson, relativeError, ROOT, tempDir } from './helpers.js';
 
 /** The cached export of `weightsDigest` cut at `layer` with average pooling, as the onnx engine wrote it. */

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { readNpy } from '../dist/features/npy.js';
-import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batch.js';
-import { loadFeatureModel } from '../dist/pipeline/feature-model.js';
+import { decodeFiles, decodeOptionsOf, toInput } from '../dist/pipeline/batches/batch.js';
+import { loadFeatureModel } from '../dist/pipeline/setup/feature-model.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
 import { json, manifestOf, relativeError, runCli, tempDir, type PulledJson } from './helpers.js';
 

@@ -33,7 +33,7 @@ export function register(program: Command): void {
       const shard = parseShard(flags.shard, flags.shards);
       const interrupts = handleInterrupts(logger);
       const opts = { ...extractOptionsFrom(flags, logger, interrupts.signal), hash: flags.hash, shard, topFoldersAreClasses: flags.topFoldersAreClasses };
-      const { describeFitting } = await import('../pipeline/feature-model.js');
+      const { describeFitting } = await import('../pipeline/setup/feature-model.js');
       const run: Promise<ExtractResult | UpdateResult> = flags.update
         ? import('../pipeline/update.js').then(({ updateFeatures }) => updateFeatures(imageDir, flags.output, opts))
         : import('../pipeline/extract.js').then(({ extractFeatures }) => extractFeatures(imageDir, flags.output, opts));

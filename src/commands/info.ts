@@ -4,7 +4,7 @@ import { cacheDir } from '../util/cache.js';
 import { listCards } from '../models/card.js';
 import { TOOL_VERSION } from '../version.js';
 import { addOutputOptions, printResult } from './options.js';
-import { EXTRACT_DEFAULTS, defaultDecoders } from '../pipeline/defaults.js';
+import { EXTRACT_DEFAULTS, defaultDecoders } from '../pipeline/setup/defaults.js';
 
 /** `cnnfeat info` */
 export function register(program: Command): void {

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../util/validate.js';
 import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../image/flip.js';
 import { watchNpmLauncher } from '../util/launcher.js';
-import { EXTRACT_DEFAULTS } from '../pipeline/defaults.js';
+import { EXTRACT_DEFAULTS } from '../pipeline/setup/defaults.js';
 
 /** Raw values of the shared extract options as commander parses them. */
 export interface ExtractFlags {

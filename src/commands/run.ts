@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatMetrics } from '../metrics/format.js';
-import { RUN_DEFAULTS } from '../pipeline/defaults.js';
+import { RUN_DEFAULTS } from '../pipeline/setup/defaults.js';
 import { colorEnabled } from '../util/log.js';
 import { finiteNumber } from '../util/validate.js';
 import { addGateOptions, checkGates, parseGates, type GateFlags } from './gates.js';
@@ -39,7 +39,7 @@ export function register(program: Command): void {
       seed: flags.seed === undefined ? undefined : finiteNumber('--seed', flags.seed),
       report: flags.report,
     };
-    const [{ runPipeline }, { describeFitting }] = await Promise.all([import('../pipeline/run.js'), import('../pipeline/feature-model.js')]);
+    const [{ runPipeline }, { describeFitting }] = await Promise.all([import('../pipeline/run.js'), import('../pipeline/setup/feature-model.js')]);
     const interrupts = handleInterrupts(logger);
     let signals: SignalExit | undefined;
     const result = await runPipeline(datasetDir, flags.output, {

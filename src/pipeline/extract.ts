@@ -3,8 +3,8 @@ import { CnnfeatError, ExitCode } from '../errors.js';
 import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { assertNotSplitRoot } from '../dataset/split.js';
-import { runBatchLoop, type DecodedBatch } from './batch-loop.js';
-import { batchesAhead, withDecoder, type DecoderChoice } from './decoding.js';
+import { runBatchLoop, type DecodedBatch } from './batches/batch-loop.js';
+import { batchesAhead, withDecoder, type DecoderChoice } from './setup/decoding.js';
 import { statsBetween, type ImageDecoder } from '../image/decoder.js';
 import { FeatureWriter } from '../features/writer.js';
 import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
@@ -15,9 +15,9 @@ import { planFiles } from './plan-files.js';
 import type { ShardSpec } from '../dataset/shard.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { EXTRACT_DEFAULTS } from './defaults.js';
-import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './feature-model.js';
-import { StageClock } from './stage-clock.js';
+import { EXTRACT_DEFAULTS } from './setup/defaults.js';
+import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './setup/feature-model.js';
+import { StageClock } from './batches/stage-clock.js';
 import type { ExtractStages } from '../features/schema.js';
 
 /** Options of `extractFeatures`. */

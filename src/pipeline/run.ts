@@ -12,9 +12,9 @@ import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
-import { describeFitting, withFeatureModel } from './feature-model.js';
-import { EXTRACT_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
-import { withDecoder } from './decoding.js';
+import { describeFitting, withFeatureModel } from './setup/feature-model.js';
+import { EXTRACT_DEFAULTS, RUN_DEFAULTS } from './setup/defaults.js';
+import { withDecoder } from './setup/decoding.js';
 import { trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split (`augment` applies to the training side only). */

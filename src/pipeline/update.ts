@@ -11,7 +11,7 @@ import { readFeatureIndex, type FeatureIndex } from '../features/reader.js';
 import { UPDATE_NEXT_DIR, UPDATE_ROWS_DIR, completePendingUpdate } from '../features/swap.js';
 import { silentLogger } from '../util/log.js';
 import { extractFeatures, reportFiles, resultOf, type ExtractOptions, type ExtractResult } from './extract.js';
-import { withFeatureModel } from './feature-model.js';
+import { withFeatureModel } from './setup/feature-model.js';
 import { planFiles } from './plan-files.js';
 
 /** What `extract --update` produced. */

@@ -3,8 +3,8 @@
  * its mirror in the forward pass, and their pooled features become the image's row (their mean)
  * or its two rows. Works on the decoded 8-bit pixels, before they become the network's input.
  */
-import { mirrorPixels } from '../image/flip.js';
-import type { ExtractSettings } from '../features/schema.js';
+import { mirrorPixels } from '../../image/flip.js';
+import type { ExtractSettings } from '../../features/schema.js';
 
 type ViewSettings = Pick<ExtractSettings, 'tta' | 'augment' | 'input'>;
 

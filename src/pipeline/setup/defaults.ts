@@ -2,10 +2,10 @@
  * The defaults of extraction and of `run`: the library applies them wherever an option is left
  * out, and the CLI shows the same values in `--help` (it sets none of its own).
  */
-import type { EngineChoice, PoolMode, Precision } from '../engines/engine.js';
-import type { ResizeKernel, ResizeMode } from '../image/resize.js';
-import type { IccMode } from '../image/icc.js';
-import type { AugmentMode, TtaMode } from '../image/flip.js';
+import type { EngineChoice, PoolMode, Precision } from '../../engines/engine.js';
+import type { ResizeKernel, ResizeMode } from '../../image/resize.js';
+import type { IccMode } from '../../image/icc.js';
+import type { AugmentMode, TtaMode } from '../../image/flip.js';
 
 /**
  * Extraction defaults: ResNet50 cut at its card's layer, average pooling, images fitted as the

@@ -1,8 +1,8 @@
-import type { EngineInput } from '../engines/engine.js';
-import type { DecodedFiles, ImageDecoder } from '../image/decoder.js';
+import type { EngineInput } from '../../engines/engine.js';
+import type { DecodedFiles, ImageDecoder } from '../../image/decoder.js';
 import { decodeOptionsOf, toInput } from './batch.js';
 import { rowsOfViews, withViews } from './views.js';
-import type { FeatureModel } from './feature-model.js';
+import type { FeatureModel } from '../setup/feature-model.js';
 import type { StageClock } from './stage-clock.js';
 
 /** A batch of the file list, decoded; indices are list indices. */

@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { nonNegativeInt } from '../util/validate.js';
-import { DecodePool } from '../image/decode-pool.js';
-import { inProcessDecoder, type ImageDecoder } from '../image/decoder.js';
+import { nonNegativeInt } from '../../util/validate.js';
+import { DecodePool } from '../../image/decode-pool.js';
+import { inProcessDecoder, type ImageDecoder } from '../../image/decoder.js';
 import { DECODE_DEFAULTS, defaultDecoders } from './defaults.js';
 import type { FeatureModel } from './feature-model.js';
 

@@ -1,19 +1,19 @@
-import { CnnfeatError } from '../errors.js';
-import { RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../image/resize.js';
-import type { IccMode } from '../image/icc.js';
-import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../image/flip.js';
-import { isCropFraction } from '../models/card.js';
-import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
-import type { EngineChoice, FeatureExtractor, PoolMode, Precision } from '../engines/engine.js';
-import { parseDevice, type DeviceRequest } from '../engines/device/choice.js';
-import { loadEngine } from '../engines/select.js';
-import { resolveModel, type ResolvedModel } from '../models/resolve.js';
-import type { ExtractSettings } from '../features/schema.js';
-import type { Logger } from '../util/log.js';
-import { silentLogger } from '../util/log.js';
+import { CnnfeatError } from '../../errors.js';
+import { RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../../image/resize.js';
+import type { IccMode } from '../../image/icc.js';
+import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../../image/flip.js';
+import { isCropFraction } from '../../models/card.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../../image/preprocess.js';
+import type { EngineChoice, FeatureExtractor, PoolMode, Precision } from '../../engines/engine.js';
+import { parseDevice, type DeviceRequest } from '../../engines/device/choice.js';
+import { loadEngine } from '../../engines/select.js';
+import { resolveModel, type ResolvedModel } from '../../models/resolve.js';
+import type { ExtractSettings } from '../../features/schema.js';
+import type { Logger } from '../../util/log.js';
+import { silentLogger } from '../../util/log.js';
 import { EXTRACT_DEFAULTS } from './defaults.js';
-import { cutNamesOf, readModelJson } from '../formats/tfjs-model.js';
-import { unknownCutError } from '../util/names.js';
+import { cutNamesOf, readModelJson } from '../../formats/tfjs-model.js';
+import { unknownCutError } from '../../util/names.js';
 
 /** Default model id. */
 export const DEFAULT_MODEL = EXTRACT_DEFAULTS.model;

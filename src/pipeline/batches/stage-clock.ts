@@ -1,8 +1,8 @@
 import sharp from 'sharp';
-import type { EngineTimings, FeatureExtractor } from '../engines/engine.js';
-import type { ExtractStages } from '../features/schema.js';
-import type { DecoderStats } from '../image/decoder.js';
-import { currentThreadTimes, processTimes, timesBetween } from '../util/thread-times.js';
+import type { EngineTimings, FeatureExtractor } from '../../engines/engine.js';
+import type { ExtractStages } from '../../features/schema.js';
+import type { DecoderStats } from '../../image/decoder.js';
+import { currentThreadTimes, processTimes, timesBetween } from '../../util/thread-times.js';
 
 type MainStage = 'waitDecode' | 'preprocess' | 'waitEngine' | 'write';
 

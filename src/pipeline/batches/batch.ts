@@ -1,8 +1,8 @@
-import type { DecodeOptions } from '../image/decode.js';
-import { inProcessDecoder, type DecodedFiles } from '../image/decoder.js';
-import { preprocessInto } from '../image/preprocess.js';
-import type { ExtractSettings } from '../features/schema.js';
-import type { EngineInput } from '../engines/engine.js';
+import type { DecodeOptions } from '../../image/decode.js';
+import { inProcessDecoder, type DecodedFiles } from '../../image/decoder.js';
+import { preprocessInto } from '../../image/preprocess.js';
+import type { ExtractSettings } from '../../features/schema.js';
+import type { EngineInput } from '../../engines/engine.js';
 
 /** Decode geometry for features made with `settings`. */
 export function decodeOptionsOf(settings: ExtractSettings): DecodeOptions {
