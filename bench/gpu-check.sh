@@ -49,6 +49,15 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
     export LD_LIBRARY_PATH="$work/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
 fi
+# Some container runtimes mount the NVIDIA driver's Vulkan and EGL manifests under /usr/local/nvidia,
+# outside the loaders' search paths (cnnfeat says so and names VK_DRIVER_FILES); point them there.
+if ! ls /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json >/dev/null 2>&1; then
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$icd" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then export VK_DRIVER_FILES=$icd; say "VK_DRIVER_FILES=$icd"; fi
+  done
+  egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  if [ -f "$egl" ] && [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES=$egl; fi
+fi
 export CNNFEAT_CACHE=$work/cache
 
 {

@@ -81,6 +81,11 @@ test('device plan: what auto tries, and for each missing piece the reason and th
   assert.deepEqual(noIcd.candidates, []);
   assert.match(noIcd.reason!, /^an NVIDIA GPU \(NVIDIA H200\) but no NVIDIA Vulkan driver \(nvidia_icd\.json\); the only WebGPU adapter is .*software/);
   assert.match(noIcd.fix!, /NVIDIA_DRIVER_CAPABILITIES includes graphics/);
+  // The driver's manifest mounted outside the loader's search path (/usr/local/nvidia): name it.
+  const stray = planGpu(auto, facts({ devices: [H200], strayNvidiaDriver: '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json' }));
+  assert.deepEqual(stray.candidates, []);
+  assert.match(stray.reason!, /no NVIDIA Vulkan driver \(nvidia_icd\.json\) where the Vulkan loader looks/);
+  assert.equal(stray.fix, "point the loader at the driver's manifest: export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json");
   // Only a software driver: auto and gpu leave it, webgpu takes it.
   const soft = facts({ vulkanDrivers: [LAVAPIPE] });
   assert.deepEqual(planGpu(auto, soft).candidates, []);

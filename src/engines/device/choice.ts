@@ -133,7 +133,11 @@ function webgpuPlan(facts: GpuFacts): GpuPlan {
   // Dawn asks for a high-performance adapter: hardware GPUs rank before software ones.
   const candidates = hardware.length > 0 ? hardware.slice(0, 1) : software;
   if (nvidia.length > 0 && !drivers.some((d) => d.kind === 'nvidia')) {
-    return { candidates, reason: `an NVIDIA GPU (${nvidia[0]!.name}) but no NVIDIA Vulkan driver (nvidia_icd.json)`, fix: `${CONTAINER_FIX}; on a host, install the driver's Vulkan/GL part` };
+    const reason = `an NVIDIA GPU (${nvidia[0]!.name}) but no NVIDIA Vulkan driver (nvidia_icd.json)`;
+    if (facts.strayNvidiaDriver) {
+      return { candidates, reason: `${reason} where the Vulkan loader looks`, fix: `point the loader at the driver's manifest: export VK_DRIVER_FILES=${facts.strayNvidiaDriver}` };
+    }
+    return { candidates, reason, fix: `${CONTAINER_FIX}; on a host, install the driver's Vulkan/GL part` };
   }
   if (hardware.length > 0) return { candidates, reason: null, fix: null };
   if (facts.devices.length === 0) {

@@ -37,7 +37,15 @@ export interface GpuFacts {
   vulkanLoader: string | null;
   vulkanDrivers: VulkanDriver[];
   devices: GpuDevice[];
+  /**
+   * An NVIDIA Vulkan driver manifest outside the loader's search path (some container runtimes
+   * mount the driver under /usr/local/nvidia), which VK_DRIVER_FILES would make usable; or null.
+   */
+  strayNvidiaDriver?: string | null;
 }
+
+/** Where container runtimes put the NVIDIA driver's Vulkan manifest outside the Vulkan loader's search path. */
+export const STRAY_NVIDIA_DRIVER_MANIFESTS = ['/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json', '/usr/local/nvidia/etc/vulkan/icd.d/nvidia_icd.json'];
 
 const SOFTWARE_DRIVER = /lvp|lavapipe|llvmpipe|swiftshader/i;
 
@@ -69,6 +77,7 @@ export function gpuFacts(env: NodeJS.ProcessEnv = process.env): GpuFacts {
     vulkanLoader: linux ? findLibrary('libvulkan.so.1', env) : null,
     vulkanDrivers: linux ? vulkanDrivers(env) : [],
     devices: linux ? gpuDevices() : [],
+    strayNvidiaDriver: linux ? (STRAY_NVIDIA_DRIVER_MANIFESTS.find((f) => existsSync(f)) ?? null) : null,
   };
 }
 
