@@ -244,10 +244,10 @@ test('run names the fitting and TTA in force; its test rows are never augmented'
   const out = path.join(work, 'run-out');
   const text = await runCli(['run', data, '-o', out, '--augment', 'flip', '--classifier', 'logistic', '--C', '1', '--no-report', ...tiny()]);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^given split: 16 train \/ 8 test rows, 8-d features; fitting center-crop 1 \(linear\), tta none, augment flip$/m);
+  assert.match(text.stdout, /^given split: 16 train \/ 8 test rows, 8-d features; fitting center-crop \(crop fraction 1, linear kernel\), tta none, augment flip$/m);
   assert.equal((await manifestOf(path.join(out, 'test'))).settings.augment, 'none');
   const tta = await runCli(['run', data, '-o', path.join(work, 'run-tta'), '--tta', 'flip', '--resize', 'squash', '--classifier', 'logistic', '--C', '1', '--no-report', ...tiny()]);
-  assert.match(tta.stdout, /; fitting squash \(linear\), tta flip$/m);
+  assert.match(tta.stdout, /; fitting squash \(linear kernel\), tta flip$/m);
   const metrics = json<Metrics>(await runCli(['run', data, '-o', path.join(work, 'run-tta'), '--resume', '--tta', 'flip', '--resize', 'squash', '--classifier', 'logistic', '--C', '1', '--no-report', '--json', ...tiny()]));
   assert.equal(metrics.counts.total, 8);
 });

@@ -170,8 +170,8 @@ function viewsOf(opts: FeatureModelOptions): Pick<ExtractSettings, 'tta' | 'augm
  * (`, augment flip` with mirrored rows): what the summaries of `run` and `extract` name.
  */
 export function describeFitting(s: Pick<ExtractSettings, 'resize' | 'cropFraction' | 'resizeKernel' | 'tta' | 'augment'>): string {
-  const fit = s.resize === 'center-crop' ? `center-crop ${s.cropFraction}` : s.resize;
-  return `fitting ${fit} (${s.resizeKernel}), tta ${s.tta}${s.augment === 'none' ? '' : `, augment ${s.augment}`}`;
+  const fraction = s.resize === 'center-crop' ? `crop fraction ${s.cropFraction}, ` : '';
+  return `fitting ${s.resize} (${fraction}${s.resizeKernel} kernel), tta ${s.tta}${s.augment === 'none' ? '' : `, augment ${s.augment}`}`;
 }
 
 /**
