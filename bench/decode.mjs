@@ -41,7 +41,7 @@ export function powersUpToCores() {
 export async function decodeScaling(root, dir, counts) {
   const { DecodePool } = await import(path.join(root, 'dist', 'image', 'decode-pool.js'));
   const { inProcessDecoder } = await import(path.join(root, 'dist', 'image', 'decoder.js'));
-  const { DECODE_DEFAULTS } = await import(path.join(root, 'dist', 'pipeline', 'defaults.js'));
+  const { DECODE_DEFAULTS } = await import(path.join(root, 'dist', 'pipeline', 'setup', 'defaults.js'));
   const lib = await import(path.join(root, 'dist', 'index.js'));
   const dataset = await lib.scanDataset(dir);
   const files = dataset.samples.map((s) => path.join(dataset.root, s.relPath));

@@ -125,7 +125,7 @@ async function measureSet(root, lib, set, { engine, repeat, peer, modelDir, log,
  * like `extract` hands them (transferred, not copied); `measure()` is the median of a few passes.
  */
 async function rawEngine(root, lib, dir, engine) {
-  const { decodeFiles, decodeOptionsOf, toInput } = await import(path.join(root, 'dist', 'pipeline', 'batch.js'));
+  const { decodeFiles, decodeOptionsOf, toInput } = await import(path.join(root, 'dist', 'pipeline', 'batches', 'batch.js'));
   const fm = await lib.loadFeatureModel({ engine });
   const files = (await lib.scanDataset(dir)).samples.slice(0, RAW_IMAGES).map((s) => path.join(dir, s.relPath));
   const decoded = await decodeFiles(files, decodeOptionsOf(fm.settings));

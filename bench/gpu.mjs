@@ -100,7 +100,7 @@ export async function bench({ root, args, log }) {
  * images/s of `passes` more.
  */
 async function rawEngine(root, lib, files, opts, passes) {
-  const { decodeFiles, decodeOptionsOf, toInput } = await import(path.join(root, 'dist', 'pipeline', 'batch.js'));
+  const { decodeFiles, decodeOptionsOf, toInput } = await import(path.join(root, 'dist', 'pipeline', 'batches', 'batch.js'));
   const fm = await lib.loadFeatureModel(opts);
   try {
     const d = fm.extractor.describe();

@@ -3,7 +3,7 @@
 // with sub-folders layers them the same way; and no file imports itself back through others (no
 // import circle, type imports included).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from './helpers.js';
@@ -201,4 +201,34 @@ test(`no folder of src/ holds more than ${MAX_FILES_PER_FOLDER} files (a bigger 
   }
   const over = [...crowded].filter(([, count]) => count > MAX_FILES_PER_FOLDER).map(([dir, count]) => `src/${dir}: ${count} files`);
   assert.deepEqual(over, [], `folders to split by concern:\n${over.join('\n')}`);
+});
+
+/**
+ * The library modules that a script outside src/ (bench/, scripts/) loads from the build, named in
+ * either form those scripts use: `path.join(root, 'dist', 'a', 'b.js')` or `'../dist/a/b.js'`.
+ */
+function distModulesNamedIn(text: string): string[] {
+  const joined = [...text.matchAll(/path\.join\(root, 'dist'((?:, '[^']+')+)\)/g)].map((m) =>
+    [...m[1].matchAll(/'([^']+)'/g)].map((part) => part[1]).join('/'),
+  );
+  const relative = [...text.matchAll(/'\.\.\/dist\/([^']+\.js)'/g)].map((m) => m[1]);
+  return [...joined, ...relative];
+}
+
+test('the library modules that bench/ and scripts/ load exist in src/ (a move of src/ moves them too)', () => {
+  const scripts = ['bench', 'scripts'].flatMap((dir) =>
+    readdirSync(path.join(ROOT, dir)).filter((name) => name.endsWith('.mjs')).map((name) => path.join(dir, name)),
+  );
+  const missing = scripts.flatMap((script) =>
+    distModulesNamedIn(readFileSync(path.join(ROOT, script), 'utf8'))
+      .filter((module) => !existsSync(path.join(SRC, module.replace(/\.js$/, '.ts'))))
+      .map((module) => `${script}: dist/${module}`),
+  );
+  assert.ok(scripts.length > 5, 'bench/ and scripts/ hold scripts');
+  assert.deepEqual(missing, [], `modules not in src/:\n${missing.join('\n')}`);
+});
+
+test('the script check reads both ways of naming a built module', () => {
+  const text = "await import(path.join(root, 'dist', 'pipeline', 'batches', 'batch.js')); await import('../dist/cli.js');";
+  assert.deepEqual(distModulesNamedIn(text), ['pipeline/batches/batch.js', 'cli.js']);
 });
