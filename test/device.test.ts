@@ -96,6 +96,7 @@ test('device plan: what auto tries, and for each missing piece the reason and th
   // CUDA: first when its provider is installed and an NVIDIA GPU is there; else its install command.
   const withCuda = facts({ devices: [H200, { ...H200, node: '/dev/nvidia1' }], vulkanDrivers: [NVIDIA_ICD], providers: [...facts({}).providers.slice(0, 2), { name: 'cuda', bundled: false, installed: true }] });
   assert.deepEqual(providers(planGpu(auto, withCuda).candidates), ['cuda:NVIDIA H200', 'webgpu:NVIDIA H200 (2 GPUs; Dawn takes one of them)']);
+  assert.deepEqual(providers(planGpu({ kind: 'webgpu' }, withCuda).candidates), ['webgpu:NVIDIA H200 (2 GPUs; Dawn takes one of them)']);
   assert.equal(planGpu({ kind: 'cuda', index: 1 }, withCuda).candidates[0]!.deviceId, 1);
   assert.match(planGpu({ kind: 'cuda', index: 2 }, withCuda).reason!, /no CUDA GPU 2 \(2 found\)/);
   const cuda = planGpu({ kind: 'cuda' }, facts({ devices: [H200] }));

@@ -111,6 +111,23 @@ test('float16 conversion: float compute in float16, float32 in and out, Resize s
   assert.throws(() => convertToFloat16(loop, types, 'loop.onnx'), /loop\.onnx: float16 \(--precision fp16\) cannot convert a graph with control flow \(If\); use --precision fp32/);
 });
 
+test('float16 conversion: operators whose output type an attribute fixes (ConstantOfShape without a value) stay float32, so the graph loads', async () => {
+  // input [1,3] + ConstantOfShape(Shape(input)): zeros whose type is float32 whatever the input's
+  const g = new GraphBuilder(['input', 'out']);
+  g.addInput('input', [1, 3]);
+  const shape = g.addNode('Shape', ['input'], 'shape');
+  const zeros = g.addNode('ConstantOfShape', [shape], 'zeros');
+  const scaled = g.addNode('Mul', ['input', g.addFloats('k', [0.5], [])], 'mul');
+  g.addNode('Add', [scaled, zeros], 'out', {}, { output: 'out' });
+  g.addOutput('out', [1, 3]);
+  const proto = onnx.ModelProto.decode(g.toBytes('t', 't'));
+  const types = new Map<string, number>([['input', FLOAT], ['k', FLOAT], [shape, 7], [zeros, FLOAT], [scaled, FLOAT], ['out', FLOAT]]);
+  const converted = convertToFloat16(proto, types, 'zeros.onnx');
+  const s = await ort.InferenceSession.create(onnx.ModelProto.encode(converted).finish());
+  const out = (await s.run({ input: new ort.Tensor('float32', Float32Array.from([2, -4, 6]), [1, 3]) })).out!;
+  assert.deepEqual([...(out.data as Float32Array)], [1, -2, 3]);
+});
+
 test('fp16 on the CPU provider: a Keras export and a torch-style ONNX model within cosine 0.999 of fp32; weights stored as float16; cached per precision', async (t) => {
   const cache = await ownCache(t);
   const keras = await bothPrecisions(await source(model), { layers: ['features'], preprocess: 'none' }, { height: 32, width: 32 });

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { CnnfeatError } from '../errors.js';
-import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { backendOf, engineName, initBackend, type BackendChoice } from './backend.js';
 import { ENGINE_CHOICES, type EngineChoice, type EngineLoadOptions, type EngineName, type FeatureExtractor } from './engine.js';

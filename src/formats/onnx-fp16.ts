@@ -10,13 +10,15 @@
  *   values, exp/pow/log, normalisations) run in float32 between Casts;
  * - `Cast(to=FLOAT)` inside the graph becomes `Cast(to=FLOAT16)`; float constants (Constant,
  *   ConstantOfShape) are converted;
+ * - operators whose output type an attribute fixes (ConstantOfShape without a value, Random*,
+ *   EyeLike, DequantizeLinear, …) stay float32;
  * - nodes of other operator domains run in float32 (their type rules are not known here), and
  *   graphs with subgraphs (If, Loop, Scan) are refused: their bodies read outer tensors by name.
  * The element type of every tensor must be given (`types`: e.g. found by running the graph once).
  */
 import { CnnfeatError } from '../errors.js';
 import { onnx } from './onnx-proto.js';
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from './onnx-model.js';
+import { freshNames, intAttribute, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-model.js';
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -42,6 +44,12 @@ const FLOAT32_OPS = new Set([
   'InstanceNormalization',
   'Range',
 ]);
+
+/**
+ * Operators whose float output type an attribute (or its default) fixes rather than their inputs
+ * (ConstantOfShape without a value is float32 zeros): left in float32.
+ */
+const FIXED_OUTPUT_TYPE_OPS = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'EyeLike', 'Bernoulli', 'Multinomial', 'DequantizeLinear', 'DynamicQuantizeLinear']);
 
 const SUBGRAPH_OPS = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
 
@@ -93,7 +101,7 @@ function floatValues(t: TensorProto): Float32Array {
 }
 
 /** A FLOAT tensor as FLOAT16 (raw little-endian data), same name unless `name` is given. */
-export function float16Tensor(t: TensorProto, name = t.name ?? ''): TensorProto {
+function float16Tensor(t: TensorProto, name = t.name ?? ''): TensorProto {
   if (t.dataLocation === 1 || (t.externalData ?? []).length > 0) {
     throw new Error(`${t.name}: external data must be read in before the float16 conversion`);
   }
@@ -107,7 +115,9 @@ type Mode = 'fp16' | 'fp32';
 
 function nodeMode(node: NodeProto): Mode {
   if (node.domain && node.domain !== 'ai.onnx') return 'fp32';
-  return FLOAT32_OPS.has(node.opType ?? '') ? 'fp32' : 'fp16';
+  const op = node.opType ?? '';
+  if (op === 'ConstantOfShape' && !(node.attribute ?? []).some((a) => a.name === 'value')) return 'fp32';
+  return FLOAT32_OPS.has(op) || FIXED_OUTPUT_TYPE_OPS.has(op) ? 'fp32' : 'fp16';
 }
 
 /** The type a node wants at input `i` (null: it accepts any type, e.g. Cast's input). */
@@ -168,13 +178,7 @@ export function convertToFloat16(model: ModelProto, types: Map<string, number>, 
   }
 
   const produced = new Set(nodes.flatMap((n) => n.output ?? []));
-  const taken = new Set<string>([...types.keys(), ...nodes.map((n) => n.name ?? '')]);
-  const fresh = (base: string) => {
-    let name = base;
-    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
-    taken.add(name);
-    return name;
-  };
+  const fresh = freshNames([...types.keys(), ...nodes.map((n) => n.name ?? '')]);
   /** Casts (or converted initialiser copies) of a tensor to the other float type, made once. */
   const castOf = new Map<string, string>();
   const front: NodeProto[] = [];
@@ -191,7 +195,7 @@ export function convertToFloat16(model: ModelProto, types: Map<string, number>, 
     if (init && to === FLOAT16 && current === FLOAT) {
       newInitializers.push(float16Tensor(init, cast));
     } else {
-      const node = onnx.NodeProto.create({ opType: 'Cast', name: fresh(`${cast}/Cast`), input: [name], output: [cast], attribute: [intAttr('to', to)] });
+      const node = onnx.NodeProto.create({ opType: 'Cast', name: fresh(`${cast}/Cast`), input: [name], output: [cast], attribute: [intAttribute('to', to)] });
       if (produced.has(name)) after.set(name, [...(after.get(name) ?? []), node]);
       else front.push(node);
     }
@@ -216,7 +220,7 @@ export function convertToFloat16(model: ModelProto, types: Map<string, number>, 
     if (!isFloat(name) || converted.get(name) !== FLOAT16) continue;
     const inner = fresh(`${name}/fp16`);
     renamed.set(name, inner);
-    tail.push(onnx.NodeProto.create({ opType: 'Cast', name: fresh(`${name}/Cast`), input: [inner], output: [name], attribute: [intAttr('to', FLOAT)] }));
+    tail.push(onnx.NodeProto.create({ opType: 'Cast', name: fresh(`${name}/Cast`), input: [inner], output: [name], attribute: [intAttribute('to', FLOAT)] }));
   }
   const rename = (name: string) => renamed.get(name) ?? name;
   const ordered: NodeProto[] = [...front];
@@ -231,14 +235,10 @@ export function convertToFloat16(model: ModelProto, types: Map<string, number>, 
   return onnx.ModelProto.create({ ...model, graph: onnx.GraphProto.create(converted16), docString: `${model.docString ?? ''} (float16 computation, float32 inputs and outputs)`.trim() });
 }
 
-function intAttr(name: string, value: number) {
-  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
-}
-
 /** A node attribute in the float16 graph: Cast targets and float constants follow the node's mode. */
 function convertedAttribute(node: NodeProto, mode: Mode, a: NonNullable<NodeProto['attribute']>[number]) {
   if (mode !== 'fp16') return a;
-  if (node.opType === 'Cast' && a.name === 'to' && Number(a.i) === FLOAT) return intAttr('to', FLOAT16);
+  if (node.opType === 'Cast' && a.name === 'to' && Number(a.i) === FLOAT) return intAttribute('to', FLOAT16);
   if ((node.opType === 'Constant' || node.opType === 'ConstantOfShape') && a.name === 'value' && a.t?.dataType === FLOAT) {
     return onnx.AttributeProto.create({ ...a, t: float16Tensor(a.t) });
   }

@@ -236,3 +236,22 @@ export async function onnxModelFiles(file: string): Promise<string[]> {
   const proto = decodeOnnx(bytes, file);
   return [file, ...(await checkExternalData(proto, file))];
 }
+
+/**
+ * A maker of tensor and node names not in `taken` (nor handed out before): `base`, else `base_1`,
+ * `base_2`, …, for nodes added to an existing graph.
+ */
+export function freshNames(taken: Iterable<string>): (base: string) => string {
+  const used = new Set(taken);
+  return (base: string) => {
+    let name = base;
+    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
+    used.add(name);
+    return name;
+  };
+}
+
+/** An INT node attribute (`Cast`'s `to`, an `axis`). */
+export function intAttribute(name: string, value: number): InstanceType<typeof onnx.AttributeProto> {
+  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
+}

@@ -9,7 +9,7 @@
  * transpose optimizer removes the pair).
  */
 import { onnx } from './onnx-proto.js';
-import type { ModelProto, NodeProto, TensorProto } from './onnx-model.js';
+import { freshNames, intAttribute, type ModelProto, type NodeProto, type TensorProto } from './onnx-model.js';
 
 /** Per-channel affine normalisation: output c = pixel[channels[c]] · scale[c] + shift[c]. */
 export interface ChannelAffine {
@@ -26,13 +26,7 @@ export function withPixelInput(model: ModelProto, affine: ChannelAffine, inputNa
   const graph = model.graph!;
   const declared = (graph.input ?? []).find((i) => i.name === inputName);
   if (!declared?.type?.tensorType) throw new Error(`the graph has no tensor input "${inputName}"`);
-  const taken = new Set([...(graph.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
-  const fresh = (base: string) => {
-    let name = base;
-    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
-    taken.add(name);
-    return name;
-  };
+  const fresh = freshNames([...(graph.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
   const normalised = fresh('cnnfeat/pixels/normalised');
   const nodes: NodeProto[] = [];
   const initializers: TensorProto[] = [];
@@ -46,14 +40,13 @@ export function withPixelInput(model: ModelProto, affine: ChannelAffine, inputNa
     initializers.push(onnx.TensorProto.create({ name, dims, dataType, rawData: new Uint8Array(data.buffer) }));
     return name;
   };
-  const int = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
   const ints = (name: string, values: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: values });
   const planes = [1, 3, 1, 1];
-  let x = add('Cast', [inputName], fresh('cnnfeat/pixels/float'), [int('to', onnx.TensorProto.DataType.FLOAT)]);
+  let x = add('Cast', [inputName], fresh('cnnfeat/pixels/float'), [intAttribute('to', onnx.TensorProto.DataType.FLOAT)]);
   x = add('Transpose', [x], fresh('cnnfeat/pixels/nchw'), [ints('perm', [0, 3, 1, 2])]);
   if (affine.channels.some((c, i) => c !== i)) {
     const indices = constant('channels', onnx.TensorProto.DataType.INT64, [...affine.channels], [3]);
-    x = add('Gather', [x, indices], fresh('cnnfeat/pixels/channels'), [int('axis', 1)]);
+    x = add('Gather', [x, indices], fresh('cnnfeat/pixels/channels'), [intAttribute('axis', 1)]);
   }
   if (affine.scale.some((s) => s !== 1)) x = add('Mul', [x, constant('scale', onnx.TensorProto.DataType.FLOAT, [...affine.scale], planes)], fresh('cnnfeat/pixels/scaled'));
   if (affine.shift.some((s) => s !== 0)) x = add('Add', [x, constant('shift', onnx.TensorProto.DataType.FLOAT, [...affine.shift], planes)], fresh('cnnfeat/pixels/shifted'));

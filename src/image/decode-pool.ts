@@ -83,7 +83,7 @@ export class DecodePool implements ImageDecoder {
 
   private processes = 0;
 
-  constructor(private readonly opts: DecodePoolOptions) {
+  constructor(opts: DecodePoolOptions) {
     this.perProcess = Math.max(1, opts.perProcess ?? 1);
     this.grow(Math.max(1, opts.processes));
     process.on('exit', this.killAll);

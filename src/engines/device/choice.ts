@@ -81,12 +81,12 @@ export function deviceName(req: DeviceRequest): string {
  */
 export function planGpu(req: DeviceRequest, facts: GpuFacts, { allowSoftware = false } = {}): GpuPlan {
   if (req.kind === 'cpu') return { candidates: [], reason: 'the CPU was asked for (--device cpu)', fix: null };
-  const cuda = cudaPlan(req, facts);
-  if (req.kind === 'cuda') return cuda;
+  if (req.kind === 'cuda') return cudaPlan(req, facts);
+  const cuda = req.kind === 'webgpu' ? [] : cudaPlan(req, facts).candidates;
   const webgpu = webgpuPlan(facts);
   const software = allowSoftware || req.kind === 'webgpu';
   const usable = (c: GpuCandidate) => software || !c.software;
-  const candidates = [...cuda.candidates, ...webgpu.candidates].filter(usable);
+  const candidates = [...cuda, ...webgpu.candidates].filter(usable);
   if (candidates.length > 0) return { candidates, reason: null, fix: null };
   const soft = webgpu.candidates.find((c) => c.software);
   if (!soft) return { candidates: [], reason: webgpu.reason, fix: webgpu.fix };

@@ -45,7 +45,7 @@ export interface GpuFacts {
 }
 
 /** Where container runtimes put the NVIDIA driver's Vulkan manifest outside the Vulkan loader's search path. */
-export const STRAY_NVIDIA_DRIVER_MANIFESTS = ['/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json', '/usr/local/nvidia/etc/vulkan/icd.d/nvidia_icd.json'];
+const STRAY_NVIDIA_DRIVER_MANIFESTS = ['/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json', '/usr/local/nvidia/etc/vulkan/icd.d/nvidia_icd.json'];
 
 const SOFTWARE_DRIVER = /lvp|lavapipe|llvmpipe|swiftshader/i;
 
@@ -82,7 +82,7 @@ export function gpuFacts(env: NodeJS.ProcessEnv = process.env): GpuFacts {
 }
 
 /** onnxruntime-node's execution providers; the CUDA/TensorRT ones count as installed when their libraries are in its folder. */
-export function onnxProviders(): GpuFacts['providers'] {
+function onnxProviders(): GpuFacts['providers'] {
   try {
     const ort = require('onnxruntime-node') as { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
     const dir = onnxBinaryDir();
@@ -97,12 +97,12 @@ export function onnxProviders(): GpuFacts['providers'] {
 }
 
 /** Folder of onnxruntime-node's native libraries for this platform. */
-export function onnxBinaryDir(): string {
+function onnxBinaryDir(): string {
   return path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
 }
 
 /** Libraries a provider that onnxruntime-node does not bundle needs in its folder. */
-export function providerLibraries(provider: string): string[] {
+function providerLibraries(provider: string): string[] {
   if (provider === 'cuda') return ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
   if (provider === 'tensorrt') return ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'];
   return [];
@@ -177,7 +177,7 @@ function driverLibrary(manifest: string): string | null {
 }
 
 /** NVIDIA GPUs (from the driver's /proc files or device nodes) and other GPUs' DRM render nodes. */
-export function gpuDevices(): GpuDevice[] {
+function gpuDevices(): GpuDevice[] {
   const nvidia = nvidiaDevices();
   const others = listDir('/sys/class/drm')
     .filter((n) => /^renderD\d+$/.test(n))

@@ -9,7 +9,7 @@ export interface GpuStatus {
   devices: GpuFacts['devices'];
   /** Linux: the Vulkan loader and drivers the WebGPU provider (Dawn) would use; null elsewhere. */
   vulkan: { loader: string | null; drivers: GpuFacts['vulkanDrivers'] } | null;
-  /** The WebGPU provider started on a one-node graph (null when not bundled). */
+  /** The WebGPU provider started on a one-node graph (null when onnxruntime-node does not list it). */
   webgpu: WebGpuProbe | null;
   /** What `--device auto` does on this machine. */
   auto: string;

@@ -87,24 +87,24 @@ export async function startOnDevice(graph: Omit<FeatureGraph, 'cached'>, opts: D
   if (req.kind !== 'auto') return startRequested(graph, req, plan, facts, opts);
   const failures: string[] = [];
   for (const candidate of plan.candidates) {
-    const gpu = await startGpu(graph, candidate, opts).catch((err: unknown) => {
-      failures.push(`${candidate.provider} did not start (${shortProviderError(err)})`);
+    const gpu = await tryGpu(graph, candidate, opts, candidate.software || opts.allowSoftwareAdapter === true, failures);
+    if (!gpu) continue;
+    const gpuMs = await msPerImage(gpu.extractor, graph).catch((err: unknown) => {
+      failures.push(`${candidate.provider} failed its timed batch (${shortProviderError(err)})`);
       return null;
     });
-    if (!gpu) continue;
-    if (gpu.software && !candidate.software && !opts.allowSoftwareAdapter) {
-      failures.push(`the WebGPU provider took the software adapter ${gpu.adapter}: the GPU's Vulkan driver did not load`);
+    if (gpuMs === null) {
       await gpu.extractor.dispose();
       continue;
     }
-    const gpuMs = await msPerImage(gpu.extractor, graph).catch(async (err: unknown) => {
-      failures.push(`${candidate.provider} failed its timed batch (${shortProviderError(err)})`);
+    const cpu = await startCpu(graph, opts, '').catch(async (err: unknown) => {
       await gpu.extractor.dispose();
-      return null;
+      throw err;
     });
-    if (gpuMs === null) continue;
-    const cpu = await startCpu(graph, opts, '');
-    const cpuMs = await msPerImage(cpu, graph);
+    const cpuMs = await msPerImage(cpu, graph).catch(async (err: unknown) => {
+      await Promise.all([gpu.extractor.dispose(), cpu.dispose()]);
+      throw err;
+    });
     const timing = `${TIMING_IMAGES} images: ${gpuMs.toFixed(1)} ms/img on ${candidate.provider} (${gpu.adapter}) vs ${cpuMs.toFixed(1)} ms/img on the CPU provider`;
     if (gpuMs < cpuMs) {
       await cpu.dispose();
@@ -141,25 +141,35 @@ export function assertDeviceAvailable(req: DeviceRequest | undefined): void {
 async function startRequested(graph: Omit<FeatureGraph, 'cached'>, req: DeviceRequest, plan: GpuPlan, facts: GpuFacts, opts: DeviceOptions): Promise<FeatureExtractor> {
   const logger = opts.logger ?? silentLogger;
   const name = `--device ${deviceName(req)}`;
-  // An explicit WebGPU request tries the provider even where the facts found no Vulkan driver: the session is the real test.
   assertDeviceAvailable(req);
+  // An explicit WebGPU request tries the provider even where the facts found no Vulkan driver: the session is the real test.
   const candidates = plan.candidates.length > 0 ? plan.candidates : [{ provider: 'webgpu' as const, deviceId: 0, adapter: 'unknown adapter', software: false }];
   const failures: string[] = [];
   for (const candidate of candidates) {
-    try {
-      const gpu = await startGpu(graph, candidate, opts);
-      if (gpu.software && req.kind === 'gpu') {
-        await gpu.extractor.dispose();
-        failures.push(`the WebGPU provider took the software adapter ${gpu.adapter}`);
-        continue;
-      }
-      if (gpu.software) logger.warn(`${name}: the WebGPU adapter is ${gpu.adapter}, a CPU rasteriser: slower than the CPU provider (--device cpu)`);
-      return announce(withReason(gpu.extractor, `asked for (${name})`), logger);
-    } catch (err) {
-      failures.push(`${candidate.provider} did not start (${shortProviderError(err)})`);
-    }
+    const gpu = await tryGpu(graph, candidate, opts, req.kind !== 'gpu', failures);
+    if (!gpu) continue;
+    if (gpu.software) logger.warn(`${name}: the WebGPU adapter is ${gpu.adapter}, a CPU rasteriser: slower than the CPU provider (--device cpu)`);
+    return announce(withReason(gpu.extractor, `asked for (${name})`), logger);
   }
-  throw new CnnfeatError(`${name}: ${failures.join('; ')}; ${plan.fix ?? startFailureFix(candidates[0]!.provider, facts)}`);
+  const fixes = plan.fix ?? [...new Set(candidates.map((c) => startFailureFix(c.provider, facts)))].join('; or ');
+  throw new CnnfeatError(`${name}: ${failures.join('; ')}; ${fixes}`);
+}
+
+type StartedGpu = Awaited<ReturnType<typeof startGpu>>;
+
+/**
+ * Starts a GPU session on `candidate`; null, with the reason added to `failures`, when it does not
+ * start or lands on a software adapter that is not accepted (closed again then).
+ */
+async function tryGpu(graph: Omit<FeatureGraph, 'cached'>, candidate: GpuCandidate, opts: DeviceOptions, acceptSoftware: boolean, failures: string[]): Promise<StartedGpu | null> {
+  const gpu = await startGpu(graph, candidate, opts).catch((err: unknown) => {
+    failures.push(`${candidate.provider} did not start (${shortProviderError(err)})`);
+    return null;
+  });
+  if (!gpu || !gpu.software || acceptSoftware) return gpu;
+  await gpu.extractor.dispose();
+  failures.push(`the WebGPU provider took the software adapter ${gpu.adapter}: the GPU's Vulkan driver did not load`);
+  return null;
 }
 
 /** What to do when a GPU provider the facts looked fine for does not start. */
@@ -228,7 +238,7 @@ interface PendingRun {
 }
 
 /** An onnxruntime session in a worker thread, with requests matched to replies by id. */
-export class SessionWorker {
+class SessionWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, PendingRun>();
   private nextId = 0;

@@ -21,10 +21,10 @@ import type { Precision } from '../engine.js';
 import { OnnxRuntimeError, type FeatureGraph } from './session.js';
 
 /** Version of the variants; bump whenever the conversion changes (part of their file names). */
-export const VARIANT_VERSION = 2;
+const VARIANT_VERSION = 2;
 
 /** Smallest cosine between a float16 graph's features and the float32 graph's on the check images. */
-export const FP16_MIN_COSINE = 0.999;
+const FP16_MIN_COSINE = 0.999;
 
 /** What variant of a graph to run. */
 export interface VariantRequest {
@@ -43,7 +43,7 @@ export interface VariantRequest {
  */
 export async function graphVariant(graph: FeatureGraph, req: VariantRequest, { logger, threads = os.availableParallelism() }: { logger: Logger; threads?: number }): Promise<FeatureGraph> {
   if (req.precision === 'fp32' && !req.pixels) return graph;
-  if (req.pixels && !req.preprocess) throw new Error('a pixel-input graph needs the preprocessing mode');
+  if (req.pixels && !req.preprocess) throw new CnnfeatError('pixels: a pixel-input graph needs the images\' normalisation (preprocess)');
   const affine = req.pixels ? pixelAffine(req.preprocess!) : null;
   const tag = sha256OfText(JSON.stringify([VARIANT_VERSION, req.precision, affine])).slice(0, 12);
   const file = `${graph.file.replace(/\.onnx$/, '')}.${req.precision}${affine ? '-pixels' : ''}-${tag}.onnx`;
@@ -52,10 +52,7 @@ export async function graphVariant(graph: FeatureGraph, req: VariantRequest, { l
   let proto = await readGraph(graph.file, req.precision === 'fp16');
   if (req.precision === 'fp16') {
     logger.info(`Converting ${path.basename(graph.file)} to float16, once: ${file}`);
-    const check = checkImages(graph.input, req.preprocess);
-    const converted = convertToFloat16(proto, await tensorTypes(proto, check, graph.input, threads), path.basename(graph.file));
-    await assertCloseFeatures(proto, converted, check, graph.input, threads);
-    proto = converted;
+    proto = await checkedFloat16(proto, graph, req.preprocess, threads);
   }
   if (affine) proto = withPixelInput(proto, affine);
   await writeFileAtomic(file, onnx.ModelProto.encode(proto).finish());
@@ -106,6 +103,23 @@ async function runOn(s: Ort.InferenceSession, images: Float32Array, n: number, s
 }
 
 /**
+ * The float16 conversion of `proto`, checked against it on two images.
+ * @throws CnnfeatError when the conversion fails, does not load in onnxruntime or changes the features too much
+ */
+async function checkedFloat16(proto: ModelProto, graph: FeatureGraph, preprocess: PreprocessMode | undefined, threads: number): Promise<ModelProto> {
+  const name = path.basename(graph.file);
+  const check = checkImages(graph.input, preprocess);
+  try {
+    const converted = convertToFloat16(proto, await tensorTypes(proto, check, graph.input, threads), name);
+    await assertCloseFeatures(proto, converted, check, graph.input, threads);
+    return converted;
+  } catch (err) {
+    if (err instanceof CnnfeatError) throw err;
+    throw new CnnfeatError(`${name}: the float16 conversion (--precision fp16) failed (${errorMessage(err).split('\n')[0]}); use --precision fp32`);
+  }
+}
+
+/**
  * The element type of every tensor of the graph: declared for inputs and initialisers, and for
  * the rest found by running the graph once (on the CPU provider) with every node output exposed.
  */
@@ -152,7 +166,7 @@ async function assertCloseFeatures(fp32: ModelProto, fp16: ModelProto, images: F
 }
 
 /** Cosine similarity of two vectors (1 for two zero vectors). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;
