@@ -97,6 +97,7 @@ export async function runBatchLoop(loop: BatchLoop): Promise<void> {
     clock.submitted(views.length);
     // An engine that runs on this thread does its work inside this call: counted as waiting for it.
     const features = clock.timeSync('waitEngine', () => fm.extractor.run(input, views.length, { transfer: true, returned: (b) => buffers.push(b) }));
+    features.catch(() => {}); // its failure is met when the batch is committed (or dropped when the loop stops first)
     return { ...batch, features };
   };
   const commit = async ({ features, ...batch }: SubmittedBatch) => {
