@@ -86,6 +86,8 @@ test('--augment flip: each image gives its row and its mirror\'s, marked in samp
   assert.equal(r.rows, 16);
   assert.equal(r.manifest.counts.rows, 16);
   assert.deepEqual(r.manifest.counts.perClass, { left: 4, right: 4 }, 'perClass counts images');
+  const { imagesPerSecond, seconds } = r.manifest.timings;
+  assert.ok(Math.abs(imagesPerSecond * seconds - 8) < 1, `imagesPerSecond counts images: ${imagesPerSecond}/s over ${seconds} s`);
   const lines = (await fsp.readFile(path.join(out, 'samples.csv'), 'utf8')).trim().split('\n');
   assert.equal(lines[0], 'row,path,label,view');
   assert.deepEqual(lines.slice(1, 3), ['0,left/img0.png,left,original', '1,left/img0.png,left,flip']);
@@ -301,6 +303,8 @@ test('mirrored rows through shards + merge, --update and an interrupted --resume
   await fsp.copyFile(path.join(mirrored, 'right', 'img0.png'), path.join(grown, 'right', 'img9.png'));
   const r = json<ExtractJson>(await runCli(['extract', grown, '-o', updated, '--update', '--augment', 'flip', '--batch-size', '3', '--json', ...tiny()]));
   assert.deepEqual(r.update, { added: 1, changed: 0, removed: 1, kept: 7 });
+  const { timings } = await manifestOf(updated);
+  assert.ok(Math.abs(timings.imagesPerSecond * timings.seconds - 1) < 0.5, `imagesPerSecond counts the one image decoded: ${timings.imagesPerSecond}/s over ${timings.seconds} s`);
   const fresh = path.join(work, 'aug-fresh');
   await extractFeatures(grown, fresh, lib({ augment: 'flip' }));
   for (const name of ['features.npy', 'samples.csv']) {

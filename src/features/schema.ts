@@ -294,8 +294,13 @@ export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
 }
 
 /** The view of its image each of an image's rows holds, in row order: `original`, then `flip` with `augment: 'flip'`. */
-export function rowViews(settings: Pick<ExtractSettings, 'augment'>): readonly string[] {
+function rowViews(settings: Pick<ExtractSettings, 'augment'>): readonly string[] {
   return settings.augment === 'flip' ? ['original', 'flip'] : ['original'];
+}
+
+/** Rows of features.npy per image: 2 with `augment: 'flip'` (the image's and its mirror's), else 1 (`augment` left out: none). */
+export function rowsPerImage(settings: Partial<Pick<ExtractSettings, 'augment'>>): number {
+  return rowViews({ augment: settings.augment ?? 'none' }).length;
 }
 
 /** The first line of samples.csv for features made with `settings`. */

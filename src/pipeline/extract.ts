@@ -7,7 +7,7 @@ import { runBatchLoop, type DecodedBatch } from './batches/batch-loop.js';
 import { batchesAhead, withDecoder, type DecoderChoice } from './setup/decoding.js';
 import { statsBetween, type ImageDecoder } from '../image/decoder.js';
 import { FeatureWriter } from '../features/writer.js';
-import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
+import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, rowsPerImage, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
 import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
@@ -182,7 +182,8 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: Imag
   } finally {
     progress.stop();
   }
-  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
+  const images = (writer.rows - startRow) / rowsPerImage(fm.settings);
+  const manifest = buildManifest(writer, fm, images / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
   reportFiles(manifest.ignored, 'passed over by the scan', logger);
   reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);

@@ -6,6 +6,7 @@ import { checkSeed, checkShare } from '../classifiers/common/checks.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/reader.js';
+import { rowsPerImage } from '../features/schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { writeReport } from '../report/report.js';
 import { isDirectory, writeJsonAtomic } from '../util/fs.js';
@@ -65,8 +66,7 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const perClass = new Map<string, number>();
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
   const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
-  const rowsPerImage = opts.augment === 'flip' ? 2 : 1;
-  planTraining(trainOptions, train.samples.length * rowsPerImage, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
+  planTraining(trainOptions, train.samples.length * rowsPerImage(opts), Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
   const images = train.samples.length + test.samples.length;
   const [trainFeatures, testFeatures] = await withDecoder(opts, images, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
     withFeatureModel(opts, async (featureModel) => {
