@@ -222,6 +222,10 @@ test('the signature refuses to mix fitting modes, crop fractions and TTA, and sa
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--resize', 'squash', '--crop-fraction', '0.9', ...tiny()]), /--crop-fraction 0.9 applies to --resize center-crop only, not squash/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--crop-fraction', '0', ...tiny()]), /--crop-fraction must be a number in \(0, 1\]/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--tta', 'flip', '--augment', 'flip', ...tiny()]), /--augment flip adds nothing to --tta flip/);
+  // The library names its own options; 1 crops nothing, whatever the mode.
+  await assert.rejects(extractFeatures(images, path.join(work, 'x'), lib({ resize: 'squash', cropFraction: 0.9 })), /^CnnfeatError: cropFraction=0\.9 applies to resize=center-crop only, not squash; leave it out or add resize=center-crop$/);
+  await assert.rejects(extractFeatures(images, path.join(work, 'x'), lib({ cropFraction: 0 })), /^CnnfeatError: cropFraction must be a number in \(0, 1\] .*, got 0$/);
+  assert.equal((await extractFeatures(images, path.join(work, 'squash-1'), lib({ resize: 'squash', cropFraction: 1 }))).manifest.settings.cropFraction, 1);
 });
 
 test('directories written before crop fractions and TTA read as squash or cover crops without mirrors', async () => {
@@ -259,7 +263,8 @@ test('a model card names its own fitting (models add --resize, --crop-fraction);
   const add = (...args: string[]) => runCli(['models', 'add', ...args, '--preprocess', 'none', '--quiet'], { env });
   assert.equal((await add('tiny-crop', model, '--crop-fraction', '0.875')).code, 0);
   assert.equal((await add('tiny-squash', model, '--resize', 'squash')).code, 0);
-  assertFails(await add('tiny-bad', model, '--resize', 'letterbox', '--crop-fraction', '0.9'), /--crop-fraction applies to --resize center-crop only, not letterbox/);
+  assertFails(await add('tiny-bad', model, '--resize', 'letterbox', '--crop-fraction', '0.9'), /--crop-fraction 0\.9 applies to --resize center-crop only, not letterbox; leave it out or add --resize center-crop/);
+  assertFails(await add('tiny-bad', model, '--crop-fraction', '1.5'), /--crop-fraction must be a number in \(0, 1\] \(0\.875: torchvision's Resize\(256\) \+ CenterCrop\(224\); timm's crop_pct\), got 1\.5/);
   const settings = async (id: string, ...extra: string[]) => {
     const out = path.join(work, `card-${id}-${extra.join('')}`);
     const r = await runCli(['extract', images, '-o', out, '--model', id, '--quiet', ...extra], { env });
