@@ -345,6 +345,11 @@ function settingValue(s: ExtractSettings, key: keyof ExtractSettings): string {
   return key === 'input' ? `${s.input.height}x${s.input.width}` : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+/** Settings that differ between two extractions, in words, `a`'s value first: `tta none vs flip, layer features vs conv`. */
+export function settingsVersus(a: ExtractSettings, b: ExtractSettings, changed: (keyof ExtractSettings)[]): string {
+  return changed.map((k) => `${k} ${settingValue(a, k)} vs ${settingValue(b, k)}`).join(', ');
+}
+
 /**
  * For an error about features made otherwise than the options now ask: `was made with resize
  * squash (now center-crop); add --resize squash to <verb>, or overwrite it (--overwrite)`.
