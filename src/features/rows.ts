@@ -116,6 +116,7 @@ export class FeatureDirWriter {
     this.samplesBytes = Buffer.byteLength(samplesHeader(settings));
   }
 
+  /** Feature values per row. */
   get dim(): number {
     return this.settings.dim;
   }

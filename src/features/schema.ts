@@ -23,9 +23,9 @@ export const UPDATE_DIR = '.cnnfeat-update';
 /** Checkpoint of an unfinished extraction. */
 export const PROGRESS_FILE = '.cnnfeat-progress.json';
 /** First line of samples.csv. */
-export const SAMPLES_HEADER = 'row,path,label\n';
+const SAMPLES_HEADER = 'row,path,label\n';
 /** First line of samples.csv with mirrored rows (`--augment flip`): each row also says which view of its image it holds. */
-export const SAMPLES_HEADER_VIEWS = 'row,path,label,view\n';
+const SAMPLES_HEADER_VIEWS = 'row,path,label,view\n';
 
 /** What must agree between features used together (train vs eval, predict vs train). */
 export interface FeatureSignature {

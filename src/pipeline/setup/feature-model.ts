@@ -158,8 +158,9 @@ function viewsOf(opts: FeatureModelOptions): Pick<ExtractSettings, 'tta' | 'augm
 }
 
 /**
- * How images are fitted and mirrored, in words, e.g. `fitting center-crop 0.875 (linear), tta flip`
- * (`, augment flip` with mirrored rows): what the summaries of `run` and `extract` name.
+ * How images are fitted and mirrored, in words, e.g. `fitting center-crop (crop fraction 0.875,
+ * linear kernel), tta flip` or `fitting squash (linear kernel), tta none` (`, augment flip` with
+ * mirrored rows): what the summaries of `run` and `extract` name.
  */
 export function describeFitting(s: Pick<ExtractSettings, 'resize' | 'cropFraction' | 'resizeKernel' | 'tta' | 'augment'>): string {
   const fraction = s.resize === 'center-crop' ? `crop fraction ${s.cropFraction}, ` : '';
@@ -181,7 +182,7 @@ async function assertCutNames(resolved: ResolvedModel, layers: string[]): Promis
 }
 
 /** `--layer a,b` as a list (empty: the model's default). */
-export function parseLayers(spec: string | undefined): string[] {
+function parseLayers(spec: string | undefined): string[] {
   const layers = (spec ?? '').split(',').map((l) => l.trim()).filter(Boolean);
   const repeated = layers.find((l, i) => layers.indexOf(l) !== i);
   if (repeated) throw new CnnfeatError(`--layer ${spec}: "${repeated}" is named twice; name each layer once`);
