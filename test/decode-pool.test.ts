@@ -7,7 +7,9 @@ import { promises as fsp, rmSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
+import { pathToFileURL } from 'node:url';
 import { DecodePool } from '../dist/image/decode-pool.js';
+import { CnnfeatError } from '../dist/errors.js';
 import type { DecodeOptions } from '../dist/image/decode.js';
 import type { DecodeSpan } from '../dist/image/decoder.js';
 import { settingsFromDisk, type ExtractSettings } from '../dist/features/schema.js';
@@ -116,6 +118,120 @@ test('decode pool: a decoder process that dies is replaced and its images decode
   } finally {
     await single.close();
   }
+});
+
+/**
+ * Runs `body` (an ES module's code) in a node process of its own, started by bash after `limits`
+ * (e.g. `ulimit -f 16`). In scope: `DecodePool`, `GEOMETRY`, `image` (a photo), `fs`, `os` and
+ * `childProcess` (node:fs, node:os, node:child_process), and `patch(module, name, fn)`, which replaces one
+ * of their functions for the pool's imports too. Its exit code and output; code null when it had
+ * not ended after `ms` (it is then killed).
+ */
+async function inOwnProcess(body: string, { limits = 'true', ms = 20_000 } = {}): Promise<{ code: number | null; out: string }> {
+  const [image] = await photos(path.join(work, 'own-process'), 1, 300);
+  const script = `
+    import fs from 'node:fs';
+    import os from 'node:os';
+    import childProcess from 'node:child_process';
+    import { syncBuiltinESMExports } from 'node:module';
+    import { DecodePool } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'image', 'decode-pool.js')).href)};
+    const GEOMETRY = ${JSON.stringify(GEOMETRY)};
+    const image = ${JSON.stringify(image)};
+    const patch = (module, name, fn) => { module[name] = fn; syncBuiltinESMExports(); };
+    ${body}`;
+  const child = spawn('bash', ['-c', `${limits} && exec "$0" --input-type=module -e "$1"`, process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, out };
+}
+
+/** Code for inOwnProcess: `patch`es `module.name` so that its `count`-th call (and, with `andLater`, each one after) on a decoder's pixel file fails with `code`. */
+function failOnSlots(module: string, name: string, code: string, count = 1, andLater = true): string {
+  return `{
+    const real = ${module}.${name};
+    let calls = 0;
+    patch(${module}, '${name}', (file, ...rest) => {
+      if (String(file).includes('cnnfeat-decode-') && (++calls === ${count} || (${andLater} && calls > ${count}))) throw Object.assign(new Error('${code}: refused by the test'), { code: '${code}', syscall: '${name}' });
+      return real(file, ...rest);
+    });
+  }`;
+}
+
+test('decode pool failures are one-line errors: a closed pool, decoder processes that keep ending, a pixel file that cannot be written', async () => {
+  // Fails without these fixes: plain Errors; an image's own error for the pixel file.
+  const closed = new DecodePool({ processes: 1 });
+  await closed.close();
+  await assert.rejects(closed.decodeFiles([path.join(work, 'any.jpg')], GEOMETRY), (err) => err instanceof CnnfeatError && /^the decode pool is closed; /.test(err.message));
+
+  const dying = await inOwnProcess(`
+    patch(childProcess, 'spawn', ((spawn) => (command, args, options) => spawn(command, ['-e', 'process.exit(3)'], options))(childProcess.spawn));
+    const pool = new DecodePool({ processes: 1 });
+    for (let i = 0; i < 20; i++) {
+      const error = await pool.decodeFiles([image], GEOMETRY).then(() => null, (err) => err);
+      if (error) {
+        console.log(error.name + ': ' + error.message);
+        break;
+      }
+    }
+    await pool.close();`);
+  assert.equal(dying.code, 0, dying.out);
+  assert.equal(dying.out.trim(), 'CnnfeatError: decoder processes keep ending (4 in a row, the last: exit code 3); decode in this process instead (decoders=0)');
+
+  if (process.platform !== 'linux') return; // ulimit -f
+  const full = await inOwnProcess(`
+    const pool = new DecodePool({ processes: 1 });
+    await pool.decodeFiles([image], GEOMETRY).catch((err) => console.log(err.name + ': ' + err.message));
+    await pool.close();`, { limits: 'ulimit -f 16' });
+  assert.equal(full.code, 0, full.out);
+  assert.match(full.out.trim(), /^CnnfeatError: \/\S+\/cnnfeat-decode-\d+-0: a decoder process cannot write decoded pixels into this pixel file \(EFBIG: file too large, write\); (give \/dev\/shm more room \(e\.g\. docker run --shm-size=1g\)|make room in \S+ or set TMPDIR to a folder with room), or decode in this process \(decoders=0\)$/);
+});
+
+test('decode pool start-up failures: processes already started end with the error, a pixel file not unlinked is removed, a replacement that cannot start fails the pool', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  // The third decoder's pixel file cannot be made: without the fix, the two started keep the process alive.
+  const third = await inOwnProcess(`
+    ${failOnSlots('fs', 'openSync', 'EMFILE', 3)}
+    try {
+      new DecodePool({ processes: 4 });
+    } catch (err) {
+      console.log(err.name + ': ' + err.message);
+    }`, { ms: 10_000 });
+  assert.equal(third.code, 0, `still running 10 s after the error: ${third.out}`);
+  assert.match(third.out.trim(), /^CnnfeatError: \S+: cannot make the decoders' pixel file there \(EMFILE: refused by the test\); set TMPDIR to a writable folder, or decode in this process \(decoders=0\)$/);
+
+  // Unlinking fails (once: removing it then works): without the fix, its descriptor stays open and the file stays.
+  const unlinked = await inOwnProcess(`
+    ${failOnSlots('fs', 'unlinkSync', 'EPERM', 1, false)}
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const mine = () => ['/dev/shm', os.tmpdir()].flatMap((d) => { try { return fs.readdirSync(d); } catch { return []; } }).filter((f) => f.startsWith('cnnfeat-decode-' + process.pid + '-'));
+    const before = fds();
+    const error = (() => {
+      try {
+        new DecodePool({ processes: 1 });
+      } catch (err) {
+        return err.name;
+      }
+    })();
+    console.log(JSON.stringify({ error, fds: fds() - before, files: mine() }));`);
+  assert.equal(unlinked.code, 0, unlinked.out);
+  assert.equal(unlinked.out.trim(), '{"error":"CnnfeatError","fds":0,"files":[]}');
+
+  // A decoder dies and its replacement's pixel file cannot be made: without the fix, the error is thrown in the child's 'close' handler and ends the process.
+  const replaced = await inOwnProcess(`
+    const pool = new DecodePool({ processes: 1 });
+    await pool.decodeFiles([image], GEOMETRY);
+    ${failOnSlots('fs', 'openSync', 'EMFILE')}
+    process.kill(pool.pids[0], 'SIGKILL');
+    const error = await pool.decodeFiles([image], GEOMETRY).then(() => null, (err) => err);
+    console.log(error ? error.name + ': ' + error.message : 'decoded');
+    const later = await pool.decodeFiles([image], GEOMETRY).then(() => null, (err) => err);
+    console.log(later === error ? 'the same error later' : 'another outcome later: ' + later);
+    await pool.close();`);
+  assert.equal(replaced.code, 0, replaced.out);
+  assert.match(replaced.out.trim(), /^CnnfeatError: \S+: cannot make the decoders' pixel file there \(EMFILE: refused by the test\); set TMPDIR to a writable folder, or decode in this process \(decoders=0\)\nthe same error later$/);
 });
 
 test('skips per file through decoder processes: the corpus of broken files gives the rows, reasons and bytes of decoding in this process', async () => {

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { FeatureManifest } from '../dist/features/schema.js';
+import type { ExtractSettings, FeatureManifest } from '../dist/features/schema.js';
+import { inferenceError, type FeatureExtractor } from '../dist/engines/engine.js';
+import type { ImageDecoder } from '../dist/image/decoder.js';
+import type { ResolvedModel } from '../dist/models/resolve.js';
+import { runBatchLoop, type BatchLoop } from '../dist/pipeline/batches/batch-loop.js';
+import { StageClock } from '../dist/pipeline/batches/stage-clock.js';
 import { json, makeColourDataset, makeTinyModel, manifestOf, runCli, tempDir } from './helpers.js';
 
 const near = (a: number, b: number, tolerance: number, what: string) => assert.ok(Math.abs(a - b) <= tolerance, `${what}: ${a} vs ${b}`);
@@ -89,4 +94,61 @@ test('a decode failure under --strict keeps every row of the batches before it; 
   for (const file of ['features.npy', 'samples.csv']) {
     assert.ok((await fsp.readFile(path.join(dir, 'out', file))).equals(await fsp.readFile(path.join(dir, 'fresh', file))), `${file} equals a fresh run`);
   }
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The batch loop over `files` one-image batches with a stub decoder and an engine whose runs `run` answers (call numbers from 1). */
+function stubLoop(files: number, run: (call: number, n: number) => Promise<Float32Array>, commit: BatchLoop['commit']): BatchLoop {
+  const settings: ExtractSettings = {
+    model: 'stub', weightsDigest: 'sha256:stub', layer: 'x', pooled: true, pool: 'avg', preprocess: 'none', dim: 2,
+    input: { height: 2, width: 2 }, resize: 'squash', cropFraction: 1, resizeKernel: 'linear', icc: 'ignore', precision: 'fp32', tta: 'none', augment: 'none',
+  };
+  let calls = 0;
+  const extractor: FeatureExtractor = {
+    layers: ['x'], dim: 2, input: settings.input, pooled: true, pool: 'avg', inputType: 'uint8',
+    run: (_batch, n) => run(++calls, n),
+    describe: () => ({ engine: 'onnx', version: 'stub', threads: 1 }),
+    dispose() {},
+  };
+  const decoder: ImageDecoder = {
+    concurrency: 1,
+    decodeFiles: async (list, o) => ({ ok: list.map((_, i) => i), pixels: list.map(() => Buffer.alloc(o.width * o.height * 3)), spans: [], failed: [] }),
+    stats: async () => ({ processes: 0, concurrency: 1, cpuMs: null, waitMs: null, peakRssMB: null, restarts: 0 }),
+    close: async () => {},
+  };
+  return {
+    files: Array.from({ length: files }, (_, i) => `f${i}.png`),
+    from: 0,
+    batchSize: 1,
+    featureModel: { resolved: {} as ResolvedModel, extractor, settings },
+    decoder,
+    clock: new StageClock(extractor, 1),
+    ahead: 1,
+    commit,
+  };
+}
+
+test('the batch loop meets a failed run of the batch queued behind the running one, and one left in the engine when a write fails: its error, no unhandled rejection', async () => {
+  // Fails without the catch batch-loop.ts attaches as it submits a batch (Node ends on the unhandled rejection).
+  const rows: number[] = [];
+  const oom = runBatchLoop(stubLoop(4, async (call, n) => {
+    if (call === 2) throw inferenceError(n, new Error('out of memory'));
+    await sleep(30);
+    return new Float32Array(n * 2);
+  }, async (batch) => void rows.push(batch.start)));
+  await assert.rejects(oom, /^CnnfeatError: inference failed on a batch of 1: out of memory; try a smaller batch size \(--batch-size\)$/);
+  assert.deepEqual(rows, [0], 'the batch before the failed one is committed');
+
+  const full = runBatchLoop(stubLoop(4, async (call, n) => {
+    if (call === 2) {
+      await sleep(20);
+      throw inferenceError(n, new Error('out of memory'));
+    }
+    return new Float32Array(n * 2);
+  }, async () => {
+    throw new Error('disk full');
+  }));
+  await assert.rejects(full, /disk full/);
+  await sleep(60); // the second run fails after the loop has stopped
 });

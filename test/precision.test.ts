@@ -209,5 +209,5 @@ test('rows of different precisions never share a feature folder: resume, reuse, 
   const shards = [0, 1].map((i) => path.join(dir, `shard${i}`));
   assert.equal((await runCli(['extract', images, '-o', shards[0]!, ...tiny, '--shard', '0/2'])).code, 0);
   assert.equal((await runCli(['extract', images, '-o', shards[1]!, ...tiny, '--shard', '1/2', '--precision', 'fp16'])).code, 0);
-  await fails(['merge', ...shards, '-o', path.join(dir, 'merged')], /made with different settings than .*\(precision "fp32" vs "fp16"\); re-run the shards with the same options/);
+  await fails(['merge', ...shards, '-o', path.join(dir, 'merged')], /made with different settings than .*\(precision fp32 vs fp16\); re-run the shards with the same options/);
 });

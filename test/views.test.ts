@@ -86,6 +86,8 @@ test('--augment flip: each image gives its row and its mirror\'s, marked in samp
   assert.equal(r.rows, 16);
   assert.equal(r.manifest.counts.rows, 16);
   assert.deepEqual(r.manifest.counts.perClass, { left: 4, right: 4 }, 'perClass counts images');
+  const { imagesPerSecond, seconds } = r.manifest.timings;
+  assert.ok(Math.abs(imagesPerSecond * seconds - 8) < 1, `imagesPerSecond counts images: ${imagesPerSecond}/s over ${seconds} s`);
   const lines = (await fsp.readFile(path.join(out, 'samples.csv'), 'utf8')).trim().split('\n');
   assert.equal(lines[0], 'row,path,label,view');
   assert.deepEqual(lines.slice(1, 3), ['0,left/img0.png,left,original', '1,left/img0.png,left,flip']);
@@ -215,11 +217,15 @@ test('the signature refuses to mix fitting modes, crop fractions and TTA, and sa
   const [s0, s1] = ['shard-0', 'shard-1'].map((d) => path.join(work, d));
   json<ExtractJson>(await runCli(['extract', images, '-o', s0, '--shard', '0/2', '--json', ...tiny()]));
   json<ExtractJson>(await runCli(['extract', images, '-o', s1, '--shard', '1/2', '--tta', 'flip', '--json', ...tiny()]));
-  assertFails(await runCli(['merge', s0, s1, '-o', path.join(work, 'merged'), '--quiet']), /made with different settings than .*shard-0 \(tta "none" vs "flip"\)/);
+  assertFails(await runCli(['merge', s0, s1, '-o', path.join(work, 'merged'), '--quiet']), /made with different settings than .*shard-0 \(tta none vs flip\)/);
 
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--resize', 'squash', '--crop-fraction', '0.9', ...tiny()]), /--crop-fraction 0.9 applies to --resize center-crop only, not squash/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--crop-fraction', '0', ...tiny()]), /--crop-fraction must be a number in \(0, 1\]/);
   assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--tta', 'flip', '--augment', 'flip', ...tiny()]), /--augment flip adds nothing to --tta flip/);
+  // The library names its own options; 1 crops nothing, whatever the mode.
+  await assert.rejects(extractFeatures(images, path.join(work, 'x'), lib({ resize: 'squash', cropFraction: 0.9 })), /^CnnfeatError: cropFraction=0\.9 applies to resize=center-crop only, not squash; leave it out or add resize=center-crop$/);
+  await assert.rejects(extractFeatures(images, path.join(work, 'x'), lib({ cropFraction: 0 })), /^CnnfeatError: cropFraction must be a number in \(0, 1\] .*, got 0$/);
+  assert.equal((await extractFeatures(images, path.join(work, 'squash-1'), lib({ resize: 'squash', cropFraction: 1 }))).manifest.settings.cropFraction, 1);
 });
 
 test('directories written before crop fractions and TTA read as squash or cover crops without mirrors', async () => {
@@ -257,7 +263,8 @@ test('a model card names its own fitting (models add --resize, --crop-fraction);
   const add = (...args: string[]) => runCli(['models', 'add', ...args, '--preprocess', 'none', '--quiet'], { env });
   assert.equal((await add('tiny-crop', model, '--crop-fraction', '0.875')).code, 0);
   assert.equal((await add('tiny-squash', model, '--resize', 'squash')).code, 0);
-  assertFails(await add('tiny-bad', model, '--resize', 'letterbox', '--crop-fraction', '0.9'), /--crop-fraction applies to --resize center-crop only, not letterbox/);
+  assertFails(await add('tiny-bad', model, '--resize', 'letterbox', '--crop-fraction', '0.9'), /--crop-fraction 0\.9 applies to --resize center-crop only, not letterbox; leave it out or add --resize center-crop/);
+  assertFails(await add('tiny-bad', model, '--crop-fraction', '1.5'), /--crop-fraction must be a number in \(0, 1\] \(0\.875: torchvision's Resize\(256\) \+ CenterCrop\(224\); timm's crop_pct\), got 1\.5/);
   const settings = async (id: string, ...extra: string[]) => {
     const out = path.join(work, `card-${id}-${extra.join('')}`);
     const r = await runCli(['extract', images, '-o', out, '--model', id, '--quiet', ...extra], { env });
@@ -301,6 +308,8 @@ test('mirrored rows through shards + merge, --update and an interrupted --resume
   await fsp.copyFile(path.join(mirrored, 'right', 'img0.png'), path.join(grown, 'right', 'img9.png'));
   const r = json<ExtractJson>(await runCli(['extract', grown, '-o', updated, '--update', '--augment', 'flip', '--batch-size', '3', '--json', ...tiny()]));
   assert.deepEqual(r.update, { added: 1, changed: 0, removed: 1, kept: 7 });
+  const { timings } = await manifestOf(updated);
+  assert.ok(Math.abs(timings.imagesPerSecond * timings.seconds - 1) < 0.5, `imagesPerSecond counts the one image decoded: ${timings.imagesPerSecond}/s over ${timings.seconds} s`);
   const fresh = path.join(work, 'aug-fresh');
   await extractFeatures(grown, fresh, lib({ augment: 'flip' }));
   for (const name of ['features.npy', 'samples.csv']) {

@@ -3,7 +3,7 @@ import { CnnfeatError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { withLock } from '../util/lock.js';
 import { gatherRows, rowCount, RowReader, writeFeatureDir, type RowSource } from './rows.js';
-import { diffSettings, featureDirState, manifestFor, type FeatureManifest } from './schema.js';
+import { diffSettings, featureDirState, manifestFor, settingsVersus, type FeatureManifest } from './schema.js';
 import { readFeatureIndex, type FeatureIndex } from './reader.js';
 import { removeWorkFiles } from './writer.js';
 
@@ -45,7 +45,7 @@ function orderShards(indices: FeatureIndex[]): FeatureIndex[] {
   for (const ix of indices.slice(1)) {
     const changed = diffSettings(first.manifest.settings, ix.manifest.settings);
     if (changed.length > 0) {
-      const what = changed.map((k) => `${k} ${JSON.stringify(first.manifest.settings[k])} vs ${JSON.stringify(ix.manifest.settings[k])}`).join(', ');
+      const what = settingsVersus(first.manifest.settings, ix.manifest.settings, changed);
       throw new CnnfeatError(`${ix.dir}: made with different settings than ${first.dir} (${what}); re-run the shards with the same options`);
     }
     const s = ix.manifest.shard!;

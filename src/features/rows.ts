@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fromSystemError, makeDir, writeAllAt, writeJsonAtomic } from '../util/fs.js';
 import { CnnfeatError } from '../errors.js';
 import { NPY_HEADER_BYTES, npyHeader, readNpyHeader } from './npy.js';
-import { FEATURES_FILE, MANIFEST_FILE, rowViews, SAMPLES_FILE, sampleLines, samplesHeader, type ExtractSettings, type FeatureManifest, type PlannedFile, type SkippedFile } from './schema.js';
+import { FEATURES_FILE, MANIFEST_FILE, rowsPerImage, SAMPLES_FILE, sampleLines, samplesHeader, type ExtractSettings, type FeatureManifest, type PlannedFile, type SkippedFile } from './schema.js';
 import type { FeatureIndex } from './reader.js';
 
 /** Reads rows of a feature directory's `features.npy` by index, without loading the whole matrix. */
@@ -92,7 +92,7 @@ export function gatherRows(
     const reason = reasons.get(file.relPath);
     const row = rowOf.get(file.relPath);
     if (reason !== undefined) skipped.push({ path: file.relPath, reason });
-    else if (row !== undefined) copies.push({ file, source: source.reader, row, count: rowViews(source.index.manifest.settings).length });
+    else if (row !== undefined) copies.push({ file, source: source.reader, row, count: rowsPerImage(source.index.manifest.settings) });
     else throw missing(file, source);
   });
   return { copies, skipped };
@@ -116,6 +116,7 @@ export class FeatureDirWriter {
     this.samplesBytes = Buffer.byteLength(samplesHeader(settings));
   }
 
+  /** Feature values per row. */
   get dim(): number {
     return this.settings.dim;
   }
@@ -151,7 +152,7 @@ export class FeatureDirWriter {
     }
   }
 
-  /** Appends the rows of `files` (float32 bytes, one or two rows per file as `rowViews` says) and their sample lines. */
+  /** Appends the rows of `files` (float32 bytes, `rowsPerImage` rows per file) and their sample lines. */
   async append(bytes: Buffer, files: readonly PlannedFile[]): Promise<void> {
     const lines = sampleLines(this.rows, files, this.settings);
     await this.guard(async () => {
@@ -160,7 +161,7 @@ export class FeatureDirWriter {
       await writeAllAt(this.samples, text, this.samplesBytes);
       this.samplesBytes += text.length;
     });
-    this.rows += files.length * rowViews(this.settings).length;
+    this.rows += files.length * rowsPerImage(this.settings);
   }
 
   /** Writes the final header, flushes, and writes the manifest (rows counted here). */

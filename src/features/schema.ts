@@ -23,9 +23,9 @@ export const UPDATE_DIR = '.cnnfeat-update';
 /** Checkpoint of an unfinished extraction. */
 export const PROGRESS_FILE = '.cnnfeat-progress.json';
 /** First line of samples.csv. */
-export const SAMPLES_HEADER = 'row,path,label\n';
+const SAMPLES_HEADER = 'row,path,label\n';
 /** First line of samples.csv with mirrored rows (`--augment flip`): each row also says which view of its image it holds. */
-export const SAMPLES_HEADER_VIEWS = 'row,path,label,view\n';
+const SAMPLES_HEADER_VIEWS = 'row,path,label,view\n';
 
 /** What must agree between features used together (train vs eval, predict vs train). */
 export interface FeatureSignature {
@@ -294,8 +294,13 @@ export function settingsFromDisk<T extends FeatureSignature>(settings: T): T {
 }
 
 /** The view of its image each of an image's rows holds, in row order: `original`, then `flip` with `augment: 'flip'`. */
-export function rowViews(settings: Pick<ExtractSettings, 'augment'>): readonly string[] {
+function rowViews(settings: Pick<ExtractSettings, 'augment'>): readonly string[] {
   return settings.augment === 'flip' ? ['original', 'flip'] : ['original'];
+}
+
+/** Rows of features.npy per image: 2 with `augment: 'flip'` (the image's and its mirror's), else 1 (`augment` left out: none). */
+export function rowsPerImage(settings: Partial<Pick<ExtractSettings, 'augment'>>): number {
+  return rowViews({ augment: settings.augment ?? 'none' }).length;
 }
 
 /** The first line of samples.csv for features made with `settings`. */
@@ -338,6 +343,11 @@ const SETTING_FLAGS: Partial<Record<keyof ExtractSettings, (s: ExtractSettings) 
 function settingValue(s: ExtractSettings, key: keyof ExtractSettings): string {
   const value = s[key];
   return key === 'input' ? `${s.input.height}x${s.input.width}` : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Settings that differ between two extractions, in words, `a`'s value first: `tta none vs flip, layer features vs conv`. */
+export function settingsVersus(a: ExtractSettings, b: ExtractSettings, changed: (keyof ExtractSettings)[]): string {
+  return changed.map((k) => `${k} ${settingValue(a, k)} vs ${settingValue(b, k)}`).join(', ');
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   SAMPLES_FILE,
   sampleLines,
   samplesHeader,
-  rowViews,
+  rowsPerImage,
   settingsFromDisk,
   UPDATE_DIR,
   type FeatureManifest,
@@ -126,7 +126,7 @@ export class FeatureWriter {
    */
   async commit(rows: Float32Array, files: PlannedFile[], skipped: SkippedFile[], next: number, seconds: number): Promise<void> {
     const dim = this.plan.settings.dim;
-    const count = files.length * rowViews(this.plan.settings).length;
+    const count = files.length * rowsPerImage(this.plan.settings);
     if (rows.length < count * dim) throw new Error('commit: fewer feature values than rows');
     const p = this.progress;
     const bytes = Buffer.from(rows.buffer, rows.byteOffset, count * dim * 4);

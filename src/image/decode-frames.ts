@@ -28,6 +28,8 @@ export const enum FrameKind {
   Failure = 3,
   /** Answer to a stats request: the payload is ProcessCost as JSON. */
   Stats = 4,
+  /** The image decoded but its pixels could not be written into the slots file: the payload is the error's message. */
+  SlotsError = 5,
 }
 
 /** A file-system error's fields, enough to raise it again in the pool's process. */
@@ -46,17 +48,22 @@ export interface ProcessCost {
   peakRssKb: number;
 }
 
-/** Frame header: id, kind, payload bytes (pixel bytes in the slot for Pixels), decode start and end (monotonic ms). */
-export const HEADER_BYTES = 32;
+/** Bytes of a frame header: id, kind, length (uint32 each), 4 unused, startedAt and finishedAt (float64 each), little-endian. */
+const HEADER_BYTES = 32;
 
+/** What a result frame's header says; the payload of `length` bytes follows it (none for Pixels). */
 export interface FrameHeader {
+  /** The request's id. */
   id: number;
   kind: FrameKind;
+  /** Payload bytes; for Pixels, the pixel bytes written into the slot. */
   length: number;
+  /** When the decode started and ended (ms on the machine's monotonic clock; 0 when it failed). */
   startedAt: number;
   finishedAt: number;
 }
 
+/** The 32 bytes of a frame header, as `FrameReader` reads them. */
 export function encodeHeader(h: FrameHeader): Buffer {
   const b = Buffer.allocUnsafe(HEADER_BYTES);
   b.writeUInt32LE(h.id, 0);
@@ -84,6 +91,7 @@ export class FrameReader {
 
   constructor(private readonly onFrame: (header: FrameHeader, payload: Buffer) => void) {}
 
+  /** Takes the next chunk read from the pipe, handing each frame it completes to `onFrame`, in order. */
   push(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length) {

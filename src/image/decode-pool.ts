@@ -6,12 +6,12 @@
  * process and says so on a pipe (see decode-frames.ts).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { CnnfeatError, errorMessage } from '../errors.js';
+import { CnnfeatError, errorMessage, optionName } from '../errors.js';
 import { DecodeError, type DecodeOptions } from './decode.js';
 import { FrameKind, FrameReader, RESULTS_FD, SLOTS_FD, type DecodeRequest, type FrameHeader, type ProcessCost, type SystemErrorFields } from './decode-frames.js';
 import { gatherDecoded, type DecodedFile, type DecodedFiles, type DecoderStats, type ImageDecoder } from './decoder.js';
@@ -46,8 +46,9 @@ interface Decoder {
   child: ChildProcess;
   stdin: Writable;
   results: Readable;
-  /** The file (already unlinked) its pixels are written to, slot i at i × slotBytes; and its free slots. */
+  /** The file (already unlinked; its path kept for messages) its pixels are written to, slot i at i × slotBytes; and its free slots. */
   slotsFd: number;
+  slotsFile: string;
   slotBytes: number;
   freeSlots: number[];
   jobs: Map<number, Job>;
@@ -57,8 +58,11 @@ interface Decoder {
   statsWaiters: Map<number, (cost: ProcessCost | null) => void>;
 }
 
-/** After this many decoder processes died without any decode in between, the pool gives up. */
-const MAX_DEATHS_IN_A_ROW = 3;
+/**
+ * When this many decoder processes have died without any decode in between, the pool gives up.
+ * Two undecodable files held by one process end three: together, then each alone.
+ */
+const MAX_DEATHS_IN_A_ROW = 4;
 
 /**
  * A pool of decoder processes. Files are decoded in the order they are asked for, each process
@@ -73,7 +77,7 @@ export class DecodePool implements ImageDecoder {
   private nextId = 1;
   private restarts = 0;
   private deathsInARow = 0;
-  private failure: Error | null = null;
+  private failure: CnnfeatError | null = null;
   private closing = false;
   private referenced = true;
   private readonly perProcess: number;
@@ -85,8 +89,16 @@ export class DecodePool implements ImageDecoder {
 
   constructor(opts: DecodePoolOptions) {
     this.perProcess = Math.max(1, opts.perProcess ?? 1);
-    this.grow(Math.max(1, opts.processes));
     process.on('exit', this.killAll);
+    try {
+      this.grow(Math.max(1, opts.processes));
+    } catch (err) {
+      // The processes started before the one that failed would keep this process alive.
+      this.closing = true;
+      this.killAll();
+      process.off('exit', this.killAll);
+      throw err;
+    }
     this.updateRef();
   }
 
@@ -115,7 +127,7 @@ export class DecodePool implements ImageDecoder {
 
   private decodeOne(file: string, opts: DecodeOptions, target: Buffer): Promise<DecodedFile> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closing) return Promise.reject(new Error('the decode pool is closed'));
+    if (this.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, file, opts, target, slot: -1, deaths: 0, resolve, reject });
       this.dispatch();
@@ -155,16 +167,23 @@ export class DecodePool implements ImageDecoder {
       // sharp's advice for glibc: fewer malloc arenas keep a decoder's memory from fragmenting.
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     };
-    const slotsFd = openSlotsFile();
+    const slots = openSlotsFile();
     const stdio: StdioOptions = ['pipe', 'ignore', 'inherit'];
     stdio[RESULTS_FD] = 'pipe';
-    stdio[SLOTS_FD] = slotsFd;
-    const child = spawn(process.execPath, [PROCESS_SCRIPT], { stdio, env, windowsHide: true });
+    stdio[SLOTS_FD] = slots.fd;
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [PROCESS_SCRIPT], { stdio, env, windowsHide: true });
+    } catch (err) {
+      closeSync(slots.fd);
+      throw err;
+    }
     const decoder: Decoder = {
       child,
       stdin: child.stdin!,
       results: child.stdio[RESULTS_FD] as Readable,
-      slotsFd,
+      slotsFd: slots.fd,
+      slotsFile: slots.file,
       slotBytes: 0,
       freeSlots: Array.from({ length: this.perProcess + 1 }, (_, i) => i),
       jobs: new Map(),
@@ -201,6 +220,7 @@ export class DecodePool implements ImageDecoder {
     }
     else if (header.kind === FrameKind.Undecodable) job.reject(new DecodeError(job.file, payload.toString('utf8')));
     else if (header.kind === FrameKind.SystemError) job.reject(systemError(JSON.parse(payload.toString('utf8')) as SystemErrorFields));
+    else if (header.kind === FrameKind.SlotsError) job.reject(slotsWriteError(decoder.slotsFile, payload.toString('utf8')));
     else job.reject(new Error(`${job.file}: decoder process: ${header.kind === FrameKind.Pixels ? `${header.length} bytes of pixels, not ${job.target.length}` : payload.toString('utf8')}`));
     decoder.freeSlots.push(job.slot);
     this.dispatch();
@@ -217,13 +237,12 @@ export class DecodePool implements ImageDecoder {
     const orphans = [...decoder.jobs.values()];
     decoder.jobs.clear();
     if (this.closing) {
-      for (const job of orphans) job.reject(new Error('the decode pool is closed'));
+      for (const job of orphans) job.reject(closedError());
       return;
     }
     this.deathsInARow++;
-    if (this.deathsInARow > MAX_DEATHS_IN_A_ROW) {
-      this.failure = new Error(`decoder processes keep ending (${this.deathsInARow} in a row, the last: ${why}); decode in this process instead (--decoders 0)`);
-      for (const job of [...orphans, ...this.queue.splice(0)]) job.reject(this.failure);
+    if (this.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
+      this.fail(new CnnfeatError(`decoder processes keep ending (${this.deathsInARow} in a row, the last: ${why}); decode in this process instead (${optionName('decoders', 0)})`), orphans);
       return;
     }
     for (const job of orphans) {
@@ -232,8 +251,21 @@ export class DecodePool implements ImageDecoder {
     }
     this.queue.unshift(...orphans.filter((job) => job.deaths < 2));
     this.restarts++;
-    this.decoders.push(this.spawnDecoder());
+    try {
+      this.decoders.push(this.spawnDecoder());
+    } catch (err) {
+      // Thrown from a child's 'close' handler, it would end this process.
+      this.fail(err instanceof CnnfeatError ? err : new CnnfeatError(`cannot start another decoder process (${errorMessage(err)}); decode in this process instead (${optionName('decoders', 0)})`));
+      return;
+    }
     this.dispatch();
+  }
+
+  /** Gives up: `orphans`, the waiting decodes and any asked for later reject with `failure`. */
+  private fail(failure: CnnfeatError, orphans: Job[] = []): void {
+    this.failure = failure;
+    for (const job of [...orphans, ...this.queue.splice(0)]) job.reject(failure);
+    this.updateRef();
   }
 
   async stats(): Promise<DecoderStats> {
@@ -274,7 +306,7 @@ export class DecodePool implements ImageDecoder {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error('the decode pool is closed'));
+    for (const job of this.queue.splice(0)) job.reject(closedError());
     this.updateRef(true);
     const ended = this.decoders.map(
       (d) =>
@@ -307,27 +339,58 @@ export class DecodePool implements ImageDecoder {
   }
 }
 
+/** What decoding asked for after `close()` rejects with. */
+function closedError(): CnnfeatError {
+  return new CnnfeatError('the decode pool is closed; decode before closing it, or with a new pool');
+}
+
 /**
  * A new file for a decoder's pixel slots, in /dev/shm (memory) where it can be, else in the temp
  * folder; unlinked at once, so that it vanishes with the processes holding it, however they end.
  */
-function openSlotsFile(): number {
-  const dir = [SHM_DIR, os.tmpdir()].find((d) => {
+function openSlotsFile(): { fd: number; file: string } {
+  const dir = slotsDir();
+  const file = path.join(dir, `cnnfeat-decode-${process.pid}-${slotFiles++}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'w+', 0o600);
+    unlinkSync(file);
+    return { fd, file };
+  } catch (err) {
+    if (fd !== undefined) discardSlotsFile(fd, file);
+    throw new CnnfeatError(`${dir}: cannot make the decoders' pixel file there (${errorMessage(err)}); set TMPDIR to a writable folder, or decode in this process (${optionName('decoders', 0)})`);
+  }
+}
+
+/** Where pixel slot files go: /dev/shm when this process may write there, else the temp folder. */
+function slotsDir(): string {
+  const writable = (dir: string) => {
     try {
-      accessSync(d, constants.W_OK);
+      accessSync(dir, constants.W_OK);
       return true;
     } catch {
       return false;
     }
-  }) ?? os.tmpdir();
-  const file = path.join(dir, `cnnfeat-decode-${process.pid}-${slotFiles++}`);
-  try {
-    const fd = openSync(file, 'w+', 0o600);
-    unlinkSync(file);
-    return fd;
-  } catch (err) {
-    throw new CnnfeatError(`${dir}: cannot make the decoders' pixel file there (${errorMessage(err)}); set TMPDIR to a writable folder, or decode in this process (--decoders 0)`);
+  };
+  return [SHM_DIR, os.tmpdir()].find(writable) ?? os.tmpdir();
+}
+
+/** Closes and removes a slots file that could not be unlinked as it was made (best effort: this is already a failure). */
+function discardSlotsFile(fd: number, file: string): void {
+  for (const step of [() => closeSync(fd), () => rmSync(file, { force: true })]) {
+    try {
+      step();
+    } catch {
+      // nothing more to do
+    }
   }
+}
+
+/** A decoder could not write an image's pixels into its slots file (full, or over a size limit): what to do. */
+function slotsWriteError(file: string, reason: string): CnnfeatError {
+  const dir = path.dirname(file);
+  const room = dir === SHM_DIR ? `give ${SHM_DIR} more room (e.g. docker run --shm-size=1g)` : `make room in ${dir} or set TMPDIR to a folder with room`;
+  return new CnnfeatError(`${file}: a decoder process cannot write decoded pixels into this pixel file (${reason}); ${room}, or decode in this process (${optionName('decoders', 0)})`);
 }
 
 const SHM_DIR = '/dev/shm';

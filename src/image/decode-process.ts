@@ -50,19 +50,27 @@ async function handle(request: DecodeRequest): Promise<void> {
     return;
   }
   const started = { id: request.id, startedAt: 0, finishedAt: 0 };
+  const decoded = await decodeImageTimed(request.file, request.opts).catch((err: unknown) => sendFailure(started, err));
+  if (!decoded) return;
+  const { pixels, startedAt, finishedAt } = decoded;
   try {
-    const { pixels, startedAt, finishedAt } = await decodeImageTimed(request.file, request.opts);
     for (let done = 0; done < pixels.length; ) done += writeSync(SLOTS_FD, pixels, done, pixels.length - done, request.offset + done);
-    results.write(encodeHeader({ id: request.id, kind: FrameKind.Pixels, length: pixels.length, startedAt, finishedAt }));
   } catch (err) {
-    if (err instanceof DecodeError) return send({ ...started, kind: FrameKind.Undecodable }, Buffer.from(err.reason));
-    const e = err as NodeJS.ErrnoException;
-    if (typeof e?.code === 'string' && e.syscall) {
-      const fields: SystemErrorFields = { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path };
-      return send({ ...started, kind: FrameKind.SystemError }, Buffer.from(JSON.stringify(fields)));
-    }
-    send({ ...started, kind: FrameKind.Failure }, Buffer.from(errorMessage(err)));
+    // Not the image file's fault: the slots file is full (a small /dev/shm) or over a size limit.
+    return send({ ...started, kind: FrameKind.SlotsError }, Buffer.from(errorMessage(err)));
   }
+  results.write(encodeHeader({ id: request.id, kind: FrameKind.Pixels, length: pixels.length, startedAt, finishedAt }));
+}
+
+/** Reports a decode that failed: undecodable content, a file-system error, or anything else (see FrameKind). */
+function sendFailure(started: Omit<FrameHeader, 'kind' | 'length'>, err: unknown): void {
+  if (err instanceof DecodeError) return send({ ...started, kind: FrameKind.Undecodable }, Buffer.from(err.reason));
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && e.syscall) {
+    const fields: SystemErrorFields = { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path };
+    return send({ ...started, kind: FrameKind.SystemError }, Buffer.from(JSON.stringify(fields)));
+  }
+  send({ ...started, kind: FrameKind.Failure }, Buffer.from(errorMessage(err)));
 }
 
 let pending = '';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CnnfeatError } from '../errors.js';
+import { CnnfeatError, optionName } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { readJson } from '../util/fs.js';
@@ -137,16 +137,34 @@ export function cardProblems(card: ModelCard): string[] {
   const input = card.input;
   if (!input || !Number.isInteger(input.height) || !Number.isInteger(input.width) || input.height <= 0 || input.width <= 0 || input.channels !== 3) problems.push('input');
   if (!PREPROCESS_MODES.includes(card.preprocess)) problems.push('preprocess');
-  if (card.resize !== undefined && !RESIZE_MODES.includes(card.resize)) problems.push('resize');
-  if (card.cropFraction !== undefined && (!isCropFraction(card.cropFraction) || (card.resize ?? 'center-crop') !== 'center-crop')) problems.push('cropFraction');
+  const fitting = fittingFault(card.resize, card.cropFraction);
+  if (fitting) problems.push(fitting === 'resize' ? 'resize' : 'cropFraction');
   if (typeof card.featureLayer !== 'string' || card.featureLayer.split(',').some((l) => l.trim() === '')) problems.push('featureLayer');
   if (!Number.isInteger(card.dim) || card.dim <= 0) problems.push('dim');
   return problems;
 }
 
-/** Whether a value is a crop fraction: a number in (0, 1]. */
-export function isCropFraction(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 1;
+/**
+ * Checks a fitting of images, given as options or by a card: a mode of RESIZE_MODES (undefined:
+ * center-crop) and a crop fraction in (0, 1], other than 1 with a center-crop only (1 crops nothing).
+ */
+export function checkFitting(resize: ResizeMode | undefined, cropFraction: number | undefined): void {
+  const fault = fittingFault(resize, cropFraction);
+  if (fault === 'resize') throw new CnnfeatError(`${optionName('resize')} must be one of ${RESIZE_MODES.join(', ')}, got "${String(resize)}"`);
+  if (fault === 'cropFraction') {
+    throw new CnnfeatError(`${optionName('cropFraction')} must be a number in (0, 1] (0.875: torchvision's Resize(256) + CenterCrop(224); timm's crop_pct), got ${String(cropFraction)}`);
+  }
+  if (fault === 'cropOutsideCenterCrop') {
+    throw new CnnfeatError(`${optionName('cropFraction', cropFraction)} applies to ${optionName('resize', 'center-crop')} only, not ${resize}; leave it out or add ${optionName('resize', 'center-crop')}`);
+  }
+}
+
+/** Which rule of `checkFitting` a fitting breaks, if any. */
+function fittingFault(resize: unknown, cropFraction: unknown): 'resize' | 'cropFraction' | 'cropOutsideCenterCrop' | null {
+  if (resize !== undefined && !RESIZE_MODES.includes(resize as ResizeMode)) return 'resize';
+  if (cropFraction === undefined) return null;
+  if (typeof cropFraction !== 'number' || !Number.isFinite(cropFraction) || cropFraction <= 0 || cropFraction > 1) return 'cropFraction';
+  return cropFraction === 1 || (resize ?? 'center-crop') === 'center-crop' ? null : 'cropOutsideCenterCrop';
 }
 
 function sourceValid(source: ModelSource | undefined): boolean {

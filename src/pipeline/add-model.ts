@@ -8,8 +8,8 @@ import type { PreprocessMode } from '../image/preprocess.js';
 import type { Logger } from '../util/log.js';
 import { modelFormatOf, type ModelFormat } from '../formats/model-format.js';
 import type { Layout } from '../formats/onnx-model.js';
-import { isCropFraction, type ModelCard } from '../models/card.js';
-import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
+import { checkFitting, type ModelCard } from '../models/card.js';
+import type { ResizeMode } from '../image/resize.js';
 import { checkNewCardId, fetchCardSource, writeUserCard } from '../models/user-card.js';
 import { listLayers } from '../engines/tfjs.js';
 import { loadGraphExtractor, listGraphNodes } from '../engines/tfjs-graph.js';
@@ -47,7 +47,7 @@ export interface AddCardOptions {
  */
 export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCard; file: string }> {
   await checkNewCardId(opts.id, opts.force);
-  checkFitting(opts);
+  checkFitting(opts.resize, opts.cropFraction); // before anything is downloaded
   const { source, modelFile, weightsDigest } = await fetchCardSource(opts);
   const format = await modelFormatOf(modelFile);
   const cut = await inspectCut({ modelFile, weightsDigest }, format, opts);
@@ -71,14 +71,6 @@ export async function addUserCard(opts: AddCardOptions): Promise<{ card: ModelCa
   };
   const file = await writeUserCard(card);
   return { card: { ...card, user: true }, file };
-}
-
-/** Checks the card's fitting before anything is downloaded: a crop fraction in (0, 1], for a center-crop. */
-function checkFitting({ resize, cropFraction }: AddCardOptions): void {
-  if (resize !== undefined && !RESIZE_MODES.includes(resize)) throw new CnnfeatError(`--resize must be one of ${RESIZE_MODES.join(', ')}, got "${String(resize)}"`);
-  if (cropFraction === undefined) return;
-  if (!isCropFraction(cropFraction)) throw new CnnfeatError(`--crop-fraction must be a number in (0, 1] (timm's crop_pct), got ${cropFraction}`);
-  if ((resize ?? 'center-crop') !== 'center-crop') throw new CnnfeatError(`--crop-fraction applies to --resize center-crop only, not ${resize}`);
 }
 
 /** Loads the model cut at the requested (or default) layers: their names, total dim and input size. */

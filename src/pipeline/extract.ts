@@ -4,10 +4,10 @@ import { fromSystemError } from '../util/fs.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { assertNotSplitRoot } from '../dataset/split.js';
 import { runBatchLoop, type DecodedBatch } from './batches/batch-loop.js';
-import { batchesAhead, withDecoder, type DecoderChoice } from './setup/decoding.js';
+import { batchesAhead, batchSizeFor, withDecoderAndModel, type DecoderChoice } from './setup/decoding.js';
 import { statsBetween, type ImageDecoder } from '../image/decoder.js';
 import { FeatureWriter } from '../features/writer.js';
-import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
+import { diffSettings, hashFlagChange, madeWith, featureDirState, manifestFor, planDigest, rowsPerImage, type Plan, type FeatureManifest, type PlannedFile, type SkippedFile } from '../features/schema.js';
 import { readFeatureSet } from '../features/reader.js';
 import { withLock } from '../util/lock.js';
 import { completePendingUpdate } from '../features/swap.js';
@@ -15,8 +15,7 @@ import { planFiles } from './plan-files.js';
 import type { ShardSpec } from '../dataset/shard.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { EXTRACT_DEFAULTS } from './setup/defaults.js';
-import { withFeatureModel, type FeatureModel, type FeatureModelOptions } from './setup/feature-model.js';
+import type { FeatureModel, FeatureModelOptions } from './setup/feature-model.js';
 import { StageClock } from './batches/stage-clock.js';
 import type { ExtractStages } from '../features/schema.js';
 
@@ -76,9 +75,7 @@ async function extractLocked(dataset: Dataset, outDir: string, opts: ExtractOpti
   assertWritable(outDir, state, opts);
   const { files, shard } = await planFiles(dataset, opts);
   const reusing = state === 'complete' && !opts.overwrite;
-  const batchSize = opts.batchSize ?? EXTRACT_DEFAULTS.batchSize;
-  return withDecoder(opts, reusing ? 0 : files.length, batchSize, (decoder, fitDecoder) => withFeatureModel(opts, async (featureModel) => {
-    fitDecoder(featureModel);
+  return withDecoderAndModel(opts, reusing ? 0 : files.length, async (featureModel, decoder) => {
     const plan: Plan = {
       imageRoot: dataset.root,
       classes: dataset.classes,
@@ -95,7 +92,7 @@ async function extractLocked(dataset: Dataset, outDir: string, opts: ExtractOpti
     } finally {
       await writer.close();
     }
-  }));
+  });
 }
 
 /** `--resume` on a finished directory: its features are reused if they were made the same way. */
@@ -144,7 +141,7 @@ export function resultOf(outDir: string, manifest: FeatureManifest): ExtractResu
  * rows and skipped files; then writes the manifest.
  */
 async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: ImageDecoder, opts: ExtractOptions, logger: Logger): Promise<FeatureManifest> {
-  const batchSize = opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize;
+  const batchSize = batchSizeFor(opts.batchSize, fm);
   const { imageRoot, files: planned } = writer.plan;
   const total = planned.length;
   // Also waits until the decoder processes are up: their start-up, like the network's loading, is not decoding time.
@@ -182,7 +179,8 @@ async function runBatches(writer: FeatureWriter, fm: FeatureModel, decoder: Imag
   } finally {
     progress.stop();
   }
-  const manifest = buildManifest(writer, fm, (writer.rows - startRow) / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
+  const images = (writer.rows - startRow) / rowsPerImage(fm.settings);
+  const manifest = buildManifest(writer, fm, images / Math.max(elapsed(), 1e-9), secondsBefore + elapsed(), stages);
   reportFiles(manifest.ignored, 'passed over by the scan', logger);
   reportFiles(manifest.skipped, 'that could not be decoded', logger);
   await writer.finish(manifest);

@@ -5,11 +5,10 @@ import { predictModel } from '../classifiers/classifier.js';
 import type { ScoreKind } from '../classifiers/common/scores.js';
 import { assertSameFeatures, type ClassifierFile } from '../classifiers/model-file.js';
 import { runBatchLoop } from './batches/batch-loop.js';
-import { batchesAhead, withDecoder, type DecoderChoice } from './setup/decoding.js';
+import { batchesAhead, batchSizeFor, withDecoderAndModel, type DecoderChoice } from './setup/decoding.js';
 import type { ImageDecoder } from '../image/decoder.js';
 import { StageClock } from './batches/stage-clock.js';
-import { EXTRACT_DEFAULTS } from './setup/defaults.js';
-import { describeFitting, withFeatureModel, type FeatureModel } from './setup/feature-model.js';
+import { describeFitting, type FeatureModel } from './setup/feature-model.js';
 import type { Logger } from '../util/log.js';
 import type { EngineChoice } from '../engines/engine.js';
 import type { DeviceRequest } from '../engines/device/choice.js';
@@ -73,14 +72,10 @@ export async function predictImages(classifier: ClassifierFile, files: string[],
   const fitting = { resize: f.resize, cropFraction: f.cropFraction, resizeKernel: f.resizeKernel, tta: opts.tta ?? f.tta, augment: 'none' as const };
   const modelOptions = { model, layer: f.layer, pool: f.pool, preprocess: f.preprocess, input: f.input, ...fitting, icc: f.icc, precision: f.precision, engine, threads, device, logger };
   logger?.info(`${model} ${f.layer}: ${describeFitting(fitting)}${opts.tta === undefined ? " (as the classifier's training features)" : ''}`);
-  // Sized before the network loads with the CPU's batch size; the engine's own is known after.
-  const { rows, decodedIndex, failures } = await withDecoder(opts, files.length, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
-    withFeatureModel(modelOptions, async (fm) => {
-      assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
-      fitDecoder(fm);
-      return featuresOf(fm, decoder, files, opts.batchSize ?? fm.extractor.batchSize ?? EXTRACT_DEFAULTS.batchSize);
-    }),
-  );
+  const { rows, decodedIndex, failures } = await withDecoderAndModel({ ...opts, ...modelOptions }, files.length, async (fm, decoder) => {
+    assertSameFeatures(classifier, fm.settings, model, 'pass the -m model the classifier was trained with');
+    return featuresOf(fm, decoder, files, batchSizeFor(opts.batchSize, fm));
+  });
   const { labels, scores, classScores, scoreKind } = await predictModel(classifier.model, rows, decodedIndex.length, f.dim);
   const results: ImagePrediction[] = files.map((p) => ({ path: p, error: failures.get(p) ?? '' }));
   decodedIndex.forEach((index, i) => {

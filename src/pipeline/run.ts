@@ -6,15 +6,16 @@ import { checkSeed, checkShare } from '../classifiers/common/checks.js';
 import { assertUsableDataset, scanDataset, type Dataset } from '../dataset/scan.js';
 import { findGivenSplit, stratifiedSplit } from '../dataset/split.js';
 import { readFeatureSet } from '../features/reader.js';
+import { rowsPerImage } from '../features/schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { writeReport } from '../report/report.js';
 import { isDirectory, writeJsonAtomic } from '../util/fs.js';
 import { silentLogger } from '../util/log.js';
 import { evaluateClassifier } from './evaluate.js';
 import { extractFeatures, type ExtractOptions, type ExtractResult } from './extract.js';
-import { describeFitting, withFeatureModel } from './setup/feature-model.js';
-import { EXTRACT_DEFAULTS, RUN_DEFAULTS } from './setup/defaults.js';
-import { withDecoder } from './setup/decoding.js';
+import { describeFitting } from './setup/feature-model.js';
+import { RUN_DEFAULTS } from './setup/defaults.js';
+import { withDecoderAndModel } from './setup/decoding.js';
 import { trainWithLogger, type TrainOptions } from './train.js';
 
 /** Options of `runPipeline`: extraction and SVM options plus the split (`augment` applies to the training side only). */
@@ -65,19 +66,15 @@ export async function runPipeline(datasetDir: string, outDir: string, opts: RunO
   const perClass = new Map<string, number>();
   for (const sample of train.samples) perClass.set(sample.label, (perClass.get(sample.label) ?? 0) + 1);
   const trainOptions = { ...opts.train, seed: opts.train?.seed ?? opts.seed };
-  const rowsPerImage = opts.augment === 'flip' ? 2 : 1;
-  planTraining(trainOptions, train.samples.length * rowsPerImage, Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
+  planTraining(trainOptions, train.samples.length * rowsPerImage(opts), Math.min(...perClass.values())); // bad options and svc size refusals before hours of extraction
   const images = train.samples.length + test.samples.length;
-  const [trainFeatures, testFeatures] = await withDecoder(opts, images, opts.batchSize ?? EXTRACT_DEFAULTS.batchSize, (decoder, fitDecoder) =>
-    withFeatureModel(opts, async (featureModel) => {
-      fitDecoder(featureModel);
-      logger.info(`${featureModel.settings.model} ${featureModel.settings.layer}: ${describeFitting(featureModel.settings)}`);
-      const trained = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel, decoder });
-      // Test rows are never augmented: one image, one row, one prediction.
-      const testModel = { ...featureModel, settings: { ...featureModel.settings, augment: 'none' as const } };
-      return [trained, await extractFeatures(test, path.join(outDir, 'test'), { ...opts, augment: 'none', featureModel: testModel, decoder })];
-    }),
-  );
+  const [trainFeatures, testFeatures] = await withDecoderAndModel(opts, images, async (featureModel, decoder) => {
+    logger.info(`${featureModel.settings.model} ${featureModel.settings.layer}: ${describeFitting(featureModel.settings)}`);
+    const trained = await extractFeatures(train, path.join(outDir, 'train'), { ...opts, featureModel, decoder });
+    // Test rows are never augmented: one image, one row, one prediction.
+    const testModel = { ...featureModel, settings: { ...featureModel.settings, augment: 'none' as const } };
+    return [trained, await extractFeatures(test, path.join(outDir, 'test'), { ...opts, augment: 'none', featureModel: testModel, decoder })];
+  });
   opts.onExtracted?.();
   const classifier = await trainWithLogger(await readFeatureSet(path.join(outDir, 'train'), { shared: true }), trainOptions, logger);
   const modelFile = path.join(outDir, 'model.json');

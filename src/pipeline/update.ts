@@ -6,7 +6,7 @@ import { assertNotSplitRoot } from '../dataset/split.js';
 import { sameFile } from '../dataset/file-keys.js';
 import { withLock } from '../util/lock.js';
 import { gatherRows, rowCount, RowReader, writeFeatureDir, type RowSource } from '../features/rows.js';
-import { diffSettings, featureDirState, madeWith, manifestFor, type FeatureManifest, type Plan, type PlannedFile, type UpdateCounts } from '../features/schema.js';
+import { diffSettings, featureDirState, madeWith, manifestFor, rowsPerImage, type FeatureManifest, type Plan, type PlannedFile, type UpdateCounts } from '../features/schema.js';
 import { readFeatureIndex, type FeatureIndex } from '../features/reader.js';
 import { UPDATE_NEXT_DIR, UPDATE_ROWS_DIR, completePendingUpdate } from '../features/swap.js';
 import { silentLogger } from '../util/log.js';
@@ -174,8 +174,9 @@ async function assemble(
       (file) => new CnnfeatError(`${outDir}: ${file.relPath} changed while the update ran; run the update (--update) again`),
     );
     const engine = computed?.manifest.engine ?? old.manifest.engine;
+    const decoded = (computed?.rows ?? 0) / rowsPerImage(plan.settings);
     const manifest: FeatureManifest = {
-      ...manifestFor(plan, { rows: rowCount(copies), skipped, engine, seconds, imagesPerSecond: (computed?.rows ?? 0) / Math.max(seconds, 1e-9), resumed: false }),
+      ...manifestFor(plan, { rows: rowCount(copies), skipped, engine, seconds, imagesPerSecond: decoded / Math.max(seconds, 1e-9), resumed: false }),
       update: counts,
     };
     await fsp.rm(path.join(outDir, UPDATE_NEXT_DIR), { recursive: true, force: true });

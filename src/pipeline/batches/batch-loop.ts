@@ -97,7 +97,8 @@ export async function runBatchLoop(loop: BatchLoop): Promise<void> {
     clock.submitted(views.length);
     // An engine that runs on this thread does its work inside this call: counted as waiting for it.
     const features = clock.timeSync('waitEngine', () => fm.extractor.run(input, views.length, { transfer: true, returned: (b) => buffers.push(b) }));
-    features.catch(() => {}); // its failure is met when the batch is committed (or dropped when the loop stops first)
+    // Met when the batch is committed; it may fail before (it waits behind the running one), or a loop that stops early never commits it.
+    features.catch(() => {});
     return { ...batch, features };
   };
   const commit = async ({ features, ...batch }: SubmittedBatch) => {

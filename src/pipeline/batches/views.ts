@@ -9,7 +9,7 @@ import type { ExtractSettings } from '../../features/schema.js';
 type ViewSettings = Pick<ExtractSettings, 'tta' | 'augment' | 'input'>;
 
 /** Images that go through the network per decoded image: 2 with a flip (TTA or augmentation), else 1. */
-export function viewsPerImage(settings: ViewSettings): number {
+function viewsPerImage(settings: ViewSettings): number {
   return settings.tta === 'flip' || settings.augment === 'flip' ? 2 : 1;
 }
 

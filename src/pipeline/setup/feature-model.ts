@@ -1,8 +1,8 @@
 import { CnnfeatError } from '../../errors.js';
-import { RESIZE_MODES, type ResizeKernel, type ResizeMode } from '../../image/resize.js';
+import type { ResizeKernel, ResizeMode } from '../../image/resize.js';
 import type { IccMode } from '../../image/icc.js';
 import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../../image/flip.js';
-import { isCropFraction } from '../../models/card.js';
+import { checkFitting } from '../../models/card.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../../image/preprocess.js';
 import type { EngineChoice, FeatureExtractor, PoolMode, Precision } from '../../engines/engine.js';
 import { parseDevice, type DeviceRequest } from '../../engines/device/choice.js';
@@ -139,16 +139,8 @@ export async function loadFeatureModel(opts: FeatureModelOptions = {}): Promise<
  */
 function fittingOf(opts: FeatureModelOptions, card: ResolvedModel): Pick<ExtractSettings, 'resize' | 'cropFraction'> {
   const resize = opts.resize ?? card.resize ?? EXTRACT_DEFAULTS.resize;
-  if (!RESIZE_MODES.includes(resize)) throw new CnnfeatError(`--resize must be one of ${RESIZE_MODES.join(', ')}, got "${String(resize)}"`);
-  if (opts.cropFraction !== undefined && !isCropFraction(opts.cropFraction)) {
-    throw new CnnfeatError(`--crop-fraction must be a number in (0, 1] (0.875: torchvision's Resize(256) + CenterCrop(224)), got ${String(opts.cropFraction)}`);
-  }
-  if (resize !== 'center-crop') {
-    if (opts.cropFraction !== undefined && opts.cropFraction !== 1) {
-      throw new CnnfeatError(`--crop-fraction ${opts.cropFraction} applies to --resize center-crop only, not ${resize}; leave it out or add --resize center-crop`);
-    }
-    return { resize, cropFraction: 1 };
-  }
+  checkFitting(resize, opts.cropFraction);
+  if (resize !== 'center-crop') return { resize, cropFraction: 1 };
   const cardFraction = (card.resize ?? 'center-crop') === 'center-crop' ? card.cropFraction : undefined;
   return { resize, cropFraction: opts.cropFraction ?? cardFraction ?? EXTRACT_DEFAULTS.cropFraction };
 }
@@ -166,8 +158,9 @@ function viewsOf(opts: FeatureModelOptions): Pick<ExtractSettings, 'tta' | 'augm
 }
 
 /**
- * How images are fitted and mirrored, in words, e.g. `fitting center-crop 0.875 (linear), tta flip`
- * (`, augment flip` with mirrored rows): what the summaries of `run` and `extract` name.
+ * How images are fitted and mirrored, in words, e.g. `fitting center-crop (crop fraction 0.875,
+ * linear kernel), tta flip` or `fitting squash (linear kernel), tta none` (`, augment flip` with
+ * mirrored rows): what the summaries of `run` and `extract` name.
  */
 export function describeFitting(s: Pick<ExtractSettings, 'resize' | 'cropFraction' | 'resizeKernel' | 'tta' | 'augment'>): string {
   const fraction = s.resize === 'center-crop' ? `crop fraction ${s.cropFraction}, ` : '';
@@ -189,7 +182,7 @@ async function assertCutNames(resolved: ResolvedModel, layers: string[]): Promis
 }
 
 /** `--layer a,b` as a list (empty: the model's default). */
-export function parseLayers(spec: string | undefined): string[] {
+function parseLayers(spec: string | undefined): string[] {
   const layers = (spec ?? '').split(',').map((l) => l.trim()).filter(Boolean);
   const repeated = layers.find((l, i) => layers.indexOf(l) !== i);
   if (repeated) throw new CnnfeatError(`--layer ${spec}: "${repeated}" is named twice; name each layer once`);
