@@ -128,6 +128,18 @@ test('train, eval (text, --json, gates) and predict on the extracted features', 
   assert.match(bad.stdout, /broken\.jpg\tERROR/);
 });
 
+test('eval and predict on a linear model.json edited without its classifier: the corrupt-model line (exit 2)', async () => {
+  const feat = path.join(work, 'feat');
+  const clf = path.join(work, 'clf-logistic.json');
+  json<TrainJson>(await runCli(['train', feat, '-o', clf, '--classifier', 'logistic', '--C', '1', '--json', '--quiet']));
+  const file = await readJson<{ model: { options: Record<string, unknown> } }>(clf);
+  delete file.model.options['classifier'];
+  const edited = path.join(work, 'clf-edited.json');
+  await fsp.writeFile(edited, JSON.stringify(file));
+  assertFails(await runCli(['eval', edited, feat]), 2, /^cnnfeat: linear model: unknown "options\.classifier" \(corrupt model\?\)$/);
+  assertFails(await runCli(['predict', edited, path.join(images, 'blue'), '--quiet']), 2, /^cnnfeat: linear model: unknown "options\.classifier" \(corrupt model\?\)$/);
+});
+
 test('eval refuses features made by another layer', async () => {
   const other = path.join(work, 'conv-feat');
   json(await runCli(['extract', images, '-o', other, '--layer', 'conv', '--json', ...tiny()]));
@@ -164,6 +176,8 @@ test('bad input: one clear line and exit code 2', async () => {
   assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'm.json'), '--C', '0']), 2, /--C must be a number > 0, got 0$/);
   assertFails(await runCli(['eval', path.join(work, 'clf.json'), path.join(work, 'feat'), '--min-accuracy', '']), 2, /--min-accuracy must be a number/);
   assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /nope: no such folder/);
+  // A bad --grid is refused with the other options, before the features are read.
+  assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json'), '--grid', 'C=0']), 2, /^cnnfeat: --grid: C=0 is not a positive number; e\.g\. --grid "/);
   const onlyTrain = path.join(work, 'only-train');
   await makeColourDataset(onlyTrain, { perClass: 2, split: 'train' });
   assertFails(await runCli(['run', onlyTrain, '-o', path.join(work, 'never'), ...tiny()]), 2, /has train\/ but no test\/ or val\/ folder/);

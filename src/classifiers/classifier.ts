@@ -69,7 +69,7 @@ export async function trainModel(X: Float32Array, n: number, d: number, labels: 
   const plan = planTraining(o, n, Math.min(...sizes.values()));
   checkMatrix(X, n, d, source);
   checkLabels(labels, n, classes.length, source);
-  checkClassSizes(Array.from({ length: classes.length }, (_, c) => sizes.get(c) ?? 0), classes, plan, source);
+  checkClassSizes(Array.from({ length: classes.length }, (_, c) => sizes.get(c) ?? 0), classes, plan, source, o.groups !== undefined);
   hooks.onStart?.(plan);
   let selection: ModelSelection | undefined;
   let spec: FitSpec;
@@ -118,7 +118,7 @@ function classSizes(labels: number[], groups: readonly number[] | undefined): Ma
  * labels, the predicted class's score, every class's, and what they are.
  * @throws CnnfeatError (exit 2) on a corrupt model, a dimension mismatch or non-finite values
  */
-export function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
+export async function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
   return kindOf(model).predict(model, X, n, d);
 }
 

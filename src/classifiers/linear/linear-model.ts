@@ -273,12 +273,22 @@ const PREDICT_CHUNK_ROWS = 4096;
 export type LinearPrediction = Prediction;
 
 /**
+ * The classifier of a stored linear model (hand-edited files included).
+ * @throws CnnfeatError (exit 2) when `options.classifier` is missing or not a linear classifier
+ */
+export function linearClassifierOf(model: LinearModel): LinearClassifier {
+  const classifier = model.options?.classifier;
+  if (!LINEAR_CLASSIFIERS.includes(classifier)) throw new CnnfeatError('linear model: unknown "options.classifier" (corrupt model?)');
+  return classifier;
+}
+
+/**
  * Checks a stored linear model.
  * @throws CnnfeatError (exit 2) naming what is wrong
  */
 function checkLinearModel(model: LinearModel): Float32Array {
   if (!Array.isArray(model.classes) || model.classes.length < 2) throw new CnnfeatError('linear model: "classes" must list at least 2 classes');
-  if (!LINEAR_CLASSIFIERS.includes(model.options?.classifier)) throw new CnnfeatError('linear model: unknown "options.classifier" (corrupt model?)');
+  linearClassifierOf(model);
   if (!Number.isInteger(model.dim) || model.dim < 1) throw new CnnfeatError('linear model: invalid "dim" (corrupt model?)');
   if (!Array.isArray(model.intercept) || model.intercept.length !== model.classes.length) throw new CnnfeatError('linear model: "intercept" does not have one value per class (corrupt model?)');
   if (typeof model.weights !== 'string') throw new CnnfeatError('linear model: missing "weights"');

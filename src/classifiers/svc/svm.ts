@@ -21,6 +21,18 @@ import { compactPrecomputedModel, forEachKernelRow, PrecomputedProblem, toPrecom
 /** The rules for gamma besides a number: 1 / (D · X.var()) or 1 / D (see {@link SvmOptions}). */
 export const GAMMA_RULES = ['scale', 'auto'] as const;
 
+/**
+ * A gamma as written (`--gamma`, the `grid` option's gamma values): one of {@link GAMMA_RULES},
+ * else the finite number it reads as; undefined when it is neither (whether it is > 0 is the
+ * checks' part).
+ */
+export function parseGamma(text: string): SvmOptions['gamma'] | undefined {
+  const rule = GAMMA_RULES.find((r) => r === text);
+  if (rule) return rule;
+  const g = text.trim() === '' ? NaN : Number(text);
+  return Number.isFinite(g) ? g : undefined;
+}
+
 /** Training options, as given by the user. */
 export interface SvmOptions {
   kernel: Kernel;
