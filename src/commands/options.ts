@@ -37,6 +37,33 @@ export interface ExtractFlags {
 }
 
 /**
+ * The flag of each extraction option, for messages: the library names its options (`cropFraction`),
+ * the CLI its flags (`--crop-fraction`), see `nameOptionsByFlag`.
+ */
+export const EXTRACT_FLAGS = {
+  model: '--model',
+  layer: '--layer',
+  input: '--input',
+  pool: '--pool',
+  preprocess: '--preprocess',
+  resize: '--resize',
+  cropFraction: '--crop-fraction',
+  resizeKernel: '--resize-kernel',
+  icc: '--icc',
+  precision: '--precision',
+  tta: '--tta',
+  augment: '--augment',
+  engine: '--engine',
+  device: '--device',
+  threads: '--threads',
+  decoders: '--decoders',
+  batchSize: '--batch-size',
+  strict: '--strict',
+  resume: '--resume',
+  overwrite: '--overwrite',
+} as const satisfies Partial<Record<keyof ExtractOptions, string>>;
+
+/**
  * An option whose default the library applies: commander leaves it undefined when not given,
  * and the help text shows the library's default.
  */

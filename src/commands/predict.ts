@@ -19,6 +19,9 @@ interface Flags {
   tta?: TtaMode;
 }
 
+/** The flags of `predict`'s own options, for messages (see EXTRACT_FLAGS). */
+export const PREDICT_FLAGS = { topK: '--top-k' } as const;
+
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
 export function register(program: Command): void {
   const cmd = program
