@@ -10,7 +10,6 @@
  *
  * The options and their defaults are in options.ts, the policy that applies them in plan.ts.
  */
-import { CnnfeatError } from '../errors.js';
 import { checkLabels, checkMatrix } from './common/checks.js';
 import { scoreKindName, type Prediction, type ScoreKind } from './common/scores.js';
 import { fitSpec, kindOf, type ClassifierModel, type FitSpec } from './kinds.js';
@@ -18,6 +17,7 @@ import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { defaultFitThreads } from './parallel/fit-pool.js';
 import { checkClassSizes, planTraining, specOf, type TrainingPlan } from './plan.js';
 import { runSelection } from './selection/search.js';
+import { checkGroups } from './selection/splits.js';
 import type { ModelSelection } from './selection/types.js';
 
 export { CLASSIFIERS, classifierOf, type ClassifierChoice, type ClassifierKind, type ClassifierModel, type FitSpec } from './kinds.js';
@@ -64,7 +64,7 @@ export interface TrainedModel {
  */
 export async function trainModel(X: Float32Array, n: number, d: number, labels: number[], classes: string[], o: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainedModel> {
   const source = hooks.source ?? 'training';
-  if (o.groups !== undefined && o.groups.length !== n) throw new CnnfeatError(`${source}: ${o.groups.length} groups for ${n} rows; give one group per row`);
+  checkGroups(o.groups, n, source);
   const sizes = classSizes(labels, o.groups);
   const plan = planTraining(o, n, Math.min(...sizes.values()));
   checkMatrix(X, n, d, source);

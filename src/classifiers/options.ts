@@ -4,8 +4,8 @@
  * (`optionName` in errors.ts).
  */
 import { CnnfeatError, optionName } from '../errors.js';
-import { CLASS_WEIGHTS, type ClassWeight } from './common/class-weights.js';
-import { checkChoice, checkInteger, checkPositive, checkSeed, checkShare } from './common/checks.js';
+import { CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHT, type ClassWeight } from './common/class-weights.js';
+import { checkChoice, checkInteger, checkPositive, checkSeed, checkShare, DEFAULT_SEED } from './common/checks.js';
 import { CV_SCORINGS, DEFAULT_SCORING, type CvScoring } from './common/cv-scoring.js';
 import { SCALINGS, type Scaling } from './linalg/scaling.js';
 import { LINEAR_DEFAULTS } from './linear/linear-model.js';
@@ -85,8 +85,8 @@ export const TRAIN_DEFAULTS = {
   grid: DEFAULT_GRID,
   linearGrid: DEFAULT_LINEAR_GRID,
   scoring: DEFAULT_SCORING,
-  classWeight: 'none',
-  seed: 0,
+  classWeight: DEFAULT_CLASS_WEIGHT,
+  seed: DEFAULT_SEED,
   /** The linear classifiers' stopping tolerance and iteration cap. */
   solver: LINEAR_DEFAULTS,
   /** svc trains on at most this many rows (its n × n kernel matrix). */

@@ -37,6 +37,9 @@ export function checkShare(option: string, value: unknown): void {
   throw new CnnfeatError(`${optionName(option)} must be a number in (0, 1), got ${shown(value)}`);
 }
 
+/** The seed when none is given (TRAIN_DEFAULTS.seed): of the folds and held-out splits, and of linear-svm's coordinate order. */
+export const DEFAULT_SEED = 0;
+
 /** Fails unless the option's value, when given, is an integer seed of the seeded generator: [0, 2³²). */
 export function checkSeed(option: string, value: unknown): void {
   checkInteger(option, value, 0, 2 ** 32 - 1);

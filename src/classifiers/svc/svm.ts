@@ -6,7 +6,7 @@
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
 import { CnnfeatError, optionName } from '../../errors.js';
-import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { CLASS_WEIGHTS, classWeightsFor, DEFAULT_CLASS_WEIGHT, type ClassWeight } from '../common/class-weights.js';
 import { checkChoice, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
 import type { Prediction } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
@@ -187,12 +187,8 @@ function rowViews(Xs: Float64Array, n: number, d: number): Float64Array[] {
 }
 
 /** libsvm fit parameters of resolved options on the given training labels. */
-export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
-  return {
-    C: opts.C,
-    probability: opts.probability,
-    weights: opts.classWeight === 'balanced' ? balancedClassWeights(labels, nClasses) : undefined,
-  };
+function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
+  return { C: opts.C, probability: opts.probability, weights: classWeightsFor(opts.classWeight, labels, nClasses) };
 }
 
 /**
@@ -304,7 +300,7 @@ export async function trainSvm(
     gamma: resolveGamma(opts.gamma, Xs, d),
     scale: opts.scale,
     probability: opts.probability === true,
-    classWeight: opts.classWeight ?? 'none',
+    classWeight: opts.classWeight ?? DEFAULT_CLASS_WEIGHT,
   };
   const order = orderByLabel(labels);
   const y = order.map((i) => labels[i]);
