@@ -1,6 +1,9 @@
 /**
- * Every classifier behind one interface: the API the pipeline and the CLI call (the rest of
- * classifiers/ is reached through it, the classifier file and the CV table aside).
+ * Every classifier behind one interface: training, prediction and a model's description, as the
+ * pipeline, the report and the CLI call them. Other modules are imported where they are what is
+ * needed: the classifier file (model-file.ts), the CV table and its types (selection/), score
+ * formatting and option checks (common/), the option choices of the CLI's flags (train-options.ts),
+ * and the single classifiers that index.ts exports as well.
  *
  * - `svc`: libsvm's C-SVC (linear or RBF kernel) on a precomputed kernel matrix, up to
  *   5,000 training rows (its n × n kernel matrix).
