@@ -36,10 +36,25 @@ if (needsBuild()) {
   }
 }
 
+/**
+ * The output folder of cnnfeat arguments: the last one given (`-o dir`, `-odir`, `--output dir`,
+ * `--output=dir`), as commander takes a repeated option.
+ */
+function outputOf(args) {
+  let out;
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const arg = args[i];
+    if (arg === '-o' || arg === '--output') out = args[++i];
+    else if (arg.startsWith('--output=')) out = arg.slice('--output='.length);
+    else if (arg.startsWith('-o')) out = arg.slice(2);
+  }
+  return out;
+}
+
 const extra = process.argv.slice(2);
 const args = ['run', SAMPLE, '-o', OUT, '--resume', ...extra];
 // A later -o given after `npm start --` wins, as for any repeated option.
-const out = args[Math.max(args.lastIndexOf('-o'), args.lastIndexOf('--output')) + 1];
+const out = outputOf(args);
 process.stderr.write(`cnnfeat ${args.join(' ')}\n`);
 const { main } = await import(new URL('../dist/cli.js', import.meta.url).href);
 const code = await main(['node', 'cnnfeat', ...args]);

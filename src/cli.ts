@@ -11,9 +11,19 @@ import * as modelsCommand from './commands/models.js';
 import * as predictCommand from './commands/predict.js';
 import * as runCommand from './commands/run.js';
 import * as trainCommand from './commands/train.js';
+import { EXTRACT_FLAGS } from './commands/options.js';
 import { TRAIN_FLAGS } from './commands/train-options.js';
 
 const COMMANDS = [extractCommand, mergeCommand, trainCommand, evalCommand, predictCommand, runCommand, modelsCommand, layersCommand, infoCommand];
+
+/** The CLI's flag of each library option, by which library messages name the option under the CLI (see `optionName`). */
+export const CLI_OPTION_FLAGS = {
+  ...EXTRACT_FLAGS,
+  ...extractCommand.EXTRACT_COMMAND_FLAGS,
+  ...predictCommand.PREDICT_FLAGS,
+  ...TRAIN_FLAGS,
+  ...runCommand.RUN_FLAGS,
+} as const;
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {
@@ -39,7 +49,7 @@ export function buildProgram(): Command {
  * line (`cnnfeat: <message>`); anything else is a bug and prints its stack.
  */
 export async function main(argv: string[]): Promise<number> {
-  nameOptionsByFlag({ ...TRAIN_FLAGS, ...runCommand.RUN_FLAGS });
+  nameOptionsByFlag(CLI_OPTION_FLAGS);
   try {
     await buildProgram().parseAsync(argv);
     return ExitCode.ok;

@@ -3,11 +3,12 @@
 // cross-validation fold scores equal plain fits on the same rows (issue 12 item 4).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planTraining, predictModel, trainModel, type TrainOptions } from '../dist/classifiers/classifier.js';
+import { checkTrainOptions, describeModel, planTraining, predictModel, scoreKindOf, scoreMeaning, trainModel, type TrainOptions } from '../dist/classifiers/classifier.js';
 import { DualCdProblem, type SvmLoss } from '../dist/classifiers/linear/linear-svm.js';
 import { LogisticProblem } from '../dist/classifiers/linear/logistic.js';
 import { predictLinear } from '../dist/classifiers/linear/linear-model.js';
 import { trainLinear } from '../dist/classifiers/kinds.js';
+import { DEFAULT_GRID } from '../dist/classifiers/selection/grid.js';
 import { stratifiedFolds } from '../dist/classifiers/selection/splits.js';
 import { isLinearPoint } from '../dist/classifiers/selection/types.js';
 import { allRows, fitScaledView } from '../dist/classifiers/linalg/scaled-view.js';
@@ -229,6 +230,56 @@ test('bad input: one clear error naming the library option, exit code 2', async 
   );
   await assert.rejects(train({ classifier: 'linear-svm', kernel: 'rbf' }), isUsage(/^kernel and gamma apply to the classifier svc only, not linear-svm$/));
   await assert.rejects(train({ classifier: 'linear-svm', probability: true }), isUsage(/not available for linear-svm; use the classifier logistic/));
+  // A class too small for the split: the advice fits the split, and grouped rows are counted as images.
+  const one = data.y.map((c, i) => (i === 0 ? 3 : c));
+  const classes = [...data.classes, 'c3'];
+  const single = (o: TrainOptions) => trainModel(data.X, data.n, data.d, one, classes, o, { source: 'feats' });
+  await assert.rejects(single({ valSize: 0.2 }), isUsage(/^feats: class "c3" has 1 row\(s\); a held-out split \(valSize\) needs at least 2; add images of it, or give C for a single fit$/));
+  await assert.rejects(single({ folds: 3 }), isUsage(/^feats: class "c3" has 1 row\(s\); cross-validation needs at least the number of folds \(folds=3\); give fewer folds, add images of it, or give C for a single fit$/));
+  const pairs = data.y.map((_, i) => Math.floor(i / 2));
+  const twoImages = data.y.map((c, i) => (i < 4 ? 3 : c));
+  const grouped = trainModel(data.X, data.n, data.d, twoImages, classes, { folds: 3, groups: pairs }, { source: 'feats' });
+  await assert.rejects(grouped, isUsage(/^feats: class "c3" has 2 image\(s\); cross-validation needs at least the number of folds \(folds=3\)/));
+});
+
+test('the grid option is checked with the other options, a string or an object, before any data', async () => {
+  const refused = (grid: TrainOptions['grid'], pattern: RegExp) =>
+    assert.throws(() => checkTrainOptions({ grid }), (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && pattern.test(err.message), JSON.stringify(grid));
+  refused('C=0,1', /^grid: C=0 is not a positive number; e\.g\. grid="/);
+  refused('kernel=poly', /^grid: kernel=poly is not a kernel \(linear, rbf\)/);
+  refused('degree=3', /^grid: unknown key "degree"/);
+  refused({ ...DEFAULT_GRID, C: [0.1, -1] }, /^grid: C=-1 is not a positive number/);
+  refused({ ...DEFAULT_GRID, C: ['1' as never] }, /^grid: C=1 is not a positive number/);
+  refused({ ...DEFAULT_GRID, gamma: [0] }, /^grid: gamma=0 is not a positive number, scale or auto/);
+  refused({ ...DEFAULT_GRID, kernel: [] }, /^grid: kernel has no values$/);
+  refused({ ...DEFAULT_GRID, scale: ['minmax' as never] }, /^grid: scale=minmax is not a scaling \(none, standard, l2\)/);
+  refused({ ...DEFAULT_GRID, C: 1 as never }, /^grid: C must be a list of values, got 1$/);
+  refused({ ...DEFAULT_GRID, degree: [3] } as never, /^grid: unknown key "degree"/);
+  refused(7 as never, /^grid must be a string \(kernel=…;C=…;gamma=…;scale=…\) or an object of value lists, got 7$/);
+  checkTrainOptions({ grid: { ...DEFAULT_GRID, gamma: ['scale', 0.01] } });
+  // An object grid's axes left out keep the default grid's, as the string's keys do.
+  const plan = planTraining({ grid: { C: [0.5, 2] } as never }, 100);
+  assert.ok(plan.kind === 'select' && plan.svcGrid && plan.linearGrid);
+  assert.deepEqual(plan.svcGrid, { ...DEFAULT_GRID, C: [0.5, 2] });
+  assert.deepEqual([plan.linearGrid.C, plan.linearGrid.relativeC, plan.linearGrid.scale], [[0.5, 2], false, DEFAULT_GRID.scale]);
+  // A bad object grid never reaches a solver: trainModel refuses it before the data.
+  const data = skewedBlobs({ n: 60 });
+  await assert.rejects(trainModel(data.X, data.n, data.d, data.y, data.classes, { grid: { ...DEFAULT_GRID, C: [0] } }), /^CnnfeatError: grid: C=0 is not a positive number/);
+});
+
+test('a linear model with a missing or unknown options.classifier: the corrupt-model error (exit 2), not a TypeError', async () => {
+  const data = skewedBlobs({ n: 60 });
+  const { model } = await trainModel(data.X, data.n, data.d, data.y, data.classes, { classifier: 'logistic', C: 1 });
+  const edited = (edit: (m: Record<string, any>) => void) => {
+    const copy = JSON.parse(JSON.stringify(model)) as Record<string, any>;
+    edit(copy);
+    return copy as typeof model;
+  };
+  const corrupt = (err: unknown) => err instanceof CnnfeatError && err.exitCode === 2 && /^linear model: unknown "options\.classifier" \(corrupt model\?\)$/.test(err.message);
+  for (const bad of [edited((m) => delete m.options.classifier), edited((m) => (m.options.classifier = 'toString')), edited((m) => delete m.options)]) {
+    await assert.rejects(predictModel(bad, data.X, data.n, data.d), corrupt);
+    for (const describe of [describeModel, scoreKindOf, scoreMeaning]) assert.throws(() => describe(bad), corrupt, describe.name);
+  }
 });
 
 test('svc above its 5,000-row limit: a one-line refusal naming the linear classifiers', () => {

@@ -1,13 +1,15 @@
 // End-to-end tests of the CLI on generated images and a tiny TensorFlow.js model.
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { CLI_OPTION_FLAGS } from '../dist/cli.js';
 import type { ImagePrediction } from '../dist/pipeline/predict.js';
 import type { LayerInfo } from '../dist/engines/tfjs.js';
 import type { EngineStatus } from '../dist/engines/select.js';
 import type { Metrics } from '../dist/metrics/metrics.js';
 import {
+  ROOT,
   fileTempDir,
   json,
   makeColourDataset,
@@ -128,6 +130,18 @@ test('train, eval (text, --json, gates) and predict on the extracted features', 
   assert.match(bad.stdout, /broken\.jpg\tERROR/);
 });
 
+test('eval and predict on a linear model.json edited without its classifier: the corrupt-model line (exit 2)', async () => {
+  const feat = path.join(work, 'feat');
+  const clf = path.join(work, 'clf-logistic.json');
+  json<TrainJson>(await runCli(['train', feat, '-o', clf, '--classifier', 'logistic', '--C', '1', '--json', '--quiet']));
+  const file = await readJson<{ model: { options: Record<string, unknown> } }>(clf);
+  delete file.model.options['classifier'];
+  const edited = path.join(work, 'clf-edited.json');
+  await fsp.writeFile(edited, JSON.stringify(file));
+  assertFails(await runCli(['eval', edited, feat]), 2, /^cnnfeat: linear model: unknown "options\.classifier" \(corrupt model\?\)$/);
+  assertFails(await runCli(['predict', edited, path.join(images, 'blue'), '--quiet']), 2, /^cnnfeat: linear model: unknown "options\.classifier" \(corrupt model\?\)$/);
+});
+
 test('eval refuses features made by another layer', async () => {
   const other = path.join(work, 'conv-feat');
   json(await runCli(['extract', images, '-o', other, '--layer', 'conv', '--json', ...tiny()]));
@@ -164,6 +178,9 @@ test('bad input: one clear line and exit code 2', async () => {
   assertFails(await runCli(['train', path.join(work, 'feat'), '-o', path.join(work, 'm.json'), '--C', '0']), 2, /--C must be a number > 0, got 0$/);
   assertFails(await runCli(['eval', path.join(work, 'clf.json'), path.join(work, 'feat'), '--min-accuracy', '']), 2, /--min-accuracy must be a number/);
   assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json')]), 2, /nope: no such folder/);
+  // A bad --grid is refused with the other options, before the features are read.
+  assertFails(await runCli(['train', path.join(work, 'nope'), '-o', path.join(work, 'm.json'), '--grid', 'C=0']), 2, /^cnnfeat: --grid: C=0 is not a positive number; e\.g\. --grid "/);
+  assertFails(await runCli(['extract', images, '-o', path.join(work, 'x'), '--device', 'tpu', ...tiny()]), 2, /^cnnfeat: --device tpu: unknown device; use one of auto, cpu/);
   const onlyTrain = path.join(work, 'only-train');
   await makeColourDataset(onlyTrain, { perClass: 2, split: 'train' });
   assertFails(await runCli(['run', onlyTrain, '-o', path.join(work, 'never'), ...tiny()]), 2, /has train\/ but no test\/ or val\/ folder/);
@@ -221,6 +238,16 @@ test('--resume checks what it continues; a finished directory is reused only whe
   assertFails(await runCli(['extract', grow, '-o', partial, ...tiny()]), 2, /unfinished extraction; resume it \(--resume\)/);
   assertFails(await runCli(['extract', grow, '-o', partial, '--resume', ...tiny()]), 2, /the image list changed since the extraction started \(0 files then, 6 now\)/);
   assert.equal(json<ExtractJson>(await runCli(['extract', grow, '-o', partial, '--overwrite', '--json', ...tiny()])).rows, 6);
+});
+
+test('every option a library message names (optionName) has its flag in the CLI, so that the CLI names the flag', () => {
+  const sources = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  const named = new Set(sources(path.join(ROOT, 'src')).flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/\boptionName\('(\w+)'/g)].map((m) => m[1]!)));
+  assert.ok(named.has('device') && named.has('grid'), [...named].join(' '));
+  const flags: Readonly<Record<string, string>> = CLI_OPTION_FLAGS;
+  assert.deepEqual([...named].filter((option) => !flags[option]), []);
+  for (const option of ['device', 'precision', 'decoders', 'icc', 'tta', 'augment', 'cropFraction', 'resize', 'batchSize', 'threads']) assert.match(flags[option] ?? 'none', /^--[a-z-]+$/, option);
 });
 
 test('layers lists names and shapes; info reports the engines', async () => {

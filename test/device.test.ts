@@ -7,6 +7,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { CUDA_FIX, parseDevice, planGpu, VULKAN_PACKAGES, type GpuCandidate } from '../dist/engines/device/choice.js';
+import { EXTRACT_FLAGS } from '../dist/commands/options.js';
+import { nameOptionsByFlag } from '../dist/errors.js';
 import { gpuFacts, vulkanDrivers, type GpuFacts } from '../dist/engines/device/facts.js';
 import { probeWebGpu, type WebGpuProbe } from '../dist/engines/device/probe.js';
 import { loadEngine, type EngineRequest, type EngineSource } from '../dist/engines/select.js';
@@ -61,9 +63,16 @@ test('--device parses auto, cpu, gpu, webgpu, cuda and cuda:N; anything else is 
   assert.deepEqual(parseDevice('auto'), { kind: 'auto' });
   assert.deepEqual(parseDevice('GPU'), { kind: 'gpu' });
   assert.deepEqual(parseDevice('cuda:1'), { kind: 'cuda', index: 1 });
-  assert.throws(() => parseDevice('tpu'), /--device tpu: unknown device; use one of auto, cpu, gpu, webgpu, cuda/);
-  assert.throws(() => parseDevice('webgpu:1'), /the WebGPU provider takes no adapter index/);
+  assert.throws(() => parseDevice('tpu'), /^CnnfeatError: device=tpu: unknown device; use one of auto, cpu, gpu, webgpu, cuda/, 'the library names its option');
+  assert.throws(() => parseDevice('webgpu:1'), /^CnnfeatError: device=webgpu:1: the WebGPU provider takes no adapter index/);
   assert.throws(() => parseDevice('cpu:0'), /only CUDA devices are numbered/);
+  nameOptionsByFlag(EXTRACT_FLAGS);
+  try {
+    assert.throws(() => parseDevice('tpu'), /^CnnfeatError: --device tpu: unknown device/, 'the CLI names its flag');
+    assert.throws(() => parseDevice('cpu:0'), /^CnnfeatError: --device cpu:0: only CUDA devices are numbered/);
+  } finally {
+    nameOptionsByFlag({});
+  }
 });
 
 test('device plan: what auto tries, and for each missing piece the reason and the fix', () => {

@@ -62,8 +62,13 @@ test('npm start runs cnnfeat run on the sample, prints the accuracy and the repo
   assert.match(first.stdout, /^Accuracy +[01]\.\d{4} +\(\d+\/100\)$/m);
   assert.ok(first.stdout.includes(`Open ${path.join(out, 'report.html')} in a browser`), first.stdout);
   statSync(path.join(out, 'report.html'));
-  const again = await start(args);
-  assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stderr, /train is already complete; reusing it/);
-  assert.match(again.stdout, /^Accuracy/m);
+  // The output folder given as --output=dir or -odir: the report's path is still the one given.
+  const rest = args.slice(2);
+  for (const output of [`--output=${out}`, `-o${out}`]) {
+    const again = await start([output, ...rest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /train is already complete; reusing it/);
+    assert.match(again.stdout, /^Accuracy/m);
+    assert.ok(again.stdout.includes(`Open ${path.join(out, 'report.html')} in a browser`), `${output}: ${again.stdout}`);
+  }
 });

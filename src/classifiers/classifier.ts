@@ -1,6 +1,9 @@
 /**
- * Every classifier behind one interface: the API the pipeline and the CLI call (the rest of
- * classifiers/ is reached through it, the classifier file and the CV table aside).
+ * Every classifier behind one interface: training, prediction and a model's description, as the
+ * pipeline, the report and the CLI call them. Other modules are imported where they are what is
+ * needed: the classifier file (model-file.ts), the CV table and its types (selection/), score
+ * formatting and option checks (common/), the option choices of the CLI's flags (train-options.ts),
+ * and the single classifiers that index.ts exports as well.
  *
  * - `svc`: libsvm's C-SVC (linear or RBF kernel) on a precomputed kernel matrix, up to
  *   5,000 training rows (its n × n kernel matrix).
@@ -10,7 +13,6 @@
  *
  * The options and their defaults are in options.ts, the policy that applies them in plan.ts.
  */
-import { CnnfeatError } from '../errors.js';
 import { checkLabels, checkMatrix } from './common/checks.js';
 import { scoreKindName, type Prediction, type ScoreKind } from './common/scores.js';
 import { fitSpec, kindOf, type ClassifierModel, type FitSpec } from './kinds.js';
@@ -18,6 +20,7 @@ import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { defaultFitThreads } from './parallel/fit-pool.js';
 import { checkClassSizes, planTraining, specOf, type TrainingPlan } from './plan.js';
 import { runSelection } from './selection/search.js';
+import { checkGroups } from './selection/splits.js';
 import type { ModelSelection } from './selection/types.js';
 
 export { CLASSIFIERS, classifierOf, type ClassifierChoice, type ClassifierKind, type ClassifierModel, type FitSpec } from './kinds.js';
@@ -64,12 +67,12 @@ export interface TrainedModel {
  */
 export async function trainModel(X: Float32Array, n: number, d: number, labels: number[], classes: string[], o: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainedModel> {
   const source = hooks.source ?? 'training';
-  if (o.groups !== undefined && o.groups.length !== n) throw new CnnfeatError(`${source}: ${o.groups.length} groups for ${n} rows; give one group per row`);
+  checkGroups(o.groups, n, source);
   const sizes = classSizes(labels, o.groups);
   const plan = planTraining(o, n, Math.min(...sizes.values()));
   checkMatrix(X, n, d, source);
   checkLabels(labels, n, classes.length, source);
-  checkClassSizes(Array.from({ length: classes.length }, (_, c) => sizes.get(c) ?? 0), classes, plan, source);
+  checkClassSizes(Array.from({ length: classes.length }, (_, c) => sizes.get(c) ?? 0), classes, plan, source, o.groups !== undefined);
   hooks.onStart?.(plan);
   let selection: ModelSelection | undefined;
   let spec: FitSpec;
@@ -118,7 +121,7 @@ function classSizes(labels: number[], groups: readonly number[] | undefined): Ma
  * labels, the predicted class's score, every class's, and what they are.
  * @throws CnnfeatError (exit 2) on a corrupt model, a dimension mismatch or non-finite values
  */
-export function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
+export async function predictModel(model: ClassifierModel, X: Float32Array, n: number, d: number): Promise<Prediction> {
   return kindOf(model).predict(model, X, n, d);
 }
 

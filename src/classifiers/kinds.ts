@@ -5,7 +5,7 @@
 import type { ClassWeight } from './common/class-weights.js';
 import type { Prediction, ScoreKind } from './common/scores.js';
 import type { Scaling } from './linalg/scaling.js';
-import { describeLinear, fitLinearModel, LINEAR_CLASSIFIERS, predictLinear, resolveLinearOptions, type FitProgress, type LinearClassifier, type LinearModel, type LinearOptions } from './linear/linear-model.js';
+import { describeLinear, fitLinearModel, LINEAR_CLASSIFIERS, linearClassifierOf, predictLinear, resolveLinearOptions, type FitProgress, type LinearClassifier, type LinearModel, type LinearOptions } from './linear/linear-model.js';
 import type { SvmLoss } from './linear/linear-svm.js';
 import { defaultFitThreads, FitPool } from './parallel/fit-pool.js';
 import { describeSvm, predictSvm, trainSvm, type SvmModel, type SvmOptions } from './svc/svm.js';
@@ -76,12 +76,18 @@ const KINDS: { [K in ClassifierKind]: Kind<K> } = {
 /** The `type` field of each stored model format. */
 export const MODEL_TYPES = ['svm', 'linear'] as const satisfies readonly ClassifierModel['type'][];
 
-/** The kind of classifier of a model (files of any version; not a model at all: svc, which refuses it). */
+/**
+ * The kind of classifier of a model (files of any version; not a model at all: svc, which refuses it).
+ * @throws CnnfeatError (exit 2) on a linear model without a known `options.classifier` (corrupt model)
+ */
 export function classifierOf(model: ClassifierModel): ClassifierKind {
-  return model?.type === 'linear' ? model.options.classifier : 'svc';
+  return model?.type === 'linear' ? linearClassifierOf(model) : 'svc';
 }
 
-/** The table's entry for a model. */
+/**
+ * The table's entry for a model.
+ * @throws CnnfeatError (exit 2) as {@link classifierOf}
+ */
 export function kindOf(model: ClassifierModel): Kind<ClassifierKind> {
   return KINDS[classifierOf(model)];
 }

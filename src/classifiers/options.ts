@@ -4,14 +4,14 @@
  * (`optionName` in errors.ts).
  */
 import { CnnfeatError, optionName } from '../errors.js';
-import { CLASS_WEIGHTS, type ClassWeight } from './common/class-weights.js';
-import { checkChoice, checkInteger, checkPositive, checkSeed, checkShare } from './common/checks.js';
+import { CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHT, type ClassWeight } from './common/class-weights.js';
+import { checkChoice, checkInteger, checkPositive, checkSeed, checkShare, DEFAULT_SEED } from './common/checks.js';
 import { CV_SCORINGS, DEFAULT_SCORING, type CvScoring } from './common/cv-scoring.js';
 import { SCALINGS, type Scaling } from './linalg/scaling.js';
 import { LINEAR_DEFAULTS } from './linear/linear-model.js';
 import { DEFAULT_LOSS, SVM_LOSSES, type SvmLoss } from './linear/linear-svm.js';
 import { CLASSIFIERS, type ClassifierChoice } from './kinds.js';
-import { DEFAULT_GRID } from './selection/grid.js';
+import { DEFAULT_GRID, gridOf } from './selection/grid.js';
 import { DEFAULT_LINEAR_GRID } from './selection/linear-search.js';
 import type { Grid } from './selection/types.js';
 import { KERNELS, type Kernel } from './svc/kernel-matrix.js';
@@ -45,8 +45,11 @@ export interface TrainOptions {
   folds?: number;
   /** One stratified held-out split keeping this share (0..1) of the rows for validation. */
   valSize?: number;
-  /** The svc grid, as a string in the `--grid` syntax (`kernel=…;C=…;gamma=…;scale=…`) or an object; its C and scale also apply to the linear classifiers. */
-  grid?: string | Grid;
+  /**
+   * The svc grid, as a string in the `--grid` syntax (`kernel=…;C=…;gamma=…;scale=…`) or an object
+   * of value lists (axes left out keep the default grid's); its C and scale also apply to the linear classifiers.
+   */
+  grid?: string | Partial<Grid>;
   seed?: number;
   scoring?: CvScoring;
   classWeight?: ClassWeight;
@@ -82,8 +85,8 @@ export const TRAIN_DEFAULTS = {
   grid: DEFAULT_GRID,
   linearGrid: DEFAULT_LINEAR_GRID,
   scoring: DEFAULT_SCORING,
-  classWeight: 'none',
-  seed: 0,
+  classWeight: DEFAULT_CLASS_WEIGHT,
+  seed: DEFAULT_SEED,
   /** The linear classifiers' stopping tolerance and iteration cap. */
   solver: LINEAR_DEFAULTS,
   /** svc trains on at most this many rows (its n × n kernel matrix). */
@@ -95,8 +98,9 @@ export const TRAIN_DEFAULTS = {
  * @throws CnnfeatError (exit 2) naming the option
  */
 export function checkTrainOptions(o: TrainOptions): void {
-  const given = <K extends keyof TrainOptions>(key: K, check: (option: K, value: TrainOptions[K]) => void) => {
-    if (o[key] !== undefined) check(key, o[key]);
+  const given = <K extends keyof TrainOptions>(key: K, check: (option: K, value: NonNullable<TrainOptions[K]>) => void) => {
+    const value = o[key];
+    if (value !== undefined) check(key, value);
   };
   given('classifier', (k, v) => checkChoice(k, v, CLASSIFIERS));
   given('C', checkPositive);
@@ -106,6 +110,7 @@ export function checkTrainOptions(o: TrainOptions): void {
   given('loss', (k, v) => checkChoice(k, v, SVM_LOSSES));
   given('folds', (k, v) => checkInteger(k, v, 2));
   given('valSize', checkShare);
+  given('grid', (_, v) => gridOf(v));
   given('seed', checkSeed);
   given('scoring', (k, v) => checkChoice(k, v, CV_SCORINGS));
   given('classWeight', (k, v) => checkChoice(k, v, CLASS_WEIGHTS));

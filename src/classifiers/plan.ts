@@ -7,26 +7,26 @@ import { CnnfeatError, optionName } from '../errors.js';
 import { LINEAR_CLASSIFIERS, type LinearClassifier } from './linear/linear-model.js';
 import type { ClassifierKind, FitSpec } from './kinds.js';
 import { checkTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from './options.js';
-import { parseGrid } from './selection/grid.js';
+import { gridOf } from './selection/grid.js';
 import { isLinearPoint, type Grid, type LinearGrid, type SelectionPlan, type SelectionPoint } from './selection/types.js';
 import { assertSvcFits } from './svc/svm.js';
 
 /** How training will go: one fit, or a model selection (halving by default above TRAIN_DEFAULTS.kfoldMaxRows rows) and the fit of its best. */
 export type TrainingPlan = { kind: 'fit'; spec: FitSpec } | ({ kind: 'select' } & SelectionPlan);
 
-/** A grid with no value on any axis: parsing a `grid` string over it says which axes the string names. */
+/** A grid with no value on any axis: the `grid` option over it says which axes the option names. */
 const NO_AXES: Grid = { kernel: [], C: [], gamma: [], scale: [] };
 
 /** Whether a grid names kernels or gammas (then it is a grid of svc alone). */
 function gridNamesKernels(grid: TrainOptions['grid']): boolean {
   if (grid === undefined) return false;
-  const given = typeof grid === 'string' ? parseGrid(grid, NO_AXES) : grid;
+  const given = gridOf(grid, NO_AXES);
   return given.kernel.length > 0 || given.gamma.length > 0;
 }
 
 /** The svc grid of the options: `grid` (or the default) with the axes the options fix. */
 function svcGridOf(o: TrainOptions): Grid {
-  const grid = o.grid === undefined ? { ...TRAIN_DEFAULTS.grid } : typeof o.grid === 'string' ? parseGrid(o.grid) : { ...TRAIN_DEFAULTS.grid, ...o.grid };
+  const grid = o.grid === undefined ? { ...TRAIN_DEFAULTS.grid } : gridOf(o.grid, TRAIN_DEFAULTS.grid);
   if (o.kernel) grid.kernel = [o.kernel];
   if (o.C !== undefined) grid.C = [o.C];
   if (o.gamma !== undefined) grid.gamma = [o.gamma];
@@ -36,7 +36,7 @@ function svcGridOf(o: TrainOptions): Grid {
 
 /** The linear grid of the options (C given: absolute; else the default relative grid). */
 function linearGridOf(o: TrainOptions, classifiers: LinearClassifier[]): LinearGrid {
-  const svc = o.grid === undefined ? undefined : typeof o.grid === 'string' ? parseGrid(o.grid, NO_AXES) : o.grid;
+  const svc = o.grid === undefined ? undefined : gridOf(o.grid, NO_AXES);
   const grid: LinearGrid = { ...TRAIN_DEFAULTS.linearGrid, classifier: classifiers, ...(o.loss ? { loss: o.loss } : {}) };
   if (svc?.C.length) Object.assign(grid, { C: svc.C, relativeC: false });
   if (svc?.scale.length) grid.scale = svc.scale;
@@ -114,18 +114,18 @@ function checkOptionsUsed(o: TrainOptions, plan: TrainingPlan): void {
 
 /**
  * Fails unless every class with rows has enough of them for the plan's split.
- * @param counts rows of each class
+ * @param counts rows of each class, or groups of rows (images) when `grouped`
  * @throws CnnfeatError (exit 2) naming the class
  */
-export function checkClassSizes(counts: number[], classes: string[], plan: TrainingPlan, source: string): void {
+export function checkClassSizes(counts: number[], classes: string[], plan: TrainingPlan, source: string, grouped = false): void {
   if (plan.kind !== 'select') return;
+  const holdout = plan.split.method === 'holdout';
   const need = plan.split.method === 'holdout' ? 2 : plan.split.folds;
-  counts.forEach((count, c) => {
-    if (count > 0 && count < need) {
-      const why = plan.split.method === 'holdout' ? `a held-out split (${optionName('valSize')}) needs at least 2` : `cross-validation needs at least the number of folds (${optionName('folds', need)})`;
-      throw new CnnfeatError(`${source}: class "${classes[c]}" has ${count} row(s); ${why}; give fewer folds, add images of it, or give ${optionName('C')} for a single fit`);
-    }
-  });
+  const c = counts.findIndex((count) => count > 0 && count < need);
+  if (c < 0) return;
+  const why = holdout ? `a held-out split (${optionName('valSize')}) needs at least 2` : `cross-validation needs at least the number of folds (${optionName('folds', need)})`;
+  const fixes = `${holdout ? '' : 'give fewer folds, '}add images of it, or give ${optionName('C')} for a single fit`;
+  throw new CnnfeatError(`${source}: class "${classes[c]}" has ${counts[c]} ${grouped ? 'image(s)' : 'row(s)'}; ${why}; ${fixes}`);
 }
 
 /** The fit settings of a selection point, with the options' extras. */

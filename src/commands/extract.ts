@@ -15,6 +15,9 @@ interface Flags extends ExtractFlags {
   topFoldersAreClasses?: boolean;
 }
 
+/** The flags of `extract`'s own options, for messages (see EXTRACT_FLAGS). */
+export const EXTRACT_COMMAND_FLAGS = { hash: '--hash', shard: '--shard', topFoldersAreClasses: '--top-folders-are-classes' } as const;
+
 /** `cnnfeat extract <image-dir> -o <features-dir>` */
 export function register(program: Command): void {
   const cmd = program

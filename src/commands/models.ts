@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { PREPROCESS_MODES, type PreprocessMode } from '../image/preprocess.js';
 import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { describeSource, listCards } from '../models/card.js';
+import { EXTRACT_DEFAULTS } from '../pipeline/setup/defaults.js';
 import { finiteNumber, positiveInt } from '../util/validate.js';
 import { addOutputOptions, loggerFor, parseInputSize, printResult } from './options.js';
 
@@ -78,8 +79,8 @@ export function register(program: Command): void {
     .option('--dim <n>', 'expected feature length (checked)')
     .option('--title <text>', 'one-line description')
     .option('--input <HxW>', 'input size, for a graph whose input size is open (ONNX default 224x224)')
-    .addOption(new Option('--resize <mode>', 'how images are fitted for this model by default, as it is evaluated (default: center-crop)').choices(RESIZE_MODES))
-    .option('--crop-fraction <f>', "with center-crop: the share kept by default, e.g. timm's crop_pct (0.875 = Resize(256) + CenterCrop(224); default 1)")
+    .addOption(new Option('--resize <mode>', `how images are fitted for this model by default, as it is evaluated (default: ${EXTRACT_DEFAULTS.resize})`).choices(RESIZE_MODES))
+    .option('--crop-fraction <f>', `with center-crop: the share kept by default, e.g. timm's crop_pct (0.875 = Resize(256) + CenterCrop(224); default ${EXTRACT_DEFAULTS.cropFraction})`)
     .option('--force', 'replace an existing user card with this id')
     .action(async (id: string, model: string, flags: AddFlags) => {
       const { addUserCard } = await import('../pipeline/add-model.js');

@@ -12,8 +12,17 @@ import { AUGMENT_MODES, TTA_MODES, type AugmentMode, type TtaMode } from '../ima
 import { watchNpmLauncher } from '../util/launcher.js';
 import { EXTRACT_DEFAULTS } from '../pipeline/setup/defaults.js';
 
+/** Raw values of the engine options (`addEngineOptions`, `addBatchOption`) as commander parses them. */
+export interface EngineFlags {
+  batchSize?: string;
+  engine?: EngineChoice;
+  threads?: string;
+  decoders?: string;
+  device?: string;
+}
+
 /** Raw values of the shared extract options as commander parses them. */
-export interface ExtractFlags {
+export interface ExtractFlags extends EngineFlags {
   model?: string;
   layer?: string;
   input?: string;
@@ -25,16 +34,38 @@ export interface ExtractFlags {
   tta?: TtaMode;
   augment?: AugmentMode;
   pool?: PoolMode;
-  batchSize?: string;
-  engine?: EngineChoice;
-  threads?: string;
-  decoders?: string;
-  device?: string;
   precision?: Precision;
   strict?: boolean;
   resume?: boolean;
   overwrite?: boolean;
 }
+
+/**
+ * The flag of each extraction option, for messages: the library names its options (`cropFraction`),
+ * the CLI its flags (`--crop-fraction`), see `nameOptionsByFlag`.
+ */
+export const EXTRACT_FLAGS = {
+  model: '--model',
+  layer: '--layer',
+  input: '--input',
+  pool: '--pool',
+  preprocess: '--preprocess',
+  resize: '--resize',
+  cropFraction: '--crop-fraction',
+  resizeKernel: '--resize-kernel',
+  icc: '--icc',
+  precision: '--precision',
+  tta: '--tta',
+  augment: '--augment',
+  engine: '--engine',
+  device: '--device',
+  threads: '--threads',
+  decoders: '--decoders',
+  batchSize: '--batch-size',
+  strict: '--strict',
+  resume: '--resume',
+  overwrite: '--overwrite',
+} as const satisfies Partial<Record<keyof ExtractOptions, string>>;
 
 /**
  * An option whose default the library applies: commander leaves it undefined when not given,
@@ -45,7 +76,7 @@ function libraryDefault(flags: string, description: string, value: string | numb
 }
 
 /** Adds the options that choose the network and how images are fed to it. */
-export function addModelOptions(cmd: Command): Command {
+function addModelOptions(cmd: Command): Command {
   cmd
     .addOption(libraryDefault('-m, --model <id|file|url>', 'model card id, path to a TensorFlow.js model.json (LayersModel or GraphModel) or an .onnx file, or the http(s) URL of either', EXTRACT_DEFAULTS.model))
     .option('--layer <names>', "layer(s) or ONNX tensor(s) to cut at, comma-separated and concatenated (default: the card's feature layer, else the input of the last Dense/Gemm/MatMul)")
@@ -74,10 +105,6 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--decoders <n>', 'decoder processes; 0 decodes in the main process (default: one per 8 cores on the CPU, one per core beside a GPU; see docs/extraction.md)');
 }
 
-/** `--decoders` as a number (undefined: the library's default). */
-export function decodersFrom(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : nonNegativeInt('--decoders', value);
-}
 
 /** Adds `-b, --batch-size`. */
 export function addBatchOption(cmd: Command): Command {
@@ -98,9 +125,21 @@ export function addOutputOptions(cmd: Command): Command {
   return cmd.option('--json', 'print one JSON object on stdout').option('-q, --quiet', 'no progress or info on stderr');
 }
 
+/** Maps the engine flags to library options (undefined: the library's default). */
+export function engineOptionsFrom(flags: EngineFlags): Pick<ExtractOptions, 'batchSize' | 'engine' | 'threads' | 'decoders' | 'device'> {
+  return {
+    batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
+    engine: flags.engine,
+    threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
+    decoders: flags.decoders === undefined ? undefined : nonNegativeInt('--decoders', flags.decoders),
+    device: flags.device === undefined ? undefined : parseDevice(flags.device),
+  };
+}
+
 /** Maps parsed flags to library options. */
 export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?: AbortSignal): ExtractOptions {
   return {
+    ...engineOptionsFrom(flags),
     model: flags.model,
     layer: flags.layer,
     input: flags.input === undefined ? undefined : parseInputSize(flags.input),
@@ -112,12 +151,7 @@ export function extractOptionsFrom(flags: ExtractFlags, logger: Logger, signal?:
     tta: flags.tta,
     augment: flags.augment,
     pool: flags.pool,
-    engine: flags.engine,
-    threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
-    decoders: decodersFrom(flags.decoders),
-    device: flags.device === undefined ? undefined : parseDevice(flags.device),
     precision: flags.precision,
-    batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
     strict: flags.strict,
     resume: flags.resume,
     overwrite: flags.overwrite,

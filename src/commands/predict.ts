@@ -1,23 +1,19 @@
 import type { Command } from 'commander';
 import { CnnfeatError } from '../errors.js';
 import { positiveInt } from '../util/validate.js';
-import type { EngineChoice } from '../engines/engine.js';
-import { parseDevice } from '../engines/device/choice.js';
 import type { TtaMode } from '../image/flip.js';
-import { addEngineOptions, addBatchOption, addOutputOptions, addTtaOption, decodersFrom, loggerFor, printResult } from './options.js';
+import { addEngineOptions, addBatchOption, addOutputOptions, addTtaOption, engineOptionsFrom, loggerFor, printResult, type EngineFlags } from './options.js';
 
-interface Flags {
+interface Flags extends EngineFlags {
   json?: boolean;
   quiet?: boolean;
-  batchSize?: string;
   model?: string;
-  engine?: EngineChoice;
-  threads?: string;
-  decoders?: string;
-  device?: string;
   topK?: string;
   tta?: TtaMode;
 }
+
+/** The flags of `predict`'s own options, for messages (see EXTRACT_FLAGS). */
+export const PREDICT_FLAGS = { topK: '--top-k' } as const;
 
 /** `cnnfeat predict <model.json> <image-or-dir>...` */
 export function register(program: Command): void {
@@ -31,6 +27,7 @@ export function register(program: Command): void {
   addOutputOptions(addBatchOption(addTtaOption(addEngineOptions(cmd), "as the classifier's training features"))).action(async (modelFile: string, inputs: string[], flags: Flags) => {
     const logger = loggerFor(flags);
     const topK = flags.topK === undefined ? undefined : positiveInt('--top-k', flags.topK);
+    const engine = engineOptionsFrom(flags);
     const [{ loadClassifier }, { collectImages }, { predictImages }, { scoreMeaning, scoreKindOf }, { formatScore }] = await Promise.all([
       import('../classifiers/model-file.js'),
       import('../dataset/scan.js'),
@@ -42,11 +39,7 @@ export function register(program: Command): void {
     const files = await collectImages(inputs);
     if (files.length === 0) throw new CnnfeatError(`no images found in ${inputs.join(', ')}`);
     const predictions = await predictImages(classifier, files, {
-      batchSize: flags.batchSize === undefined ? undefined : positiveInt('--batch-size', flags.batchSize),
-      engine: flags.engine,
-      threads: flags.threads === undefined ? undefined : positiveInt('--threads', flags.threads),
-      decoders: decodersFrom(flags.decoders),
-      device: flags.device === undefined ? undefined : parseDevice(flags.device),
+      ...engine,
       model: flags.model,
       logger,
       topK,

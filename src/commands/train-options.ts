@@ -5,7 +5,7 @@ import { CV_SCORINGS, type CvScoring } from '../classifiers/common/cv-scoring.js
 import { SCALINGS } from '../classifiers/linalg/scaling.js';
 import { SVM_LOSSES, type SvmLoss } from '../classifiers/linear/linear-svm.js';
 import { formatGrid } from '../classifiers/selection/grid.js';
-import { GAMMA_RULES, type SvmOptions } from '../classifiers/svc/svm.js';
+import { parseGamma, type SvmOptions } from '../classifiers/svc/svm.js';
 import { KERNELS } from '../classifiers/svc/kernel-matrix.js';
 import { finiteNumber } from '../util/validate.js';
 
@@ -73,9 +73,9 @@ export function addSvmOptions(cmd: Command, { seed = true } = {}): Command {
   return cmd;
 }
 
-/** `--gamma`: a number, or one of the rules (scale, auto). */
+/** `--gamma`: a number, or one of the rules (scale, auto); anything else fails as any number flag does. */
 function gammaFrom(value: string): SvmOptions['gamma'] {
-  return (GAMMA_RULES as readonly string[]).includes(value) ? (value as SvmOptions['gamma']) : finiteNumber('--gamma', value);
+  return parseGamma(value) ?? finiteNumber('--gamma', value);
 }
 
 /**

@@ -39,7 +39,7 @@ export function imageGroups(paths: readonly string[]): number[] {
  * Trains a classifier on a feature set and wraps it with the provenance of its features.
  * Without options this is what `cnnfeat train` does: `auto` chooses the classifier and its
  * settings by cross-validation on this feature set only, then refits on all of it (see
- * `planTraining` in classifiers/classifier.ts for the policy). Mirrored rows (`augment: 'flip'`)
+ * `planTraining` in classifiers/plan.ts for the policy). Mirrored rows (`augment: 'flip'`)
  * stay with their image in every fold and held-out split.
  */
 export async function trainClassifier(set: FeatureSet, options: TrainOptions = {}, progress: TrainProgress = {}): Promise<ClassifierFile> {

@@ -37,6 +37,9 @@ export function checkShare(option: string, value: unknown): void {
   throw new CnnfeatError(`${optionName(option)} must be a number in (0, 1), got ${shown(value)}`);
 }
 
+/** The seed when none is given (TRAIN_DEFAULTS.seed): of the folds and held-out splits, and of linear-svm's coordinate order. */
+export const DEFAULT_SEED = 0;
+
 /** Fails unless the option's value, when given, is an integer seed of the seeded generator: [0, 2³²). */
 export function checkSeed(option: string, value: unknown): void {
   checkInteger(option, value, 0, 2 ** 32 - 1);
@@ -45,10 +48,9 @@ export function checkSeed(option: string, value: unknown): void {
 /**
  * Checks labels: one class index in [0, nClasses) per row, and rows of at least 2 classes.
  * @param source names the data in messages
- * @returns the rows of each class
  * @throws CnnfeatError (exit 2) naming the label or the count
  */
-export function checkLabels(labels: number[], n: number, nClasses: number, source: string): number[] {
+export function checkLabels(labels: number[], n: number, nClasses: number, source: string): void {
   if (labels.length !== n) throw new CnnfeatError(`${source}: ${labels.length} labels for ${n} rows`);
   const counts = new Array<number>(nClasses).fill(0);
   for (const label of labels) {
@@ -59,7 +61,6 @@ export function checkLabels(labels: number[], n: number, nClasses: number, sourc
   }
   const present = counts.filter((c) => c > 0).length;
   if (present < 2) throw new CnnfeatError(`${source}: a classifier needs rows of at least 2 classes, got ${present} (${n} rows)`);
-  return counts;
 }
 
 /**

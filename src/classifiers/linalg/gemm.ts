@@ -50,11 +50,6 @@ function gemmRunner(type: 'float64' | 'float32', trans: { transA?: boolean; tran
   return runner;
 }
 
-/** The float64 A·Bᵀ session of the kernel matrices. */
-function gramRunner(): Promise<GramRunner> {
-  return gemmRunner('float64', { transB: true });
-}
-
 /**
  * float32 products for the linear classifiers, one onnxruntime Gemm on all cores (inputs are
  * wrapped, not copied; they must not live in a SharedArrayBuffer, see row-chunks.ts):
@@ -90,14 +85,6 @@ async function denseProduct(type: 'float32' | 'float64', A: Float32Array | Float
  * @param m rows of B
  * @param d columns of both
  */
-export async function crossProducts(A: Float64Array, n: number, B: Float64Array, m: number, d: number): Promise<Float64Array> {
-  if (n === 0 || m === 0) return new Float64Array(0);
-  const { ort, session } = await gramRunner();
-  const out = await session.run({
-    A: new ort.Tensor('float64', A, [n, d]),
-    B: new ort.Tensor('float64', B, [m, d]),
-  });
-  const K = out['K'];
-  if (!K) throw new CnnfeatError('kernel matrix: the product graph returned no output', 1);
-  return K.data as Float64Array;
+export function crossProducts(A: Float64Array, n: number, B: Float64Array, m: number, d: number): Promise<Float64Array> {
+  return float64Product(A, [n, d], B, [m, d]);
 }

@@ -6,7 +6,6 @@
  */
 import { CnnfeatError } from '../../errors.js';
 
-/** How features are scaled before they reach libsvm. */
 /** Feature scalings offered: none, per-feature standardisation, per-row L2 normalisation. */
 export const SCALINGS = ['none', 'standard', 'l2'] as const;
 export type Scaling = (typeof SCALINGS)[number];
@@ -114,7 +113,7 @@ function standardizeInPlace(X: Float64Array, n: number, d: number, params: Scali
  * @param n number of rows
  * @param d number of features
  */
-export function l2NormalizeRowsInPlace(X: Float64Array, n: number, d: number): void {
+function l2NormalizeRowsInPlace(X: Float64Array, n: number, d: number): void {
   for (let i = 0; i < n; i++) {
     const off = i * d;
     let ss = 0;

@@ -14,7 +14,7 @@ const MAX_TRIALS = 20;
 export type LineFunction = (step: number) => Promise<{ value: number; slope: number }>;
 
 /** Minimiser of the cubic through (a, fa, ga) and (b, fb, gb), kept inside the interval with a safeguard. */
-export function cubicStep(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
+function cubicStep(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
   const d1 = ga + gb - 3 * ((fa - fb) / (a - b));
   const disc = d1 * d1 - ga * gb;
   const lo = Math.min(a, b);

@@ -5,8 +5,8 @@
  * base64 float32) and prediction (one matrix product per chunk of rows).
  */
 import { CnnfeatError, optionName } from '../../errors.js';
-import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
-import { checkChoice, checkInteger, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
+import { CLASS_WEIGHTS, classWeightsFor, DEFAULT_CLASS_WEIGHT, type ClassWeight } from '../common/class-weights.js';
+import { checkChoice, checkInteger, checkLabels, checkMatrix, checkPositive, DEFAULT_SEED } from '../common/checks.js';
 import type { Prediction } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
 import { sharedMatrix } from '../linalg/matrix.js';
@@ -86,10 +86,10 @@ export function resolveLinearOptions(opts: LinearOptions): ResolvedLinearOptions
     C: opts.C,
     scale: opts.scale,
     ...(opts.classifier === 'linear-svm' ? { loss: opts.loss ?? DEFAULT_LOSS } : {}),
-    classWeight: opts.classWeight ?? 'none',
+    classWeight: opts.classWeight ?? DEFAULT_CLASS_WEIGHT,
     tol,
     maxIter,
-    seed: opts.seed ?? 0,
+    seed: opts.seed ?? DEFAULT_SEED,
   };
 }
 
@@ -99,15 +99,19 @@ export function resolveLinearOptions(opts: LinearOptions): ResolvedLinearOptions
  */
 export type FitProgress = (done: number, total: number, detail: string) => void;
 
+/** The class weights of a fit on some rows (see `classWeightsFor`). */
+function rowClassWeights(o: ResolvedLinearOptions, rows: Int32Array, labels: ArrayLike<number>, K: number): number[] | undefined {
+  return classWeightsFor(o.classWeight, Array.from(rows, (i) => labels[i]!), K);
+}
+
 /** Per-row class-weight multipliers of some rows, or none. */
 function rowWeights(rows: Int32Array, labels: ArrayLike<number>, weights: number[] | undefined): Float64Array | undefined {
   return weights ? Float64Array.from(rows, (i) => weights[labels[i]!]!) : undefined;
 }
 
 /** The one-vs-rest problems of a linear SVM: one per class, one for two classes (class 1 positive). */
-export function svmPathTasks(view: ScaledView, rows: Int32Array, labels: ArrayLike<number>, K: number, Cs: number[], o: ResolvedLinearOptions): SvmPathTask[] {
-  const weights = o.classWeight === 'balanced' ? balancedClassWeights(Array.from(rows, (i) => labels[i]!), K) : undefined;
-  const rowWeight = rowWeights(rows, labels, weights);
+function svmPathTasks(view: ScaledView, rows: Int32Array, labels: ArrayLike<number>, K: number, Cs: number[], o: ResolvedLinearOptions): SvmPathTask[] {
+  const rowWeight = rowWeights(rows, labels, rowClassWeights(o, rows, labels, K));
   const positives = K === 2 ? [1] : Array.from({ length: K }, (_, k) => k);
   return positives.map((k) => ({
     view,
@@ -123,7 +127,7 @@ export function svmPathTasks(view: ScaledView, rows: Int32Array, labels: ArrayLi
 }
 
 /** Weights K × d and intercepts of one C from the class tasks' results (two classes: ±w). */
-export function svmWeightsOf(results: { w: Float64Array; intercept: number }[], K: number, d: number): { W: Float64Array; intercept: Float64Array } {
+function svmWeightsOf(results: { w: Float64Array; intercept: number }[], K: number, d: number): { W: Float64Array; intercept: Float64Array } {
   const W = new Float64Array(K * d);
   const intercept = new Float64Array(K);
   if (K === 2) {
@@ -182,8 +186,7 @@ export async function fitLinearPath(
       };
     });
   }
-  const weights = o.classWeight === 'balanced' ? balancedClassWeights(Array.from(rows, (i) => labels[i]!), K) : undefined;
-  const problem = new LogisticProblem(view, rows, labels, K, weights);
+  const problem = new LogisticProblem(view, rows, labels, K, rowClassWeights(o, rows, labels, K));
   const fits: LinearFit[] = [];
   for (const [c, C] of Cs.entries()) {
     const result = await problem.fit({ C, tol: o.tol, maxIter: o.maxIter, onIteration: (it) => onProgress?.(c + Math.min(it / o.maxIter, 0.99), Cs.length, `C=${C}, iteration ${it}`) });
@@ -258,7 +261,7 @@ export async function fitLinearModel(
 }
 
 /** The warning of a fit that hit its iteration cap. */
-export function notConvergedMessage(o: ResolvedLinearOptions): string {
+function notConvergedMessage(o: ResolvedLinearOptions): string {
   const what = o.classifier === 'linear-svm' ? 'passes' : 'L-BFGS iterations';
   return `${o.classifier} (C=${o.C}, scale=${o.scale}) did not converge within ${o.maxIter} ${what} (tolerance ${o.tol}); raise the iteration cap (${optionName('maxIter')}), or scale the features (${optionName('scale', 'l2|standard')})`;
 }
@@ -273,12 +276,22 @@ const PREDICT_CHUNK_ROWS = 4096;
 export type LinearPrediction = Prediction;
 
 /**
+ * The classifier of a stored linear model (hand-edited files included).
+ * @throws CnnfeatError (exit 2) when `options.classifier` is missing or not a linear classifier
+ */
+export function linearClassifierOf(model: LinearModel): LinearClassifier {
+  const classifier = model.options?.classifier;
+  if (!LINEAR_CLASSIFIERS.includes(classifier)) throw new CnnfeatError('linear model: unknown "options.classifier" (corrupt model?)');
+  return classifier;
+}
+
+/**
  * Checks a stored linear model.
  * @throws CnnfeatError (exit 2) naming what is wrong
  */
 function checkLinearModel(model: LinearModel): Float32Array {
   if (!Array.isArray(model.classes) || model.classes.length < 2) throw new CnnfeatError('linear model: "classes" must list at least 2 classes');
-  if (!LINEAR_CLASSIFIERS.includes(model.options?.classifier)) throw new CnnfeatError('linear model: unknown "options.classifier" (corrupt model?)');
+  linearClassifierOf(model);
   if (!Number.isInteger(model.dim) || model.dim < 1) throw new CnnfeatError('linear model: invalid "dim" (corrupt model?)');
   if (!Array.isArray(model.intercept) || model.intercept.length !== model.classes.length) throw new CnnfeatError('linear model: "intercept" does not have one value per class (corrupt model?)');
   if (typeof model.weights !== 'string') throw new CnnfeatError('linear model: missing "weights"');

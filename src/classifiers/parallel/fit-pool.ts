@@ -32,7 +32,7 @@ export function defaultFitThreads(): number {
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
-/** Runs fold tasks on `threads` threads; {@link FitPool.close} when done. */
+/** Runs fit tasks (svc fold tasks, linear-SVM path tasks) on `threads` threads; {@link FitPool.close} when done. */
 export class FitPool {
   private readonly idle: Worker[] = [];
   private readonly waiting: (() => void)[] = [];

@@ -10,6 +10,7 @@ import { fitScaledView, inverseRowNorms } from '../linalg/scaled-view.js';
 import type { Scaling } from '../linalg/scaling.js';
 import { argmaxRows, fitLinearPath, LINEAR_CLASSIFIERS, linearScores, resolveLinearOptions, type LinearClassifier } from '../linear/linear-model.js';
 import type { PathTaskRunner } from '../linear/svm-path-task.js';
+import { foldStats } from './ranking.js';
 import type { CvResult, LinearGrid, LinearGridRecord, LinearPoint } from './types.js';
 
 /**
@@ -30,7 +31,7 @@ function round3(x: number): number {
 }
 
 /** Mean squared norm of the rows of X under a scaling (l2: 1; standard: the non-constant columns). */
-export function meanSquaredNorm(X: Float32Array, n: number, d: number, scale: Scaling): number {
+function meanSquaredNorm(X: Float32Array, n: number, d: number, scale: Scaling): number {
   if (scale === 'l2') return 1;
   if (scale === 'standard') {
     // Standardised columns have unit variance, constant ones are 0: the norm² is the count of the others.
@@ -44,7 +45,7 @@ export function meanSquaredNorm(X: Float32Array, n: number, d: number, scale: Sc
 }
 
 /** The absolute C values of a grid under each of its scalings. */
-export function absoluteCs(grid: LinearGrid, X: Float32Array, n: number, d: number): Partial<Record<Scaling, number[]>> {
+function absoluteCs(grid: LinearGrid, X: Float32Array, n: number, d: number): Partial<Record<Scaling, number[]>> {
   return Object.fromEntries(
     grid.scale.map((scale) => {
       const unit = grid.relativeC ? 1 / meanSquaredNorm(X, n, d, scale) : 1;
@@ -117,10 +118,8 @@ export async function selectLinear(
     for (const classifier of grid.classifier) {
       for (const [c, C] of Cs.entries()) {
         const { folds, seconds, converged } = perPoint.get(`${classifier}|${c}`)!;
-        const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
-        const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
         const params: LinearPoint = { classifier, C, scale, ...(classifier === 'linear-svm' && grid.loss ? { loss: grid.loss } : {}) };
-        results.push({ params, mean, std, folds, fitSeconds: seconds / folds.length, converged });
+        results.push({ params, ...foldStats(folds), folds, fitSeconds: seconds / folds.length, converged });
       }
     }
   }

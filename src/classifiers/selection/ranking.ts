@@ -1,4 +1,11 @@
-/** Ranking of cross-validated scores. */
+/** Cross-validated scores: their summary over the folds and their ranking. */
+
+/** Mean and population standard deviation of a point's fold scores (scikit-learn's mean_test_score and std_test_score). */
+export function foldStats(folds: number[]): { mean: number; std: number } {
+  const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
+  const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
+  return { mean, std };
+}
 
 /** Ranks of the means, 1 = best, ties sharing the lower rank (scipy's rankdata 'min'). */
 export function ranks(means: number[]): number[] {

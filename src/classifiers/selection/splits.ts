@@ -24,6 +24,15 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
 }
 
 /**
+ * Fails unless there is one group id per row.
+ * @param source names the data in the message
+ * @throws CnnfeatError (exit 2)
+ */
+export function checkGroups(groups: readonly number[] | undefined, n: number, source = 'training'): void {
+  if (groups !== undefined && groups.length !== n) throw new CnnfeatError(`${source}: ${groups.length} groups for ${n} rows; give one group per row`);
+}
+
+/**
  * Runs a split of rows on groups of rows instead, so that the rows of a group (an image and its
  * mirror) always land on the same side: each group is one unit, labelled by its rows' class, in
  * order of first appearance; each row gets its unit's assignment. Without `groups` the split runs
@@ -33,7 +42,7 @@ function shuffledClasses(labels: number[], seed: number): number[][] {
  */
 function splitGroups(labels: number[], groups: readonly number[] | undefined, split: (unitLabels: number[]) => number[]): number[] {
   if (!groups) return split(labels);
-  if (groups.length !== labels.length) throw new CnnfeatError(`${groups.length} groups for ${labels.length} training rows; give one group per row`);
+  checkGroups(groups, labels.length);
   const unitOf = new Map<number, number>();
   const unitLabels: number[] = [];
   const rowUnits = groups.map((g, i) => {

@@ -11,8 +11,8 @@
  * every C; those fold tasks run in worker threads (one libsvm each), kernel matrices in shared memory.
  */
 import { CnnfeatError, optionName } from '../../errors.js';
-import { balancedClassWeights, type ClassWeight } from '../common/class-weights.js';
-import type { CvScoring } from '../common/cv-scoring.js';
+import { classWeightsFor, DEFAULT_CLASS_WEIGHT, type ClassWeight } from '../common/class-weights.js';
+import { DEFAULT_SCORING, type CvScoring } from '../common/cv-scoring.js';
 import { crossProducts } from '../linalg/gemm.js';
 import { gatherRows, rowSquaredNorms, subMatrix } from '../linalg/matrix.js';
 import { applyScaling, fitScaling, type Scaling } from '../linalg/scaling.js';
@@ -21,7 +21,7 @@ import type { FoldScore, FoldTask } from '../svc/fold-task.js';
 import { rbfFromProducts, type Kernel } from '../svc/kernel-matrix.js';
 import { assertSvcFits, resolveGamma, type SvmOptions } from '../svc/svm.js';
 import { gridPoints } from './grid.js';
-import { ranks } from './ranking.js';
+import { foldStats, ranks } from './ranking.js';
 import { checkFolds, stratifiedFolds } from './splits.js';
 import type { Grid, ModelSelection } from './types.js';
 
@@ -120,7 +120,7 @@ function foldTask(data: SelectionData, fp: FoldProducts, K: Float64Array, Cs: nu
     y,
     truth: fp.valid.map((i) => data.labels[i]!),
     Cs,
-    weights: classWeight === 'balanced' ? balancedClassWeights(y, data.nClasses) : undefined,
+    weights: classWeightsFor(classWeight, y, data.nClasses),
     nClasses: data.nClasses,
     scoring,
   };
@@ -156,7 +156,7 @@ function kernelSpecs(grid: Grid): KernelSpec[] {
  * Fails unless k-fold cross-validation can run on `n` training rows: 2 ≤ k ≤ n, and each fold's
  * training part fits svc's kernel matrix.
  */
-export function assertCvFits(n: number, folds: number): void {
+function assertCvFits(n: number, folds: number): void {
   checkFolds(folds, n);
   assertSvcFits(Math.ceil((n * (folds - 1)) / folds), 'cross-validation folds of');
 }
@@ -174,8 +174,8 @@ export function assertCvFits(n: number, folds: number): void {
  */
 export async function selectModel(X: Float32Array, n: number, d: number, labels: number[], nClasses: number, opts: SelectionOptions): Promise<ModelSelection> {
   const started = performance.now();
-  const scoring = opts.scoring ?? 'balanced_accuracy';
-  const classWeight = opts.classWeight ?? 'none';
+  const scoring = opts.scoring ?? DEFAULT_SCORING;
+  const classWeight = opts.classWeight ?? DEFAULT_CLASS_WEIGHT;
   const points = gridPoints(opts.grid);
   if (points.length === 0) throw new CnnfeatError(`${optionName('grid')}: the grid is empty`);
   const fold = opts.fold ?? stratifiedFolds(labels, opts.folds, opts.seed, opts.groups);
@@ -222,9 +222,7 @@ export async function selectModel(X: Float32Array, n: number, d: number, labels:
   }
   const partial = points.map((params) => {
     const { folds, seconds } = scores.get(key(params))!;
-    const mean = folds.reduce((a, b) => a + b, 0) / folds.length;
-    const std = Math.sqrt(folds.reduce((a, b) => a + (b - mean) ** 2, 0) / folds.length);
-    return { params, mean, std, folds, fitSeconds: seconds / folds.length };
+    return { params, ...foldStats(folds), folds, fitSeconds: seconds / folds.length };
   });
   const rank = ranks(partial.map((r) => r.mean));
   return {

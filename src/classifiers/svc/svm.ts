@@ -6,7 +6,7 @@
  * Models are plain JSON objects holding libsvm's own text serialisation.
  */
 import { CnnfeatError, optionName } from '../../errors.js';
-import { balancedClassWeights, CLASS_WEIGHTS, type ClassWeight } from '../common/class-weights.js';
+import { CLASS_WEIGHTS, classWeightsFor, DEFAULT_CLASS_WEIGHT, type ClassWeight } from '../common/class-weights.js';
 import { checkChoice, checkLabels, checkMatrix, checkPositive } from '../common/checks.js';
 import type { Prediction } from '../common/scores.js';
 import { decodeFloat32, encodeFloat32 } from '../linalg/float32.js';
@@ -20,6 +20,18 @@ import { compactPrecomputedModel, forEachKernelRow, PrecomputedProblem, toPrecom
 
 /** The rules for gamma besides a number: 1 / (D · X.var()) or 1 / D (see {@link SvmOptions}). */
 export const GAMMA_RULES = ['scale', 'auto'] as const;
+
+/**
+ * A gamma as written (`--gamma`, the `grid` option's gamma values): one of {@link GAMMA_RULES},
+ * else the finite number it reads as; undefined when it is neither (whether it is > 0 is the
+ * checks' part).
+ */
+export function parseGamma(text: string): SvmOptions['gamma'] | undefined {
+  const rule = GAMMA_RULES.find((r) => r === text);
+  if (rule) return rule;
+  const g = text.trim() === '' ? NaN : Number(text);
+  return Number.isFinite(g) ? g : undefined;
+}
 
 /** Training options, as given by the user. */
 export interface SvmOptions {
@@ -175,12 +187,8 @@ function rowViews(Xs: Float64Array, n: number, d: number): Float64Array[] {
 }
 
 /** libsvm fit parameters of resolved options on the given training labels. */
-export function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
-  return {
-    C: opts.C,
-    probability: opts.probability,
-    weights: opts.classWeight === 'balanced' ? balancedClassWeights(labels, nClasses) : undefined,
-  };
+function fitParamsFor(opts: ResolvedSvmOptions, labels: number[], nClasses: number): FitParams {
+  return { C: opts.C, probability: opts.probability, weights: classWeightsFor(opts.classWeight, labels, nClasses) };
 }
 
 /**
@@ -292,7 +300,7 @@ export async function trainSvm(
     gamma: resolveGamma(opts.gamma, Xs, d),
     scale: opts.scale,
     probability: opts.probability === true,
-    classWeight: opts.classWeight ?? 'none',
+    classWeight: opts.classWeight ?? DEFAULT_CLASS_WEIGHT,
   };
   const order = orderByLabel(labels);
   const y = order.map((i) => labels[i]);

@@ -3,7 +3,7 @@
  * candidates in order, or why there is none and what would fix it. Starting a session (and, for
  * `auto`, timing it against the CPU provider) is the engine's part.
  */
-import { CnnfeatError } from '../../errors.js';
+import { CnnfeatError, optionName } from '../../errors.js';
 import { SOFTWARE_ADAPTER, type GpuFacts } from './facts.js';
 
 /** `--device`: where inference runs. */
@@ -53,17 +53,20 @@ export function shortProviderError(err: unknown): string {
   return short.length > 240 ? `${short.slice(0, 237)}...` : short;
 }
 
-/** Parses `--device auto|cpu|gpu|webgpu|cuda[:N]`. */
+/**
+ * Parses the `device` option (`--device`): `auto|cpu|gpu|webgpu|cuda[:N]`.
+ * @throws CnnfeatError (exit 2) naming the option, on anything else
+ */
 export function parseDevice(value: string): DeviceRequest {
   const match = /^([a-z]+)(?::(\d+))?$/.exec(value.trim().toLowerCase());
   const kind = match?.[1] as DeviceKind | undefined;
   if (!match || !kind || !DEVICE_CHOICES.includes(kind)) {
-    throw new CnnfeatError(`--device ${value}: unknown device; use one of ${DEVICE_CHOICES.join(', ')} (cuda:N for the N-th CUDA GPU)`);
+    throw new CnnfeatError(`${optionName('device', value)}: unknown device; use one of ${DEVICE_CHOICES.join(', ')} (cuda:N for the N-th CUDA GPU)`);
   }
   if (match[2] === undefined) return { kind };
   if (kind !== 'cuda') {
     const why = kind === 'webgpu' || kind === 'gpu' ? 'the WebGPU provider takes no adapter index: give each process one GPU (see the GPU section of docs/engines.md) or use cuda:N' : 'only CUDA devices are numbered';
-    throw new CnnfeatError(`--device ${value}: ${why}`);
+    throw new CnnfeatError(`${optionName('device', value)}: ${why}`);
   }
   return { kind, index: Number(match[2]) };
 }
