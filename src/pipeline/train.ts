@@ -1,5 +1,5 @@
 import { CnnfeatError } from '../errors.js';
-import { trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
+import { TRAIN_DEFAULTS, trainModel, type TrainHooks, type TrainingPlan, type TrainOptions } from '../classifiers/classifier.js';
 import { classifierFile, type ClassifierFile } from '../classifiers/model-file.js';
 import { gridPoints } from '../classifiers/selection/grid.js';
 import { describeValidation } from '../classifiers/selection/table.js';
@@ -72,7 +72,7 @@ export function describeTraining(plan: TrainingPlan, options: TrainOptions, rows
     folds: split.method === 'holdout' ? 1 : split.folds,
     valSize: split.method === 'holdout' ? split.valSize : undefined,
   });
-  return `Choosing among ${svc + lin} settings (${kinds}) by ${how} (${options.scoring ?? 'balanced_accuracy'}) on ${rows} training rows, then refitting…`;
+  return `Choosing among ${svc + lin} settings (${kinds}) by ${how} (${options.scoring ?? TRAIN_DEFAULTS.scoring}) on ${rows} training rows, then refitting…`;
 }
 
 /** Words of each training phase in progress output. */
