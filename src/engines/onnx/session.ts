@@ -97,24 +97,28 @@ export async function startOnDevice(graph: Omit<FeatureGraph, 'cached'>, opts: D
       await gpu.extractor.dispose();
       continue;
     }
-    const cpu = await startCpu(graph, opts, '').catch(async (err: unknown) => {
-      await gpu.extractor.dispose();
-      throw err;
-    });
-    const cpuMs = await msPerImage(cpu, graph).catch(async (err: unknown) => {
-      await Promise.all([gpu.extractor.dispose(), cpu.dispose()]);
-      throw err;
-    });
-    const timing = `${TIMING_IMAGES} images: ${gpuMs.toFixed(1)} ms/img on ${candidate.provider} (${gpu.adapter}) vs ${cpuMs.toFixed(1)} ms/img on the CPU provider`;
-    if (gpuMs < cpuMs) {
-      await cpu.dispose();
-      return announce(withReason(gpu.extractor, `auto: the GPU ran faster (${timing})`), logger);
-    }
-    await gpu.extractor.dispose();
-    return announce(withReason(cpu, `auto: the GPU was not faster (${timing})`), logger);
+    return announce(await fasterOfGpuAndCpu(graph, opts, candidate, gpu, gpuMs), logger);
   }
   const why = failures.length > 0 ? failures.join('; ') : (plan.reason ?? 'no GPU');
   return announce(await startCpu(graph, opts, `auto: ${why}`), logger);
+}
+
+/**
+ * The GPU extractor or a CPU one, whichever runs {@link TIMING_IMAGES} images faster, with the
+ * timing as its reason; the other is closed (both, when the CPU side fails).
+ */
+async function fasterOfGpuAndCpu(graph: Omit<FeatureGraph, 'cached'>, opts: DeviceOptions, candidate: GpuCandidate, gpu: StartedGpu, gpuMs: number): Promise<FeatureExtractor> {
+  let cpu: FeatureExtractor | null = null;
+  let kept: FeatureExtractor | null = null;
+  try {
+    cpu = await startCpu(graph, opts, '');
+    const cpuMs = await msPerImage(cpu, graph);
+    const timing = `${TIMING_IMAGES} images: ${gpuMs.toFixed(1)} ms/img on ${candidate.provider} (${gpu.adapter}) vs ${cpuMs.toFixed(1)} ms/img on the CPU provider`;
+    kept = gpuMs < cpuMs ? gpu.extractor : cpu;
+    return withReason(kept, kept === cpu ? `auto: the GPU was not faster (${timing})` : `auto: the GPU ran faster (${timing})`);
+  } finally {
+    await Promise.all([gpu.extractor, cpu].filter((e) => e !== null && e !== kept).map((e) => e!.dispose()));
+  }
 }
 
 const FP16_ON_CPU = "float16 on the CPU provider: onnxruntime's CPU kernels compute most float16 operators in float32 between casts, so it is slower than fp32 and only reproduces the GPU's fp16 features approximately; use --precision fp32 on the CPU";
